@@ -1,0 +1,204 @@
+//! The engine: a policy with its plugins loaded, ready to judge inputs.
+//!
+//! `Engine::new` does all the expensive work once (compile or load cached
+//! components, pre-instantiate them, resolve the policy against their rule
+//! metadata); `Engine::audit` is then cheap and can be called concurrently —
+//! the same semantics an admission controller embedding the library gets.
+
+use crate::evidence::Evidence;
+use crate::model::{Enforcement, FailurePolicy, Outcome, RawFinding, Severity};
+use crate::plugin::{LoadError, LoadedPlugin, PluginHost, PluginInfo, bindings};
+use crate::policy::{Policy, PolicyError, RulePlan};
+use crate::report::{Effect, Finding, Report, SubjectReport, Verdict, WaiverUse};
+use crate::source::Input;
+use rayon::prelude::*;
+use std::path::PathBuf;
+
+/// Rule id of the host's own finding for evidence that could not be trusted.
+pub const EVIDENCE_RULE: &str = "portcullis/evidence";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Plugin(#[from] LoadError),
+    #[error("cannot start the WebAssembly runtime: {0}")]
+    Runtime(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Where compiled components are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// "Today", for waiver expiry (defaults to the local date).
+    pub today: Option<jiff::civil::Date>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions { cache_dir: crate::plugin::cache::default_dir(), today: None }
+    }
+}
+
+pub struct Engine {
+    policy: Policy,
+    plan: RulePlan,
+    host: PluginHost,
+    plugins: Vec<LoadedPlugin>,
+    today: jiff::civil::Date,
+}
+
+impl Engine {
+    /// Loads the policy's plugins and resolves its rule settings.
+    pub fn new(policy: Policy, options: EngineOptions) -> Result<Engine, EngineError> {
+        let host = PluginHost::new(options.cache_dir).map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        let loaded: Vec<Result<LoadedPlugin, LoadError>> = policy.plugins.par_iter().map(|spec| host.load(spec)).collect();
+        let plugins = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let mut all_rules: Vec<crate::model::RuleInfo> = Vec::new();
+        for p in &plugins {
+            for r in &p.rules {
+                if let Some(prev) = all_rules.iter().find(|x| x.id == r.id) {
+                    let spec = policy.plugins.iter().find(|s| s.name == p.info.name).map(|s| s.span.clone());
+                    return Err(EngineError::Policy(policy.error(vec![crate::policy::Diagnostic::new(
+                        format!("rule {} is provided by both `{}` and `{}`", r.id, prev.plugin, p.info.name),
+                        spec,
+                    )])));
+                }
+            }
+            all_rules.extend(p.rules.iter().cloned());
+        }
+        let today = options.today.unwrap_or_else(|| jiff::Zoned::now().date());
+        let plan = policy.resolve(&all_rules, today)?;
+        Ok(Engine { policy, plan, host, plugins, today })
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn plan(&self) -> &RulePlan {
+        &self.plan
+    }
+
+    pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
+        self.plugins.iter().map(|p| &p.info)
+    }
+
+    /// Judges every subject of an opened input.
+    pub fn audit(&self, input: &Input) -> Report {
+        let subjects: Vec<SubjectReport> = input.evidence.par_iter().map(|e| self.judge(e)).collect();
+        let mut waivers_used: Vec<WaiverUse> = Vec::new();
+        for s in &subjects {
+            for f in &s.findings {
+                if let Some(w) = &f.waiver {
+                    let entry = WaiverUse { subject: s.digest.clone(), rule: f.rule.clone(), waiver: w.clone() };
+                    waivers_used.push(entry);
+                }
+            }
+        }
+        let verdict = if subjects.iter().any(|s| s.verdict == Verdict::Deny) { Verdict::Deny } else { Verdict::Admit };
+        Report::new(&self.policy, input, verdict, subjects, waivers_used, self.plan.warnings.clone(), self.plan.rules.iter().map(|r| r.info.clone()).collect())
+    }
+
+    /// Runs every enabled rule over one subject and applies the policy.
+    fn judge(&self, evidence: &Evidence) -> SubjectReport {
+        let subject = evidence.subject();
+        let raw: Vec<RawFinding> = match bindings::target(evidence) {
+            None => Vec::new(),
+            Some(target) => {
+                let files = match evidence {
+                    Evidence::Image(i) => i.files.clone(),
+                    _ => None,
+                };
+                self.plugins
+                    .iter()
+                    .flat_map(|p| {
+                        let rules: Vec<bindings::wit::RuleConfig> = self
+                            .plan
+                            .rules
+                            .iter()
+                            .filter(|r| r.enabled && r.info.plugin == p.info.name)
+                            .map(|r| bindings::wit::RuleConfig {
+                                id: r.info.id.clone(),
+                                params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
+                            })
+                            .collect();
+                        if rules.is_empty() { Vec::new() } else { self.host.evaluate(p, &target, &rules, files.clone()) }
+                    })
+                    .collect()
+            }
+        };
+        let mut findings: Vec<Finding> = raw.into_iter().map(|f| self.apply(f, subject)).collect();
+        if let Evidence::Unreadable { reason, .. } = evidence {
+            findings.insert(
+                0,
+                Finding {
+                    rule: EVIDENCE_RULE.to_string(),
+                    title: "Evidence is readable and verified".to_string(),
+                    outcome: Outcome::Error,
+                    severity: Severity::Critical,
+                    enforcement: Enforcement::Enforce,
+                    effect: Effect::Deny,
+                    message: reason.clone(),
+                    location: None,
+                    remediation: Some("Re-export or re-pull the image; a digest mismatch means the content was altered.".into()),
+                    waiver: None,
+                },
+            );
+        }
+        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) { Verdict::Deny } else { Verdict::Admit };
+        SubjectReport::new(subject, verdict, findings)
+    }
+
+    fn apply(&self, raw: RawFinding, subject: &crate::evidence::Subject) -> Finding {
+        let setting = self.plan.rules.iter().find(|r| r.info.id == raw.rule);
+        let (title, enforcement, severity, remediation) = match setting {
+            Some(s) => (s.info.title.clone(), s.enforcement, s.severity, s.info.remediation.clone()),
+            None => (raw.rule.clone(), Enforcement::Enforce, Severity::High, String::new()),
+        };
+        let mut waiver = None;
+        let effect = match raw.outcome {
+            Outcome::Pass | Outcome::Skip => Effect::None,
+            Outcome::Fail => {
+                let digests: Vec<&str> = [Some(subject.digest.as_str()), subject.parent_index.as_ref().map(|d| d.as_str())]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                waiver = self
+                    .policy
+                    .waivers
+                    .iter()
+                    .find(|w| !w.is_expired(self.today) && w.covers(&raw.rule, subject.repository.as_deref(), &digests))
+                    .cloned();
+                if waiver.is_some() {
+                    Effect::Waived
+                } else {
+                    match enforcement {
+                        Enforcement::Enforce => Effect::Deny,
+                        Enforcement::Warn => Effect::Warn,
+                        Enforcement::Audit => Effect::None,
+                    }
+                }
+            }
+            // Errors are never waived: a waiver accepts a known failure, not an unknown state.
+            Outcome::Error => match (enforcement, self.policy.failure_policy) {
+                (Enforcement::Enforce, FailurePolicy::Deny) => Effect::Deny,
+                (Enforcement::Audit, _) => Effect::None,
+                _ => Effect::Warn,
+            },
+        };
+        Finding {
+            rule: raw.rule,
+            title,
+            outcome: raw.outcome,
+            severity: raw.severity.unwrap_or(severity),
+            enforcement,
+            effect,
+            message: raw.message,
+            location: raw.location,
+            remediation: Some(raw.remediation.unwrap_or(remediation)).filter(|r| !r.is_empty()),
+            waiver,
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Evidence: what the engine knows about each subject, gathered from the input
+//! before any plugin runs. Data flows one way: input → evidence → plugins →
+//! verdict → report; nothing downstream reaches back into the input.
+
+use crate::digest::Digest;
+use crate::oci::{Descriptor, ImageConfig, Platform};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectKind {
+    Image,
+    Index,
+}
+
+/// What is being judged: one platform image, or an index of them.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub kind: SubjectKind,
+    /// Where it came from, as the user named it.
+    pub reference: String,
+    /// Repository name when known (`docker.io/library/app`).
+    pub repository: Option<String>,
+    /// Manifest or index digest; the image ID for `docker save` archives.
+    pub digest: Digest,
+    pub media_type: String,
+    pub platform: Option<Platform>,
+    pub parent_index: Option<Digest>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub diff_id: Option<Digest>,
+}
+
+/// Filesystem entry kinds, as the WIT `filesystem` interface names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Regular,
+    Directory,
+    Symlink,
+    Hardlink,
+    CharDevice,
+    BlockDevice,
+    Fifo,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub path: String,
+    pub kind: FileKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub link_target: Option<String>,
+    pub layer: u32,
+}
+
+/// The merged filesystem of an image, as plugins query it. Implemented by the
+/// layer scanner; absent when the layers were not scanned.
+pub trait FileIndex: Send + Sync + std::fmt::Debug {
+    fn stat(&self, path: &str) -> Option<FileEntry>;
+    fn glob(&self, pattern: &str, limit: usize) -> Vec<FileEntry>;
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageEvidence {
+    pub subject: Subject,
+    pub manifest_annotations: BTreeMap<String, String>,
+    pub config_digest: Digest,
+    pub config: ImageConfig,
+    pub layers: Vec<Layer>,
+    /// The merged filesystem, when the layers were scanned.
+    pub files: Option<Arc<dyn FileIndex>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IndexEvidence {
+    pub subject: Subject,
+    pub annotations: BTreeMap<String, String>,
+    pub manifests: Vec<Descriptor>,
+}
+
+/// Everything gathered about one subject.
+#[derive(Debug, Clone)]
+pub enum Evidence {
+    Image(Box<ImageEvidence>),
+    Index(IndexEvidence),
+    /// The subject exists but its evidence could not be read or trusted (a
+    /// digest mismatch, a missing or malformed blob). It is denied with this
+    /// reason: the engine never decides on evidence it could not verify.
+    Unreadable { subject: Subject, reason: String },
+}
+
+impl Evidence {
+    pub fn subject(&self) -> &Subject {
+        match self {
+            Evidence::Image(i) => &i.subject,
+            Evidence::Index(i) => &i.subject,
+            Evidence::Unreadable { subject, .. } => subject,
+        }
+    }
+}

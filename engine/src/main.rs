@@ -1,0 +1,216 @@
+//! The `portcullis` command line: a thin shell over the library.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use portcullis::report::{human, sarif};
+use portcullis::{Engine, EngineOptions, Policy, Verdict, source};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const EXIT_HELP: &str = "Exit status: 0 admitted, 1 denied, 2 usage, input or policy error.";
+
+#[derive(Parser)]
+#[command(name = "portcullis", version, about = "Decide whether a container image may pass.", after_help = EXIT_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Do not use the on-disk cache of compiled plugins.
+    #[arg(long, global = true)]
+    no_cache: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Audit an image: an OCI layout directory, an OCI archive or a `docker save` tar.
+    #[command(after_help = EXIT_HELP)]
+    Audit {
+        /// The image to audit.
+        path: PathBuf,
+        /// Policy file (default: the embedded go-container-baseline pack).
+        #[arg(long, short)]
+        policy: Option<PathBuf>,
+        #[arg(long, short, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Select an image by tag (docker archive) or ref name (OCI layout); repeatable. Default: all.
+        #[arg(long = "image", value_name = "NAME:TAG")]
+        images: Vec<String>,
+        /// Repository to attribute the image to, for waivers, when the input does not say.
+        #[arg(long)]
+        repository: Option<String>,
+        /// Write the report to a file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Also list passing and skipped rules (human format).
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Work with policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Print a rule's documentation.
+    Explain {
+        /// Rule id, e.g. GO-CFG-001.
+        rule: String,
+        /// Policy whose plugins provide the rule (default: the embedded pack).
+        #[arg(long, short)]
+        policy: Option<PathBuf>,
+    },
+    /// List the rules a policy runs, with their settings.
+    Rules {
+        #[arg(long, short)]
+        policy: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file (and load its plugins) without evaluating anything.
+    Check { file: PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Sarif,
+}
+
+fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Prints an error and returns exit status 2.
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn engine(policy: Option<&PathBuf>, no_cache: bool) -> Result<Engine, ExitCode> {
+    let policy = match policy {
+        Some(p) => Policy::from_file(p).map_err(|e| {
+            eprint!("{}", e.render(stderr_color()));
+            ExitCode::from(2)
+        })?,
+        None => Policy::builtin_default(),
+    };
+    let mut options = EngineOptions::default();
+    if no_cache {
+        options.cache_dir = None;
+    }
+    Engine::new(policy, options).map_err(|e| match e {
+        portcullis::EngineError::Policy(p) => {
+            eprint!("{}", p.render(stderr_color()));
+            ExitCode::from(2)
+        }
+        other => fail(other),
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Audit { path, policy, format, images, repository, output, verbose } => {
+            let input = match source::open(&path, &source::OpenOptions { images, repository }) {
+                Ok(i) => i,
+                Err(e) => return fail(e),
+            };
+            let engine = match engine(policy.as_ref(), cli.no_cache) {
+                Ok(e) => e,
+                Err(code) => return code,
+            };
+            let report = engine.audit(&input);
+            let to_tty = output.is_none() && std::io::stdout().is_terminal();
+            let text = match format {
+                Format::Human => human::render(
+                    &report,
+                    &human::Style { color: to_tty && std::env::var_os("NO_COLOR").is_none(), verbose },
+                ),
+                Format::Json => report.to_json() + "\n",
+                Format::Sarif => sarif::render(&report) + "\n",
+            };
+            match output {
+                Some(file) => {
+                    if let Err(e) = std::fs::write(&file, text) {
+                        return fail(format!("cannot write {}: {e}", file.display()));
+                    }
+                }
+                None => print!("{text}"),
+            }
+            match report.verdict {
+                Verdict::Admit => ExitCode::SUCCESS,
+                Verdict::Deny => ExitCode::from(1),
+            }
+        }
+        Command::Policy { command: PolicyCommand::Check { file } } => match engine(Some(&file), cli.no_cache) {
+            Ok(engine) => {
+                let p = engine.policy();
+                let enabled = engine.plan().rules.iter().filter(|r| r.enabled).count();
+                println!(
+                    "{}: policy {} {} is valid: {} plugins, {} rules enabled, {} waivers",
+                    file.display(),
+                    p.name,
+                    p.version,
+                    p.plugins.len(),
+                    enabled,
+                    p.waivers.len()
+                );
+                for w in &engine.plan().warnings {
+                    eprintln!("warning: {w}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Explain { rule, policy } => {
+            let engine = match engine(policy.as_ref(), cli.no_cache) {
+                Ok(e) => e,
+                Err(code) => return code,
+            };
+            let Some(r) = engine.plan().rules.iter().find(|r| r.info.id.eq_ignore_ascii_case(&rule)) else {
+                let ids: Vec<&str> = engine.plan().rules.iter().map(|r| r.info.id.as_str()).collect();
+                return fail(format!("no rule `{rule}` in this policy; it has: {}", ids.join(", ")));
+            };
+            let i = &r.info;
+            println!("{} — {}\n", i.id, i.title);
+            println!("plugin:      {}", i.plugin);
+            println!("severity:    {} (default {})", r.severity, i.default_severity);
+            println!("enforcement: {} (default {})", r.enforcement, i.default_enforcement);
+            println!("enabled:     {}\n", r.enabled);
+            println!("{}\n", i.description);
+            println!("Remediation: {}", i.remediation);
+            if !i.params.is_empty() {
+                println!("\nParameters:");
+                for p in &i.params {
+                    let current = r.params.iter().find(|(n, _)| n == &p.name).map(|(_, v)| v);
+                    println!(
+                        "  {} ({}) = {}\n      {}",
+                        p.name,
+                        p.ty.describe(),
+                        serde_json::to_string(&current.unwrap_or(&p.default)).unwrap_or_default(),
+                        p.description
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Rules { policy } => {
+            let engine = match engine(policy.as_ref(), cli.no_cache) {
+                Ok(e) => e,
+                Err(code) => return code,
+            };
+            for r in &engine.plan().rules {
+                println!(
+                    "{:<12} {:<8} {:<8} {:<3} {}",
+                    r.info.id,
+                    r.enforcement.to_string(),
+                    r.severity.to_string(),
+                    if r.enabled { "on" } else { "off" },
+                    r.info.title
+                );
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Host bindings of the `portcullis:policy` contract (`wit/policy.wit`) and
+//! conversions between the engine's evidence model and the contract's types.
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "policy-plugin",
+});
+
+pub use portcullis::policy::filesystem as fs;
+pub use portcullis::policy::types as wit;
+
+use crate::evidence::{self, Evidence, FileKind, ImageEvidence, IndexEvidence, Subject};
+use crate::model;
+use crate::oci::Platform;
+use std::collections::BTreeMap;
+
+fn kv(map: &BTreeMap<String, String>) -> Vec<wit::KeyValue> {
+    map.iter().map(|(k, v)| wit::KeyValue { key: k.clone(), value: v.clone() }).collect()
+}
+
+fn platform(p: &Platform) -> wit::Platform {
+    wit::Platform { os: p.os.clone(), architecture: p.architecture.clone(), variant: p.variant.clone(), os_version: p.os_version.clone() }
+}
+
+fn subject(s: &Subject) -> wit::Subject {
+    wit::Subject {
+        reference: s.reference.clone(),
+        repository: s.repository.clone(),
+        digest: s.digest.to_string(),
+        media_type: s.media_type.clone(),
+        platform: s.platform.as_ref().map(platform),
+        parent_index: s.parent_index.as_ref().map(|d| d.to_string()),
+    }
+}
+
+fn image(e: &ImageEvidence) -> wit::Image {
+    let c = &e.config;
+    let rc = c.config.clone().unwrap_or_default();
+    wit::Image {
+        subject: subject(&e.subject),
+        manifest_annotations: kv(&e.manifest_annotations),
+        config_digest: e.config_digest.to_string(),
+        config: wit::ImageConfig {
+            os: c.os.clone(),
+            architecture: c.architecture.clone(),
+            variant: c.variant.clone(),
+            user: rc.user,
+            env: rc.env.unwrap_or_default(),
+            entrypoint: rc.entrypoint,
+            cmd: rc.cmd,
+            working_dir: rc.working_dir,
+            healthcheck: rc.healthcheck.map(|h| wit::Healthcheck {
+                test: h.test.unwrap_or_default(),
+                interval_ns: h.interval,
+                timeout_ns: h.timeout,
+                start_period_ns: h.start_period,
+                retries: h.retries,
+            }),
+            labels: kv(&rc.labels.unwrap_or_default()),
+            exposed_ports: rc.exposed_ports.unwrap_or_default().into_keys().collect(),
+            volumes: rc.volumes.unwrap_or_default().into_keys().collect(),
+            stop_signal: rc.stop_signal,
+            history: c
+                .history
+                .iter()
+                .flatten()
+                .map(|h| wit::HistoryEntry {
+                    created: h.created.clone(),
+                    created_by: h.created_by.clone(),
+                    comment: h.comment.clone(),
+                    empty_layer: h.empty_layer.unwrap_or(false),
+                })
+                .collect(),
+        },
+        layers: e
+            .layers
+            .iter()
+            .map(|l| wit::Layer {
+                digest: l.digest.to_string(),
+                media_type: l.media_type.clone(),
+                size: l.size,
+                diff_id: l.diff_id.as_ref().map(|d| d.to_string()),
+            })
+            .collect(),
+    }
+}
+
+fn index(e: &IndexEvidence) -> wit::Index {
+    wit::Index {
+        subject: subject(&e.subject),
+        annotations: kv(&e.annotations),
+        manifests: e
+            .manifests
+            .iter()
+            .map(|d| wit::IndexEntry {
+                digest: d.digest.to_string(),
+                media_type: d.media_type.clone(),
+                size: d.size,
+                platform: d.platform.as_ref().map(platform),
+                annotations: d.annotations.as_ref().map(kv).unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// The contract's view of a subject; `None` for unreadable evidence, which
+/// no plugin is asked about.
+pub fn target(e: &Evidence) -> Option<wit::Target> {
+    match e {
+        Evidence::Image(i) => Some(wit::Target::Image(image(i))),
+        Evidence::Index(i) => Some(wit::Target::Index(index(i))),
+        Evidence::Unreadable { .. } => None,
+    }
+}
+
+pub fn file_entry(f: evidence::FileEntry) -> fs::FileEntry {
+    fs::FileEntry {
+        path: f.path,
+        kind: match f.kind {
+            FileKind::Regular => fs::FileKind::Regular,
+            FileKind::Directory => fs::FileKind::Directory,
+            FileKind::Symlink => fs::FileKind::Symlink,
+            FileKind::Hardlink => fs::FileKind::Hardlink,
+            FileKind::CharDevice => fs::FileKind::CharDevice,
+            FileKind::BlockDevice => fs::FileKind::BlockDevice,
+            FileKind::Fifo => fs::FileKind::Fifo,
+            FileKind::Other => fs::FileKind::Other,
+        },
+        mode: f.mode,
+        uid: f.uid,
+        gid: f.gid,
+        size: f.size,
+        link_target: f.link_target,
+        layer: f.layer,
+    }
+}
+
+pub fn severity(s: wit::Severity) -> model::Severity {
+    match s {
+        wit::Severity::Info => model::Severity::Info,
+        wit::Severity::Low => model::Severity::Low,
+        wit::Severity::Medium => model::Severity::Medium,
+        wit::Severity::High => model::Severity::High,
+        wit::Severity::Critical => model::Severity::Critical,
+    }
+}
+
+pub fn enforcement(e: wit::Enforcement) -> model::Enforcement {
+    match e {
+        wit::Enforcement::Enforce => model::Enforcement::Enforce,
+        wit::Enforcement::Warn => model::Enforcement::Warn,
+        wit::Enforcement::Audit => model::Enforcement::Audit,
+    }
+}
+
+pub fn outcome(o: wit::Outcome) -> model::Outcome {
+    match o {
+        wit::Outcome::Pass => model::Outcome::Pass,
+        wit::Outcome::Fail => model::Outcome::Fail,
+        wit::Outcome::Skip => model::Outcome::Skip,
+        wit::Outcome::Error => model::Outcome::Error,
+    }
+}
+
+pub fn param_value(v: wit::ParamValue) -> model::ParamValue {
+    match v {
+        wit::ParamValue::Boolean(b) => model::ParamValue::Boolean(b),
+        wit::ParamValue::Integer(i) => model::ParamValue::Integer(i),
+        wit::ParamValue::Float(f) => model::ParamValue::Float(f),
+        wit::ParamValue::Text(s) => model::ParamValue::Text(s),
+        wit::ParamValue::TextList(l) => model::ParamValue::TextList(l),
+    }
+}
+
+pub fn param_to_wit(v: &model::ParamValue) -> wit::ParamValue {
+    match v {
+        model::ParamValue::Boolean(b) => wit::ParamValue::Boolean(*b),
+        model::ParamValue::Integer(i) => wit::ParamValue::Integer(*i),
+        model::ParamValue::Float(f) => wit::ParamValue::Float(*f),
+        model::ParamValue::Text(s) => wit::ParamValue::Text(s.clone()),
+        model::ParamValue::TextList(l) => wit::ParamValue::TextList(l.clone()),
+    }
+}
+
+pub fn param_type(t: wit::ParamType) -> model::ParamType {
+    match t {
+        wit::ParamType::Boolean => model::ParamType::Boolean,
+        wit::ParamType::Integer => model::ParamType::Integer,
+        wit::ParamType::Float => model::ParamType::Float,
+        wit::ParamType::Text => model::ParamType::Text,
+        wit::ParamType::TextList => model::ParamType::TextList,
+    }
+}

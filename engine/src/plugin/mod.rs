@@ -1,0 +1,429 @@
+//! The plugin host: loads policy plugins (WebAssembly components) and runs
+//! them in a sandbox.
+//!
+//! Sandbox, per call: a fresh instance (from a pre-instantiated component, so
+//! this costs microseconds) in a fresh store with
+//! - WASI preview 2 with no preopened directories, no network (TCP, UDP and
+//!   name lookup disabled), an empty environment and no arguments, closed
+//!   stdin and discarded stdout/stderr;
+//! - a frozen wall clock and monotonic clock and a fixed-seed random source,
+//!   so a plugin's answer depends on its evidence only;
+//! - a fuel budget, an epoch deadline (wall clock) and a linear-memory cap.
+//!
+//! Anything a plugin does wrong — trap, panic, running out of fuel or time,
+//! growing past its memory cap, returning malformed or oversized output —
+//! becomes an `error` finding for each rule it was asked about. The host
+//! itself never fails because of a plugin.
+
+pub mod bindings;
+pub mod builtin;
+pub mod cache;
+
+use crate::evidence::FileIndex;
+use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
+use crate::policy::{Limits, PluginSource, PluginSpec};
+use bindings::{PolicyPluginPre, fs, wit};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// At most this many findings per call; more is treated as a plugin fault.
+pub const MAX_FINDINGS: usize = 10_000;
+/// Longer messages are truncated.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// Epoch tick period: the granularity of plugin deadlines.
+const TICK: Duration = Duration::from_millis(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("plugin `{name}`: cannot read {path}: {source}")]
+    Read { name: String, path: PathBuf, source: std::io::Error },
+    #[error(
+        "plugin `{name}`: sha256 mismatch for {path}: the policy pins {expected}, the file is {actual}; refusing to load it (update the pin only if you trust the new file)"
+    )]
+    PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
+    #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
+    Compile { name: String, reason: String },
+    #[error("plugin `{name}` does not fit the portcullis:policy@0.1.0 contract: {reason}")]
+    Contract { name: String, reason: String },
+    #[error("plugin `{name}` failed while describing itself: {reason}")]
+    Metadata { name: String, reason: String },
+    #[error("no builtin plugin named `{0}`")]
+    NoBuiltin(String),
+}
+
+/// Per-store state: WASI context and the current subject's file index.
+struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    files: Option<Arc<dyn FileIndex>>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wit::Host for HostState {}
+
+const NOT_SCANNED: &str = "the image layers were not scanned, so its files are unknown";
+
+impl fs::Host for HostState {
+    fn stat(&mut self, path: String) -> Result<Option<fs::FileEntry>, String> {
+        let files = self.files.as_ref().ok_or(NOT_SCANNED)?;
+        Ok(files.stat(&path).map(bindings::file_entry))
+    }
+
+    fn glob(&mut self, pattern: String, limit: u32) -> Result<Vec<fs::FileEntry>, String> {
+        let files = self.files.as_ref().ok_or(NOT_SCANNED)?;
+        Ok(files.glob(&pattern, limit.min(100_000) as usize).into_iter().map(bindings::file_entry).collect())
+    }
+}
+
+/// Caps linear memory and tables, and remembers whether the cap was hit so
+/// the resulting trap can be explained.
+struct MemoryLimiter {
+    max_bytes: usize,
+    exceeded: Option<usize>,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = Some(desired);
+            wasmtime::bail!("memory limit of {} bytes exceeded", self.max_bytes);
+        }
+        Ok(true)
+    }
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+    fn instances(&self) -> usize {
+        64
+    }
+    fn tables(&self) -> usize {
+        64
+    }
+    fn memories(&self) -> usize {
+        16
+    }
+}
+
+struct FrozenClock;
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+fn sandbox_wasi() -> WasiCtx {
+    use rand::SeedableRng;
+    WasiCtxBuilder::new()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .wall_clock(FrozenClock)
+        .monotonic_clock(FrozenClock)
+        .secure_random(rand::rngs::StdRng::seed_from_u64(0x706f_7274))
+        .insecure_random(rand::rngs::StdRng::seed_from_u64(0x6375_6c6c))
+        .insecure_random_seed(0)
+        .max_random_size(1 << 20)
+        .build()
+}
+
+/// Advances the engine epoch every [`TICK`] while the host is alive.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: &wasmtime::Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let weak: Weak<AtomicBool> = Arc::downgrade(&stop);
+        let engine = engine.weak();
+        std::thread::Builder::new()
+            .name("portcullis-epoch".into())
+            .spawn(move || {
+                while let Some(stop) = weak.upgrade() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    drop(stop);
+                    std::thread::sleep(TICK);
+                    match engine.upgrade() {
+                        Some(e) => e.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .expect("spawning the epoch thread");
+        Ticker { stop }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Compiles and runs plugins. One per engine; cheap to share.
+pub struct PluginHost {
+    engine: wasmtime::Engine,
+    linker: Linker<HostState>,
+    cache_dir: Option<PathBuf>,
+    _ticker: Ticker,
+}
+
+/// How a plugin was loaded, for reports and benchmarks.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub builtin: bool,
+    pub cache: cache::CacheStatus,
+}
+
+pub struct LoadedPlugin {
+    pub info: PluginInfo,
+    pub rules: Vec<RuleInfo>,
+    pub limits: Limits,
+    pre: PolicyPluginPre<HostState>,
+}
+
+impl PluginHost {
+    /// A host with compiled components cached in `cache_dir` (none: compile
+    /// every time).
+    pub fn new(cache_dir: Option<PathBuf>) -> wasmtime::Result<PluginHost> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true).consume_fuel(true).epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        // Small reservations: many short-lived instances, each capped anyway.
+        config.memory_reservation(1 << 30);
+        config.max_wasm_stack(1 << 20);
+        let engine = wasmtime::Engine::new(&config)?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::PolicyPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        let ticker = Ticker::start(&engine);
+        Ok(PluginHost { engine, linker, cache_dir, _ticker: ticker })
+    }
+
+    fn store(&self, limits: &Limits, files: Option<Arc<dyn FileIndex>>) -> Store<HostState> {
+        let state = HostState {
+            wasi: sandbox_wasi(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { max_bytes: limits.memory_bytes as usize, exceeded: None },
+            files,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // `set_fuel` only fails when fuel is disabled, and it is enabled above.
+        let _ = store.set_fuel(limits.fuel);
+        let ticks = (limits.timeout.as_micros() / TICK.as_micros()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Loads a plugin: reads (and for external plugins, checks the sha256 pin
+    /// of) its bytes, compiles or fetches it from the cache, links it against
+    /// the contract, and asks for its metadata.
+    pub fn load(&self, spec: &PluginSpec) -> Result<LoadedPlugin, LoadError> {
+        let name = spec.name.clone();
+        let (bytes, builtin): (std::borrow::Cow<'static, [u8]>, bool) = match &spec.source {
+            PluginSource::Builtin => (builtin::wasm(&name).ok_or_else(|| LoadError::NoBuiltin(name.clone()))?.into(), true),
+            PluginSource::External { path, .. } => {
+                let b = std::fs::read(path).map_err(|e| LoadError::Read { name: name.clone(), path: path.clone(), source: e })?;
+                (b.into(), false)
+            }
+        };
+        let sha = crate::digest::Digest::sha256(&bytes).encoded().to_string();
+        if let PluginSource::External { path, sha256, .. } = &spec.source {
+            if &sha != sha256 {
+                return Err(LoadError::PinMismatch { name, path: path.clone(), expected: sha256.clone(), actual: sha });
+            }
+        }
+        let (component, cache) = cache::load(&self.engine, &bytes, &sha, self.cache_dir.as_deref())
+            .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(PolicyPluginPre::new)
+            .map_err(|e| LoadError::Contract { name: name.clone(), reason: format!("{e:#}") })?;
+
+        let mut store = self.store(&spec.limits, None);
+        let meta = pre
+            .instantiate(&mut store)
+            .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
+            .map_err(|e| LoadError::Metadata { name: name.clone(), reason: explain(&e, &store, &spec.limits) })?;
+        let rules = convert_meta(&name, meta.rules)?;
+        Ok(LoadedPlugin {
+            info: PluginInfo { name, version: meta.version, sha256: sha, builtin, cache },
+            rules,
+            limits: spec.limits,
+            pre,
+        })
+    }
+
+    /// Runs one plugin over one subject for the given rules. Never fails:
+    /// every fault becomes `error` findings.
+    pub fn evaluate(
+        &self,
+        plugin: &LoadedPlugin,
+        target: &wit::Target,
+        rules: &[wit::RuleConfig],
+        files: Option<Arc<dyn FileIndex>>,
+    ) -> Vec<RawFinding> {
+        let mut store = self.store(&plugin.limits, files);
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p| p.portcullis_policy_plugin().call_evaluate(&mut store, target, rules));
+        let name = &plugin.info.name;
+        match result {
+            Err(e) => {
+                let why = explain(&e, &store, &plugin.limits);
+                errors_for(rules, &format!("plugin {name} {why}"))
+            }
+            Ok(findings) if findings.len() > MAX_FINDINGS => errors_for(
+                rules,
+                &format!("plugin {name} returned {} findings, more than the limit of {MAX_FINDINGS}", findings.len()),
+            ),
+            Ok(findings) => {
+                let mut out = Vec::with_capacity(findings.len());
+                for f in findings {
+                    if !rules.iter().any(|r| r.id == f.rule) {
+                        continue; // not asked for: ignored
+                    }
+                    out.push(RawFinding {
+                        rule: f.rule,
+                        outcome: bindings::outcome(f.outcome),
+                        message: truncate(f.message),
+                        location: f.location.map(|l| Location { path: l.path.map(truncate), layer: l.layer, pointer: l.pointer.map(truncate) }),
+                        severity: f.severity.map(bindings::severity),
+                        remediation: f.remediation.map(truncate),
+                    });
+                }
+                for r in rules {
+                    if !out.iter().any(|f| f.rule == r.id) {
+                        out.push(error_finding(&r.id, &format!("plugin {name} returned no finding for this rule")));
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    pub fn engine(&self) -> &wasmtime::Engine {
+        &self.engine
+    }
+}
+
+fn truncate(mut s: String) -> String {
+    if s.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+    s
+}
+
+fn error_finding(rule: &str, message: &str) -> RawFinding {
+    RawFinding {
+        rule: rule.to_string(),
+        outcome: crate::model::Outcome::Error,
+        message: message.to_string(),
+        location: None,
+        severity: None,
+        remediation: None,
+    }
+}
+
+fn errors_for(rules: &[wit::RuleConfig], message: &str) -> Vec<RawFinding> {
+    rules.iter().map(|r| error_finding(&r.id, message)).collect()
+}
+
+/// Says in words why a plugin call failed.
+fn explain(err: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> String {
+    if let Some(desired) = store.data().limiter.exceeded {
+        return format!(
+            "exceeded its memory limit of {} MiB (tried to grow to {} MiB)",
+            limits.memory_bytes >> 20,
+            desired >> 20
+        );
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => format!("ran out of fuel (budget {} units)", limits.fuel),
+        Some(Trap::Interrupt) => format!("exceeded its time limit of {} ms", limits.timeout.as_millis()),
+        Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
+        Some(Trap::UnreachableCodeReached) => "trapped: unreachable code reached (a Rust plugin panicked)".to_string(),
+        Some(t) => format!("trapped: {t}"),
+        None => {
+            let root = err.root_cause().to_string();
+            format!("failed: {}", root.lines().next().unwrap_or("unknown error"))
+        }
+    }
+}
+
+fn convert_meta(plugin: &str, rules: Vec<wit::RuleMeta>) -> Result<Vec<RuleInfo>, LoadError> {
+    let bad = |reason: String| LoadError::Metadata { name: plugin.to_string(), reason };
+    let mut out: Vec<RuleInfo> = Vec::new();
+    for r in rules {
+        if r.id.is_empty() || r.id.len() > 64 || !r.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+            return Err(bad(format!("rule id `{}` is not a valid identifier", r.id)));
+        }
+        if out.iter().any(|o| o.id == r.id) {
+            return Err(bad(format!("rule `{}` is declared twice", r.id)));
+        }
+        let mut params = Vec::new();
+        for p in r.params {
+            let ty = bindings::param_type(p.type_);
+            let default = bindings::param_value(p.default);
+            let matches = matches!(
+                (ty, &default),
+                (crate::model::ParamType::Boolean, crate::model::ParamValue::Boolean(_))
+                    | (crate::model::ParamType::Integer, crate::model::ParamValue::Integer(_))
+                    | (crate::model::ParamType::Float, crate::model::ParamValue::Float(_))
+                    | (crate::model::ParamType::Text, crate::model::ParamValue::Text(_))
+                    | (crate::model::ParamType::TextList, crate::model::ParamValue::TextList(_))
+            );
+            if !matches {
+                return Err(bad(format!("rule `{}` parameter `{}`: default does not match its type", r.id, p.name)));
+            }
+            params.push(ParamSpec { name: p.name, ty, description: p.description, default });
+        }
+        out.push(RuleInfo {
+            id: r.id,
+            title: r.title,
+            description: r.description,
+            remediation: r.remediation,
+            default_severity: bindings::severity(r.default_severity),
+            default_enforcement: bindings::enforcement(r.default_enforcement),
+            params,
+            plugin: plugin.to_string(),
+        });
+    }
+    Ok(out)
+}

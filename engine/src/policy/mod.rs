@@ -1,0 +1,413 @@
+//! Policies: which plugins run, how each rule is configured and enforced, and
+//! which findings are waived. A policy is parsed on its own first (syntax,
+//! structure, values), then resolved against the metadata of the plugins it
+//! loads (rule ids, parameter names and types) — both steps report problems
+//! at the exact line and column of the file.
+
+pub mod cfg;
+pub mod diags;
+
+pub use diags::{Diagnostic, PolicyError};
+
+use crate::digest::Digest;
+use crate::model::{Enforcement, FailurePolicy, ParamType, ParamValue, RuleInfo, Severity};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The default policy pack, embedded so that `portcullis audit IMAGE` works
+/// with no configuration.
+pub const DEFAULT_POLICY_NAME: &str = "builtin:go-container-baseline";
+pub const DEFAULT_POLICY_TEXT: &str = include_str!("../../../policies/go-container-baseline.toml");
+
+/// Sandbox budget of one plugin call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Limits {
+    /// WebAssembly fuel (roughly, instructions) per call.
+    pub fuel: u64,
+    /// Wall-clock deadline per call.
+    pub timeout: Duration,
+    /// Linear-memory cap per instance.
+    pub memory_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { fuel: 2_000_000_000, timeout: Duration::from_millis(500), memory_bytes: 64 << 20 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum PluginSource {
+    Builtin,
+    External { path: PathBuf, sha256: String, span: Range<usize> },
+}
+
+#[derive(Debug, Clone)]
+pub struct PluginSpec {
+    pub name: String,
+    pub span: Range<usize>,
+    pub source: PluginSource,
+    pub limits: Limits,
+}
+
+/// A waiver as written, checked for form.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Waiver {
+    pub rule: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    pub reason: String,
+    pub owner: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Line of the `[[waivers]]` entry in the policy file.
+    pub line: usize,
+    #[serde(skip)]
+    repo_glob: Option<globset::GlobMatcher>,
+    #[serde(skip)]
+    expires_on: Option<jiff::civil::Date>,
+    #[serde(skip)]
+    rule_span: Range<usize>,
+}
+
+impl Waiver {
+    pub fn is_expired(&self, today: jiff::civil::Date) -> bool {
+        self.expires_on.is_some_and(|d| today > d)
+    }
+
+    /// Whether the waiver covers `rule` on a subject with this repository and digest.
+    pub fn covers(&self, rule: &str, repository: Option<&str>, digests: &[&str]) -> bool {
+        if self.rule != rule {
+            return false;
+        }
+        let repo_ok = match (&self.repo_glob, repository) {
+            (None, _) => true,
+            (Some(g), Some(r)) => g.is_match(r),
+            (Some(_), None) => false,
+        };
+        let digest_ok = match &self.digest {
+            None => true,
+            Some(d) => digests.contains(&d.as_str()),
+        };
+        repo_ok && digest_ok
+    }
+}
+
+/// A parsed, form-checked policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub name: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub enforcement: Enforcement,
+    pub failure_policy: FailurePolicy,
+    /// sha256 of the policy text: part of every verdict's identity.
+    pub digest: Digest,
+    /// Where it was read from (a path, or `builtin:...`).
+    pub source: String,
+    pub plugins: Vec<PluginSpec>,
+    pub waivers: Vec<Waiver>,
+    text: String,
+    rules: Vec<(String, Range<usize>, cfg::RuleCfg)>,
+}
+
+/// One rule as the engine will run it.
+#[derive(Debug, Clone)]
+pub struct RuleSetting {
+    pub info: RuleInfo,
+    pub enabled: bool,
+    pub enforcement: Enforcement,
+    pub severity: Severity,
+    pub params: Vec<(String, ParamValue)>,
+}
+
+/// A policy resolved against the plugins' rule metadata.
+#[derive(Debug, Clone)]
+pub struct RulePlan {
+    pub rules: Vec<RuleSetting>,
+    /// Non-fatal problems (expired waivers...), with `file:line`.
+    pub warnings: Vec<String>,
+}
+
+fn span_of<T>(s: &toml::Spanned<T>) -> Range<usize> {
+    s.span()
+}
+
+impl Policy {
+    /// The embedded default pack.
+    pub fn builtin_default() -> Policy {
+        Policy::parse(DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, None).expect("the embedded default policy is valid")
+    }
+
+    pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| PolicyError::new(&name, "", vec![Diagnostic::new(format!("cannot read policy: {e}"), None)]))?;
+        Policy::parse(&name, &text, path.parent())
+    }
+
+    /// Parses and form-checks a policy. `base_dir` resolves relative plugin paths.
+    pub fn parse(source: &str, text: &str, base_dir: Option<&Path>) -> Result<Policy, PolicyError> {
+        let fail = |d: Vec<Diagnostic>| PolicyError::new(source, text, d);
+        let file: cfg::PolicyFile = toml::from_str(text).map_err(|e| {
+            let msg = e.message().trim().to_string();
+            fail(vec![Diagnostic::new(msg, e.span())])
+        })?;
+        let mut diags = Vec::new();
+
+        let p = &file.policy;
+        if p.name.get_ref().trim().is_empty() {
+            diags.push(Diagnostic::new("policy.name must not be empty", Some(span_of(&p.name))));
+        }
+        if p.version.get_ref().trim().is_empty() {
+            diags.push(Diagnostic::new("policy.version must not be empty", Some(span_of(&p.version))));
+        }
+        if file.plugins.is_empty() {
+            diags.push(
+                Diagnostic::new("the policy loads no plugins, so it has no rules", None)
+                    .with_note(format!("add a [plugins.NAME] table; builtin plugins: {}", crate::plugin::builtin::names().join(", "))),
+            );
+        }
+
+        let mut plugins = Vec::new();
+        for (name, pc) in &file.plugins {
+            let span = span_of(name);
+            let name = name.get_ref().clone();
+            let mut limits = Limits::default();
+            if let Some(f) = &pc.fuel {
+                if *f.get_ref() == 0 {
+                    diags.push(Diagnostic::new("fuel must be greater than 0", Some(span_of(f))));
+                }
+                limits.fuel = *f.get_ref();
+            }
+            if let Some(t) = &pc.timeout_ms {
+                if !(1..=60_000).contains(t.get_ref()) {
+                    diags.push(Diagnostic::new("timeout-ms must be between 1 and 60000", Some(span_of(t))));
+                }
+                limits.timeout = Duration::from_millis(*t.get_ref());
+            }
+            if let Some(m) = &pc.memory_mb {
+                if !(1..=4096).contains(m.get_ref()) {
+                    diags.push(Diagnostic::new("memory-mb must be between 1 and 4096", Some(span_of(m))));
+                }
+                limits.memory_bytes = m.get_ref() << 20;
+            }
+            let source = match (&pc.path, &pc.sha256) {
+                (None, None) => {
+                    if !crate::plugin::builtin::names().contains(&name.as_str()) {
+                        diags.push(
+                            Diagnostic::new(format!("no builtin plugin named `{name}`"), Some(span.clone())).with_note(format!(
+                                "builtin plugins: {}; an external plugin needs `path` and `sha256`",
+                                crate::plugin::builtin::names().join(", ")
+                            )),
+                        );
+                    }
+                    PluginSource::Builtin
+                }
+                (None, Some(sha)) => {
+                    diags.push(Diagnostic::new("`sha256` pins an external plugin, but `path` is missing", Some(span_of(sha))));
+                    PluginSource::Builtin
+                }
+                (Some(path), None) => {
+                    diags.push(
+                        Diagnostic::new(format!("external plugin `{name}` has no `sha256` pin"), Some(span_of(path)))
+                            .with_note("add sha256 = \"<hex>\" (run `sha256sum` on the .wasm file)"),
+                    );
+                    PluginSource::Builtin
+                }
+                (Some(path), Some(sha)) => {
+                    let hex = sha.get_ref().trim().to_ascii_lowercase();
+                    let hex = hex.strip_prefix("sha256:").unwrap_or(&hex).to_string();
+                    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                        diags.push(Diagnostic::new("sha256 must be 64 hexadecimal characters", Some(span_of(sha))));
+                    }
+                    let rel = PathBuf::from(path.get_ref());
+                    let full = match base_dir {
+                        Some(b) if rel.is_relative() => b.join(rel),
+                        _ => rel,
+                    };
+                    PluginSource::External { path: full, sha256: hex, span: span_of(path) }
+                }
+            };
+            plugins.push(PluginSpec { name, span, source, limits });
+        }
+
+        let today = jiff::Zoned::now().date();
+        let mut waivers = Vec::new();
+        for w in &file.waivers {
+            let rule_span = span_of(&w.rule);
+            let line = text[..rule_span.start].matches('\n').count() + 1;
+            if w.repository.is_none() && w.digest.is_none() {
+                diags.push(
+                    Diagnostic::new("a waiver must name a `repository` glob and/or a `digest`", Some(rule_span.clone()))
+                        .with_note("to turn a rule off everywhere, set `enabled = false` in its [rules.ID] table"),
+                );
+            }
+            let repo_glob = match &w.repository {
+                Some(r) => match globset::GlobBuilder::new(r.get_ref()).literal_separator(false).build() {
+                    Ok(g) => Some(g.compile_matcher()),
+                    Err(e) => {
+                        diags.push(Diagnostic::new(format!("invalid repository glob: {e}"), Some(span_of(r))));
+                        None
+                    }
+                },
+                None => None,
+            };
+            if let Some(d) = &w.digest {
+                if let Err(e) = Digest::parse(d.get_ref()) {
+                    diags.push(Diagnostic::new(e, Some(span_of(d))));
+                }
+            }
+            for (field, value) in [("reason", &w.reason), ("owner", &w.owner)] {
+                if value.get_ref().trim().is_empty() {
+                    diags.push(Diagnostic::new(format!("waiver `{field}` must not be empty"), Some(span_of(value))));
+                }
+            }
+            let expires_on = match &w.expires {
+                Some(e) => match (e.get_ref().date, e.get_ref().time) {
+                    (Some(d), None) => jiff::civil::Date::new(d.year as i16, d.month as i8, d.day as i8).ok(),
+                    _ => {
+                        diags.push(Diagnostic::new("`expires` must be a date such as 2027-03-31", Some(span_of(e))));
+                        None
+                    }
+                },
+                None => None,
+            };
+            let _ = today;
+            waivers.push(Waiver {
+                rule: w.rule.get_ref().clone(),
+                repository: w.repository.as_ref().map(|r| r.get_ref().clone()),
+                digest: w.digest.as_ref().map(|d| d.get_ref().clone()),
+                reason: w.reason.get_ref().clone(),
+                owner: w.owner.get_ref().clone(),
+                expires: expires_on.map(|d| d.to_string()),
+                line,
+                repo_glob,
+                expires_on,
+                rule_span,
+            });
+        }
+
+        if !diags.is_empty() {
+            return Err(fail(diags));
+        }
+        let rules = file.rules.into_iter().map(|(k, v)| (k.get_ref().clone(), span_of(&k), v)).collect();
+        Ok(Policy {
+            name: file.policy.name.into_inner(),
+            version: file.policy.version.into_inner(),
+            description: file.policy.description,
+            enforcement: file.policy.enforcement,
+            failure_policy: file.policy.failure_policy,
+            digest: Digest::sha256(text.as_bytes()),
+            source: source.to_string(),
+            plugins,
+            waivers,
+            text: text.to_string(),
+            rules,
+        })
+    }
+
+    pub(crate) fn error(&self, diags: Vec<Diagnostic>) -> PolicyError {
+        PolicyError::new(&self.source, &self.text, diags)
+    }
+
+    /// Line (1-based) of a byte offset in the policy text.
+    pub fn line_of(&self, span: &Range<usize>) -> usize {
+        self.text[..span.start.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    /// Resolves rule settings against the rules the loaded plugins declare.
+    pub fn resolve(&self, available: &[RuleInfo], today: jiff::civil::Date) -> Result<RulePlan, PolicyError> {
+        let mut diags = Vec::new();
+        let known: Vec<&str> = available.iter().map(|r| r.id.as_str()).collect();
+        for (id, span, _) in &self.rules {
+            if !known.contains(&id.as_str()) {
+                diags.push(
+                    Diagnostic::new(format!("unknown rule `{id}`"), Some(span.clone()))
+                        .with_note(format!("the loaded plugins provide: {}", known.join(", "))),
+                );
+            }
+        }
+        for w in &self.waivers {
+            if !known.contains(&w.rule.as_str()) {
+                diags.push(Diagnostic::new(format!("waiver for unknown rule `{}`", w.rule), Some(w.rule_span.clone())));
+            }
+        }
+        let mut rules = Vec::new();
+        for info in available {
+            let cfg = self.rules.iter().find(|(id, _, _)| id == &info.id).map(|(_, _, c)| c);
+            let mut params: Vec<(String, ParamValue)> = info.params.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
+            if let Some(cfg) = cfg {
+                for (key, value) in &cfg.params {
+                    let Some(spec) = info.params.iter().find(|p| &p.name == key.get_ref()) else {
+                        let takes: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+                        diags.push(
+                            Diagnostic::new(format!("rule {} has no parameter `{}`", info.id, key.get_ref()), Some(span_of(key)))
+                                .with_note(if takes.is_empty() {
+                                    "this rule takes no parameters".to_string()
+                                } else {
+                                    format!("it takes: {}", takes.join(", "))
+                                }),
+                        );
+                        continue;
+                    };
+                    match convert_param(spec.ty, value.get_ref()) {
+                        Some(v) => {
+                            if let Some(slot) = params.iter_mut().find(|(n, _)| n == &spec.name) {
+                                slot.1 = v;
+                            }
+                        }
+                        None => diags.push(Diagnostic::new(
+                            format!("parameter `{}` of {} must be {}", spec.name, info.id, spec.ty.describe()),
+                            Some(span_of(value)),
+                        )),
+                    }
+                }
+            }
+            let default_enforcement = info.default_enforcement.min(self.enforcement);
+            rules.push(RuleSetting {
+                info: info.clone(),
+                enabled: cfg.and_then(|c| c.enabled).unwrap_or(true),
+                enforcement: cfg.and_then(|c| c.enforcement).unwrap_or(default_enforcement),
+                severity: cfg.and_then(|c| c.severity).unwrap_or(info.default_severity),
+                params,
+            });
+        }
+        if !diags.is_empty() {
+            return Err(self.error(diags));
+        }
+        let warnings = self
+            .waivers
+            .iter()
+            .filter(|w| w.is_expired(today))
+            .map(|w| {
+                format!(
+                    "{}:{}: waiver for {} expired on {} and is ignored (owner {})",
+                    self.source,
+                    w.line,
+                    w.rule,
+                    w.expires.as_deref().unwrap_or("?"),
+                    w.owner
+                )
+            })
+            .collect();
+        Ok(RulePlan { rules, warnings })
+    }
+}
+
+fn convert_param(ty: ParamType, v: &toml::Value) -> Option<ParamValue> {
+    Some(match (ty, v) {
+        (ParamType::Boolean, toml::Value::Boolean(b)) => ParamValue::Boolean(*b),
+        (ParamType::Integer, toml::Value::Integer(i)) => ParamValue::Integer(*i),
+        (ParamType::Float, toml::Value::Float(f)) => ParamValue::Float(*f),
+        (ParamType::Float, toml::Value::Integer(i)) => ParamValue::Float(*i as f64),
+        (ParamType::Text, toml::Value::String(s)) => ParamValue::Text(s.clone()),
+        (ParamType::TextList, toml::Value::Array(items)) => {
+            ParamValue::TextList(items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()?)
+        }
+        _ => return None,
+    })
+}

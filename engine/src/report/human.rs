@@ -1,0 +1,107 @@
+//! The terminal rendering: grouped by subject (platform), then by finding,
+//! most severe effect first. Colour only when writing to a terminal and
+//! `NO_COLOR` is unset.
+
+use super::{Effect, Report, Verdict};
+use crate::model::Outcome;
+use std::fmt::Write;
+
+pub struct Style {
+    pub color: bool,
+    /// Also list passing and skipped rules.
+    pub verbose: bool,
+}
+
+fn paint(on: bool, code: &str, s: &str) -> String {
+    if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+}
+
+fn short(d: &str) -> &str {
+    let cut = d.find(':').map(|i| i + 13).unwrap_or(12).min(d.len());
+    &d[..cut]
+}
+
+pub fn render(r: &Report, style: &Style) -> String {
+    let c = style.color;
+    let mut out = String::new();
+    let _ = writeln!(out, "policy {} {} ({})", r.policy.name, r.policy.version, r.policy.source);
+    for w in &r.warnings {
+        let _ = writeln!(out, "{} {w}", paint(c, "33", "warning:"));
+    }
+    for s in &r.subjects {
+        let mark = match s.verdict {
+            Verdict::Admit => paint(c, "1;32", "ADMIT"),
+            Verdict::Deny => paint(c, "1;31", "DENY "),
+        };
+        let what = match &s.platform {
+            Some(p) => p.clone(),
+            None => format!("{:?}", s.kind).to_lowercase(),
+        };
+        let _ = writeln!(out, "\n{mark} {what}  {}  {}", short(&s.digest), s.reference);
+        let mut shown: Vec<&super::Finding> = s
+            .findings
+            .iter()
+            .filter(|f| style.verbose || f.effect != Effect::None || f.outcome == Outcome::Error)
+            .collect();
+        shown.sort_by_key(|f| (effect_rank(f.effect), std::cmp::Reverse(f.severity)));
+        for f in shown {
+            let tag = match (f.effect, f.outcome) {
+                (Effect::Deny, _) => paint(c, "31", "deny  "),
+                (Effect::Warn, _) => paint(c, "33", "warn  "),
+                (Effect::Waived, _) => paint(c, "36", "waived"),
+                (Effect::None, Outcome::Pass) => paint(c, "32", "pass  "),
+                (Effect::None, Outcome::Fail) => "audit ".to_string(),
+                (Effect::None, Outcome::Error) => "error ".to_string(),
+                (Effect::None, Outcome::Skip) => "skip  ".to_string(),
+            };
+            let _ = writeln!(out, "  {tag} {} [{}] {}: {}", f.rule, f.severity, f.title, f.message);
+            if let Some(loc) = &f.location {
+                let mut at = Vec::new();
+                if let Some(p) = &loc.path {
+                    at.push(p.clone());
+                }
+                if let Some(l) = loc.layer {
+                    at.push(format!("layer {l}"));
+                }
+                if let Some(p) = &loc.pointer {
+                    at.push(format!("config {p}"));
+                }
+                let _ = writeln!(out, "         at {}", at.join(", "));
+            }
+            if let Some(w) = &f.waiver {
+                let _ = writeln!(out, "         waived: {} (owner {}, policy line {})", w.reason, w.owner, w.line);
+            } else if matches!(f.effect, Effect::Deny | Effect::Warn) {
+                if let Some(fix) = &f.remediation {
+                    let _ = writeln!(out, "         fix: {fix}");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  {} passed, {} failed, {} skipped, {} errors",
+            s.count(Outcome::Pass),
+            s.count(Outcome::Fail),
+            s.count(Outcome::Skip),
+            s.count(Outcome::Error)
+        );
+    }
+    for n in &r.notes {
+        let _ = writeln!(out, "{} {n}", paint(c, "2", "note:"));
+    }
+    let denied = r.subjects.iter().filter(|s| s.verdict == Verdict::Deny).count();
+    let verdict = match r.verdict {
+        Verdict::Admit => paint(c, "1;32", "ADMIT"),
+        Verdict::Deny => paint(c, "1;31", "DENY"),
+    };
+    let _ = writeln!(out, "\nverdict: {verdict} ({denied} of {} subjects denied)", r.subjects.len());
+    out
+}
+
+fn effect_rank(e: Effect) -> u8 {
+    match e {
+        Effect::Deny => 0,
+        Effect::Warn => 1,
+        Effect::Waived => 2,
+        Effect::None => 3,
+    }
+}

@@ -1,0 +1,1 @@
+pub fn render(_r: &super::Report) -> String { String::new() }

@@ -1,0 +1,180 @@
+//! A read-only bag of named files: a directory on disk, or a tar archive read
+//! in place (one pass to index entry offsets, then seeks — nothing extracted).
+//! Image formats (OCI layout, docker save) are read through this, so each
+//! format is implemented once for both directories and archives.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error("{name}: {source}")]
+    Io { name: String, source: std::io::Error },
+    #[error("{name} is {size} bytes, more than the {max} bytes allowed for it")]
+    TooLarge { name: String, size: u64, max: u64 },
+    #[error("{0}")]
+    Malformed(String),
+}
+
+pub trait Container: Send + Sync {
+    /// Reads a whole file, at most `max` bytes; `Ok(None)` when absent.
+    fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError>;
+    fn size(&self, name: &str) -> Option<u64>;
+    fn exists(&self, name: &str) -> bool {
+        self.size(name).is_some()
+    }
+}
+
+/// Normalises an archive-relative name: no leading `./` or `/`, no `..`.
+pub fn clean_name(name: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for c in Path::new(name).components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_str()?.to_string()),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+pub struct DirContainer {
+    root: PathBuf,
+}
+
+impl DirContainer {
+    pub fn new(root: &Path) -> Self {
+        DirContainer { root: root.to_path_buf() }
+    }
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        clean_name(name).map(|n| self.root.join(n))
+    }
+}
+
+impl Container for DirContainer {
+    fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError> {
+        let Some(path) = self.path(name) else { return Ok(None) };
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(ContainerError::Io { name: name.into(), source: e }),
+        };
+        let meta = file.metadata().map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        if meta.len() > max {
+            return Err(ContainerError::TooLarge { name: name.into(), size: meta.len(), max });
+        }
+        let mut buf = Vec::with_capacity(meta.len() as usize);
+        file.take(max + 1).read_to_end(&mut buf).map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
+        if buf.len() as u64 > max {
+            return Err(ContainerError::TooLarge { name: name.into(), size: buf.len() as u64, max });
+        }
+        Ok(Some(buf))
+    }
+
+    fn size(&self, name: &str) -> Option<u64> {
+        let meta = std::fs::metadata(self.path(name)?).ok()?;
+        meta.is_file().then(|| meta.len())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum TarEntry {
+    File { offset: u64, size: u64 },
+    Link(String),
+}
+
+/// Limits for indexing an archive's table of contents.
+pub const MAX_ARCHIVE_ENTRIES: usize = 1_000_000;
+pub const MAX_ARCHIVE_NAME: usize = 4096;
+
+pub struct TarContainer {
+    path: PathBuf,
+    file: Mutex<File>,
+    entries: HashMap<String, TarEntry>,
+}
+
+impl TarContainer {
+    /// Indexes the archive's entries (one sequential pass over headers).
+    pub fn open(path: &Path) -> Result<Self, ContainerError> {
+        let io = |e: std::io::Error| ContainerError::Io { name: path.display().to_string(), source: e };
+        let file = File::open(path).map_err(io)?;
+        let mut archive = tar::Archive::new(file.try_clone().map_err(io)?);
+        let mut entries = HashMap::new();
+        let iter = archive.entries_with_seek().map_err(|e| ContainerError::Malformed(format!("not a readable tar archive: {e}")))?;
+        for (i, entry) in iter.enumerate() {
+            let entry = entry.map_err(|e| ContainerError::Malformed(format!("tar entry #{i} is corrupt: {e}")))?;
+            if i >= MAX_ARCHIVE_ENTRIES {
+                return Err(ContainerError::Malformed(format!("more than {MAX_ARCHIVE_ENTRIES} entries in the archive")));
+            }
+            let raw = entry.path_bytes();
+            if raw.len() > MAX_ARCHIVE_NAME {
+                return Err(ContainerError::Malformed(format!("tar entry #{i} has a name longer than {MAX_ARCHIVE_NAME} bytes")));
+            }
+            let Some(name) = std::str::from_utf8(&raw).ok().and_then(clean_name) else { continue };
+            let kind = entry.header().entry_type();
+            let value = if kind.is_file() {
+                TarEntry::File { offset: entry.raw_file_position(), size: entry.size() }
+            } else if kind.is_hard_link() || kind.is_symlink() {
+                let Some(target) = entry.link_name_bytes() else { continue };
+                let target = String::from_utf8_lossy(&target).to_string();
+                let target = if kind.is_symlink() && !target.starts_with('/') {
+                    // relative to the link's directory
+                    match name.rsplit_once('/') {
+                        Some((dir, _)) => format!("{dir}/{target}"),
+                        None => target,
+                    }
+                } else {
+                    target
+                };
+                match clean_name(&target) {
+                    Some(t) => TarEntry::Link(t),
+                    None => continue,
+                }
+            } else {
+                continue;
+            };
+            entries.insert(name, value);
+        }
+        Ok(TarContainer { path: path.to_path_buf(), file: Mutex::new(file), entries })
+    }
+
+    fn resolve(&self, name: &str) -> Option<(u64, u64)> {
+        let mut name = clean_name(name)?;
+        for _ in 0..16 {
+            match self.entries.get(&name)? {
+                TarEntry::File { offset, size } => return Some((*offset, *size)),
+                TarEntry::Link(t) => name = t.clone(),
+            }
+        }
+        None
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+}
+
+impl Container for TarContainer {
+    fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError> {
+        let Some((offset, size)) = self.resolve(name) else { return Ok(None) };
+        if size > max {
+            return Err(ContainerError::TooLarge { name: name.into(), size, max });
+        }
+        let io = |e: std::io::Error| ContainerError::Io { name: format!("{}:{name}", self.path.display()), source: e };
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        let mut buf = vec![0u8; size as usize];
+        file.read_exact(&mut buf).map_err(io)?;
+        Ok(Some(buf))
+    }
+
+    fn size(&self, name: &str) -> Option<u64> {
+        self.resolve(name).map(|(_, s)| s)
+    }
+}

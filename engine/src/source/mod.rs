@@ -1,0 +1,157 @@
+//! Inputs: turns what the user points at — an OCI image layout directory, an
+//! OCI archive, a `docker save` archive — into [`Evidence`] for every subject
+//! in it (every platform of an index is a subject of its own).
+//!
+//! Two classes of failure, on purpose:
+//! - the input as a whole is unusable (not an image, `manifest.json` missing or
+//!   `null`, unparsable `index.json`): [`InputError`], exit code 2;
+//! - one subject's evidence cannot be trusted (digest or size mismatch, missing
+//!   or malformed blob): [`Evidence::Unreadable`], which the engine denies.
+
+mod container;
+mod docker;
+mod layout;
+pub mod reference;
+
+pub use container::{Container, ContainerError, DirContainer, TarContainer};
+
+use crate::evidence::Evidence;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct InputError {
+    pub path: String,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(path: &Path, message: impl Into<String>) -> Self {
+        InputError { path: path.display().to_string(), message: message.into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputFormat {
+    OciLayout,
+    OciArchive,
+    DockerArchive,
+}
+
+impl std::fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            InputFormat::OciLayout => "oci",
+            InputFormat::OciArchive => "oci-archive",
+            InputFormat::DockerArchive => "docker-archive",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Select images by name: a tag in a docker archive (`app:v1`,
+    /// `docker.io/library/app:v1`) or a ref name in an OCI layout (`v1`).
+    /// Empty: every image in the input.
+    pub images: Vec<String>,
+    /// The repository to attribute subjects to when the input does not say
+    /// (OCI layouts rarely do). Used by waivers that match repositories.
+    pub repository: Option<String>,
+}
+
+/// An opened input and the evidence of every subject in it.
+#[derive(Debug)]
+pub struct Input {
+    pub path: PathBuf,
+    pub format: InputFormat,
+    pub evidence: Vec<Evidence>,
+    /// Things skipped or worth knowing (non-image artifacts in an index...).
+    pub notes: Vec<String>,
+}
+
+/// Opens `path`, detecting its format.
+pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
+    let meta = std::fs::metadata(path).map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
+    if meta.is_dir() {
+        let c = DirContainer::new(path);
+        if c.exists("oci-layout") {
+            return layout::read(path, &c, InputFormat::OciLayout, opts);
+        }
+        if c.exists("manifest.json") {
+            return docker::read(path, &c, opts);
+        }
+        return Err(InputError::new(
+            path,
+            "is a directory but not an OCI image layout (no `oci-layout` file) nor an extracted `docker save` (no `manifest.json`)",
+        ));
+    }
+    let mut head = [0u8; 512];
+    let n = {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
+        let mut n = 0;
+        while n < head.len() {
+            match f.read(&mut head[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) => return Err(InputError::new(path, format!("cannot read: {e}"))),
+            }
+        }
+        n
+    };
+    if n == 512 && &head[257..262] == b"ustar" {
+        let c = TarContainer::open(path).map_err(|e| InputError::new(path, e.to_string()))?;
+        if c.exists("oci-layout") && c.exists("index.json") {
+            return layout::read(path, &c, InputFormat::OciArchive, opts);
+        }
+        if c.exists("manifest.json") {
+            return docker::read(path, &c, opts);
+        }
+        let looks_like_rootfs = c.names().any(|n| n.starts_with("etc/") || n.starts_with("bin/") || n.starts_with("usr/"));
+        return Err(InputError::new(
+            path,
+            format!(
+                "not an image: this tar archive has neither an OCI layout (`oci-layout`, `index.json`) nor a `docker save` manifest (`manifest.json`){}",
+                if looks_like_rootfs { "; it looks like a root filesystem or a single layer" } else { "" }
+            ),
+        ));
+    }
+    let what = match head.get(..4) {
+        Some([0x1f, 0x8b, ..]) => "a gzip file; decompress it first if it is an image archive",
+        Some([0x28, 0xb5, 0x2f, 0xfd]) => "a zstd file; decompress it first if it is an image archive",
+        Some([0x7f, b'E', b'L', b'F']) => "an ELF executable",
+        _ => "not a tar archive",
+    };
+    Err(InputError::new(
+        path,
+        format!("not an image ({what}): expected an OCI image layout directory, an OCI archive or a `docker save` archive"),
+    ))
+}
+
+/// Reads a blob of an OCI layout (`blobs/<alg>/<encoded>`), checking its size
+/// against the descriptor and its content against the digest. The error says
+/// which blob and what was wrong, for the report.
+pub(crate) fn read_blob(
+    c: &dyn Container,
+    digest: &crate::digest::Digest,
+    expected_size: Option<u64>,
+    max: u64,
+    what: &str,
+) -> Result<Vec<u8>, String> {
+    if !matches!(digest.algorithm(), "sha256" | "sha512") {
+        return Err(format!("{what} {digest}: digest algorithm `{}` cannot be verified", digest.algorithm()));
+    }
+    let name = format!("blobs/{}/{}", digest.algorithm(), digest.encoded());
+    let bytes = c
+        .read(&name, max)
+        .map_err(|e| format!("{what} {digest}: {e}"))?
+        .ok_or_else(|| format!("{what} {digest} is missing (no {name})"))?;
+    if let Some(size) = expected_size {
+        if bytes.len() as u64 != size {
+            return Err(format!("{what} {digest}: descriptor says {size} bytes, blob has {}", bytes.len()));
+        }
+    }
+    digest.verify(&bytes).map_err(|e| format!("{what} {name}: {e}"))?;
+    Ok(bytes)
+}

@@ -1,0 +1,386 @@
+//! Builtin plugin `image-config`: the image-configuration rules GO-CFG-001..007
+//! of the Go container baseline (see `policies/go-container-baseline.toml`).
+//!
+//! It judges what an image will do when it starts — user, entrypoint, health
+//! check, environment, provenance labels — from the image config alone, plus a
+//! filesystem query to check that the entrypoint exists.
+
+use portcullis_sdk::{
+    Enforcement, Finding, ImageConfig, Image, KeyValue, ParamValue, Params, Plugin, PluginMeta, RuleConfig,
+    RuleMeta, Severity, Target, filesystem, lookup, text_list, wildcard_match,
+};
+
+struct ImageConfigPlugin;
+
+const USER: &str = "GO-CFG-001";
+const HEALTH: &str = "GO-CFG-002";
+const EXEC: &str = "GO-CFG-003";
+const ENV_SECRETS: &str = "GO-CFG-004";
+const GO_ENV: &str = "GO-CFG-005";
+const BASE_PIN: &str = "GO-CFG-006";
+const SOURCE_LABELS: &str = "GO-CFG-007";
+
+impl Plugin for ImageConfigPlugin {
+    fn metadata() -> PluginMeta {
+        PluginMeta { name: "image-config".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
+        let image = match target {
+            Target::Image(image) => image,
+            Target::Index(_) => {
+                return rules
+                    .iter()
+                    .map(|r| Finding::skip(&r.id, "applies to platform images; each platform is evaluated on its own"))
+                    .collect();
+            }
+        };
+        let mut out = Vec::new();
+        for rule in &rules {
+            let p = Params::of(rule);
+            let findings = match rule.id.as_str() {
+                USER => vec![check_user(&image.config, &p)],
+                HEALTH => vec![check_health(&image, &p)],
+                EXEC => vec![check_exec(&image.config, &p)],
+                ENV_SECRETS => check_env_secrets(&image.config, &p),
+                GO_ENV => check_go_env(&image.config),
+                BASE_PIN => vec![check_base_pin(&image, &p)],
+                SOURCE_LABELS => vec![check_source_labels(&image, &p)],
+                other => vec![Finding::error(other, format!("image-config does not implement rule {other}"))],
+            };
+            out.extend(findings);
+        }
+        out
+    }
+}
+
+portcullis_sdk::export_plugin!(ImageConfigPlugin);
+
+fn rules() -> Vec<RuleMeta> {
+    vec![
+        RuleMeta::new(
+            USER,
+            "Runs as a non-root user",
+            Severity::High,
+            Enforcement::Enforce,
+            "The image config sets `User` to a user other than root (`0`, `root`). A numeric UID is \
+             recommended: Kubernetes can only prove `runAsNonRoot` for numeric users.",
+            "Add `USER 65532:65532` (or another non-zero numeric UID) to the final stage of the Dockerfile.",
+        )
+        .param("allow_named_user", ParamValue::Boolean(true), "Accept a user name (e.g. `nonroot`) instead of a numeric UID.")
+        .param("forbidden_users", text_list(&["0", "root"]), "User names or UIDs that count as root."),
+        RuleMeta::new(
+            HEALTH,
+            "Declares a health check",
+            Severity::Low,
+            Enforcement::Warn,
+            "The image declares a Docker `HEALTHCHECK` (not `NONE`), or a label naming its health endpoint, \
+             so that orchestrators can tell a live process from a working one.",
+            "Add `HEALTHCHECK CMD [\"/app\", \"-healthcheck\"]`, or label the image with its health endpoint.",
+        )
+        .param(
+            "health_labels",
+            text_list(&["io.portcullis.health-endpoint"]),
+            "Labels whose presence declares a health endpoint instead of a Docker HEALTHCHECK.",
+        ),
+        RuleMeta::new(
+            EXEC,
+            "Entrypoint in exec form, pointing at an executable",
+            Severity::Medium,
+            Enforcement::Enforce,
+            "The process is started in exec form (JSON array), not through a shell: with `/bin/sh -c`, the shell \
+             is PID 1 and SIGTERM never reaches the service. The program it names must exist in the image and be executable.",
+            "Write `ENTRYPOINT [\"/app\"]` (JSON array) instead of `ENTRYPOINT /app`, and make sure the file is copied into the final stage with mode 0755.",
+        )
+        .param(
+            "shells",
+            text_list(&["sh", "bash", "ash", "dash", "zsh", "busybox"]),
+            "Program names (basename) that make `<shell> -c ...` a shell-form command.",
+        ),
+        RuleMeta::new(
+            ENV_SECRETS,
+            "No secrets in the environment",
+            Severity::Critical,
+            Enforcement::Enforce,
+            "No `Env` entry of the image config looks like a credential: every `docker inspect` and every layer \
+             pull discloses it. Names are matched against patterns; values against known key formats.",
+            "Remove the variable from the image and inject it at run time (Kubernetes Secret, mounted file).",
+        )
+        .param(
+            "secret_name_patterns",
+            text_list(&[
+                "*_TOKEN", "*_SECRET", "*_SECRET_*", "*SECRET_KEY*", "*PASSWORD*", "*PASSWD*", "*_API_KEY",
+                "*PRIVATE_KEY*", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "*_CREDENTIALS",
+            ]),
+            "Variable-name patterns (`*` and `?` wildcards, case-insensitive) that indicate a secret.",
+        )
+        .param(
+            "allowed_names",
+            text_list(&["*_FILE", "*_PATH", "*_DIR"]),
+            "Variable-name patterns that never count as secrets (they point at secrets, e.g. `DB_PASSWORD_FILE`).",
+        ),
+        RuleMeta::new(
+            GO_ENV,
+            "No insecure Go module settings",
+            Severity::High,
+            Enforcement::Enforce,
+            "The image does not bake in Go settings that disable module checksum verification or allow \
+             plaintext module fetches: `GOSUMDB=off`, `GONOSUMDB`/`GONOSUMCHECK`, `GOINSECURE`, \
+             `GOFLAGS=-insecure`, an `http://` `GOPROXY`.",
+            "Remove these variables from the image; configure private modules with `GOPRIVATE` at build time only.",
+        ),
+        RuleMeta::new(
+            BASE_PIN,
+            "Base image pinned by digest",
+            Severity::Low,
+            Enforcement::Warn,
+            "The manifest annotations or config labels record the base image by digest \
+             (`org.opencontainers.image.base.digest`) and name (`org.opencontainers.image.base.name`), so the \
+             image can be rebuilt and scanned against the exact base it was built on.",
+            "Build `FROM base@sha256:...` and set the `org.opencontainers.image.base.name`/`.base.digest` labels \
+             (buildah and BuildKit can add them for you).",
+        )
+        .param("require_name", ParamValue::Boolean(true), "Also require `org.opencontainers.image.base.name`."),
+        RuleMeta::new(
+            SOURCE_LABELS,
+            "Source traceability labels",
+            Severity::Low,
+            Enforcement::Warn,
+            "The image says where its source lives and which revision it was built from, as manifest annotations \
+             or config labels.",
+            "Add `LABEL org.opencontainers.image.source=<repo URL> org.opencontainers.image.revision=<commit>` at build time.",
+        )
+        .param(
+            "required",
+            text_list(&["org.opencontainers.image.source", "org.opencontainers.image.revision"]),
+            "Keys that must be present and non-empty.",
+        ),
+    ]
+}
+
+/// A label or manifest annotation (annotations win: they are what registries index).
+fn label<'a>(image: &'a Image, key: &str) -> Option<(&'a str, &'static str)> {
+    let found = |pairs: &'a [KeyValue], ptr: &'static str| lookup(pairs, key).filter(|v| !v.trim().is_empty()).map(|v| (v, ptr));
+    found(&image.manifest_annotations, "/annotations").or_else(|| found(&image.config.labels, "/config/Labels"))
+}
+
+fn check_user(config: &ImageConfig, p: &Params) -> Finding {
+    let forbidden = p.text_list("forbidden_users");
+    let user = config.user.as_deref().unwrap_or("").trim();
+    if user.is_empty() {
+        return Finding::fail(USER, "User unset: the container runs as root").at_pointer("/config/User");
+    }
+    let name = user.split(':').next().unwrap_or("");
+    if name.is_empty() || forbidden.iter().any(|f| f == name) {
+        return Finding::fail(USER, format!("User '{user}' is root")).at_pointer("/config/User");
+    }
+    let numeric = name.bytes().all(|b| b.is_ascii_digit());
+    if numeric {
+        Finding::pass(USER, format!("User '{user}' (numeric)"))
+    } else if p.boolean("allow_named_user", true) {
+        Finding::pass(USER, format!("User '{user}' (named; a numeric UID is recommended so runAsNonRoot can be verified)"))
+    } else {
+        Finding::fail(USER, format!("User '{user}' is a name; a numeric UID is required")).at_pointer("/config/User")
+    }
+}
+
+fn check_health(image: &Image, p: &Params) -> Finding {
+    if let Some(hc) = &image.config.healthcheck {
+        let kind = hc.test.first().map(String::as_str).unwrap_or("");
+        if kind.eq_ignore_ascii_case("NONE") {
+            return Finding::fail(HEALTH, "Healthcheck is disabled (NONE)").at_pointer("/config/Healthcheck");
+        }
+        if !hc.test.is_empty() {
+            return Finding::pass(HEALTH, format!("Healthcheck {:?}", hc.test));
+        }
+    }
+    for key in p.text_list("health_labels") {
+        if let Some((value, _)) = label(image, &key) {
+            return Finding::pass(HEALTH, format!("health endpoint label {key}={value}"));
+        }
+    }
+    Finding::fail(HEALTH, "no Healthcheck, no health label").at_pointer("/config/Healthcheck")
+}
+
+/// The command the container runs: Entrypoint followed by Cmd.
+fn command(config: &ImageConfig) -> (Vec<String>, &'static str) {
+    match (&config.entrypoint, &config.cmd) {
+        (Some(ep), cmd) if !ep.is_empty() => {
+            let mut all = ep.clone();
+            all.extend(cmd.iter().flatten().cloned());
+            (all, "/config/Entrypoint")
+        }
+        (_, Some(cmd)) => (cmd.clone(), "/config/Cmd"),
+        _ => (Vec::new(), "/config/Entrypoint"),
+    }
+}
+
+fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
+    let (argv, pointer) = command(config);
+    let Some(program) = argv.first() else {
+        return Finding::fail(EXEC, "neither Entrypoint nor Cmd is set: nothing to run").at_pointer(pointer);
+    };
+    let shells = p.text_list("shells");
+    let base = program.rsplit('/').next().unwrap_or(program);
+    if shells.iter().any(|s| s == base) && argv.get(1).is_some_and(|a| a == "-c") {
+        return Finding::fail(EXEC, format!("shell form {argv:?}: the shell is PID 1 and signals do not reach the service"))
+            .at_pointer(pointer);
+    }
+    match resolve_program(program, &config.env) {
+        Err(why) => Finding::pass(EXEC, format!("exec form {argv:?}; existence of {program} not checked: {why}")),
+        Ok(None) => Finding::fail(EXEC, format!("exec form {argv:?}, but {program} does not exist in the image"))
+            .at_pointer(pointer),
+        Ok(Some(entry)) => {
+            if !matches!(entry.kind, filesystem::FileKind::Regular | filesystem::FileKind::Hardlink) {
+                Finding::fail(EXEC, format!("{} is not a regular file", entry.path)).at_path(entry.path, Some(entry.layer))
+            } else if entry.mode & 0o111 == 0 {
+                Finding::fail(EXEC, format!("{} is not executable (mode {:o})", entry.path, entry.mode & 0o7777))
+                    .at_path(entry.path, Some(entry.layer))
+            } else {
+                Finding::pass(EXEC, format!("exec form {argv:?}; {} exists, executable", entry.path))
+            }
+        }
+    }
+}
+
+/// Finds the program the runtime would execute: an absolute path as is, a bare
+/// name through `PATH` from the image environment; symlinks followed inside the
+/// image (at most 16 hops).
+fn resolve_program(program: &str, env: &[String]) -> Result<Option<filesystem::FileEntry>, String> {
+    let candidates: Vec<String> = if program.starts_with('/') {
+        vec![program.to_string()]
+    } else if program.contains('/') {
+        vec![format!("/{}", program.trim_start_matches("./"))]
+    } else {
+        let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        path.split(':').filter(|d| d.starts_with('/')).map(|d| format!("{}/{program}", d.trim_end_matches('/'))).collect()
+    };
+    for candidate in candidates {
+        let mut path = candidate;
+        for _ in 0..16 {
+            match filesystem::stat(&path)? {
+                None => break,
+                Some(e) if e.kind == filesystem::FileKind::Symlink => {
+                    let target = e.link_target.clone().unwrap_or_default();
+                    path = if target.starts_with('/') {
+                        target
+                    } else {
+                        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                        format!("{dir}/{target}")
+                    };
+                }
+                Some(e) => return Ok(Some(e)),
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn env_pairs(config: &ImageConfig) -> impl Iterator<Item = (usize, &str, &str)> {
+    config.env.iter().enumerate().map(|(i, e)| {
+        let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
+        (i, k, v)
+    })
+}
+
+/// AWS access key IDs: `AKIA`/`ASIA` followed by 16 upper-case alphanumerics.
+fn looks_like_aws_key(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.windows(20).any(|w| {
+        (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
+            && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    })
+}
+
+fn check_env_secrets(config: &ImageConfig, p: &Params) -> Vec<Finding> {
+    let patterns = p.text_list("secret_name_patterns");
+    let allowed = p.text_list("allowed_names");
+    let mut out = Vec::new();
+    for (i, name, value) in env_pairs(config) {
+        if value.is_empty() || allowed.iter().any(|a| wildcard_match(a, name)) {
+            continue;
+        }
+        // Never echo the value: the report may be public.
+        if let Some(pat) = patterns.iter().find(|pat| wildcard_match(pat, name)) {
+            out.push(
+                Finding::fail(ENV_SECRETS, format!("Env {name} looks like a secret (matches {pat})")).at_pointer(format!("/config/Env/{i}")),
+            );
+        } else if looks_like_aws_key(value) {
+            out.push(Finding::fail(ENV_SECRETS, format!("Env {name} holds an AWS access key ID")).at_pointer(format!("/config/Env/{i}")));
+        }
+    }
+    if out.is_empty() {
+        let names: Vec<&str> = env_pairs(config).map(|(_, k, _)| k).collect();
+        out.push(Finding::pass(ENV_SECRETS, format!("Env names: {}", if names.is_empty() { "(none)".into() } else { names.join(", ") })));
+    }
+    out
+}
+
+fn check_go_env(config: &ImageConfig) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, name, value) in env_pairs(config) {
+        let v = value.trim();
+        let problem = match name {
+            "GOSUMDB" if v.eq_ignore_ascii_case("off") => Some("GOSUMDB=off disables checksum verification".to_string()),
+            "GONOSUMDB" | "GONOSUMCHECK" if !v.is_empty() => Some(format!("{name}={v} skips checksum verification")),
+            "GOINSECURE" if !v.is_empty() => Some(format!("GOINSECURE={v} allows plaintext, unverified module fetches")),
+            "GOFLAGS" if v.split_whitespace().any(|f| f == "-insecure" || f.starts_with("-insecure=")) => {
+                Some(format!("GOFLAGS={v} contains -insecure"))
+            }
+            "GOPROXY" if v.split([',', '|']).any(|u| u.trim().starts_with("http://")) => {
+                Some(format!("GOPROXY={v} fetches modules over plaintext HTTP"))
+            }
+            _ => None,
+        };
+        if let Some(msg) = problem {
+            out.push(Finding::fail(GO_ENV, msg).at_pointer(format!("/config/Env/{i}")));
+        }
+    }
+    if out.is_empty() {
+        out.push(Finding::pass(GO_ENV, "no GOSUMDB=off/GOINSECURE/GOFLAGS=-insecure/GONOSUMDB"));
+    }
+    out
+}
+
+fn is_digest(s: &str) -> bool {
+    match s.split_once(':') {
+        Some(("sha256", hex)) => hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        Some(("sha512", hex)) => hex.len() == 128 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        _ => false,
+    }
+}
+
+fn check_base_pin(image: &Image, p: &Params) -> Finding {
+    const DIGEST: &str = "org.opencontainers.image.base.digest";
+    const NAME: &str = "org.opencontainers.image.base.name";
+    let digest = label(image, DIGEST);
+    let name = label(image, NAME);
+    match (digest, name) {
+        (None, None) => Finding::fail(BASE_PIN, "no org.opencontainers.image.base.* label/annotation").at_pointer("/config/Labels"),
+        (None, Some(_)) => Finding::fail(BASE_PIN, format!("{NAME} is set but {DIGEST} is missing: the base is not pinned"))
+            .at_pointer("/config/Labels"),
+        (Some((d, ptr)), _) if !is_digest(d) => {
+            Finding::fail(BASE_PIN, format!("{DIGEST}={d} is not a sha256/sha512 digest")).at_pointer(ptr)
+        }
+        (Some(_), None) if p.boolean("require_name", true) => {
+            Finding::fail(BASE_PIN, format!("{DIGEST} is set but {NAME} is missing")).at_pointer("/config/Labels")
+        }
+        (Some((d, _)), n) => {
+            Finding::pass(BASE_PIN, format!("base.name={}, base.digest={d}", n.map(|(n, _)| n).unwrap_or("(unset)")))
+        }
+    }
+}
+
+fn check_source_labels(image: &Image, p: &Params) -> Finding {
+    let required = p.text_list("required");
+    let missing: Vec<&str> = required.iter().map(String::as_str).filter(|k| label(image, k).is_none()).collect();
+    if missing.is_empty() {
+        let found: Vec<String> = required
+            .iter()
+            .filter_map(|k| label(image, k).map(|(v, _)| format!("{}={v}", k.rsplit('.').next().unwrap_or(k))))
+            .collect();
+        Finding::pass(SOURCE_LABELS, found.join(", "))
+    } else {
+        Finding::fail(SOURCE_LABELS, format!("missing {}", missing.join(", "))).at_pointer("/config/Labels")
+    }
+}

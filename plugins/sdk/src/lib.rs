@@ -1,0 +1,203 @@
+//! The Rust SDK for Portcullis policy plugins.
+//!
+//! It generates the guest bindings of the `portcullis:policy` contract (see
+//! `wit/policy.wit`) once, so every plugin crate shares them, and adds the
+//! small helpers every plugin needs: reading typed parameters, building
+//! findings, and looking up labels. A plugin implements [`Plugin`] and calls
+//! [`export_plugin!`].
+//!
+//! ```ignore
+//! struct MyPlugin;
+//! impl portcullis_sdk::Plugin for MyPlugin { /* metadata, evaluate */ }
+//! portcullis_sdk::export_plugin!(MyPlugin);
+//! ```
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "policy-plugin",
+    pub_export_macro: true,
+    export_macro_name: "export_plugin",
+    default_bindings_module: "portcullis_sdk",
+});
+
+pub use exports::portcullis::policy::plugin::Guest as Plugin;
+pub use portcullis::policy::filesystem;
+pub use portcullis::policy::types::*;
+
+/// Typed access to the parameters of one configured rule.
+pub struct Params<'a>(&'a [(String, ParamValue)]);
+
+impl<'a> Params<'a> {
+    pub fn of(rule: &'a RuleConfig) -> Self {
+        Params(&rule.params)
+    }
+
+    fn get(&self, name: &str) -> Option<&'a ParamValue> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    pub fn boolean(&self, name: &str, default: bool) -> bool {
+        match self.get(name) {
+            Some(ParamValue::Boolean(b)) => *b,
+            _ => default,
+        }
+    }
+
+    pub fn integer(&self, name: &str, default: i64) -> i64 {
+        match self.get(name) {
+            Some(ParamValue::Integer(i)) => *i,
+            _ => default,
+        }
+    }
+
+    pub fn float(&self, name: &str, default: f64) -> f64 {
+        match self.get(name) {
+            Some(ParamValue::Float(f)) => *f,
+            Some(ParamValue::Integer(i)) => *i as f64,
+            _ => default,
+        }
+    }
+
+    pub fn text(&self, name: &str, default: &str) -> String {
+        match self.get(name) {
+            Some(ParamValue::Text(s)) => s.clone(),
+            _ => default.to_string(),
+        }
+    }
+
+    pub fn text_list(&self, name: &str) -> Vec<String> {
+        match self.get(name) {
+            Some(ParamValue::TextList(l)) => l.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Finding {
+    fn new(rule: &str, outcome: Outcome, message: impl Into<String>) -> Self {
+        Finding {
+            rule: rule.to_string(),
+            outcome,
+            message: message.into(),
+            location: None,
+            severity: None,
+            remediation: None,
+        }
+    }
+    pub fn pass(rule: &str, message: impl Into<String>) -> Self {
+        Self::new(rule, Outcome::Pass, message)
+    }
+    pub fn fail(rule: &str, message: impl Into<String>) -> Self {
+        Self::new(rule, Outcome::Fail, message)
+    }
+    pub fn skip(rule: &str, message: impl Into<String>) -> Self {
+        Self::new(rule, Outcome::Skip, message)
+    }
+    pub fn error(rule: &str, message: impl Into<String>) -> Self {
+        Self::new(rule, Outcome::Error, message)
+    }
+    /// Points the finding at a JSON pointer into the evidence.
+    pub fn at_pointer(mut self, pointer: impl Into<String>) -> Self {
+        let loc = self.location.get_or_insert(Location { path: None, layer: None, pointer: None });
+        loc.pointer = Some(pointer.into());
+        self
+    }
+    /// Points the finding at a file (and the layer it came from).
+    pub fn at_path(mut self, path: impl Into<String>, layer: Option<u32>) -> Self {
+        let loc = self.location.get_or_insert(Location { path: None, layer: None, pointer: None });
+        loc.path = Some(path.into());
+        loc.layer = layer;
+        self
+    }
+}
+
+impl RuleMeta {
+    /// A rule with no parameters.
+    pub fn new(
+        id: &str,
+        title: &str,
+        severity: Severity,
+        enforcement: Enforcement,
+        description: &str,
+        remediation: &str,
+    ) -> Self {
+        RuleMeta {
+            id: id.into(),
+            title: title.into(),
+            description: description.into(),
+            remediation: remediation.into(),
+            default_severity: severity,
+            default_enforcement: enforcement,
+            params: Vec::new(),
+        }
+    }
+
+    pub fn param(mut self, name: &str, default: ParamValue, description: &str) -> Self {
+        let ty = match &default {
+            ParamValue::Boolean(_) => ParamType::Boolean,
+            ParamValue::Integer(_) => ParamType::Integer,
+            ParamValue::Float(_) => ParamType::Float,
+            ParamValue::Text(_) => ParamType::Text,
+            ParamValue::TextList(_) => ParamType::TextList,
+        };
+        self.params.push(ParamSpec { name: name.into(), type_: ty, description: description.into(), default });
+        self
+    }
+}
+
+/// Convenience for `ParamValue::TextList` from string literals.
+pub fn text_list(items: &[&str]) -> ParamValue {
+    ParamValue::TextList(items.iter().map(|s| s.to_string()).collect())
+}
+
+/// Looks a key up in a label or annotation list.
+pub fn lookup<'a>(pairs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|kv| kv.key == key).map(|kv| kv.value.as_str())
+}
+
+/// Case-insensitive wildcard match where `*` matches any run of characters
+/// and `?` one character. Used for environment-variable name patterns, which
+/// have no path structure for a glob library to exploit.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().flat_map(char::to_lowercase).collect();
+    let t: Vec<char> = text.chars().flat_map(char::to_lowercase).collect();
+    // Iterative matcher with single backtrack point: linear in practice.
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let (mut star, mut mark) = (None::<usize>, 0usize);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_match;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard_match("*_TOKEN", "GITHUB_TOKEN"));
+        assert!(wildcard_match("*_token", "GITHUB_TOKEN"));
+        assert!(!wildcard_match("*_TOKEN", "TOKENIZER"));
+        assert!(wildcard_match("*SECRET*", "MY_SECRET_KEY"));
+        assert!(wildcard_match("AWS_?ECRET*", "AWS_SECRET_ACCESS_KEY"));
+        assert!(!wildcard_match("PATH", "PATHS"));
+        assert!(wildcard_match("*", ""));
+    }
+}

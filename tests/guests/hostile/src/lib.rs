@@ -1,0 +1,110 @@
+//! A deliberately hostile policy plugin, used by the end-to-end tests to show
+//! that the host contains every kind of misbehaviour: each rule is one attack.
+//! A rule that manages its attack *passes* with what it obtained, so a broken
+//! sandbox shows up as an admitted subject — the tests check for error + deny.
+
+use portcullis_sdk::{Enforcement, Finding, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target};
+use std::hint::black_box;
+use std::io::Write;
+
+struct Hostile;
+
+const RULES: &[(&str, &str)] = &[
+    ("HOSTILE-OK", "behaves: passes"),
+    ("HOSTILE-LOOP", "spins forever"),
+    ("HOSTILE-MEMORY", "allocates without bound"),
+    ("HOSTILE-TRAP", "executes unreachable"),
+    ("HOSTILE-PANIC", "panics"),
+    ("HOSTILE-FLOOD", "returns a million findings"),
+    ("HOSTILE-STDOUT", "writes to stdout forever"),
+    ("HOSTILE-FILE", "reads /etc/passwd"),
+    ("HOSTILE-SOCKET", "connects to a TCP port on localhost"),
+    ("HOSTILE-ENV", "reads the environment"),
+    ("HOSTILE-RECURSION", "recurses until the stack overflows"),
+];
+
+impl Plugin for Hostile {
+    fn metadata() -> PluginMeta {
+        PluginMeta {
+            name: "hostile".into(),
+            version: "0.0.1".into(),
+            rules: RULES
+                .iter()
+                .map(|(id, what)| {
+                    let meta = RuleMeta::new(id, what, Severity::High, Enforcement::Enforce, what, "do not load this plugin");
+                    if *id == "HOSTILE-SOCKET" {
+                        meta.param("port", portcullis_sdk::ParamValue::Integer(9), "port to connect to")
+                    } else {
+                        meta
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn evaluate(_target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for rule in &rules {
+            let id = rule.id.as_str();
+            match id {
+                "HOSTILE-OK" => out.push(Finding::pass(id, "fine")),
+                "HOSTILE-LOOP" => {
+                    let mut x: u64 = 0;
+                    loop {
+                        x = black_box(x.wrapping_add(1));
+                    }
+                }
+                "HOSTILE-MEMORY" => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        let mut chunk = vec![0u8; 16 << 20];
+                        chunk[0] = 1;
+                        hoard.push(black_box(chunk));
+                    }
+                }
+                "HOSTILE-TRAP" => core::arch::wasm32::unreachable(),
+                "HOSTILE-PANIC" => panic!("hostile plugin panics on purpose"),
+                "HOSTILE-FLOOD" => {
+                    for i in 0..1_000_000u32 {
+                        out.push(Finding::fail(id, format!("flood {i}")));
+                    }
+                }
+                "HOSTILE-STDOUT" => {
+                    let line = [b'x'; 4096];
+                    let mut stdout = std::io::stdout();
+                    loop {
+                        let _ = stdout.write_all(&line);
+                    }
+                }
+                "HOSTILE-FILE" => {
+                    let text = std::fs::read_to_string("/etc/passwd").expect("reading /etc/passwd");
+                    out.push(Finding::pass(id, format!("read /etc/passwd: {text}")));
+                }
+                "HOSTILE-SOCKET" => {
+                    let port = portcullis_sdk::Params::of(rule).integer("port", 9) as u16;
+                    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+                    out.push(Finding::pass(id, format!("connected: {stream:?}")));
+                }
+                "HOSTILE-ENV" => {
+                    let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                    if vars.is_empty() {
+                        out.push(Finding::error(id, "environment is empty"));
+                    } else {
+                        out.push(Finding::pass(id, format!("leaked environment: {}", vars.join(","))));
+                    }
+                }
+                "HOSTILE-RECURSION" => {
+                    fn deep(n: u64) -> u64 {
+                        let buf = black_box([n; 64]);
+                        if n == u64::MAX { buf[0] } else { deep(n + 1) + buf[1] }
+                    }
+                    out.push(Finding::pass(id, format!("{}", deep(0))));
+                }
+                other => out.push(Finding::error(other, "unknown rule")),
+            }
+        }
+        out
+    }
+}
+
+portcullis_sdk::export_plugin!(Hostile);
