@@ -1,12 +1,21 @@
-//! Compiles the builtin policy plugins (`plugins/*`) to WebAssembly components
-//! so `src/plugin/builtin.rs` can embed them with `include_bytes!`.
+//! Compiles the guest plugins to WebAssembly components:
+//! - the builtin policy plugins (`plugins/*`), which `src/plugin/builtin.rs`
+//!   embeds with `include_bytes!`;
+//! - the hostile test plugin (`tests/guests/hostile`), whose path the sandbox
+//!   tests read from `PORTCULLIS_TEST_HOSTILE_WASM` (it is not embedded).
+//! One nested cargo invocation builds them all.
 
 fn main() {
-    let builtins = [("image-config", "portcullis-plugin-image-config")];
-    let packages: Vec<&str> = builtins.iter().map(|(_, p)| *p).collect();
-    let wasm = portcullis_guest_build::build_guests(&packages, &["wit", "plugins/sdk", "plugins/image-config", "Cargo.toml"]);
-    for ((name, _), path) in builtins.iter().zip(wasm) {
-        let var = format!("PORTCULLIS_BUILTIN_{}", name.to_uppercase().replace('-', "_"));
+    let guests = [
+        ("PORTCULLIS_BUILTIN_IMAGE_CONFIG", "portcullis-plugin-image-config"),
+        ("PORTCULLIS_TEST_HOSTILE_WASM", "portcullis-guest-hostile"),
+    ];
+    let packages: Vec<&str> = guests.iter().map(|(_, p)| *p).collect();
+    let wasm = portcullis_guest_build::build_guests(
+        &packages,
+        &["wit", "plugins/sdk", "plugins/image-config", "tests/guests", "Cargo.toml"],
+    );
+    for ((var, _), path) in guests.iter().zip(wasm) {
         println!("cargo:rustc-env={var}={}", path.display());
     }
 }

@@ -41,6 +41,22 @@ pub fn clean_name(name: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// Joins `target` onto the directory `base` (both archive-relative),
+/// resolving `.` and `..`; `None` if the result would leave the archive root.
+pub fn resolve_within(base: &str, target: &str) -> Option<String> {
+    let mut stack: Vec<&str> = if target.starts_with('/') { Vec::new() } else { base.split('/').filter(|p| !p.is_empty()).collect() };
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                stack.pop()?;
+            }
+            p => stack.push(p),
+        }
+    }
+    Some(stack.join("/"))
+}
+
 pub struct DirContainer {
     root: PathBuf,
 }
@@ -80,6 +96,20 @@ impl Container for DirContainer {
     fn size(&self, name: &str) -> Option<u64> {
         let meta = std::fs::metadata(self.path(name)?).ok()?;
         meta.is_file().then(|| meta.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_within;
+
+    #[test]
+    fn links_resolve_inside_the_archive_only() {
+        assert_eq!(resolve_within("b159", "../6e77/layer.tar").as_deref(), Some("6e77/layer.tar"));
+        assert_eq!(resolve_within("a/b", "./c/../d").as_deref(), Some("a/b/d"));
+        assert_eq!(resolve_within("a", "/x/y").as_deref(), Some("x/y"));
+        assert_eq!(resolve_within("", "../etc/passwd"), None);
+        assert_eq!(resolve_within("a", "../../etc/passwd"), None);
     }
 }
 
@@ -123,18 +153,12 @@ impl TarContainer {
             } else if kind.is_hard_link() || kind.is_symlink() {
                 let Some(target) = entry.link_name_bytes() else { continue };
                 let target = String::from_utf8_lossy(&target).to_string();
-                let target = if kind.is_symlink() && !target.starts_with('/') {
-                    // relative to the link's directory
-                    match name.rsplit_once('/') {
-                        Some((dir, _)) => format!("{dir}/{target}"),
-                        None => target,
-                    }
-                } else {
-                    target
-                };
-                match clean_name(&target) {
+                // Hard links name a path from the archive root; relative
+                // symlinks are relative to the link's own directory.
+                let base = if kind.is_symlink() && !target.starts_with('/') { name.rsplit_once('/').map(|(d, _)| d) } else { None };
+                match resolve_within(base.unwrap_or(""), &target) {
                     Some(t) => TarEntry::Link(t),
-                    None => continue,
+                    None => continue, // points outside the archive: treated as absent
                 }
             } else {
                 continue;

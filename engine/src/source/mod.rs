@@ -103,7 +103,16 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
     if n == 512 && &head[257..262] == b"ustar" {
         let c = TarContainer::open(path).map_err(|e| InputError::new(path, e.to_string()))?;
         if c.exists("oci-layout") && c.exists("index.json") {
-            return layout::read(path, &c, InputFormat::OciArchive, opts);
+            return match layout::read(path, &c, InputFormat::OciArchive, opts) {
+                // Docker >= 25 writes both an OCI layout and a legacy
+                // manifest.json; some of its index.json files are unusable
+                // (`"manifests": null`), so fall back to manifest.json.
+                Err(oci_err) if c.exists("manifest.json") => docker::read(path, &c, opts).map(|mut input| {
+                    input.notes.push(format!("the OCI index.json was unusable ({}); read manifest.json instead", oci_err.message));
+                    input
+                }),
+                other => other,
+            };
         }
         if c.exists("manifest.json") {
             return docker::read(path, &c, opts);

@@ -1,0 +1,138 @@
+//! Helpers shared by the end-to-end tests: where the shared corpus and images
+//! are, running the `portcullis` binary, and building engines.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `../shared` next to the repository (CI puts it there), or
+/// `$PORTCULLIS_SHARED`.
+pub fn shared() -> PathBuf {
+    if let Some(p) = std::env::var_os("PORTCULLIS_SHARED") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let shared = root.parent().expect("parent of the workspace").join("shared");
+    assert!(
+        shared.join("images").is_dir(),
+        "the shared test data is missing: expected {} (or set PORTCULLIS_SHARED)",
+        shared.display()
+    );
+    shared
+}
+
+pub fn image(rel: &str) -> PathBuf {
+    shared().join("images").join(rel)
+}
+
+pub fn corpus(rel: &str) -> PathBuf {
+    shared().join("corpus").join(rel)
+}
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// A private component cache per test process, so tests never share state
+/// with the user's cache.
+pub fn cache_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir")).path().to_path_buf()
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+/// Runs the `portcullis` binary with `args`.
+pub fn portcullis<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .env("PORTCULLIS_CACHE_DIR", cache_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running portcullis");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn engine_with(policy: portcullis::Policy) -> portcullis::Engine {
+    let options = portcullis::EngineOptions { cache_dir: Some(cache_dir()), today: None };
+    portcullis::Engine::new(policy, options).expect("engine")
+}
+
+pub fn default_engine() -> portcullis::Engine {
+    engine_with(portcullis::Policy::builtin_default())
+}
+
+pub fn open(path: &Path) -> portcullis::source::Input {
+    portcullis::source::open(path, &Default::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The outcome ("pass"/"fail"/"n/a"/"error") of `rule` for one subject of a
+/// JSON report, folding several findings of one rule (any fail → fail) and
+/// `skip` → `n/a` as FIXTURES.md writes it.
+pub fn outcome_of(subject: &serde_json::Value, rule: &str) -> Option<String> {
+    let outcomes: Vec<&str> = subject["findings"]
+        .as_array()?
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .filter_map(|f| f["outcome"].as_str())
+        .collect();
+    if outcomes.is_empty() {
+        return None;
+    }
+    Some(
+        if outcomes.contains(&"error") {
+            "error"
+        } else if outcomes.contains(&"fail") {
+            "fail"
+        } else if outcomes.iter().all(|o| *o == "skip") {
+            "n/a"
+        } else {
+            "pass"
+        }
+        .to_string(),
+    )
+}
+
+/// Copies a directory tree (used to tamper with a copy of a fixture).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+            let mut perm = std::fs::metadata(&dest).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            perm.set_readonly(false);
+            std::fs::set_permissions(&dest, perm).unwrap();
+        }
+    }
+}
+
+/// Packs a directory into an (uncompressed) tar archive, as `oci-archive` does.
+pub fn tar_dir(dir: &Path, tar_path: &Path) {
+    let f = std::fs::File::create(tar_path).unwrap();
+    let mut b = tar::Builder::new(f);
+    b.append_dir_all(".", dir).unwrap();
+    b.finish().unwrap();
+}
