@@ -27,6 +27,11 @@ fn sarif_validator(mut schema: serde_json::Value) -> jsonschema::Validator {
     validator(&schema)
 }
 
+fn assert_valid(v: &jsonschema::Validator, doc: &serde_json::Value, what: &str) {
+    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
+}
+
 /// The OASIS SARIF 2.1.0 schema, as shipped in the source of the serde-sarif
 /// crate (it generates its types from it).
 fn sarif_schema() -> serde_json::Value {
