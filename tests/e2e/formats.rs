@@ -32,6 +32,11 @@ fn assert_valid(v: &jsonschema::Validator, doc: &serde_json::Value, what: &str) 
     assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
 }
 
+fn host_triple() -> String {
+    let out = std::process::Command::new("rustc").arg("-vV").output().expect("rustc -vV");
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| l.strip_prefix("host: ")).expect("host triple").trim().to_string()
+}
+
 /// The OASIS SARIF 2.1.0 schema, as shipped in the source of the serde-sarif
 /// crate (it generates its types from it).
 fn sarif_schema() -> serde_json::Value {
