@@ -37,7 +37,10 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { cache_dir: crate::plugin::cache::default_dir(), today: None }
+        EngineOptions {
+            cache_dir: crate::plugin::cache::default_dir(),
+            today: None,
+        }
     }
 }
 
@@ -52,25 +55,45 @@ pub struct Engine {
 impl Engine {
     /// Loads the policy's plugins and resolves its rule settings.
     pub fn new(policy: Policy, options: EngineOptions) -> Result<Engine, EngineError> {
-        let host = PluginHost::new(options.cache_dir).map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
-        let loaded: Vec<Result<LoadedPlugin, LoadError>> = policy.plugins.par_iter().map(|spec| host.load(spec)).collect();
+        let host = PluginHost::new(options.cache_dir)
+            .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        let loaded: Vec<Result<LoadedPlugin, LoadError>> = policy
+            .plugins
+            .par_iter()
+            .map(|spec| host.load(spec))
+            .collect();
         let plugins = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
         let mut all_rules: Vec<crate::model::RuleInfo> = Vec::new();
         for p in &plugins {
             for r in &p.rules {
                 if let Some(prev) = all_rules.iter().find(|x| x.id == r.id) {
-                    let spec = policy.plugins.iter().find(|s| s.name == p.info.name).map(|s| s.span.clone());
-                    return Err(EngineError::Policy(policy.error(vec![crate::policy::Diagnostic::new(
-                        format!("rule {} is provided by both `{}` and `{}`", r.id, prev.plugin, p.info.name),
-                        spec,
-                    )])));
+                    let spec = policy
+                        .plugins
+                        .iter()
+                        .find(|s| s.name == p.info.name)
+                        .map(|s| s.span.clone());
+                    return Err(EngineError::Policy(policy.error(vec![
+                        crate::policy::Diagnostic::new(
+                            format!(
+                                "rule {} is provided by both `{}` and `{}`",
+                                r.id, prev.plugin, p.info.name
+                            ),
+                            spec,
+                        ),
+                    ])));
                 }
             }
             all_rules.extend(p.rules.iter().cloned());
         }
         let today = options.today.unwrap_or_else(|| jiff::Zoned::now().date());
         let plan = policy.resolve(&all_rules, today)?;
-        Ok(Engine { policy, plan, host, plugins, today })
+        Ok(Engine {
+            policy,
+            plan,
+            host,
+            plugins,
+            today,
+        })
     }
 
     pub fn policy(&self) -> &Policy {
@@ -87,18 +110,35 @@ impl Engine {
 
     /// Judges every subject of an opened input.
     pub fn audit(&self, input: &Input) -> Report {
-        let subjects: Vec<SubjectReport> = input.evidence.par_iter().map(|e| self.judge(e)).collect();
+        let subjects: Vec<SubjectReport> =
+            input.evidence.par_iter().map(|e| self.judge(e)).collect();
         let mut waivers_used: Vec<WaiverUse> = Vec::new();
         for s in &subjects {
             for f in &s.findings {
                 if let Some(w) = &f.waiver {
-                    let entry = WaiverUse { subject: s.digest.clone(), rule: f.rule.clone(), waiver: w.clone() };
+                    let entry = WaiverUse {
+                        subject: s.digest.clone(),
+                        rule: f.rule.clone(),
+                        waiver: w.clone(),
+                    };
                     waivers_used.push(entry);
                 }
             }
         }
-        let verdict = if subjects.iter().any(|s| s.verdict == Verdict::Deny) { Verdict::Deny } else { Verdict::Admit };
-        Report::new(&self.policy, input, verdict, subjects, waivers_used, self.plan.warnings.clone(), self.plan.rules.iter().map(|r| r.info.clone()).collect())
+        let verdict = if subjects.iter().any(|s| s.verdict == Verdict::Deny) {
+            Verdict::Deny
+        } else {
+            Verdict::Admit
+        };
+        Report::new(
+            &self.policy,
+            input,
+            verdict,
+            subjects,
+            waivers_used,
+            self.plan.warnings.clone(),
+            self.plan.rules.iter().map(|r| r.info.clone()).collect(),
+        )
     }
 
     /// Runs every enabled rule over one subject and applies the policy.
@@ -121,10 +161,18 @@ impl Engine {
                             .filter(|r| r.enabled && r.info.plugin == p.info.name)
                             .map(|r| bindings::wit::RuleConfig {
                                 id: r.info.id.clone(),
-                                params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
+                                params: r
+                                    .params
+                                    .iter()
+                                    .map(|(k, v)| (k.clone(), bindings::param_to_wit(v)))
+                                    .collect(),
                             })
                             .collect();
-                        if rules.is_empty() { Vec::new() } else { self.host.evaluate(p, &target, &rules, files.clone()) }
+                        if rules.is_empty() {
+                            Vec::new()
+                        } else {
+                            self.host.evaluate(p, &target, &rules, files.clone())
+                        }
                     })
                     .collect()
             }
@@ -147,29 +195,49 @@ impl Engine {
                 },
             );
         }
-        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) { Verdict::Deny } else { Verdict::Admit };
+        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) {
+            Verdict::Deny
+        } else {
+            Verdict::Admit
+        };
         SubjectReport::new(subject, verdict, findings)
     }
 
     fn apply(&self, raw: RawFinding, subject: &crate::evidence::Subject) -> Finding {
         let setting = self.plan.rules.iter().find(|r| r.info.id == raw.rule);
         let (title, enforcement, severity, remediation) = match setting {
-            Some(s) => (s.info.title.clone(), s.enforcement, s.severity, s.info.remediation.clone()),
-            None => (raw.rule.clone(), Enforcement::Enforce, Severity::High, String::new()),
+            Some(s) => (
+                s.info.title.clone(),
+                s.enforcement,
+                s.severity,
+                s.info.remediation.clone(),
+            ),
+            None => (
+                raw.rule.clone(),
+                Enforcement::Enforce,
+                Severity::High,
+                String::new(),
+            ),
         };
         let mut waiver = None;
         let effect = match raw.outcome {
             Outcome::Pass | Outcome::Skip => Effect::None,
             Outcome::Fail => {
-                let digests: Vec<&str> = [Some(subject.digest.as_str()), subject.parent_index.as_ref().map(|d| d.as_str())]
-                    .into_iter()
-                    .flatten()
-                    .collect();
+                let digests: Vec<&str> = [
+                    Some(subject.digest.as_str()),
+                    subject.parent_index.as_ref().map(|d| d.as_str()),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
                 waiver = self
                     .policy
                     .waivers
                     .iter()
-                    .find(|w| !w.is_expired(self.today) && w.covers(&raw.rule, subject.repository.as_deref(), &digests))
+                    .find(|w| {
+                        !w.is_expired(self.today)
+                            && w.covers(&raw.rule, subject.repository.as_deref(), &digests)
+                    })
                     .cloned();
                 if waiver.is_some() {
                     Effect::Waived

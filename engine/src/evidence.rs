@@ -95,7 +95,10 @@ pub enum Evidence {
     /// The subject exists but its evidence could not be read or trusted (a
     /// digest mismatch, a missing or malformed blob). It is denied with this
     /// reason: the engine never decides on evidence it could not verify.
-    Unreadable { subject: Subject, reason: String },
+    Unreadable {
+        subject: Subject,
+        reason: String,
+    },
 }
 
 impl Evidence {

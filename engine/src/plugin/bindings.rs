@@ -6,8 +6,8 @@ wasmtime::component::bindgen!({
     world: "policy-plugin",
 });
 
-pub use portcullis::policy::filesystem as fs;
-pub use portcullis::policy::types as wit;
+pub use self::portcullis::policy::filesystem as fs;
+pub use self::portcullis::policy::types as wit;
 
 use crate::evidence::{self, Evidence, FileKind, ImageEvidence, IndexEvidence, Subject};
 use crate::model;
@@ -15,11 +15,21 @@ use crate::oci::Platform;
 use std::collections::BTreeMap;
 
 fn kv(map: &BTreeMap<String, String>) -> Vec<wit::KeyValue> {
-    map.iter().map(|(k, v)| wit::KeyValue { key: k.clone(), value: v.clone() }).collect()
+    map.iter()
+        .map(|(k, v)| wit::KeyValue {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
 }
 
 fn platform(p: &Platform) -> wit::Platform {
-    wit::Platform { os: p.os.clone(), architecture: p.architecture.clone(), variant: p.variant.clone(), os_version: p.os_version.clone() }
+    wit::Platform {
+        os: p.os.clone(),
+        architecture: p.architecture.clone(),
+        variant: p.variant.clone(),
+        os_version: p.os_version.clone(),
+    }
 }
 
 fn subject(s: &Subject) -> wit::Subject {

@@ -40,7 +40,12 @@ fn key(engine: &Engine, wasm_sha256: &str) -> String {
 }
 
 /// Loads `wasm` as a component, through the cache in `dir` when given.
-pub fn load(engine: &Engine, wasm: &[u8], wasm_sha256: &str, dir: Option<&Path>) -> wasmtime::Result<(Component, CacheStatus)> {
+pub fn load(
+    engine: &Engine,
+    wasm: &[u8],
+    wasm_sha256: &str,
+    dir: Option<&Path>,
+) -> wasmtime::Result<(Component, CacheStatus)> {
     let Some(dir) = dir else {
         return Ok((Component::new(engine, wasm)?, CacheStatus::Off));
     };
@@ -62,5 +67,12 @@ pub fn load(engine: &Engine, wasm: &[u8], wasm_sha256: &str, dir: Option<&Path>)
         tmp.persist(&path).map_err(|e| e.error)?;
         Ok(())
     })();
-    Ok((component, if stored.is_ok() { CacheStatus::Miss } else { CacheStatus::Off }))
+    Ok((
+        component,
+        if stored.is_ok() {
+            CacheStatus::Miss
+        } else {
+            CacheStatus::Off
+        },
+    ))
 }

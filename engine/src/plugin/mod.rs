@@ -41,11 +41,20 @@ const TICK: Duration = Duration::from_millis(5);
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("plugin `{name}`: cannot read {path}: {source}")]
-    Read { name: String, path: PathBuf, source: std::io::Error },
+    Read {
+        name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "plugin `{name}`: sha256 mismatch for {path}: the policy pins {expected}, the file is {actual}; refusing to load it (update the pin only if you trust the new file)"
     )]
-    PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
+    PinMismatch {
+        name: String,
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
     #[error("plugin `{name}` does not fit the portcullis:policy@0.1.0 contract: {reason}")]
@@ -66,7 +75,10 @@ struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -82,7 +94,11 @@ impl fs::Host for HostState {
 
     fn glob(&mut self, pattern: String, limit: u32) -> Result<Vec<fs::FileEntry>, String> {
         let files = self.files.as_ref().ok_or(NOT_SCANNED)?;
-        Ok(files.glob(&pattern, limit.min(100_000) as usize).into_iter().map(bindings::file_entry).collect())
+        Ok(files
+            .glob(&pattern, limit.min(100_000) as usize)
+            .into_iter()
+            .map(bindings::file_entry)
+            .collect())
     }
 }
 
@@ -94,14 +110,24 @@ struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.exceeded = Some(desired);
             wasmtime::bail!("memory limit of {} bytes exceeded", self.max_bytes);
         }
         Ok(true)
     }
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
     fn instances(&self) -> usize {
@@ -214,7 +240,10 @@ impl PluginHost {
     /// every time).
     pub fn new(cache_dir: Option<PathBuf>) -> wasmtime::Result<PluginHost> {
         let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true).consume_fuel(true).epoch_interruption(true);
+        config
+            .wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         // Small reservations: many short-lived instances, each capped anyway.
         config.memory_reservation(1 << 30);
@@ -224,14 +253,22 @@ impl PluginHost {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bindings::PolicyPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         let ticker = Ticker::start(&engine);
-        Ok(PluginHost { engine, linker, cache_dir, _ticker: ticker })
+        Ok(PluginHost {
+            engine,
+            linker,
+            cache_dir,
+            _ticker: ticker,
+        })
     }
 
     fn store(&self, limits: &Limits, files: Option<Arc<dyn FileIndex>>) -> Store<HostState> {
         let state = HostState {
             wasi: sandbox_wasi(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { max_bytes: limits.memory_bytes as usize, exceeded: None },
+            limiter: MemoryLimiter {
+                max_bytes: limits.memory_bytes as usize,
+                exceeded: None,
+            },
             files,
         };
         let mut store = Store::new(&self.engine, state);
@@ -250,34 +287,63 @@ impl PluginHost {
     pub fn load(&self, spec: &PluginSpec) -> Result<LoadedPlugin, LoadError> {
         let name = spec.name.clone();
         let (bytes, builtin): (std::borrow::Cow<'static, [u8]>, bool) = match &spec.source {
-            PluginSource::Builtin => (builtin::wasm(&name).ok_or_else(|| LoadError::NoBuiltin(name.clone()))?.into(), true),
+            PluginSource::Builtin => (
+                builtin::wasm(&name)
+                    .ok_or_else(|| LoadError::NoBuiltin(name.clone()))?
+                    .into(),
+                true,
+            ),
             PluginSource::External { path, .. } => {
-                let b = std::fs::read(path).map_err(|e| LoadError::Read { name: name.clone(), path: path.clone(), source: e })?;
+                let b = std::fs::read(path).map_err(|e| LoadError::Read {
+                    name: name.clone(),
+                    path: path.clone(),
+                    source: e,
+                })?;
                 (b.into(), false)
             }
         };
         let sha = crate::digest::Digest::sha256(&bytes).encoded().to_string();
-        if let PluginSource::External { path, sha256, .. } = &spec.source {
-            if &sha != sha256 {
-                return Err(LoadError::PinMismatch { name, path: path.clone(), expected: sha256.clone(), actual: sha });
-            }
+        if let PluginSource::External { path, sha256, .. } = &spec.source
+            && &sha != sha256
+        {
+            return Err(LoadError::PinMismatch {
+                name,
+                path: path.clone(),
+                expected: sha256.clone(),
+                actual: sha,
+            });
         }
         let (component, cache) = cache::load(&self.engine, &bytes, &sha, self.cache_dir.as_deref())
-            .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
+            .map_err(|e| LoadError::Compile {
+                name: name.clone(),
+                reason: format!("{e:#}"),
+            })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .and_then(PolicyPluginPre::new)
-            .map_err(|e| LoadError::Contract { name: name.clone(), reason: format!("{e:#}") })?;
+            .map_err(|e| LoadError::Contract {
+                name: name.clone(),
+                reason: format!("{e:#}"),
+            })?;
 
         let mut store = self.store(&spec.limits, None);
         let meta = pre
             .instantiate(&mut store)
             .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
-            .map_err(|e| LoadError::Metadata { name: name.clone(), reason: explain(&e, &store, &spec.limits) })?;
+            .map_err(|e| LoadError::Metadata {
+                name: name.clone(),
+                reason: explain(&e, &store, &spec.limits),
+            })?;
         let rules = convert_meta(&name, meta.rules)?;
         Ok(LoadedPlugin {
-            info: PluginInfo { name, version: meta.version, sha256: sha, builtin, cache },
+            info: PluginInfo {
+                name,
+                version: meta.version,
+                sha256: sha,
+                builtin,
+                cache,
+            },
             rules,
             limits: spec.limits,
             pre,
@@ -294,10 +360,10 @@ impl PluginHost {
         files: Option<Arc<dyn FileIndex>>,
     ) -> Vec<RawFinding> {
         let mut store = self.store(&plugin.limits, files);
-        let result = plugin
-            .pre
-            .instantiate(&mut store)
-            .and_then(|p| p.portcullis_policy_plugin().call_evaluate(&mut store, target, rules));
+        let result = plugin.pre.instantiate(&mut store).and_then(|p| {
+            p.portcullis_policy_plugin()
+                .call_evaluate(&mut store, target, rules)
+        });
         let name = &plugin.info.name;
         match result {
             Err(e) => {
@@ -306,7 +372,10 @@ impl PluginHost {
             }
             Ok(findings) if findings.len() > MAX_FINDINGS => errors_for(
                 rules,
-                &format!("plugin {name} returned {} findings, more than the limit of {MAX_FINDINGS}", findings.len()),
+                &format!(
+                    "plugin {name} returned {} findings, more than the limit of {MAX_FINDINGS}",
+                    findings.len()
+                ),
             ),
             Ok(findings) => {
                 let mut out = Vec::with_capacity(findings.len());
@@ -318,14 +387,21 @@ impl PluginHost {
                         rule: f.rule,
                         outcome: bindings::outcome(f.outcome),
                         message: truncate(f.message),
-                        location: f.location.map(|l| Location { path: l.path.map(truncate), layer: l.layer, pointer: l.pointer.map(truncate) }),
+                        location: f.location.map(|l| Location {
+                            path: l.path.map(truncate),
+                            layer: l.layer,
+                            pointer: l.pointer.map(truncate),
+                        }),
                         severity: f.severity.map(bindings::severity),
                         remediation: f.remediation.map(truncate),
                     });
                 }
                 for r in rules {
                     if !out.iter().any(|f| f.rule == r.id) {
-                        out.push(error_finding(&r.id, &format!("plugin {name} returned no finding for this rule")));
+                        out.push(error_finding(
+                            &r.id,
+                            &format!("plugin {name} returned no finding for this rule"),
+                        ));
                     }
                 }
                 out
@@ -362,7 +438,10 @@ fn error_finding(rule: &str, message: &str) -> RawFinding {
 }
 
 fn errors_for(rules: &[wit::RuleConfig], message: &str) -> Vec<RawFinding> {
-    rules.iter().map(|r| error_finding(&r.id, message)).collect()
+    rules
+        .iter()
+        .map(|r| error_finding(&r.id, message))
+        .collect()
 }
 
 /// Says in words why a plugin call failed.
@@ -376,9 +455,14 @@ fn explain(err: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> 
     }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => format!("ran out of fuel (budget {} units)", limits.fuel),
-        Some(Trap::Interrupt) => format!("exceeded its time limit of {} ms", limits.timeout.as_millis()),
+        Some(Trap::Interrupt) => format!(
+            "exceeded its time limit of {} ms",
+            limits.timeout.as_millis()
+        ),
         Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
-        Some(Trap::UnreachableCodeReached) => "trapped: unreachable code reached (a Rust plugin panicked)".to_string(),
+        Some(Trap::UnreachableCodeReached) => {
+            "trapped: unreachable code reached (a Rust plugin panicked)".to_string()
+        }
         Some(t) => format!("trapped: {t}"),
         None => {
             let root = err.root_cause().to_string();
@@ -388,10 +472,19 @@ fn explain(err: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> 
 }
 
 fn convert_meta(plugin: &str, rules: Vec<wit::RuleMeta>) -> Result<Vec<RuleInfo>, LoadError> {
-    let bad = |reason: String| LoadError::Metadata { name: plugin.to_string(), reason };
+    let bad = |reason: String| LoadError::Metadata {
+        name: plugin.to_string(),
+        reason,
+    };
     let mut out: Vec<RuleInfo> = Vec::new();
     for r in rules {
-        if r.id.is_empty() || r.id.len() > 64 || !r.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.') {
+        if r.id.is_empty()
+            || r.id.len() > 64
+            || !r
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        {
             return Err(bad(format!("rule id `{}` is not a valid identifier", r.id)));
         }
         if out.iter().any(|o| o.id == r.id) {
@@ -403,16 +496,35 @@ fn convert_meta(plugin: &str, rules: Vec<wit::RuleMeta>) -> Result<Vec<RuleInfo>
             let default = bindings::param_value(p.default);
             let matches = matches!(
                 (ty, &default),
-                (crate::model::ParamType::Boolean, crate::model::ParamValue::Boolean(_))
-                    | (crate::model::ParamType::Integer, crate::model::ParamValue::Integer(_))
-                    | (crate::model::ParamType::Float, crate::model::ParamValue::Float(_))
-                    | (crate::model::ParamType::Text, crate::model::ParamValue::Text(_))
-                    | (crate::model::ParamType::TextList, crate::model::ParamValue::TextList(_))
+                (
+                    crate::model::ParamType::Boolean,
+                    crate::model::ParamValue::Boolean(_)
+                ) | (
+                    crate::model::ParamType::Integer,
+                    crate::model::ParamValue::Integer(_)
+                ) | (
+                    crate::model::ParamType::Float,
+                    crate::model::ParamValue::Float(_)
+                ) | (
+                    crate::model::ParamType::Text,
+                    crate::model::ParamValue::Text(_)
+                ) | (
+                    crate::model::ParamType::TextList,
+                    crate::model::ParamValue::TextList(_)
+                )
             );
             if !matches {
-                return Err(bad(format!("rule `{}` parameter `{}`: default does not match its type", r.id, p.name)));
+                return Err(bad(format!(
+                    "rule `{}` parameter `{}`: default does not match its type",
+                    r.id, p.name
+                )));
             }
-            params.push(ParamSpec { name: p.name, ty, description: p.description, default });
+            params.push(ParamSpec {
+                name: p.name,
+                ty,
+                description: p.description,
+                default,
+            });
         }
         out.push(RuleInfo {
             id: r.id,

@@ -12,7 +12,10 @@ use std::sync::Mutex;
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error("{name}: {source}")]
-    Io { name: String, source: std::io::Error },
+    Io {
+        name: String,
+        source: std::io::Error,
+    },
     #[error("{name} is {size} bytes, more than the {max} bytes allowed for it")]
     TooLarge { name: String, size: u64, max: u64 },
     #[error("{0}")]
@@ -44,7 +47,11 @@ pub fn clean_name(name: &str) -> Option<String> {
 /// Joins `target` onto the directory `base` (both archive-relative),
 /// resolving `.` and `..`; `None` if the result would leave the archive root.
 pub fn resolve_within(base: &str, target: &str) -> Option<String> {
-    let mut stack: Vec<&str> = if target.starts_with('/') { Vec::new() } else { base.split('/').filter(|p| !p.is_empty()).collect() };
+    let mut stack: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        base.split('/').filter(|p| !p.is_empty()).collect()
+    };
     for part in target.split('/') {
         match part {
             "" | "." => {}
@@ -63,7 +70,9 @@ pub struct DirContainer {
 
 impl DirContainer {
     pub fn new(root: &Path) -> Self {
-        DirContainer { root: root.to_path_buf() }
+        DirContainer {
+            root: root.to_path_buf(),
+        }
     }
     fn path(&self, name: &str) -> Option<PathBuf> {
         clean_name(name).map(|n| self.root.join(n))
@@ -72,30 +81,53 @@ impl DirContainer {
 
 impl Container for DirContainer {
     fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError> {
-        let Some(path) = self.path(name) else { return Ok(None) };
+        let Some(path) = self.path(name) else {
+            return Ok(None);
+        };
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(ContainerError::Io { name: name.into(), source: e }),
+            Err(e) => {
+                return Err(ContainerError::Io {
+                    name: name.into(),
+                    source: e,
+                });
+            }
         };
-        let meta = file.metadata().map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
+        let meta = file.metadata().map_err(|e| ContainerError::Io {
+            name: name.into(),
+            source: e,
+        })?;
         if !meta.is_file() {
             return Ok(None);
         }
         if meta.len() > max {
-            return Err(ContainerError::TooLarge { name: name.into(), size: meta.len(), max });
+            return Err(ContainerError::TooLarge {
+                name: name.into(),
+                size: meta.len(),
+                max,
+            });
         }
         let mut buf = Vec::with_capacity(meta.len() as usize);
-        file.take(max + 1).read_to_end(&mut buf).map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
+        file.take(max + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| ContainerError::Io {
+                name: name.into(),
+                source: e,
+            })?;
         if buf.len() as u64 > max {
-            return Err(ContainerError::TooLarge { name: name.into(), size: buf.len() as u64, max });
+            return Err(ContainerError::TooLarge {
+                name: name.into(),
+                size: buf.len() as u64,
+                max,
+            });
         }
         Ok(Some(buf))
     }
 
     fn size(&self, name: &str) -> Option<u64> {
         let meta = std::fs::metadata(self.path(name)?).ok()?;
-        meta.is_file().then(|| meta.len())
+        meta.is_file().then_some(meta.len())
     }
 }
 
@@ -105,7 +137,10 @@ mod tests {
 
     #[test]
     fn links_resolve_inside_the_archive_only() {
-        assert_eq!(resolve_within("b159", "../6e77/layer.tar").as_deref(), Some("6e77/layer.tar"));
+        assert_eq!(
+            resolve_within("b159", "../6e77/layer.tar").as_deref(),
+            Some("6e77/layer.tar")
+        );
         assert_eq!(resolve_within("a/b", "./c/../d").as_deref(), Some("a/b/d"));
         assert_eq!(resolve_within("a", "/x/y").as_deref(), Some("x/y"));
         assert_eq!(resolve_within("", "../etc/passwd"), None);
@@ -132,30 +167,52 @@ pub struct TarContainer {
 impl TarContainer {
     /// Indexes the archive's entries (one sequential pass over headers).
     pub fn open(path: &Path) -> Result<Self, ContainerError> {
-        let io = |e: std::io::Error| ContainerError::Io { name: path.display().to_string(), source: e };
+        let io = |e: std::io::Error| ContainerError::Io {
+            name: path.display().to_string(),
+            source: e,
+        };
         let file = File::open(path).map_err(io)?;
         let mut archive = tar::Archive::new(file.try_clone().map_err(io)?);
         let mut entries = HashMap::new();
-        let iter = archive.entries_with_seek().map_err(|e| ContainerError::Malformed(format!("not a readable tar archive: {e}")))?;
+        let iter = archive
+            .entries_with_seek()
+            .map_err(|e| ContainerError::Malformed(format!("not a readable tar archive: {e}")))?;
         for (i, entry) in iter.enumerate() {
-            let entry = entry.map_err(|e| ContainerError::Malformed(format!("tar entry #{i} is corrupt: {e}")))?;
+            let entry = entry.map_err(|e| {
+                ContainerError::Malformed(format!("tar entry #{i} is corrupt: {e}"))
+            })?;
             if i >= MAX_ARCHIVE_ENTRIES {
-                return Err(ContainerError::Malformed(format!("more than {MAX_ARCHIVE_ENTRIES} entries in the archive")));
+                return Err(ContainerError::Malformed(format!(
+                    "more than {MAX_ARCHIVE_ENTRIES} entries in the archive"
+                )));
             }
             let raw = entry.path_bytes();
             if raw.len() > MAX_ARCHIVE_NAME {
-                return Err(ContainerError::Malformed(format!("tar entry #{i} has a name longer than {MAX_ARCHIVE_NAME} bytes")));
+                return Err(ContainerError::Malformed(format!(
+                    "tar entry #{i} has a name longer than {MAX_ARCHIVE_NAME} bytes"
+                )));
             }
-            let Some(name) = std::str::from_utf8(&raw).ok().and_then(clean_name) else { continue };
+            let Some(name) = std::str::from_utf8(&raw).ok().and_then(clean_name) else {
+                continue;
+            };
             let kind = entry.header().entry_type();
             let value = if kind.is_file() {
-                TarEntry::File { offset: entry.raw_file_position(), size: entry.size() }
+                TarEntry::File {
+                    offset: entry.raw_file_position(),
+                    size: entry.size(),
+                }
             } else if kind.is_hard_link() || kind.is_symlink() {
-                let Some(target) = entry.link_name_bytes() else { continue };
+                let Some(target) = entry.link_name_bytes() else {
+                    continue;
+                };
                 let target = String::from_utf8_lossy(&target).to_string();
                 // Hard links name a path from the archive root; relative
                 // symlinks are relative to the link's own directory.
-                let base = if kind.is_symlink() && !target.starts_with('/') { name.rsplit_once('/').map(|(d, _)| d) } else { None };
+                let base = if kind.is_symlink() && !target.starts_with('/') {
+                    name.rsplit_once('/').map(|(d, _)| d)
+                } else {
+                    None
+                };
                 match resolve_within(base.unwrap_or(""), &target) {
                     Some(t) => TarEntry::Link(t),
                     None => continue, // points outside the archive: treated as absent
@@ -165,7 +222,11 @@ impl TarContainer {
             };
             entries.insert(name, value);
         }
-        Ok(TarContainer { path: path.to_path_buf(), file: Mutex::new(file), entries })
+        Ok(TarContainer {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            entries,
+        })
     }
 
     fn resolve(&self, name: &str) -> Option<(u64, u64)> {
@@ -186,11 +247,20 @@ impl TarContainer {
 
 impl Container for TarContainer {
     fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError> {
-        let Some((offset, size)) = self.resolve(name) else { return Ok(None) };
+        let Some((offset, size)) = self.resolve(name) else {
+            return Ok(None);
+        };
         if size > max {
-            return Err(ContainerError::TooLarge { name: name.into(), size, max });
+            return Err(ContainerError::TooLarge {
+                name: name.into(),
+                size,
+                max,
+            });
         }
-        let io = |e: std::io::Error| ContainerError::Io { name: format!("{}:{name}", self.path.display()), source: e };
+        let io = |e: std::io::Error| ContainerError::Io {
+            name: format!("{}:{name}", self.path.display()),
+            source: e,
+        };
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
         let mut buf = vec![0u8; size as usize];

@@ -3,7 +3,9 @@
 //! `index.json` lists the top-level images and indexes; each is followed down
 //! to its platform manifests and configs, every blob verified on read.
 
-use super::{Container, Input, InputError, InputFormat, OpenOptions, read_blob, reference::Reference};
+use super::{
+    Container, Input, InputError, InputFormat, OpenOptions, read_blob, reference::Reference,
+};
 use crate::digest::Digest;
 use crate::evidence::{Evidence, ImageEvidence, IndexEvidence, Layer, Subject, SubjectKind};
 use crate::oci::{self, Descriptor, media_type};
@@ -13,7 +15,12 @@ const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const CONTAINERD_NAME: &str = "io.containerd.image.name";
 const MAX_DEPTH: usize = 4;
 
-pub(super) fn read(path: &Path, c: &dyn Container, format: InputFormat, opts: &OpenOptions) -> Result<Input, InputError> {
+pub(super) fn read(
+    path: &Path,
+    c: &dyn Container,
+    format: InputFormat,
+    opts: &OpenOptions,
+) -> Result<Input, InputError> {
     let err = |m: String| InputError::new(path, m);
     let header = c
         .read("oci-layout", 64 << 10)
@@ -32,19 +39,31 @@ pub(super) fn read(path: &Path, c: &dyn Container, format: InputFormat, opts: &O
     let selected: Vec<&Descriptor> = if opts.images.is_empty() {
         index.manifests.iter().collect()
     } else {
-        let chosen: Vec<&Descriptor> = index.manifests.iter().filter(|d| opts.images.iter().any(|sel| entry_matches(d, sel))).collect();
+        let chosen: Vec<&Descriptor> = index
+            .manifests
+            .iter()
+            .filter(|d| opts.images.iter().any(|sel| entry_matches(d, sel)))
+            .collect();
         if chosen.is_empty() {
             let names: Vec<String> = index.manifests.iter().filter_map(entry_name).collect();
             return Err(err(format!(
                 "no image named {} in index.json; it has: {}",
                 opts.images.join(", "),
-                if names.is_empty() { "(no named images)".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "(no named images)".to_string()
+                } else {
+                    names.join(", ")
+                }
             )));
         }
         chosen
     };
 
-    let mut reader = LayoutReader { c, evidence: Vec::new(), notes: Vec::new() };
+    let mut reader = LayoutReader {
+        c,
+        evidence: Vec::new(),
+        notes: Vec::new(),
+    };
     for d in selected {
         let name = entry_name(d);
         let reference = match &name {
@@ -59,20 +78,33 @@ pub(super) fn read(path: &Path, c: &dyn Container, format: InputFormat, opts: &O
         reader.entry(d, &reference, repository.as_deref(), None, 0);
     }
     if reader.evidence.is_empty() {
-        return Err(err(format!("no container image in this layout ({})", reader.notes.join("; "))));
+        return Err(err(format!(
+            "no container image in this layout ({})",
+            reader.notes.join("; ")
+        )));
     }
-    Ok(Input { path: path.to_path_buf(), format, evidence: reader.evidence, notes: reader.notes })
+    Ok(Input {
+        path: path.to_path_buf(),
+        format,
+        evidence: reader.evidence,
+        notes: reader.notes,
+    })
 }
 
 fn entry_name(d: &Descriptor) -> Option<String> {
-    d.annotation(CONTAINERD_NAME).or_else(|| d.annotation(REF_NAME)).map(str::to_string)
+    d.annotation(CONTAINERD_NAME)
+        .or_else(|| d.annotation(REF_NAME))
+        .map(str::to_string)
 }
 
 fn entry_matches(d: &Descriptor, selector: &str) -> bool {
     if d.annotation(REF_NAME) == Some(selector) || d.digest.as_str() == selector {
         return true;
     }
-    match (d.annotation(CONTAINERD_NAME).and_then(Reference::parse), Reference::parse(selector)) {
+    match (
+        d.annotation(CONTAINERD_NAME).and_then(Reference::parse),
+        Reference::parse(selector),
+    ) {
         (Some(have), Some(want)) => want.selects(&have),
         _ => false,
     }
@@ -85,7 +117,14 @@ struct LayoutReader<'a> {
 }
 
 impl LayoutReader<'_> {
-    fn entry(&mut self, d: &Descriptor, reference: &str, repository: Option<&str>, parent: Option<&Digest>, depth: usize) {
+    fn entry(
+        &mut self,
+        d: &Descriptor,
+        reference: &str,
+        repository: Option<&str>,
+        parent: Option<&Digest>,
+        depth: usize,
+    ) {
         let subject = |kind| Subject {
             kind,
             reference: reference.to_string(),
@@ -99,7 +138,10 @@ impl LayoutReader<'_> {
             if depth >= MAX_DEPTH {
                 self.evidence.push(Evidence::Unreadable {
                     subject: subject(SubjectKind::Index),
-                    reason: format!("index {} is nested more than {MAX_DEPTH} levels deep", d.digest),
+                    reason: format!(
+                        "index {} is nested more than {MAX_DEPTH} levels deep",
+                        d.digest
+                    ),
                 });
                 return;
             }
@@ -108,19 +150,40 @@ impl LayoutReader<'_> {
             if let Some(ev) = self.image(d, subject(SubjectKind::Image)) {
                 self.evidence.push(ev);
             }
-        } else if d.media_type == media_type::DOCKER_MANIFEST_V1 || d.media_type == media_type::DOCKER_MANIFEST_V1_SIGNED {
+        } else if d.media_type == media_type::DOCKER_MANIFEST_V1
+            || d.media_type == media_type::DOCKER_MANIFEST_V1_SIGNED
+        {
             self.evidence.push(Evidence::Unreadable {
                 subject: subject(SubjectKind::Image),
-                reason: format!("{} is a Docker schema 1 manifest, which is deprecated and not supported", d.digest),
+                reason: format!(
+                    "{} is a Docker schema 1 manifest, which is deprecated and not supported",
+                    d.digest
+                ),
             });
         } else {
-            self.notes.push(format!("skipped {} ({}): not an image or index", d.digest, d.media_type));
+            self.notes.push(format!(
+                "skipped {} ({}): not an image or index",
+                d.digest, d.media_type
+            ));
         }
     }
 
-    fn index(&mut self, d: &Descriptor, subject: Subject, reference: &str, repository: Option<&str>, depth: usize) {
-        let parsed = read_blob(self.c, &d.digest, Some(d.size), oci::MAX_MANIFEST_BYTES, "index")
-            .and_then(|b| oci::parse_index(&b).map_err(|e| format!("index {}: {e}", d.digest)));
+    fn index(
+        &mut self,
+        d: &Descriptor,
+        subject: Subject,
+        reference: &str,
+        repository: Option<&str>,
+        depth: usize,
+    ) {
+        let parsed = read_blob(
+            self.c,
+            &d.digest,
+            Some(d.size),
+            oci::MAX_MANIFEST_BYTES,
+            "index",
+        )
+        .and_then(|b| oci::parse_index(&b).map_err(|e| format!("index {}: {e}", d.digest)));
         let index = match parsed {
             Ok(i) => i,
             Err(reason) => {
@@ -136,7 +199,10 @@ impl LayoutReader<'_> {
         }));
         for child in &index.manifests {
             if child.annotation("vnd.docker.reference.type").is_some()
-                || child.platform.as_ref().is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+                || child
+                    .platform
+                    .as_ref()
+                    .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
             {
                 self.notes.push(format!("skipped {} in index {digest}: attestation or artifact manifest, not a platform image", child.digest));
                 continue;
@@ -146,9 +212,16 @@ impl LayoutReader<'_> {
     }
 
     fn image(&mut self, d: &Descriptor, mut subject: Subject) -> Option<Evidence> {
-        let unreadable = |subject: Subject, reason: String| Some(Evidence::Unreadable { subject, reason });
-        let manifest = match read_blob(self.c, &d.digest, Some(d.size), oci::MAX_MANIFEST_BYTES, "manifest")
-            .and_then(|b| oci::parse_manifest(&b).map_err(|e| format!("manifest {}: {e}", d.digest)))
+        let unreadable =
+            |subject: Subject, reason: String| Some(Evidence::Unreadable { subject, reason });
+        let manifest = match read_blob(
+            self.c,
+            &d.digest,
+            Some(d.size),
+            oci::MAX_MANIFEST_BYTES,
+            "manifest",
+        )
+        .and_then(|b| oci::parse_manifest(&b).map_err(|e| format!("manifest {}: {e}", d.digest)))
         {
             Ok(m) => m,
             Err(reason) => return unreadable(subject, reason),
@@ -161,8 +234,14 @@ impl LayoutReader<'_> {
             return None;
         }
         let cfg = &manifest.config;
-        let config = match read_blob(self.c, &cfg.digest, Some(cfg.size), oci::MAX_CONFIG_BYTES, "config")
-            .and_then(|b| oci::parse_config(&b).map_err(|e| format!("config {}: {e}", cfg.digest)))
+        let config = match read_blob(
+            self.c,
+            &cfg.digest,
+            Some(cfg.size),
+            oci::MAX_CONFIG_BYTES,
+            "config",
+        )
+        .and_then(|b| oci::parse_config(&b).map_err(|e| format!("config {}: {e}", cfg.digest)))
         {
             Ok(c) => c,
             Err(reason) => return unreadable(subject, reason),
@@ -192,7 +271,12 @@ impl LayoutReader<'_> {
             .layers
             .iter()
             .zip(&config.rootfs.diff_ids)
-            .map(|(l, diff)| Layer { digest: l.digest.clone(), media_type: l.media_type.clone(), size: l.size, diff_id: Some(diff.clone()) })
+            .map(|(l, diff)| Layer {
+                digest: l.digest.clone(),
+                media_type: l.media_type.clone(),
+                size: l.size,
+                diff_id: Some(diff.clone()),
+            })
             .collect();
         Some(Evidence::Image(Box::new(ImageEvidence {
             subject,

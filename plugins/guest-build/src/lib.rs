@@ -59,9 +59,9 @@ pub fn build_guests(packages: &[&str], watch: &[&str]) -> Vec<PathBuf> {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().unwrap_or_else(|e| {
-        panic!("could not run `{cargo}` to build the guest plugins: {e}")
-    });
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run `{cargo}` to build the guest plugins: {e}"));
     if !status.success() {
         panic!(
             "building guest plugins {packages:?} for {GUEST_TARGET} failed ({status}).\n\
@@ -85,16 +85,19 @@ pub fn build_guests(packages: &[&str], watch: &[&str]) -> Vec<PathBuf> {
 /// The workspace root: the nearest ancestor of the calling crate whose
 /// Cargo.toml declares `[workspace]`.
 fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
     let mut dir: &Path = &manifest;
     loop {
         let toml = dir.join("Cargo.toml");
-        if let Ok(text) = std::fs::read_to_string(&toml) {
-            if text.lines().any(|l| l.trim() == "[workspace]") {
-                return dir.to_path_buf();
-            }
+        if let Ok(text) = std::fs::read_to_string(&toml)
+            && text.lines().any(|l| l.trim() == "[workspace]")
+        {
+            return dir.to_path_buf();
         }
-        dir = dir.parent().expect("no workspace root above the build script's crate");
+        dir = dir
+            .parent()
+            .expect("no workspace root above the build script's crate");
     }
 }
 
@@ -107,15 +110,18 @@ fn guest_target_dir() -> PathBuf {
         .find(|p| p.file_name().is_some_and(|n| n == "build"))
         .expect("OUT_DIR is not under a `build` directory");
     // build -> profile -> (triple ->)? target
-    let mut target = build.parent().and_then(Path::parent).expect("unexpected OUT_DIR layout");
+    let mut target = build
+        .parent()
+        .and_then(Path::parent)
+        .expect("unexpected OUT_DIR layout");
     if target.join("CACHEDIR.TAG").exists() || target.parent().is_none() {
         return target.join("guests");
     }
     // cross builds have a <triple> level in between
-    if let Some(up) = target.parent() {
-        if up.join("CACHEDIR.TAG").exists() {
-            target = up;
-        }
+    if let Some(up) = target.parent()
+        && up.join("CACHEDIR.TAG").exists()
+    {
+        target = up;
     }
     target.join("guests")
 }
