@@ -3,6 +3,7 @@
 //!   embeds with `include_bytes!`;
 //! - the hostile test plugin (`tests/guests/hostile`), whose path the sandbox
 //!   tests read from `PORTCULLIS_TEST_HOSTILE_WASM` (it is not embedded).
+//!
 //! One nested cargo invocation builds them all.
 
 fn main() {

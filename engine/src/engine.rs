@@ -55,7 +55,13 @@ pub struct Engine {
 impl Engine {
     /// Loads the policy's plugins and resolves its rule settings.
     pub fn new(policy: Policy, options: EngineOptions) -> Result<Engine, EngineError> {
-        let host = PluginHost::new(options.cache_dir)
+        let max_memory = policy
+            .plugins
+            .iter()
+            .map(|p| p.limits.memory_bytes)
+            .max()
+            .unwrap_or(64 << 20);
+        let host = PluginHost::new(options.cache_dir, max_memory)
             .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
         let loaded: Vec<Result<LoadedPlugin, LoadError>> = policy
             .plugins
@@ -110,8 +116,13 @@ impl Engine {
 
     /// Judges every subject of an opened input.
     pub fn audit(&self, input: &Input) -> Report {
-        let subjects: Vec<SubjectReport> =
-            input.evidence.par_iter().map(|e| self.judge(e)).collect();
+        // Subjects are judged in parallel, but a single subject stays on the
+        // calling thread: handing it to the pool costs a thread wake-up.
+        let subjects: Vec<SubjectReport> = if input.evidence.len() > 1 {
+            input.evidence.par_iter().map(|e| self.judge(e)).collect()
+        } else {
+            input.evidence.iter().map(|e| self.judge(e)).collect()
+        };
         let mut waivers_used: Vec<WaiverUse> = Vec::new();
         for s in &subjects {
             for f in &s.findings {

@@ -35,6 +35,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 pub const MAX_FINDINGS: usize = 10_000;
 /// Longer messages are truncated.
 pub const MAX_MESSAGE_BYTES: usize = 4096;
+/// Concurrent plugin instances the pool holds (each a reserved, not
+/// committed, memory slot). A call beyond that fails as an `error` finding.
+const POOL_SLOTS: u32 = 512;
 /// Epoch tick period: the granularity of plugin deadlines.
 const TICK: Duration = Duration::from_millis(5);
 
@@ -238,16 +241,32 @@ pub struct LoadedPlugin {
 impl PluginHost {
     /// A host with compiled components cached in `cache_dir` (none: compile
     /// every time).
-    pub fn new(cache_dir: Option<PathBuf>) -> wasmtime::Result<PluginHost> {
+    ///
+    /// `max_memory_bytes` is the largest memory cap of any plugin it will run:
+    /// instances come from a pool of slots that size, so that starting one is
+    /// a matter of microseconds (no mmap per call).
+    pub fn new(cache_dir: Option<PathBuf>, max_memory_bytes: u64) -> wasmtime::Result<PluginHost> {
         let mut config = wasmtime::Config::new();
         config
             .wasm_component_model(true)
             .consume_fuel(true)
             .epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        // Small reservations: many short-lived instances, each capped anyway.
-        config.memory_reservation(1 << 30);
         config.max_wasm_stack(1 << 20);
+        let slot = max_memory_bytes.max(1 << 20).next_multiple_of(64 << 10);
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(POOL_SLOTS)
+            .total_core_instances(POOL_SLOTS * 4)
+            .total_memories(POOL_SLOTS * 2)
+            .total_tables(POOL_SLOTS * 4)
+            .total_stacks(0)
+            .max_memory_size(slot as usize)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .max_core_instances_per_component(8);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        config.memory_reservation(slot);
+        config.memory_guard_size(64 << 10);
         let engine = wasmtime::Engine::new(&config)?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
