@@ -159,7 +159,7 @@ impl Engine {
             None => Vec::new(),
             Some(target) => {
                 let files = match evidence {
-                    Evidence::Image(i) => i.files.clone(),
+                    Evidence::Image(i) => i.files(),
                     _ => None,
                 };
                 self.plugins

@@ -76,8 +76,15 @@ pub struct ImageEvidence {
     pub config_digest: Digest,
     pub config: ImageConfig,
     pub layers: Vec<Layer>,
-    /// The merged filesystem, when the layers were scanned.
-    pub files: Option<Arc<dyn FileIndex>>,
+    /// What the layer scanner found, when the layers were scanned.
+    pub scan: Option<Arc<crate::scan::ImageScan>>,
+}
+
+impl ImageEvidence {
+    /// The merged filesystem, for plugins' `filesystem` queries.
+    pub fn files(&self) -> Option<Arc<dyn FileIndex>> {
+        self.scan.clone().map(|s| s as Arc<dyn FileIndex>)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -43,6 +43,10 @@ enum Command {
         /// Also list passing and skipped rules (human format).
         #[arg(long, short)]
         verbose: bool,
+        /// Read only manifests and configs, not layers (rules that need the
+        /// image's files are skipped).
+        #[arg(long)]
+        skip_layers: bool,
     },
     /// Work with policy files.
     Policy {
@@ -119,8 +123,9 @@ fn main() -> ExitCode {
             repository,
             output,
             verbose,
+            skip_layers,
         } => {
-            let input = match source::open(&path, &source::OpenOptions { images, repository }) {
+            let input = match source::open(&path, &source::OpenOptions { images, repository, skip_layers, ..Default::default() }) {
                 Ok(i) => i,
                 Err(e) => return fail(e),
             };

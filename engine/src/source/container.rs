@@ -25,6 +25,10 @@ pub enum ContainerError {
 pub trait Container: Send + Sync {
     /// Reads a whole file, at most `max` bytes; `Ok(None)` when absent.
     fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError>;
+    /// Opens a file for streaming (layers are never read whole), with its
+    /// size; `Ok(None)` when absent. Each call has its own file handle, so
+    /// several layers can be streamed in parallel.
+    fn open(&self, name: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>, ContainerError>;
     fn size(&self, name: &str) -> Option<u64>;
     fn exists(&self, name: &str) -> bool {
         self.size(name).is_some()
@@ -123,6 +127,21 @@ impl Container for DirContainer {
             });
         }
         Ok(Some(buf))
+    }
+
+    fn open(&self, name: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>, ContainerError> {
+        let Some(path) = self.path(name) else { return Ok(None) };
+        match File::open(&path) {
+            Ok(f) => {
+                let meta = f.metadata().map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
+                if !meta.is_file() {
+                    return Ok(None);
+                }
+                Ok(Some((Box::new(f), meta.len())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ContainerError::Io { name: name.into(), source: e }),
+        }
     }
 
     fn size(&self, name: &str) -> Option<u64> {
@@ -266,6 +285,14 @@ impl Container for TarContainer {
         let mut buf = vec![0u8; size as usize];
         file.read_exact(&mut buf).map_err(io)?;
         Ok(Some(buf))
+    }
+
+    fn open(&self, name: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>, ContainerError> {
+        let Some((offset, size)) = self.resolve(name) else { return Ok(None) };
+        let io = |e: std::io::Error| ContainerError::Io { name: format!("{}:{name}", self.path.display()), source: e };
+        let mut file = File::open(&self.path).map_err(io)?;
+        file.seek(SeekFrom::Start(offset)).map_err(io)?;
+        Ok(Some((Box::new(file.take(size)), size)))
     }
 
     fn size(&self, name: &str) -> Option<u64> {

@@ -194,12 +194,6 @@ fn image(
         variant: config.variant.clone(),
         features: None,
     });
-    Evidence::Image(Box::new(ImageEvidence {
-        subject,
-        manifest_annotations: Default::default(),
-        config_digest: image_id,
-        config,
-        layers,
-        files: None,
-    }))
+    let image = Box::new(ImageEvidence { subject, manifest_annotations: Default::default(), config_digest: image_id, config, layers, scan: None });
+    super::scan_layers(c, image, e.layers.clone(), opts)
 }

@@ -61,6 +61,7 @@ pub(super) fn read(
 
     let mut reader = LayoutReader {
         c,
+        opts,
         evidence: Vec::new(),
         notes: Vec::new(),
     };
@@ -112,6 +113,7 @@ fn entry_matches(d: &Descriptor, selector: &str) -> bool {
 
 struct LayoutReader<'a> {
     c: &'a dyn Container,
+    opts: &'a OpenOptions,
     evidence: Vec<Evidence>,
     notes: Vec<String>,
 }
@@ -278,13 +280,15 @@ impl LayoutReader<'_> {
                 diff_id: Some(diff.clone()),
             })
             .collect();
-        Some(Evidence::Image(Box::new(ImageEvidence {
+        let names = manifest.layers.iter().map(|l| format!("blobs/{}/{}", l.digest.algorithm(), l.digest.encoded())).collect();
+        let image = Box::new(ImageEvidence {
             subject,
             manifest_annotations: manifest.annotations.clone().unwrap_or_default(),
             config_digest: cfg.digest.clone(),
             config,
             layers,
-            files: None,
-        })))
+            scan: None,
+        });
+        Some(super::scan_layers(self.c, image, names, self.opts))
     }
 }

@@ -61,6 +61,10 @@ pub struct OpenOptions {
     /// The repository to attribute subjects to when the input does not say
     /// (OCI layouts rarely do). Used by waivers that match repositories.
     pub repository: Option<String>,
+    /// Do not read layers (configuration-only evidence: faster, but every
+    /// rule that needs files, binaries or packages is skipped).
+    pub skip_layers: bool,
+    pub limits: crate::scan::ScanLimits,
 }
 
 /// An opened input and the evidence of every subject in it.
@@ -161,6 +165,36 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
 /// Reads a blob of an OCI layout (`blobs/<alg>/<encoded>`), checking its size
 /// against the descriptor and its content against the digest. The error says
 /// which blob and what was wrong, for the report.
+/// Scans an image's layers and attaches the result, or turns the evidence
+/// unreadable with the scanner's reason.
+pub(crate) fn scan_layers(
+    c: &dyn Container,
+    mut image: Box<crate::evidence::ImageEvidence>,
+    names: Vec<String>,
+    opts: &OpenOptions,
+) -> Evidence {
+    if opts.skip_layers {
+        return Evidence::Image(image);
+    }
+    let refs: Vec<crate::scan::LayerRef> = image
+        .layers
+        .iter()
+        .zip(names)
+        .map(|(l, name)| crate::scan::LayerRef {
+            name,
+            blob_digest: if l.diff_id.as_ref() == Some(&l.digest) { None } else { Some(l.digest.clone()) },
+            diff_id: l.diff_id.clone(),
+        })
+        .collect();
+    match crate::scan::scan_image(c, &refs, &opts.limits) {
+        Ok(scan) => {
+            image.scan = Some(std::sync::Arc::new(scan));
+            Evidence::Image(image)
+        }
+        Err(reason) => Evidence::Unreadable { subject: image.subject.clone(), reason },
+    }
+}
+
 pub(crate) fn read_blob(
     c: &dyn Container,
     digest: &crate::digest::Digest,

@@ -1,0 +1,333 @@
+//! Streams one layer blob exactly once: the compressed bytes are hashed as
+//! they are read (the blob digest), decompressed (gzip, zstd, or none, told by
+//! magic bytes rather than trusting the media type), hashed again (the diffID)
+//! and walked as a tar archive. Nothing is extracted; only the entry headers,
+//! the first bytes of small files and the whole of ELF files are kept.
+//!
+//! Every limit is checked while streaming, so a decompression bomb is stopped
+//! when it crosses the limit, not after it has been inflated.
+
+use super::{RawEntry, ScanLimits, secrets};
+use crate::digest::Digest;
+use crate::evidence::FileKind;
+use sha2::{Digest as _, Sha256};
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::io::{self, BufRead, BufReader, Read};
+use std::rc::Rc;
+
+/// What one layer contains.
+#[derive(Debug, Default)]
+pub struct LayerContents {
+    pub entries: Vec<RawEntry>,
+    /// Whole files kept for later parsing (ELF executables, package databases).
+    pub kept: Vec<(String, Vec<u8>)>,
+    pub secrets: Vec<secrets::Hit>,
+    pub compressed_bytes: u64,
+    pub uncompressed_bytes: u64,
+}
+
+/// Reads and hashes; the hasher and counter are shared so they can be read
+/// after the reader has been moved into a decoder.
+struct Hashing<R> {
+    inner: R,
+    hasher: Rc<RefCell<Sha256>>,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.borrow_mut().update(&buf[..n]);
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Stops the stream with an error when the uncompressed size crosses a limit,
+/// or the compression ratio shows a bomb.
+struct Limited<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+    compressed: Rc<Cell<u64>>,
+    limits: ScanLimits,
+    image_budget: u64,
+}
+
+fn limit_error(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::Other, LimitExceeded(msg))
+}
+
+#[derive(Debug)]
+struct LimitExceeded(String);
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for LimitExceeded {}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.count.get() + n as u64;
+        self.count.set(total);
+        if total > self.limits.max_layer_bytes {
+            return Err(limit_error(format!("more than {} bytes uncompressed (limit max-layer-bytes)", self.limits.max_layer_bytes)));
+        }
+        if total > self.image_budget {
+            return Err(limit_error(format!("the image exceeds {} bytes uncompressed (limit max-image-bytes)", self.limits.max_image_bytes)));
+        }
+        let packed = self.compressed.get().max(1);
+        if total > self.limits.ratio_floor_bytes && total / packed > self.limits.max_ratio {
+            return Err(limit_error(format!(
+                "decompression bomb: {total} bytes inflated from {packed} (ratio over {}:1)",
+                self.limits.max_ratio
+            )));
+        }
+        Ok(n)
+    }
+}
+
+enum Decoder<R: BufRead> {
+    Plain(R),
+    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    Zstd(zstd::stream::read::Decoder<'static, R>),
+}
+
+impl<R: BufRead> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoder::Plain(r) => r.read(buf),
+            Decoder::Gzip(r) => r.read(buf),
+            Decoder::Zstd(r) => r.read(buf),
+        }
+    }
+}
+
+impl<R: BufRead> Decoder<R> {
+    fn into_inner(self) -> R {
+        match self {
+            Decoder::Plain(r) => r,
+            Decoder::Gzip(r) => r.into_inner(),
+            Decoder::Zstd(r) => r.finish(),
+        }
+    }
+}
+
+/// Where the layer came from and what it must hash to.
+pub struct LayerSource<'a> {
+    pub index: usize,
+    /// The digest of the blob as stored (compressed), when known.
+    pub blob_digest: Option<&'a Digest>,
+    /// The config's diffID: the digest of the uncompressed tar.
+    pub diff_id: Option<&'a Digest>,
+}
+
+fn clean_path(raw: &[u8], limits: &ScanLimits) -> Result<String, String> {
+    let text = String::from_utf8_lossy(raw);
+    if text.len() > limits.max_path_bytes {
+        return Err(format!("an entry path is {} bytes long, more than {} (limit max-path-bytes)", text.len(), limits.max_path_bytes));
+    }
+    if text.starts_with('/') {
+        return Err(format!("entry `{text}` has an absolute path"));
+    }
+    let mut parts = Vec::new();
+    for part in text.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(format!("entry `{text}` escapes the image root with `..`")),
+            p => parts.push(p),
+        }
+    }
+    if parts.len() > limits.max_path_depth {
+        return Err(format!("an entry path is {} directories deep, more than {} (limit max-path-depth)", parts.len(), limits.max_path_depth));
+    }
+    Ok(parts.join("/"))
+}
+
+/// Resolves a symlink target against the link's directory, as the kernel
+/// would inside a chroot; `None` if a relative target climbs above the root.
+fn symlink_escapes(link_path: &str, target: &str) -> bool {
+    if target.starts_with('/') {
+        return false; // absolute targets are interpreted inside the image root
+    }
+    let mut depth: i64 = link_path.matches('/').count() as i64; // directories above the link
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+fn is_package_db(path: &str) -> bool {
+    path == "var/lib/dpkg/status"
+        || path.starts_with("var/lib/dpkg/status.d/")
+        || path == "lib/apk/db/installed"
+        || path == "etc/os-release"
+        || path == "usr/lib/os-release"
+}
+
+/// Scans one layer. `image_used` is the uncompressed budget already spent
+/// by other layers (checked approximately: layers run in parallel).
+pub fn scan(reader: Box<dyn Read + Send>, src: &LayerSource, limits: &ScanLimits, image_used: u64) -> Result<LayerContents, String> {
+    let blob_hash = Rc::new(RefCell::new(Sha256::new()));
+    let blob_count = Rc::new(Cell::new(0u64));
+    let hashing = Hashing { inner: reader, hasher: blob_hash.clone(), count: blob_count.clone() };
+    let mut buffered = BufReader::with_capacity(256 << 10, hashing);
+    let magic = buffered.fill_buf().map_err(|e| format!("cannot read: {e}"))?.to_vec();
+    let decoder = if magic.starts_with(&[0x1f, 0x8b]) {
+        Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(buffered))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Decoder::Zstd(zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| format!("zstd: {e}"))?)
+    } else {
+        Decoder::Plain(buffered)
+    };
+    let diff_hash = Rc::new(RefCell::new(Sha256::new()));
+    let diff_count = Rc::new(Cell::new(0u64));
+    let limited = Limited {
+        inner: Hashing { inner: decoder, hasher: diff_hash.clone(), count: Rc::new(Cell::new(0)) },
+        count: diff_count.clone(),
+        compressed: blob_count.clone(),
+        limits: limits.clone(),
+        image_budget: limits.max_image_bytes.saturating_sub(image_used),
+    };
+    let mut archive = tar::Archive::new(limited);
+    let mut out = LayerContents::default();
+    let mut seen = HashSet::new();
+    let describe = |e: io::Error| -> String {
+        match e.get_ref().and_then(|i| i.downcast_ref::<LimitExceeded>()) {
+            Some(l) => l.0.clone(),
+            None => format!("corrupt or truncated data: {e}"),
+        }
+    };
+    let entries = archive.entries().map_err(|e| describe(e))?;
+    let mut sniff = vec![0u8; limits.sniff_bytes];
+    for entry in entries {
+        let mut entry = entry.map_err(|e| describe(e))?;
+        if out.entries.len() >= limits.max_entries {
+            return Err(format!("more than {} entries (limit max-entries)", limits.max_entries));
+        }
+        let path = clean_path(&entry.path_bytes(), limits)?;
+        if path.is_empty() {
+            continue; // the root directory itself
+        }
+        if !seen.insert(path.clone()) {
+            return Err(format!("entry `{path}` appears twice in the layer (a later copy would hide the first from some tools)"));
+        }
+        let header = entry.header();
+        let ty = header.entry_type();
+        let kind = match ty {
+            tar::EntryType::Regular | tar::EntryType::Continuous => FileKind::Regular,
+            tar::EntryType::Directory => FileKind::Directory,
+            tar::EntryType::Symlink => FileKind::Symlink,
+            tar::EntryType::Link => FileKind::Hardlink,
+            tar::EntryType::Char => FileKind::CharDevice,
+            tar::EntryType::Block => FileKind::BlockDevice,
+            tar::EntryType::Fifo => FileKind::Fifo,
+            _ => FileKind::Other,
+        };
+        let mode = header.mode().unwrap_or(0) & 0o7777;
+        let uid = header.uid().unwrap_or(0) as u32;
+        let gid = header.gid().unwrap_or(0) as u32;
+        let size = if kind == FileKind::Regular { entry.size() } else { 0 };
+        let link_target = match kind {
+            FileKind::Symlink | FileKind::Hardlink => {
+                entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned())
+            }
+            _ => None,
+        };
+        if kind == FileKind::Symlink {
+            if let Some(t) = &link_target {
+                if symlink_escapes(&path, t) {
+                    return Err(format!("symlink `{path}` -> `{t}` points outside the image root"));
+                }
+            }
+        }
+        if kind == FileKind::Hardlink {
+            if let Some(t) = &link_target {
+                clean_path(t.as_bytes(), limits).map_err(|e| format!("hard link `{path}`: {e}"))?;
+            }
+        }
+        if kind == FileKind::Regular && size > 0 {
+            // Sniff the first bytes; keep ELF files and package databases whole.
+            let want = (size as usize).min(sniff.len());
+            entry.read_exact(&mut sniff[..want]).map_err(|e| describe(e))?;
+            let head = &sniff[..want];
+            let elf = head.starts_with(b"\x7fELF");
+            if (elf && size <= limits.max_binary_bytes) || (is_package_db(&path) && size <= limits.max_binary_bytes) {
+                let mut whole = Vec::with_capacity(size as usize);
+                whole.extend_from_slice(head);
+                (&mut entry).take(size - want as u64).read_to_end(&mut whole).map_err(|e| describe(e))?;
+                out.kept.push((path.clone(), whole));
+            } else if let Some(hit) = secrets::sniff(&path, head, size) {
+                out.secrets.push(hit);
+            }
+        } else if let Some(hit) = secrets::by_path(&path, kind) {
+            out.secrets.push(hit);
+        }
+        if kind == FileKind::Regular && size > 0 {
+            if let Some(hit) = secrets::by_path(&path, kind) {
+                if !out.secrets.iter().any(|h| h.path == hit.path) {
+                    out.secrets.push(hit);
+                }
+            }
+        }
+        out.entries.push(RawEntry { path, kind, mode, uid, gid, size, link_target });
+    }
+    // Read what follows the last entry (end-of-archive blocks, padding) so the
+    // diffID covers the whole tar, then what follows the compressed stream.
+    let limited = archive.into_inner();
+    let mut hashing = limited.inner;
+    io::copy(&mut hashing, &mut io::sink()).map_err(describe)?;
+    let mut raw = hashing.inner.into_inner();
+    io::copy(&mut raw, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
+    drop(raw);
+
+    let diff = Digest::parse(&format!("sha256:{}", hex::encode(diff_hash.borrow_mut().finalize_reset()))).expect("sha256 digest");
+    let blob = Digest::parse(&format!("sha256:{}", hex::encode(blob_hash.borrow_mut().finalize_reset()))).expect("sha256 digest");
+    if let Some(expected) = src.diff_id {
+        if expected.algorithm() == "sha256" && *expected != diff {
+            return Err(format!("uncompressed content does not match its diffID: expected {expected}, got {diff}"));
+        }
+    }
+    if let Some(expected) = src.blob_digest {
+        if expected.algorithm() == "sha256" && *expected != blob {
+            return Err(format!("blob does not match its digest: expected {expected}, got {blob}"));
+        }
+    }
+    out.compressed_bytes = blob_count.get();
+    out.uncompressed_bytes = diff_count.get();
+    let _ = src.index;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_cleaned_and_hostile_ones_refused() {
+        let l = ScanLimits::default();
+        assert_eq!(clean_path(b"./usr/bin/", &l).unwrap(), "usr/bin");
+        assert!(clean_path(b"/etc/passwd", &l).is_err());
+        assert!(clean_path(b"a/../../etc/passwd", &l).is_err());
+        assert!(clean_path("a/".repeat(600).as_bytes(), &l).is_err());
+    }
+
+    #[test]
+    fn symlink_escape() {
+        assert!(!symlink_escapes("usr/lib/x", "../../lib/y"));
+        assert!(symlink_escapes("usr/lib/x", "../../../etc/shadow"));
+        assert!(!symlink_escapes("a", "/etc/shadow"));
+        assert!(symlink_escapes("a", "../b"));
+    }
+}

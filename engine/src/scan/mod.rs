@@ -1,0 +1,168 @@
+//! The layer scanner: gives the engine eyes inside an image.
+//!
+//! Every layer blob is streamed exactly once, in parallel across layers
+//! (rayon), verified against its digest and diffID while it is decompressed,
+//! and walked as a tar archive without extracting anything. The result is the
+//! merged filesystem (a [`FileIndex`] plugins query), layer statistics and
+//! dive-compatible efficiency, the ELF files kept for binary analysis, package
+//! databases, and secrets found in any layer — including files a later layer
+//! deleted, which still ship in the image.
+//!
+//! Limits ([`ScanLimits`]) are enforced while streaming; crossing one makes
+//! the subject's evidence unreadable, which the engine denies with the reason.
+
+pub mod fs;
+mod layer;
+pub mod secrets;
+
+use crate::digest::Digest;
+use crate::evidence::{FileEntry, FileIndex, FileKind};
+use crate::source::Container;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One tar entry of one layer, as read.
+#[derive(Debug, Clone)]
+pub struct RawEntry {
+    /// Relative to the root, cleaned (`usr/bin/env`).
+    pub path: String,
+    pub kind: FileKind,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub link_target: Option<String>,
+}
+
+/// Resource limits of a scan. Crossing one denies the subject with a reason.
+#[derive(Debug, Clone)]
+pub struct ScanLimits {
+    /// Uncompressed bytes of one layer.
+    pub max_layer_bytes: u64,
+    /// Uncompressed bytes of all layers of one image.
+    pub max_image_bytes: u64,
+    /// Inflation ratio (uncompressed / compressed) allowed once a layer has
+    /// inflated past `ratio_floor_bytes` — stops decompression bombs early.
+    pub max_ratio: u64,
+    pub ratio_floor_bytes: u64,
+    /// Entries in one layer.
+    pub max_entries: usize,
+    /// Bytes of one entry path, and its depth in directories.
+    pub max_path_bytes: usize,
+    pub max_path_depth: usize,
+    /// Bytes read from the start of each file to recognise it.
+    pub sniff_bytes: usize,
+    /// ELF files (and package databases) up to this size are kept whole for analysis.
+    pub max_binary_bytes: u64,
+}
+
+impl Default for ScanLimits {
+    fn default() -> Self {
+        ScanLimits {
+            max_layer_bytes: 8 << 30,
+            max_image_bytes: 32 << 30,
+            max_ratio: 100,
+            ratio_floor_bytes: 64 << 20,
+            max_entries: 1_000_000,
+            max_path_bytes: 4096,
+            max_path_depth: 256,
+            sniff_bytes: 64 << 10,
+            max_binary_bytes: 512 << 20,
+        }
+    }
+}
+
+/// Per-layer facts.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LayerStats {
+    pub index: u32,
+    pub compressed_bytes: u64,
+    pub uncompressed_bytes: u64,
+    /// Sum of the regular files' sizes.
+    pub file_bytes: u64,
+    pub entries: u32,
+    pub whiteouts: u32,
+}
+
+/// A secret found in a layer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Secret {
+    pub path: String,
+    pub layer: u32,
+    pub kind: &'static str,
+    pub detail: String,
+    /// Deleted (or replaced) by a later layer: still shipped in the image.
+    pub deleted: bool,
+}
+
+/// Everything the scanner learnt about one image.
+#[derive(Debug)]
+pub struct ImageScan {
+    pub files: fs::MergedFs,
+    pub layers: Vec<LayerStats>,
+    pub efficiency: fs::Efficiency,
+    pub secrets: Vec<Secret>,
+    /// Whole files kept for analysis, by layer: (layer, path, bytes).
+    pub kept: Vec<(u32, String, Vec<u8>)>,
+}
+
+impl FileIndex for ImageScan {
+    fn stat(&self, path: &str) -> Option<FileEntry> {
+        self.files.get(path).cloned()
+    }
+    fn glob(&self, pattern: &str, limit: usize) -> Vec<FileEntry> {
+        self.files.glob(pattern, limit)
+    }
+}
+
+/// A layer to scan: its name in the container and what it must hash to.
+pub struct LayerRef {
+    pub name: String,
+    pub blob_digest: Option<Digest>,
+    pub diff_id: Option<Digest>,
+}
+
+/// Scans the layers of one image. The error names the layer and the reason.
+pub fn scan_image(c: &dyn Container, layers: &[LayerRef], limits: &ScanLimits) -> Result<ImageScan, String> {
+    let used = AtomicU64::new(0);
+    let results: Vec<Result<layer::LayerContents, String>> = layers
+        .par_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let what = |e: String| format!("layer {i} ({}): {e}", l.blob_digest.as_ref().or(l.diff_id.as_ref()).map(|d| d.to_string()).unwrap_or_else(|| l.name.clone()));
+            let (reader, _size) = c.open(&l.name).map_err(|e| what(e.to_string()))?.ok_or_else(|| what("the layer blob is missing".into()))?;
+            let src = layer::LayerSource { index: i, blob_digest: l.blob_digest.as_ref(), diff_id: l.diff_id.as_ref() };
+            let out = layer::scan(reader, &src, limits, used.load(Ordering::Relaxed)).map_err(what)?;
+            let total = used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
+            if total > limits.max_image_bytes {
+                return Err(format!("the image exceeds {} bytes uncompressed (limit max-image-bytes)", limits.max_image_bytes));
+            }
+            Ok(out)
+        })
+        .collect();
+    let contents: Vec<layer::LayerContents> = results.into_iter().collect::<Result<_, _>>()?;
+    let entry_lists: Vec<&[RawEntry]> = contents.iter().map(|c| c.entries.as_slice()).collect();
+    let (files, efficiency) = fs::MergedFs::build(&entry_lists);
+    let mut stats = Vec::new();
+    let mut secrets = Vec::new();
+    let mut kept = Vec::new();
+    for (i, c) in contents.into_iter().enumerate() {
+        stats.push(LayerStats {
+            index: i as u32,
+            compressed_bytes: c.compressed_bytes,
+            uncompressed_bytes: c.uncompressed_bytes,
+            file_bytes: c.entries.iter().filter(|e| e.kind == FileKind::Regular).map(|e| e.size).sum(),
+            entries: c.entries.len() as u32,
+            whiteouts: c.entries.iter().filter(|e| e.path.rsplit('/').next().is_some_and(|b| b.starts_with(".wh."))).count() as u32,
+        });
+        for h in c.secrets {
+            let abs = format!("/{}", h.path);
+            let deleted = files.get(&abs).is_none_or(|f| f.layer != i as u32);
+            secrets.push(Secret { path: abs, layer: i as u32, kind: h.kind, detail: h.detail, deleted });
+        }
+        for (path, bytes) in c.kept {
+            kept.push((i as u32, format!("/{path}"), bytes));
+        }
+    }
+    Ok(ImageScan { files, layers: stats, efficiency, secrets, kept })
+}
