@@ -274,6 +274,7 @@ mod tests {
         let names = |p: &str| fs.glob(p, 100).into_iter().map(|e| e.path).collect::<Vec<_>>();
         assert_eq!(names("/usr/bin/*"), ["/usr/bin/go"]);
         assert_eq!(names("**/go"), ["/usr/bin/go", "/usr/local/go", "/usr/local/go/bin/go"]);
-        assert_eq!(names("/usr/*/go"), Vec::<String>::new());
+        assert_eq!(names("/usr/*/go"), ["/usr/bin/go", "/usr/local/go"]);
+        assert_eq!(names("/usr/*/bin/go"), Vec::<String>::new(), "`*` stays within one segment");
     }
 }
