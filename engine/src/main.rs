@@ -125,7 +125,15 @@ fn main() -> ExitCode {
             verbose,
             skip_layers,
         } => {
-            let input = match source::open(&path, &source::OpenOptions { images, repository, skip_layers, ..Default::default() }) {
+            let input = match source::open(
+                &path,
+                &source::OpenOptions {
+                    images,
+                    repository,
+                    skip_layers,
+                    ..Default::default()
+                },
+            ) {
                 Ok(i) => i,
                 Err(e) => return fail(e),
             };

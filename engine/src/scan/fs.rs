@@ -51,7 +51,11 @@ impl MergedFs {
         let mut stats: HashMap<String, PathStats> = HashMap::new();
         let mut eff = Efficiency::default();
         for (index, entries) in layers.iter().enumerate() {
-            let layer_bytes: u64 = entries.iter().filter(|e| e.kind == FileKind::Regular).map(|e| e.size).sum();
+            let layer_bytes: u64 = entries
+                .iter()
+                .filter(|e| e.kind == FileKind::Regular)
+                .map(|e| e.size)
+                .sum();
             eff.total_bytes += layer_bytes;
             if index > 0 {
                 eff.user_bytes += layer_bytes;
@@ -68,8 +72,13 @@ impl MergedFs {
                 eff.inefficient.push((path.clone(), s.count, s.cumulative));
             }
         }
-        eff.score = if cum_sum == 0 { 1.0 } else { min_sum as f64 / cum_sum as f64 };
-        eff.inefficient.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        eff.score = if cum_sum == 0 {
+            1.0
+        } else {
+            min_sum as f64 / cum_sum as f64
+        };
+        eff.inefficient
+            .sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
         (fs, eff)
     }
 
@@ -96,8 +105,18 @@ impl MergedFs {
             }
             let (path, size) = if let Some(name) = base.strip_prefix(WHITEOUT) {
                 let parent = parent_of(&e.path);
-                let target = if parent.is_empty() { format!("/{name}") } else { format!("/{parent}/{name}") };
-                let size = self.subtree_bytes(&target);
+                let target = if parent.is_empty() {
+                    format!("/{name}")
+                } else {
+                    format!("/{parent}/{name}")
+                };
+                // As dive does: a whiteout of a directory weighs what it
+                // deletes; a whiteout of a file weighs nothing (the file's
+                // bytes were already counted when it was added).
+                let size = match self.map.get(&target) {
+                    Some(e) if e.kind == FileKind::Directory => self.subtree_bytes(&target),
+                    _ => 0,
+                };
                 (target, size)
             } else {
                 (format!("/{}", e.path), e.size)
@@ -112,7 +131,12 @@ impl MergedFs {
     fn subtree_bytes(&self, path: &str) -> u64 {
         let own = self.map.get(path).map(|e| e.size).unwrap_or(0);
         let prefix = format!("{path}/");
-        own + self.map.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(_, e)| e.size).sum::<u64>()
+        own + self
+            .map
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, e)| e.size)
+            .sum::<u64>()
     }
 
     fn remove_tree(&mut self, path: &str) {
@@ -122,7 +146,12 @@ impl MergedFs {
 
     fn remove_children(&mut self, dir: &str) {
         let prefix = format!("{dir}/");
-        let doomed: Vec<String> = self.map.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()).collect();
+        let doomed: Vec<String> = self
+            .map
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(k, _)| k.clone())
+            .collect();
         for k in doomed {
             self.map.remove(&k);
         }
@@ -133,7 +162,11 @@ impl MergedFs {
         for e in entries {
             let base = e.path.rsplit('/').next().unwrap_or(&e.path);
             let parent = parent_of(&e.path);
-            let abs_parent = if parent.is_empty() { String::new() } else { format!("/{parent}") };
+            let abs_parent = if parent.is_empty() {
+                String::new()
+            } else {
+                format!("/{parent}")
+            };
             if base == OPAQUE {
                 self.remove_children(&abs_parent);
             } else if let Some(name) = base.strip_prefix(WHITEOUT) {
@@ -157,24 +190,53 @@ impl MergedFs {
                 }
                 self.map.insert(
                     abs.clone(),
-                    FileEntry { path: abs, kind: FileKind::Directory, mode: 0o755, uid: 0, gid: 0, size: 0, link_target: None, layer },
+                    FileEntry {
+                        path: abs,
+                        kind: FileKind::Directory,
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                        size: 0,
+                        link_target: None,
+                        layer,
+                    },
                 );
                 p = parent_of(p);
             }
-            if e.kind != FileKind::Directory {
-                if self.map.get(&path).is_some_and(|old| old.kind == FileKind::Directory) {
-                    self.remove_children(&path);
-                }
+            if e.kind != FileKind::Directory
+                && self
+                    .map
+                    .get(&path)
+                    .is_some_and(|old| old.kind == FileKind::Directory)
+            {
+                self.remove_children(&path);
             }
             let mut size = e.size;
             let mut link_target = e.link_target.clone();
             if e.kind == FileKind::Hardlink {
                 // A hard link shares its target's content; names are root-relative.
-                let t = link_target.as_deref().unwrap_or("").trim_start_matches("./").trim_start_matches('/').to_string();
+                let t = link_target
+                    .as_deref()
+                    .unwrap_or("")
+                    .trim_start_matches("./")
+                    .trim_start_matches('/')
+                    .to_string();
                 size = self.map.get(&format!("/{t}")).map(|x| x.size).unwrap_or(0);
                 link_target = Some(format!("/{t}"));
             }
-            self.map.insert(path.clone(), FileEntry { path, kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid, size, link_target, layer });
+            self.map.insert(
+                path.clone(),
+                FileEntry {
+                    path,
+                    kind: e.kind,
+                    mode: e.mode,
+                    uid: e.uid,
+                    gid: e.gid,
+                    size,
+                    link_target,
+                    layer,
+                },
+            );
         }
     }
 
@@ -210,8 +272,15 @@ impl MergedFs {
 
     /// Paths matching a glob (`*` within a segment, `**` across), in order.
     pub fn glob(&self, pattern: &str, limit: usize) -> Vec<FileEntry> {
-        let pattern = if pattern.starts_with('/') { pattern.to_string() } else { format!("/{pattern}") };
-        let Ok(glob) = globset::GlobBuilder::new(&pattern).literal_separator(true).build() else {
+        let pattern = if pattern.starts_with('/') {
+            pattern.to_string()
+        } else {
+            format!("/{pattern}")
+        };
+        let Ok(glob) = globset::GlobBuilder::new(&pattern)
+            .literal_separator(true)
+            .build()
+        else {
             return Vec::new();
         };
         let matcher = glob.compile_matcher();
@@ -234,24 +303,55 @@ mod tests {
     use super::*;
 
     fn f(path: &str, size: u64) -> RawEntry {
-        RawEntry { path: path.into(), kind: FileKind::Regular, mode: 0o644, uid: 0, gid: 0, size, link_target: None }
+        RawEntry {
+            path: path.into(),
+            kind: FileKind::Regular,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size,
+            link_target: None,
+        }
     }
     fn d(path: &str) -> RawEntry {
-        RawEntry { path: path.into(), kind: FileKind::Directory, mode: 0o755, uid: 0, gid: 0, size: 0, link_target: None }
+        RawEntry {
+            path: path.into(),
+            kind: FileKind::Directory,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link_target: None,
+        }
     }
 
     #[test]
     fn whiteouts_and_opaque_dirs() {
-        let l0 = vec![d("a"), f("a/foo", 10), f("a/bar", 5), d("b"), f("b/x", 1), f("keep", 2)];
-        let l1 = vec![f("a/.wh.foo", 0), d("b"), f("b/.wh..wh..opq", 0), f("b/y", 3)];
+        let l0 = vec![
+            d("a"),
+            f("a/foo", 10),
+            f("a/bar", 5),
+            d("b"),
+            f("b/x", 1),
+            f("keep", 2),
+        ];
+        let l1 = vec![
+            f("a/.wh.foo", 0),
+            d("b"),
+            f("b/.wh..wh..opq", 0),
+            f("b/y", 3),
+        ];
         let (fs, eff) = MergedFs::build(&[&l0, &l1]);
         assert!(fs.get("/a/foo").is_none());
         assert!(fs.get("/a/bar").is_some());
-        assert!(fs.get("/b/x").is_none(), "opaque directory hides lower content");
+        assert!(
+            fs.get("/b/x").is_none(),
+            "opaque directory hides lower content"
+        );
         assert_eq!(fs.get("b/y").unwrap().layer, 1);
         assert!(fs.get("/a/.wh.foo").is_none());
-        // a/foo appears twice (added, then whited out: 10 + 10)
-        assert_eq!(eff.wasted_bytes, 20);
+        // a/foo appears twice (added, then whited out, which weighs 0 as in dive)
+        assert_eq!(eff.wasted_bytes, 10);
         assert_eq!(eff.total_bytes, 21);
     }
 
@@ -269,12 +369,28 @@ mod tests {
 
     #[test]
     fn glob_queries() {
-        let l0 = vec![f("usr/bin/go", 1), f("usr/local/go/bin/go", 1), f("etc/passwd", 1)];
+        let l0 = vec![
+            f("usr/bin/go", 1),
+            f("usr/local/go/bin/go", 1),
+            f("etc/passwd", 1),
+        ];
         let (fs, _) = MergedFs::build(&[&l0]);
-        let names = |p: &str| fs.glob(p, 100).into_iter().map(|e| e.path).collect::<Vec<_>>();
+        let names = |p: &str| {
+            fs.glob(p, 100)
+                .into_iter()
+                .map(|e| e.path)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names("/usr/bin/*"), ["/usr/bin/go"]);
-        assert_eq!(names("**/go"), ["/usr/bin/go", "/usr/local/go", "/usr/local/go/bin/go"]);
+        assert_eq!(
+            names("**/go"),
+            ["/usr/bin/go", "/usr/local/go", "/usr/local/go/bin/go"]
+        );
         assert_eq!(names("/usr/*/go"), ["/usr/bin/go", "/usr/local/go"]);
-        assert_eq!(names("/usr/*/bin/go"), Vec::<String>::new(), "`*` stays within one segment");
+        assert_eq!(
+            names("/usr/*/bin/go"),
+            Vec::<String>::new(),
+            "`*` stays within one segment"
+        );
     }
 }

@@ -55,7 +55,7 @@ struct Limited<R> {
 }
 
 fn limit_error(msg: String) -> io::Error {
-    io::Error::new(io::ErrorKind::Other, LimitExceeded(msg))
+    io::Error::other(LimitExceeded(msg))
 }
 
 #[derive(Debug)]
@@ -73,10 +73,16 @@ impl<R: Read> Read for Limited<R> {
         let total = self.count.get() + n as u64;
         self.count.set(total);
         if total > self.limits.max_layer_bytes {
-            return Err(limit_error(format!("more than {} bytes uncompressed (limit max-layer-bytes)", self.limits.max_layer_bytes)));
+            return Err(limit_error(format!(
+                "more than {} bytes uncompressed (limit max-layer-bytes)",
+                self.limits.max_layer_bytes
+            )));
         }
         if total > self.image_budget {
-            return Err(limit_error(format!("the image exceeds {} bytes uncompressed (limit max-image-bytes)", self.limits.max_image_bytes)));
+            return Err(limit_error(format!(
+                "the image exceeds {} bytes uncompressed (limit max-image-bytes)",
+                self.limits.max_image_bytes
+            )));
         }
         let packed = self.compressed.get().max(1);
         if total > self.limits.ratio_floor_bytes && total / packed > self.limits.max_ratio {
@@ -91,7 +97,7 @@ impl<R: Read> Read for Limited<R> {
 
 enum Decoder<R: BufRead> {
     Plain(R),
-    Gzip(flate2::bufread::MultiGzDecoder<R>),
+    Gzip(Box<flate2::bufread::MultiGzDecoder<R>>),
     Zstd(zstd::stream::read::Decoder<'static, R>),
 }
 
@@ -109,7 +115,7 @@ impl<R: BufRead> Decoder<R> {
     fn into_inner(self) -> R {
         match self {
             Decoder::Plain(r) => r,
-            Decoder::Gzip(r) => r.into_inner(),
+            Decoder::Gzip(r) => (*r).into_inner(),
             Decoder::Zstd(r) => r.finish(),
         }
     }
@@ -127,9 +133,15 @@ pub struct LayerSource<'a> {
 fn clean_path(raw: &[u8], limits: &ScanLimits) -> Result<String, String> {
     let text = String::from_utf8_lossy(raw);
     if text.len() > limits.max_path_bytes {
-        return Err(format!("an entry path is {} bytes long, more than {} (limit max-path-bytes)", text.len(), limits.max_path_bytes));
+        return Err(format!(
+            "an entry path is {} bytes long, more than {} (limit max-path-bytes)",
+            text.len(),
+            limits.max_path_bytes
+        ));
     }
-    if text.starts_with('/') {
+    // The root itself is written as `/` by some builders (kaniko); any other
+    // absolute path would be extracted outside the image by naive tools.
+    if text.starts_with('/') && !text.trim_matches('/').trim_start_matches("./").is_empty() {
         return Err(format!("entry `{text}` has an absolute path"));
     }
     let mut parts = Vec::new();
@@ -141,7 +153,11 @@ fn clean_path(raw: &[u8], limits: &ScanLimits) -> Result<String, String> {
         }
     }
     if parts.len() > limits.max_path_depth {
-        return Err(format!("an entry path is {} directories deep, more than {} (limit max-path-depth)", parts.len(), limits.max_path_depth));
+        return Err(format!(
+            "an entry path is {} directories deep, more than {} (limit max-path-depth)",
+            parts.len(),
+            limits.max_path_depth
+        ));
     }
     Ok(parts.join("/"))
 }
@@ -178,23 +194,41 @@ fn is_package_db(path: &str) -> bool {
 
 /// Scans one layer. `image_used` is the uncompressed budget already spent
 /// by other layers (checked approximately: layers run in parallel).
-pub fn scan(reader: Box<dyn Read + Send>, src: &LayerSource, limits: &ScanLimits, image_used: u64) -> Result<LayerContents, String> {
+pub fn scan(
+    reader: Box<dyn Read + Send>,
+    src: &LayerSource,
+    limits: &ScanLimits,
+    image_used: u64,
+) -> Result<LayerContents, String> {
     let blob_hash = Rc::new(RefCell::new(Sha256::new()));
     let blob_count = Rc::new(Cell::new(0u64));
-    let hashing = Hashing { inner: reader, hasher: blob_hash.clone(), count: blob_count.clone() };
+    let hashing = Hashing {
+        inner: reader,
+        hasher: blob_hash.clone(),
+        count: blob_count.clone(),
+    };
     let mut buffered = BufReader::with_capacity(256 << 10, hashing);
-    let magic = buffered.fill_buf().map_err(|e| format!("cannot read: {e}"))?.to_vec();
+    let magic = buffered
+        .fill_buf()
+        .map_err(|e| format!("cannot read: {e}"))?
+        .to_vec();
     let decoder = if magic.starts_with(&[0x1f, 0x8b]) {
-        Decoder::Gzip(flate2::bufread::MultiGzDecoder::new(buffered))
+        Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Decoder::Zstd(zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| format!("zstd: {e}"))?)
+        Decoder::Zstd(
+            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| format!("zstd: {e}"))?,
+        )
     } else {
         Decoder::Plain(buffered)
     };
     let diff_hash = Rc::new(RefCell::new(Sha256::new()));
     let diff_count = Rc::new(Cell::new(0u64));
     let limited = Limited {
-        inner: Hashing { inner: decoder, hasher: diff_hash.clone(), count: Rc::new(Cell::new(0)) },
+        inner: Hashing {
+            inner: decoder,
+            hasher: diff_hash.clone(),
+            count: Rc::new(Cell::new(0)),
+        },
         count: diff_count.clone(),
         compressed: blob_count.clone(),
         limits: limits.clone(),
@@ -209,19 +243,24 @@ pub fn scan(reader: Box<dyn Read + Send>, src: &LayerSource, limits: &ScanLimits
             None => format!("corrupt or truncated data: {e}"),
         }
     };
-    let entries = archive.entries().map_err(|e| describe(e))?;
+    let entries = archive.entries().map_err(&describe)?;
     let mut sniff = vec![0u8; limits.sniff_bytes];
     for entry in entries {
-        let mut entry = entry.map_err(|e| describe(e))?;
+        let mut entry = entry.map_err(&describe)?;
         if out.entries.len() >= limits.max_entries {
-            return Err(format!("more than {} entries (limit max-entries)", limits.max_entries));
+            return Err(format!(
+                "more than {} entries (limit max-entries)",
+                limits.max_entries
+            ));
         }
         let path = clean_path(&entry.path_bytes(), limits)?;
         if path.is_empty() {
             continue; // the root directory itself
         }
         if !seen.insert(path.clone()) {
-            return Err(format!("entry `{path}` appears twice in the layer (a later copy would hide the first from some tools)"));
+            return Err(format!(
+                "entry `{path}` appears twice in the layer (a later copy would hide the first from some tools)"
+            ));
         }
         let header = entry.header();
         let ty = header.entry_type();
@@ -238,35 +277,45 @@ pub fn scan(reader: Box<dyn Read + Send>, src: &LayerSource, limits: &ScanLimits
         let mode = header.mode().unwrap_or(0) & 0o7777;
         let uid = header.uid().unwrap_or(0) as u32;
         let gid = header.gid().unwrap_or(0) as u32;
-        let size = if kind == FileKind::Regular { entry.size() } else { 0 };
+        let size = if kind == FileKind::Regular {
+            entry.size()
+        } else {
+            0
+        };
         let link_target = match kind {
-            FileKind::Symlink | FileKind::Hardlink => {
-                entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned())
-            }
+            FileKind::Symlink | FileKind::Hardlink => entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned()),
             _ => None,
         };
-        if kind == FileKind::Symlink {
-            if let Some(t) = &link_target {
-                if symlink_escapes(&path, t) {
-                    return Err(format!("symlink `{path}` -> `{t}` points outside the image root"));
-                }
-            }
+        if kind == FileKind::Symlink
+            && let Some(t) = &link_target
+            && symlink_escapes(&path, t)
+        {
+            return Err(format!(
+                "symlink `{path}` -> `{t}` points outside the image root"
+            ));
         }
-        if kind == FileKind::Hardlink {
-            if let Some(t) = &link_target {
-                clean_path(t.as_bytes(), limits).map_err(|e| format!("hard link `{path}`: {e}"))?;
-            }
+        if kind == FileKind::Hardlink
+            && let Some(t) = &link_target
+        {
+            clean_path(t.as_bytes(), limits).map_err(|e| format!("hard link `{path}`: {e}"))?;
         }
         if kind == FileKind::Regular && size > 0 {
             // Sniff the first bytes; keep ELF files and package databases whole.
             let want = (size as usize).min(sniff.len());
-            entry.read_exact(&mut sniff[..want]).map_err(|e| describe(e))?;
+            entry.read_exact(&mut sniff[..want]).map_err(&describe)?;
             let head = &sniff[..want];
             let elf = head.starts_with(b"\x7fELF");
-            if (elf && size <= limits.max_binary_bytes) || (is_package_db(&path) && size <= limits.max_binary_bytes) {
+            if (elf && size <= limits.max_binary_bytes)
+                || (is_package_db(&path) && size <= limits.max_binary_bytes)
+            {
                 let mut whole = Vec::with_capacity(size as usize);
                 whole.extend_from_slice(head);
-                (&mut entry).take(size - want as u64).read_to_end(&mut whole).map_err(|e| describe(e))?;
+                (&mut entry)
+                    .take(size - want as u64)
+                    .read_to_end(&mut whole)
+                    .map_err(&describe)?;
                 out.kept.push((path.clone(), whole));
             } else if let Some(hit) = secrets::sniff(&path, head, size) {
                 out.secrets.push(hit);
@@ -274,14 +323,22 @@ pub fn scan(reader: Box<dyn Read + Send>, src: &LayerSource, limits: &ScanLimits
         } else if let Some(hit) = secrets::by_path(&path, kind) {
             out.secrets.push(hit);
         }
-        if kind == FileKind::Regular && size > 0 {
-            if let Some(hit) = secrets::by_path(&path, kind) {
-                if !out.secrets.iter().any(|h| h.path == hit.path) {
-                    out.secrets.push(hit);
-                }
-            }
+        if kind == FileKind::Regular
+            && size > 0
+            && let Some(hit) = secrets::by_path(&path, kind)
+            && !out.secrets.iter().any(|h| h.path == hit.path)
+        {
+            out.secrets.push(hit);
         }
-        out.entries.push(RawEntry { path, kind, mode, uid, gid, size, link_target });
+        out.entries.push(RawEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+            size,
+            link_target,
+        });
     }
     // Read what follows the last entry (end-of-archive blocks, padding) so the
     // diffID covers the whole tar, then what follows the compressed stream.
@@ -292,17 +349,31 @@ pub fn scan(reader: Box<dyn Read + Send>, src: &LayerSource, limits: &ScanLimits
     io::copy(&mut raw, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
     drop(raw);
 
-    let diff = Digest::parse(&format!("sha256:{}", hex::encode(diff_hash.borrow_mut().finalize_reset()))).expect("sha256 digest");
-    let blob = Digest::parse(&format!("sha256:{}", hex::encode(blob_hash.borrow_mut().finalize_reset()))).expect("sha256 digest");
-    if let Some(expected) = src.diff_id {
-        if expected.algorithm() == "sha256" && *expected != diff {
-            return Err(format!("uncompressed content does not match its diffID: expected {expected}, got {diff}"));
-        }
+    let diff = Digest::parse(&format!(
+        "sha256:{}",
+        hex::encode(diff_hash.borrow_mut().finalize_reset())
+    ))
+    .expect("sha256 digest");
+    let blob = Digest::parse(&format!(
+        "sha256:{}",
+        hex::encode(blob_hash.borrow_mut().finalize_reset())
+    ))
+    .expect("sha256 digest");
+    if let Some(expected) = src.diff_id
+        && expected.algorithm() == "sha256"
+        && *expected != diff
+    {
+        return Err(format!(
+            "uncompressed content does not match its diffID: expected {expected}, got {diff}"
+        ));
     }
-    if let Some(expected) = src.blob_digest {
-        if expected.algorithm() == "sha256" && *expected != blob {
-            return Err(format!("blob does not match its digest: expected {expected}, got {blob}"));
-        }
+    if let Some(expected) = src.blob_digest
+        && expected.algorithm() == "sha256"
+        && *expected != blob
+    {
+        return Err(format!(
+            "blob does not match its digest: expected {expected}, got {blob}"
+        ));
     }
     out.compressed_bytes = blob_count.get();
     out.uncompressed_bytes = diff_count.get();

@@ -95,6 +95,16 @@ pub struct Secret {
     pub deleted: bool,
 }
 
+/// A setuid or setgid file in some layer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SpecialMode {
+    pub path: String,
+    pub layer: u32,
+    pub mode: u32,
+    /// Still has the bit in the merged filesystem.
+    pub effective: bool,
+}
+
 /// Everything the scanner learnt about one image.
 #[derive(Debug)]
 pub struct ImageScan {
@@ -102,6 +112,8 @@ pub struct ImageScan {
     pub layers: Vec<LayerStats>,
     pub efficiency: fs::Efficiency,
     pub secrets: Vec<Secret>,
+    /// setuid/setgid regular files, in every layer.
+    pub special_modes: Vec<SpecialMode>,
     /// Whole files kept for analysis, by layer: (layer, path, bytes).
     pub kept: Vec<(u32, String, Vec<u8>)>,
 }
@@ -123,19 +135,44 @@ pub struct LayerRef {
 }
 
 /// Scans the layers of one image. The error names the layer and the reason.
-pub fn scan_image(c: &dyn Container, layers: &[LayerRef], limits: &ScanLimits) -> Result<ImageScan, String> {
+pub fn scan_image(
+    c: &dyn Container,
+    layers: &[LayerRef],
+    limits: &ScanLimits,
+) -> Result<ImageScan, String> {
     let used = AtomicU64::new(0);
     let results: Vec<Result<layer::LayerContents, String>> = layers
         .par_iter()
         .enumerate()
         .map(|(i, l)| {
-            let what = |e: String| format!("layer {i} ({}): {e}", l.blob_digest.as_ref().or(l.diff_id.as_ref()).map(|d| d.to_string()).unwrap_or_else(|| l.name.clone()));
-            let (reader, _size) = c.open(&l.name).map_err(|e| what(e.to_string()))?.ok_or_else(|| what("the layer blob is missing".into()))?;
-            let src = layer::LayerSource { index: i, blob_digest: l.blob_digest.as_ref(), diff_id: l.diff_id.as_ref() };
-            let out = layer::scan(reader, &src, limits, used.load(Ordering::Relaxed)).map_err(what)?;
-            let total = used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
+            let what = |e: String| {
+                format!(
+                    "layer {i} ({}): {e}",
+                    l.blob_digest
+                        .as_ref()
+                        .or(l.diff_id.as_ref())
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| l.name.clone())
+                )
+            };
+            let (reader, _size) = c
+                .open(&l.name)
+                .map_err(|e| what(e.to_string()))?
+                .ok_or_else(|| what("the layer blob is missing".into()))?;
+            let src = layer::LayerSource {
+                index: i,
+                blob_digest: l.blob_digest.as_ref(),
+                diff_id: l.diff_id.as_ref(),
+            };
+            let out =
+                layer::scan(reader, &src, limits, used.load(Ordering::Relaxed)).map_err(what)?;
+            let total =
+                used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
             if total > limits.max_image_bytes {
-                return Err(format!("the image exceeds {} bytes uncompressed (limit max-image-bytes)", limits.max_image_bytes));
+                return Err(format!(
+                    "the image exceeds {} bytes uncompressed (limit max-image-bytes)",
+                    limits.max_image_bytes
+                ));
             }
             Ok(out)
         })
@@ -146,23 +183,67 @@ pub fn scan_image(c: &dyn Container, layers: &[LayerRef], limits: &ScanLimits) -
     let mut stats = Vec::new();
     let mut secrets = Vec::new();
     let mut kept = Vec::new();
+    let mut special_modes = Vec::new();
     for (i, c) in contents.into_iter().enumerate() {
+        for e in c
+            .entries
+            .iter()
+            .filter(|e| e.kind == FileKind::Regular && e.mode & 0o6000 != 0)
+        {
+            let path = format!("/{}", e.path);
+            let effective = files
+                .get(&path)
+                .is_some_and(|f| f.layer == i as u32 && f.mode & 0o6000 != 0);
+            special_modes.push(SpecialMode {
+                path,
+                layer: i as u32,
+                mode: e.mode,
+                effective,
+            });
+        }
         stats.push(LayerStats {
             index: i as u32,
             compressed_bytes: c.compressed_bytes,
             uncompressed_bytes: c.uncompressed_bytes,
-            file_bytes: c.entries.iter().filter(|e| e.kind == FileKind::Regular).map(|e| e.size).sum(),
+            file_bytes: c
+                .entries
+                .iter()
+                .filter(|e| e.kind == FileKind::Regular)
+                .map(|e| e.size)
+                .sum(),
             entries: c.entries.len() as u32,
-            whiteouts: c.entries.iter().filter(|e| e.path.rsplit('/').next().is_some_and(|b| b.starts_with(".wh."))).count() as u32,
+            whiteouts: c
+                .entries
+                .iter()
+                .filter(|e| {
+                    e.path
+                        .rsplit('/')
+                        .next()
+                        .is_some_and(|b| b.starts_with(".wh."))
+                })
+                .count() as u32,
         });
         for h in c.secrets {
             let abs = format!("/{}", h.path);
             let deleted = files.get(&abs).is_none_or(|f| f.layer != i as u32);
-            secrets.push(Secret { path: abs, layer: i as u32, kind: h.kind, detail: h.detail, deleted });
+            secrets.push(Secret {
+                path: abs,
+                layer: i as u32,
+                kind: h.kind,
+                detail: h.detail,
+                deleted,
+            });
         }
         for (path, bytes) in c.kept {
             kept.push((i as u32, format!("/{path}"), bytes));
         }
     }
-    Ok(ImageScan { files, layers: stats, efficiency, secrets, kept })
+    Ok(ImageScan {
+        files,
+        layers: stats,
+        efficiency,
+        secrets,
+        special_modes,
+        kept,
+    })
 }

@@ -130,17 +130,25 @@ impl Container for DirContainer {
     }
 
     fn open(&self, name: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>, ContainerError> {
-        let Some(path) = self.path(name) else { return Ok(None) };
+        let Some(path) = self.path(name) else {
+            return Ok(None);
+        };
         match File::open(&path) {
             Ok(f) => {
-                let meta = f.metadata().map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
+                let meta = f.metadata().map_err(|e| ContainerError::Io {
+                    name: name.into(),
+                    source: e,
+                })?;
                 if !meta.is_file() {
                     return Ok(None);
                 }
                 Ok(Some((Box::new(f), meta.len())))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ContainerError::Io { name: name.into(), source: e }),
+            Err(e) => Err(ContainerError::Io {
+                name: name.into(),
+                source: e,
+            }),
         }
     }
 
@@ -288,8 +296,13 @@ impl Container for TarContainer {
     }
 
     fn open(&self, name: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>, ContainerError> {
-        let Some((offset, size)) = self.resolve(name) else { return Ok(None) };
-        let io = |e: std::io::Error| ContainerError::Io { name: format!("{}:{name}", self.path.display()), source: e };
+        let Some((offset, size)) = self.resolve(name) else {
+            return Ok(None);
+        };
+        let io = |e: std::io::Error| ContainerError::Io {
+            name: format!("{}:{name}", self.path.display()),
+            source: e,
+        };
         let mut file = File::open(&self.path).map_err(io)?;
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
         Ok(Some((Box::new(file.take(size)), size)))

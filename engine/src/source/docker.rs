@@ -96,7 +96,10 @@ pub(super) fn read(
 /// (`<hex>.json`, `blobs/sha256/<hex>`).
 fn claimed_digest(name: &str) -> Option<Digest> {
     let base = name.rsplit('/').next()?;
-    let hex = base.strip_suffix(".json").unwrap_or(base);
+    let hex = [".json", ".tar.gz", ".tar.zst", ".tar"]
+        .iter()
+        .find_map(|s| base.strip_suffix(s))
+        .unwrap_or(base);
     if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         Digest::parse(&format!("sha256:{}", hex.to_ascii_lowercase())).ok()
     } else {
@@ -194,6 +197,13 @@ fn image(
         variant: config.variant.clone(),
         features: None,
     });
-    let image = Box::new(ImageEvidence { subject, manifest_annotations: Default::default(), config_digest: image_id, config, layers, scan: None });
+    let image = Box::new(ImageEvidence {
+        subject,
+        manifest_annotations: Default::default(),
+        config_digest: image_id,
+        config,
+        layers,
+        scan: None,
+    });
     super::scan_layers(c, image, e.layers.clone(), opts)
 }

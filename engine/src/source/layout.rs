@@ -280,7 +280,11 @@ impl LayoutReader<'_> {
                 diff_id: Some(diff.clone()),
             })
             .collect();
-        let names = manifest.layers.iter().map(|l| format!("blobs/{}/{}", l.digest.algorithm(), l.digest.encoded())).collect();
+        let names = manifest
+            .layers
+            .iter()
+            .map(|l| format!("blobs/{}/{}", l.digest.algorithm(), l.digest.encoded()))
+            .collect();
         let image = Box::new(ImageEvidence {
             subject,
             manifest_annotations: manifest.annotations.clone().unwrap_or_default(),

@@ -182,7 +182,13 @@ pub(crate) fn scan_layers(
         .zip(names)
         .map(|(l, name)| crate::scan::LayerRef {
             name,
-            blob_digest: if l.diff_id.as_ref() == Some(&l.digest) { None } else { Some(l.digest.clone()) },
+            // When the only digest known is the diffID (docker archives with
+            // anonymous layer names), the blob is checked after decompression.
+            blob_digest: if l.diff_id.as_ref() == Some(&l.digest) {
+                None
+            } else {
+                Some(l.digest.clone())
+            },
             diff_id: l.diff_id.clone(),
         })
         .collect();
@@ -191,7 +197,10 @@ pub(crate) fn scan_layers(
             image.scan = Some(std::sync::Arc::new(scan));
             Evidence::Image(image)
         }
-        Err(reason) => Evidence::Unreadable { subject: image.subject.clone(), reason },
+        Err(reason) => Evidence::Unreadable {
+            subject: image.subject.clone(),
+            reason,
+        },
     }
 }
 
