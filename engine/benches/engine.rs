@@ -36,24 +36,15 @@ fn line(name: &str, samples: Vec<Duration>, target: Option<Duration>) {
         ),
         None => String::new(),
     };
-    println!(
-        "{name:<44} median {:>10}  p99 {:>10}  min {:>10}  {verdict}",
-        fmt(med),
-        fmt(p99),
-        fmt(min)
-    );
+    println!("{name:<44} median {:>10}  p99 {:>10}  min {:>10}  {verdict}", fmt(med), fmt(p99), fmt(min));
 }
 
 fn main() {
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/images/oci/go-static-good");
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/images/oci/go-static-good");
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-image");
     let path = if shared.is_dir() { shared } else { sample };
     let cache = tempfile::tempdir().unwrap();
-    let options = || EngineOptions {
-        cache_dir: Some(cache.path().to_path_buf()),
-        today: None,
-    };
+    let options = || EngineOptions { cache_dir: Some(cache.path().to_path_buf()), today: None };
 
     // Cold, empty cache (compiles every builtin component).
     let start = Instant::now();
@@ -92,26 +83,9 @@ fn main() {
         .collect();
 
     println!("portcullis engine bench — input {}", path.display());
-    println!(
-        "machine: {} cores",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    );
-    line(
-        "warm evaluation: audit(1 image, 7 rules)",
-        warm,
-        Some(Duration::from_micros(20)),
-    );
-    line(
-        "cold start from on-disk cache: Engine::new",
-        cold,
-        Some(Duration::from_millis(20)),
-    );
-    line(
-        "cold start, empty cache (cranelift compile)",
-        vec![compile],
-        None,
-    );
+    println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    line("warm evaluation: audit(1 image, 7 rules)", warm, Some(Duration::from_micros(20)));
+    line("cold start from on-disk cache: Engine::new", cold, Some(Duration::from_millis(20)));
+    line("cold start, empty cache (cranelift compile)", vec![compile], None);
     line("open + verify OCI layout (manifest, config)", open, None);
 }

@@ -72,9 +72,7 @@ fn write_blob(dir: &Path, bytes: &[u8]) -> String {
 }
 
 fn main() {
-    let out = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "examples/sample-image".into());
+    let out = std::env::args().nth(1).unwrap_or_else(|| "examples/sample-image".into());
     let out = Path::new(&out);
     if out.exists() {
         std::fs::remove_dir_all(out).unwrap();

@@ -8,9 +8,8 @@ use sha2::{Digest as _, Sha256, Sha512};
 use std::fmt;
 use std::sync::LazyLock;
 
-static GRAMMAR: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$").expect("digest regex")
-});
+static GRAMMAR: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$").expect("digest regex"));
 
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(transparent)]
@@ -21,9 +20,7 @@ impl Digest {
     /// algorithms, the encoded length and alphabet.
     pub fn parse(s: &str) -> Result<Digest, String> {
         if !GRAMMAR.is_match(s) {
-            return Err(format!(
-                "`{s}` is not a digest (expected `algorithm:encoded`, e.g. `sha256:<64 hex>`)"
-            ));
+            return Err(format!("`{s}` is not a digest (expected `algorithm:encoded`, e.g. `sha256:<64 hex>`)"));
         }
         let (alg, enc) = s.split_once(':').expect("grammar guarantees a colon");
         let want = match alg {
@@ -32,14 +29,9 @@ impl Digest {
             _ => None,
         };
         if let Some(len) = want
-            && (enc.len() != len
-                || !enc
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+            && (enc.len() != len || !enc.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
         {
-            return Err(format!(
-                "`{s}`: a {alg} digest is {len} lower-case hex characters"
-            ));
+            return Err(format!("`{s}`: a {alg} digest is {len} lower-case hex characters"));
         }
         Ok(Digest(s.to_string()))
     }
@@ -67,14 +59,7 @@ impl Digest {
             "sha512" => format!("sha512:{}", hex::encode(Sha512::digest(bytes))),
             other => return Err(DigestError::Unsupported(other.to_string())),
         };
-        if actual == self.0 {
-            Ok(())
-        } else {
-            Err(DigestError::Mismatch {
-                expected: self.clone(),
-                actual,
-            })
-        }
+        if actual == self.0 { Ok(()) } else { Err(DigestError::Mismatch { expected: self.clone(), actual }) }
     }
 }
 
@@ -111,18 +96,8 @@ mod tests {
 
     #[test]
     fn grammar() {
-        assert!(
-            Digest::parse(
-                "sha256:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b"
-            )
-            .is_ok()
-        );
-        assert!(
-            Digest::parse(
-                "sha256:C86F7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b"
-            )
-            .is_err()
-        );
+        assert!(Digest::parse("sha256:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b").is_ok());
+        assert!(Digest::parse("sha256:C86F7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b").is_err());
         assert!(Digest::parse("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564").is_ok());
         assert!(Digest::parse("sha256+foo+-b:abc").is_err());
         assert!(Digest::parse("sha256:").is_err());
@@ -134,10 +109,7 @@ mod tests {
     fn verify() {
         let d = Digest::sha256(b"hello");
         assert!(d.verify(b"hello").is_ok());
-        assert!(matches!(
-            d.verify(b"hellO"),
-            Err(DigestError::Mismatch { .. })
-        ));
+        assert!(matches!(d.verify(b"hellO"), Err(DigestError::Mismatch { .. })));
         let odd = Digest::parse("md5+x:abc").unwrap();
         assert!(matches!(odd.verify(b""), Err(DigestError::Unsupported(_))));
     }

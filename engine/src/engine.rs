@@ -37,10 +37,7 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions {
-            cache_dir: crate::plugin::cache::default_dir(),
-            today: None,
-        }
+        EngineOptions { cache_dir: crate::plugin::cache::default_dir(), today: None }
     }
 }
 
@@ -55,51 +52,28 @@ pub struct Engine {
 impl Engine {
     /// Loads the policy's plugins and resolves its rule settings.
     pub fn new(policy: Policy, options: EngineOptions) -> Result<Engine, EngineError> {
-        let max_memory = policy
-            .plugins
-            .iter()
-            .map(|p| p.limits.memory_bytes)
-            .max()
-            .unwrap_or(64 << 20);
-        let host = PluginHost::new(options.cache_dir, max_memory)
-            .map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
-        let loaded: Vec<Result<LoadedPlugin, LoadError>> = policy
-            .plugins
-            .par_iter()
-            .map(|spec| host.load(spec))
-            .collect();
+        let max_memory = policy.plugins.iter().map(|p| p.limits.memory_bytes).max().unwrap_or(64 << 20);
+        let host =
+            PluginHost::new(options.cache_dir, max_memory).map_err(|e| EngineError::Runtime(format!("{e:#}")))?;
+        let loaded: Vec<Result<LoadedPlugin, LoadError>> =
+            policy.plugins.par_iter().map(|spec| host.load(spec)).collect();
         let plugins = loaded.into_iter().collect::<Result<Vec<_>, _>>()?;
         let mut all_rules: Vec<crate::model::RuleInfo> = Vec::new();
         for p in &plugins {
             for r in &p.rules {
                 if let Some(prev) = all_rules.iter().find(|x| x.id == r.id) {
-                    let spec = policy
-                        .plugins
-                        .iter()
-                        .find(|s| s.name == p.info.name)
-                        .map(|s| s.span.clone());
-                    return Err(EngineError::Policy(policy.error(vec![
-                        crate::policy::Diagnostic::new(
-                            format!(
-                                "rule {} is provided by both `{}` and `{}`",
-                                r.id, prev.plugin, p.info.name
-                            ),
-                            spec,
-                        ),
-                    ])));
+                    let spec = policy.plugins.iter().find(|s| s.name == p.info.name).map(|s| s.span.clone());
+                    return Err(EngineError::Policy(policy.error(vec![crate::policy::Diagnostic::new(
+                        format!("rule {} is provided by both `{}` and `{}`", r.id, prev.plugin, p.info.name),
+                        spec,
+                    )])));
                 }
             }
             all_rules.extend(p.rules.iter().cloned());
         }
         let today = options.today.unwrap_or_else(|| jiff::Zoned::now().date());
         let plan = policy.resolve(&all_rules, today)?;
-        Ok(Engine {
-            policy,
-            plan,
-            host,
-            plugins,
-            today,
-        })
+        Ok(Engine { policy, plan, host, plugins, today })
     }
 
     pub fn policy(&self) -> &Policy {
@@ -127,20 +101,12 @@ impl Engine {
         for s in &subjects {
             for f in &s.findings {
                 if let Some(w) = &f.waiver {
-                    let entry = WaiverUse {
-                        subject: s.digest.clone(),
-                        rule: f.rule.clone(),
-                        waiver: w.clone(),
-                    };
+                    let entry = WaiverUse { subject: s.digest.clone(), rule: f.rule.clone(), waiver: w.clone() };
                     waivers_used.push(entry);
                 }
             }
         }
-        let verdict = if subjects.iter().any(|s| s.verdict == Verdict::Deny) {
-            Verdict::Deny
-        } else {
-            Verdict::Admit
-        };
+        let verdict = if subjects.iter().any(|s| s.verdict == Verdict::Deny) { Verdict::Deny } else { Verdict::Admit };
         Report::new(
             &self.policy,
             input,
@@ -159,7 +125,7 @@ impl Engine {
             None => Vec::new(),
             Some(target) => {
                 let files = match evidence {
-                    Evidence::Image(i) => i.files(),
+                    Evidence::Image(i) => i.scan.clone(),
                     _ => None,
                 };
                 self.plugins
@@ -172,11 +138,7 @@ impl Engine {
                             .filter(|r| r.enabled && r.info.plugin == p.info.name)
                             .map(|r| bindings::wit::RuleConfig {
                                 id: r.info.id.clone(),
-                                params: r
-                                    .params
-                                    .iter()
-                                    .map(|(k, v)| (k.clone(), bindings::param_to_wit(v)))
-                                    .collect(),
+                                params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
                             })
                             .collect();
                         if rules.is_empty() {
@@ -201,54 +163,37 @@ impl Engine {
                     effect: Effect::Deny,
                     message: reason.clone(),
                     location: None,
-                    remediation: Some("Re-export or re-pull the image; a digest mismatch means the content was altered.".into()),
+                    remediation: Some(
+                        "Re-export or re-pull the image; a digest mismatch means the content was altered.".into(),
+                    ),
                     waiver: None,
                 },
             );
         }
-        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) {
-            Verdict::Deny
-        } else {
-            Verdict::Admit
-        };
+        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) { Verdict::Deny } else { Verdict::Admit };
         SubjectReport::new(subject, verdict, findings)
     }
 
     fn apply(&self, raw: RawFinding, subject: &crate::evidence::Subject) -> Finding {
         let setting = self.plan.rules.iter().find(|r| r.info.id == raw.rule);
         let (title, enforcement, severity, remediation) = match setting {
-            Some(s) => (
-                s.info.title.clone(),
-                s.enforcement,
-                s.severity,
-                s.info.remediation.clone(),
-            ),
-            None => (
-                raw.rule.clone(),
-                Enforcement::Enforce,
-                Severity::High,
-                String::new(),
-            ),
+            Some(s) => (s.info.title.clone(), s.enforcement, s.severity, s.info.remediation.clone()),
+            None => (raw.rule.clone(), Enforcement::Enforce, Severity::High, String::new()),
         };
         let mut waiver = None;
         let effect = match raw.outcome {
             Outcome::Pass | Outcome::Skip => Effect::None,
             Outcome::Fail => {
-                let digests: Vec<&str> = [
-                    Some(subject.digest.as_str()),
-                    subject.parent_index.as_ref().map(|d| d.as_str()),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
+                let digests: Vec<&str> =
+                    [Some(subject.digest.as_str()), subject.parent_index.as_ref().map(|d| d.as_str())]
+                        .into_iter()
+                        .flatten()
+                        .collect();
                 waiver = self
                     .policy
                     .waivers
                     .iter()
-                    .find(|w| {
-                        !w.is_expired(self.today)
-                            && w.covers(&raw.rule, subject.repository.as_deref(), &digests)
-                    })
+                    .find(|w| !w.is_expired(self.today) && w.covers(&raw.rule, subject.repository.as_deref(), &digests))
                     .cloned();
                 if waiver.is_some() {
                     Effect::Waived

@@ -115,24 +115,10 @@ fn engine(policy: Option<&PathBuf>, no_cache: bool) -> Result<Engine, ExitCode> 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Audit {
-            path,
-            policy,
-            format,
-            images,
-            repository,
-            output,
-            verbose,
-            skip_layers,
-        } => {
+        Command::Audit { path, policy, format, images, repository, output, verbose, skip_layers } => {
             let input = match source::open(
                 &path,
-                &source::OpenOptions {
-                    images,
-                    repository,
-                    skip_layers,
-                    ..Default::default()
-                },
+                &source::OpenOptions { images, repository, skip_layers, ..Default::default() },
             ) {
                 Ok(i) => i,
                 Err(e) => return fail(e),
@@ -146,10 +132,7 @@ fn main() -> ExitCode {
             let text = match format {
                 Format::Human => human::render(
                     &report,
-                    &human::Style {
-                        color: to_tty && std::env::var_os("NO_COLOR").is_none(),
-                        verbose,
-                    },
+                    &human::Style { color: to_tty && std::env::var_os("NO_COLOR").is_none(), verbose },
                 ),
                 Format::Json => report.to_json() + "\n",
                 Format::Sarif => sarif::render(&report) + "\n",
@@ -167,9 +150,7 @@ fn main() -> ExitCode {
                 Verdict::Deny => ExitCode::from(1),
             }
         }
-        Command::Policy {
-            command: PolicyCommand::Check { file },
-        } => match engine(Some(&file), cli.no_cache) {
+        Command::Policy { command: PolicyCommand::Check { file } } => match engine(Some(&file), cli.no_cache) {
             Ok(engine) => {
                 let p = engine.policy();
                 let enabled = engine.plan().rules.iter().filter(|r| r.enabled).count();
@@ -194,34 +175,15 @@ fn main() -> ExitCode {
                 Ok(e) => e,
                 Err(code) => return code,
             };
-            let Some(r) = engine
-                .plan()
-                .rules
-                .iter()
-                .find(|r| r.info.id.eq_ignore_ascii_case(&rule))
-            else {
-                let ids: Vec<&str> = engine
-                    .plan()
-                    .rules
-                    .iter()
-                    .map(|r| r.info.id.as_str())
-                    .collect();
-                return fail(format!(
-                    "no rule `{rule}` in this policy; it has: {}",
-                    ids.join(", ")
-                ));
+            let Some(r) = engine.plan().rules.iter().find(|r| r.info.id.eq_ignore_ascii_case(&rule)) else {
+                let ids: Vec<&str> = engine.plan().rules.iter().map(|r| r.info.id.as_str()).collect();
+                return fail(format!("no rule `{rule}` in this policy; it has: {}", ids.join(", ")));
             };
             let i = &r.info;
             println!("{} — {}\n", i.id, i.title);
             println!("plugin:      {}", i.plugin);
-            println!(
-                "severity:    {} (default {})",
-                r.severity, i.default_severity
-            );
-            println!(
-                "enforcement: {} (default {})",
-                r.enforcement, i.default_enforcement
-            );
+            println!("severity:    {} (default {})", r.severity, i.default_severity);
+            println!("enforcement: {} (default {})", r.enforcement, i.default_enforcement);
             println!("enabled:     {}\n", r.enabled);
             println!("{}\n", i.description);
             println!("Remediation: {}", i.remediation);

@@ -7,10 +7,7 @@ mod support;
 use support::{image, portcullis};
 
 fn validator(schema: &serde_json::Value) -> jsonschema::Validator {
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(schema)
-        .expect("schema compiles")
+    jsonschema::options().should_validate_formats(true).build(schema).expect("schema compiles")
 }
 
 /// The published SARIF 2.1.0 schema has one malformed `pattern` (for
@@ -31,18 +28,12 @@ fn sarif_validator(mut schema: serde_json::Value) -> jsonschema::Validator {
 }
 
 fn assert_valid(v: &jsonschema::Validator, doc: &serde_json::Value, what: &str) {
-    let errors: Vec<String> = v
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let errors: Vec<String> = v.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{what}:\n{}", errors.join("\n"));
 }
 
 fn host_triple() -> String {
-    let out = std::process::Command::new("rustc")
-        .arg("-vV")
-        .output()
-        .expect("rustc -vV");
+    let out = std::process::Command::new("rustc").arg("-vV").output().expect("rustc -vV");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
@@ -55,14 +46,7 @@ fn host_triple() -> String {
 /// crate (it generates its types from it).
 fn sarif_schema() -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--locked",
-            "--filter-platform",
-            host_triple().as_str(),
-        ])
+        .args(["metadata", "--format-version", "1", "--locked", "--filter-platform", host_triple().as_str()])
         .current_dir(support::workspace())
         .output()
         .expect("cargo metadata");
@@ -74,25 +58,14 @@ fn sarif_schema() -> serde_json::Value {
         .find(|p| p["name"] == "serde-sarif")
         .and_then(|p| p["manifest_path"].as_str())
         .expect("serde-sarif in the dependency graph");
-    let path = std::path::Path::new(manifest)
-        .parent()
-        .unwrap()
-        .join("src/schema.json");
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(
-        schema["title"],
-        "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema"
-    );
+    let path = std::path::Path::new(manifest).parent().unwrap().join("src/schema.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(schema["title"], "Static Analysis Results Format (SARIF) Version 2.1.0 JSON Schema");
     schema
 }
 
-const IMAGES: &[&str] = &[
-    "oci/go-static-good",
-    "oci/go-static-multiarch",
-    "oci/go-dynamic-root",
-    "docker-archive/go-legacy-debug.tar",
-];
+const IMAGES: &[&str] =
+    &["oci/go-static-good", "oci/go-static-multiarch", "oci/go-dynamic-root", "docker-archive/go-legacy-debug.tar"];
 
 #[test]
 fn sarif_validates_against_the_sarif_2_1_0_schema() {
@@ -103,45 +76,18 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         let doc = run.json();
         assert_valid(&v, &doc, img);
         assert_eq!(doc["version"], "2.1.0");
-        let rules = doc["runs"][0]["tool"]["driver"]["rules"]
-            .as_array()
-            .unwrap();
+        let rules = doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
         assert_eq!(rules.len(), 7);
-        assert!(
-            rules
-                .iter()
-                .all(|r| r["help"]["text"].as_str().is_some_and(|t| !t.is_empty()))
-        );
+        assert!(rules.iter().all(|r| r["help"]["text"].as_str().is_some_and(|t| !t.is_empty())));
         results += doc["runs"][0]["results"].as_array().unwrap().len();
     }
-    assert!(
-        results >= 9,
-        "failing findings appear as results ({results})"
-    );
+    assert!(results >= 9, "failing findings appear as results ({results})");
     // A result from the root image is an error-level failure of GO-CFG-001.
-    let doc = portcullis([
-        "audit",
-        "--format",
-        "sarif",
-        image("oci/go-dynamic-root").to_str().unwrap(),
-    ])
-    .json();
-    let r = doc["runs"][0]["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["ruleId"] == "GO-CFG-001")
-        .unwrap()
-        .clone();
-    assert_eq!(
-        (r["level"].as_str(), r["kind"].as_str()),
-        (Some("error"), Some("fail"))
-    );
+    let doc = portcullis(["audit", "--format", "sarif", image("oci/go-dynamic-root").to_str().unwrap()]).json();
+    let r = doc["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "GO-CFG-001").unwrap().clone();
+    assert_eq!((r["level"].as_str(), r["kind"].as_str()), (Some("error"), Some("fail")));
     let idx = r["ruleIndex"].as_u64().unwrap() as usize;
-    assert_eq!(
-        doc["runs"][0]["tool"]["driver"]["rules"][idx]["id"],
-        "GO-CFG-001"
-    );
+    assert_eq!(doc["runs"][0]["tool"]["driver"]["rules"][idx]["id"], "GO-CFG-001");
 }
 
 #[test]
@@ -169,9 +115,7 @@ fn json_reports_validate_against_the_published_schema() {
         "json",
         "-p",
         policy.to_str().unwrap(),
-        image("docker-archive/go-legacy-debug.tar")
-            .to_str()
-            .unwrap(),
+        image("docker-archive/go-legacy-debug.tar").to_str().unwrap(),
     ])
     .json();
     assert_eq!(doc["waivers_used"].as_array().unwrap().len(), 1);
@@ -193,11 +137,7 @@ fn human_report_snapshot() {
     let run = portcullis(["audit", image("oci/go-dynamic-root").to_str().unwrap()]);
     assert_eq!(run.code, 1);
     insta::assert_snapshot!("human_go_dynamic_root", stable(&run.stdout));
-    let run = portcullis([
-        "audit",
-        "--verbose",
-        image("oci/go-static-multiarch").to_str().unwrap(),
-    ]);
+    let run = portcullis(["audit", "--verbose", image("oci/go-static-multiarch").to_str().unwrap()]);
     assert_eq!(run.code, 0);
     insta::assert_snapshot!("human_go_static_multiarch_verbose", stable(&run.stdout));
 }
@@ -208,13 +148,8 @@ fn policy_diagnostics_snapshot() {
     let policy = portcullis::Policy::parse("demo.toml", text, None).expect("form is fine");
     let engine = portcullis::Engine::new(
         policy,
-        portcullis::EngineOptions {
-            cache_dir: Some(support::cache_dir()),
-            today: None,
-        },
+        portcullis::EngineOptions { cache_dir: Some(support::cache_dir()), today: None },
     );
-    let Err(portcullis::EngineError::Policy(err)) = engine else {
-        panic!("expected policy errors")
-    };
+    let Err(portcullis::EngineError::Policy(err)) = engine else { panic!("expected policy errors") };
     insta::assert_snapshot!("policy_diagnostics", err.render(false));
 }

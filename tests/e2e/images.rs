@@ -14,36 +14,19 @@ fn expected() -> serde_json::Value {
 /// Every rule the loaded policy reports on, compared with expected.json for
 /// each platform subject of `path`.
 fn check_outcomes(name: &str, path: &std::path::Path) -> usize {
-    let run = portcullis(
-        ["audit", "--format", "json"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain([path.display().to_string()]),
-    );
-    assert!(
-        run.code == 0 || run.code == 1,
-        "{name}: exit {} stderr {}",
-        run.code,
-        run.stderr
-    );
+    let run =
+        portcullis(["audit", "--format", "json"].iter().map(|s| s.to_string()).chain([path.display().to_string()]));
+    assert!(run.code == 0 || run.code == 1, "{name}: exit {} stderr {}", run.code, run.stderr);
     let report = run.json();
     let expected = expected();
     let want = &expected[name];
-    let images: Vec<&serde_json::Value> = report["subjects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|s| s["kind"] == "image")
-        .collect();
+    let images: Vec<&serde_json::Value> =
+        report["subjects"].as_array().unwrap().iter().filter(|s| s["kind"] == "image").collect();
     assert!(!images.is_empty(), "{name}: no image subjects");
     let mut compared = 0;
     for subject in images {
-        let rules: Vec<String> = subject["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["rule"].as_str().unwrap().to_string())
-            .collect();
+        let rules: Vec<String> =
+            subject["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect();
         for rule in rules.iter().collect::<std::collections::BTreeSet<_>>() {
             let Some(exp) = want[rule.as_str()]["outcome"].as_str() else {
                 continue;
@@ -74,22 +57,13 @@ fn go_static_good_is_admitted_from_layout_and_docker_archive() {
 
 #[test]
 fn go_dynamic_root_is_denied_for_running_as_root() {
-    let run = portcullis([
-        "audit",
-        "--format",
-        "json",
-        image("oci/go-dynamic-root").to_str().unwrap(),
-    ]);
+    let run = portcullis(["audit", "--format", "json", image("oci/go-dynamic-root").to_str().unwrap()]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["verdict"], "deny");
     let subject = &report["subjects"][0];
-    let f = subject["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == "GO-CFG-001")
-        .expect("GO-CFG-001 finding");
+    let f =
+        subject["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "GO-CFG-001").expect("GO-CFG-001 finding");
     assert_eq!(f["outcome"], "fail");
     assert_eq!(f["effect"], "deny");
     assert_eq!(f["enforcement"], "enforce");
@@ -110,46 +84,26 @@ fn every_rule_matches_fixtures_on_every_shared_image() {
         compared += check_outcomes(name, &image(path));
     }
     // 7 GO-CFG rules x (6 single-platform audits + 2 platforms of the index)
-    assert!(
-        compared >= 56,
-        "only {compared} rule outcomes were compared"
-    );
+    assert!(compared >= 56, "only {compared} rule outcomes were compared");
 }
 
 #[test]
 fn multiarch_index_reports_each_platform_on_its_own() {
-    let run = portcullis([
-        "audit",
-        "--format",
-        "json",
-        image("oci/go-static-multiarch").to_str().unwrap(),
-    ]);
+    let run = portcullis(["audit", "--format", "json", image("oci/go-static-multiarch").to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = run.json();
     let subjects = report["subjects"].as_array().unwrap();
-    let platforms: Vec<&str> = subjects
-        .iter()
-        .filter_map(|s| s["platform"].as_str())
-        .collect();
+    let platforms: Vec<&str> = subjects.iter().filter_map(|s| s["platform"].as_str()).collect();
     assert_eq!(platforms, ["linux/amd64", "linux/arm64/v8"]);
-    let index = subjects
-        .iter()
-        .find(|s| s["kind"] == "index")
-        .expect("index subject");
+    let index = subjects.iter().find(|s| s["kind"] == "index").expect("index subject");
     assert_eq!(index["platform"], serde_json::Value::Null);
-    assert_eq!(
-        index["digest"],
-        "sha256:c481d890ad34cdf3bd3480ab5519f1fbf0f335955b6584609d3ca112a625424b"
-    );
+    assert_eq!(index["digest"], "sha256:c481d890ad34cdf3bd3480ab5519f1fbf0f335955b6584609d3ca112a625424b");
     for s in subjects.iter().filter(|s| s["kind"] == "image") {
         assert_eq!(s["parent_index"], index["digest"]);
         assert_eq!(s["verdict"], "admit");
     }
-    let digests: Vec<&str> = subjects
-        .iter()
-        .filter(|s| s["kind"] == "image")
-        .map(|s| s["digest"].as_str().unwrap())
-        .collect();
+    let digests: Vec<&str> =
+        subjects.iter().filter(|s| s["kind"] == "image").map(|s| s["digest"].as_str().unwrap()).collect();
     assert_eq!(
         digests,
         [
@@ -161,20 +115,10 @@ fn multiarch_index_reports_each_platform_on_its_own() {
 
 #[test]
 fn docker_archive_subject_is_the_image_id() {
-    let run = portcullis([
-        "audit",
-        "--format",
-        "json",
-        image("docker-archive/go-legacy-debug.tar")
-            .to_str()
-            .unwrap(),
-    ]);
+    let run = portcullis(["audit", "--format", "json", image("docker-archive/go-legacy-debug.tar").to_str().unwrap()]);
     let report = run.json();
     let s = &report["subjects"][0];
-    assert_eq!(
-        s["digest"],
-        "sha256:03e01b11f4b034d3f884df93ecf9e0e5501207d6005c5a3bc9278ff0f9f6748b"
-    );
+    assert_eq!(s["digest"], "sha256:03e01b11f4b034d3f884df93ecf9e0e5501207d6005c5a3bc9278ff0f9f6748b");
     assert_eq!(s["repository"], "docker.io/library/go-legacy-debug");
     assert_eq!(s["platform"], "linux/amd64");
 }

@@ -16,8 +16,7 @@ fn oci_image_spec_vectors_are_accepted_or_rejected_as_upstream_expects() {
     for case in &cases {
         let file = case["file"].as_str().unwrap();
         let bytes = std::fs::read(dir.join(file)).unwrap();
-        let result =
-            portcullis::oci::validate_document(case["schema_media_type"].as_str().unwrap(), &bytes);
+        let result = portcullis::oci::validate_document(case["schema_media_type"].as_str().unwrap(), &bytes);
         let want_pass = case["expected"] == "pass";
         match (&result, want_pass) {
             (Ok(()), true) => agreed += 1,
@@ -26,10 +25,9 @@ fn oci_image_spec_vectors_are_accepted_or_rejected_as_upstream_expects() {
                 assert!(e.to_string().len() > 10, "{file}: unhelpful error {e:?}");
                 agreed += 1;
             }
-            (r, _) => disagreements.push(format!(
-                "{file}: expected {}, got {r:?} ({})",
-                case["expected"], case["comment"]
-            )),
+            (r, _) => {
+                disagreements.push(format!("{file}: expected {}, got {r:?} ({})", case["expected"], case["comment"]))
+            }
         }
     }
     println!("oci-image-spec vectors: {agreed}/{} agreed", cases.len());
@@ -41,63 +39,26 @@ fn oci_image_spec_vectors_are_accepted_or_rejected_as_upstream_expects() {
 fn rejections_name_the_field() {
     let dir = corpus("oci-image-spec/extracted/schema-tests");
     let err = |f: &str, mt: &str| {
-        portcullis::oci::validate_document(mt, &std::fs::read(dir.join(f)).unwrap())
-            .unwrap_err()
-            .to_string()
+        portcullis::oci::validate_document(mt, &std::fs::read(dir.join(f)).unwrap()).unwrap_err().to_string()
     };
+    assert!(err("TestManifest-02-fail.json", "application/vnd.oci.image.manifest.v1+json").contains("layers[0].size"));
     assert!(
-        err(
-            "TestManifest-02-fail.json",
-            "application/vnd.oci.image.manifest.v1+json"
-        )
-        .contains("layers[0].size")
+        err("TestImageIndex-03-fail.json", "application/vnd.oci.image.index.v1+json").contains("manifests[0].platform")
     );
-    assert!(
-        err(
-            "TestImageIndex-03-fail.json",
-            "application/vnd.oci.image.index.v1+json"
-        )
-        .contains("manifests[0].platform")
-    );
-    assert!(
-        err(
-            "TestManifest-05-fail.json",
-            "application/vnd.oci.image.manifest.v1+json"
-        )
-        .contains("layers")
-    );
-    assert!(
-        err(
-            "TestDescriptor-15-fail.json",
-            "application/vnd.oci.descriptor.v1+json"
-        )
-        .contains("digest")
-    );
-    assert!(
-        err(
-            "TestConfig-09-fail.json",
-            "application/vnd.oci.image.config.v1+json"
-        )
-        .contains("config.Env[0]")
-    );
+    assert!(err("TestManifest-05-fail.json", "application/vnd.oci.image.manifest.v1+json").contains("layers"));
+    assert!(err("TestDescriptor-15-fail.json", "application/vnd.oci.descriptor.v1+json").contains("digest"));
+    assert!(err("TestConfig-09-fail.json", "application/vnd.oci.image.config.v1+json").contains("config.Env[0]"));
 }
 
 fn gcr(rel: &str) -> String {
-    corpus("go-containerregistry/pkg/v1")
-        .join(rel)
-        .display()
-        .to_string()
+    corpus("go-containerregistry/pkg/v1").join(rel).display().to_string()
 }
 
 #[test]
 fn broken_docker_manifests_exit_2_naming_the_problem() {
     let run = portcullis(["audit".into(), gcr("tarball/testdata/null_manifest.tar")]);
     assert_eq!(run.code, 2, "{}", run.stdout);
-    assert!(
-        run.stderr.contains("manifest.json is `null`"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("manifest.json is `null`"), "{}", run.stderr);
 
     let run = portcullis(["audit".into(), gcr("tarball/testdata/no_manifest.tar")]);
     assert_eq!(run.code, 2);
@@ -111,14 +72,8 @@ fn multi_image_archive_is_selected_by_tag_or_audited_whole() {
     let all = portcullis(["audit".into(), "-f".into(), "json".into(), bundle.clone()]).json();
     assert_eq!(all["subjects"].as_array().unwrap().len(), 2);
     for (tag, digest) in [
-        (
-            "test_image_1",
-            "sha256:6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e",
-        ),
-        (
-            "test_image_2:latest",
-            "sha256:930705ce23e3b6ed4c08746b6fe880089c864fbaf62482702ae3fdd66b8c7fe9",
-        ),
+        ("test_image_1", "sha256:6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e"),
+        ("test_image_2:latest", "sha256:930705ce23e3b6ed4c08746b6fe880089c864fbaf62482702ae3fdd66b8c7fe9"),
         (
             "index.docker.io/library/test_image_1:latest",
             "sha256:6e0b05049ed9c17d02e1a55e80d6599dbfcce7f4f4b022e3c673e685789c470e",
@@ -131,11 +86,7 @@ fn multi_image_archive_is_selected_by_tag_or_audited_whole() {
     }
     let missing = portcullis(["audit", "--image", "nope:1", &bundle]);
     assert_eq!(missing.code, 2);
-    assert!(
-        missing.stderr.contains("test_image_1"),
-        "lists what is there: {}",
-        missing.stderr
-    );
+    assert!(missing.stderr.contains("test_image_1"), "lists what is there: {}", missing.stderr);
 }
 
 #[test]
@@ -150,25 +101,14 @@ fn linked_layer_tar_and_docker25_archives_load() {
     ])
     .json();
     let s = &r["subjects"][0];
-    assert!(
-        s["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|f| f["rule"] != "portcullis/evidence"),
-        "{s}"
-    );
+    assert!(s["findings"].as_array().unwrap().iter().all(|f| f["rule"] != "portcullis/evidence"), "{s}");
 
     let input = support::open(std::path::Path::new(&gcr("tarball/testdata/test_link.tar")));
     let img = input
         .evidence
         .iter()
         .find_map(|e| match e {
-            portcullis::evidence::Evidence::Image(i)
-                if i.subject.reference.ends_with("test_image_3") =>
-            {
-                Some(i)
-            }
+            portcullis::evidence::Evidence::Image(i) if i.subject.reference.ends_with("test_image_3") => Some(i),
             _ => None,
         })
         .expect("test_image_3");
@@ -180,18 +120,9 @@ fn linked_layer_tar_and_docker25_archives_load() {
                 == Some("sha256:8897395fd26dc44ad0e2a834335b33198cb41ac4d98dfddf58eced3853fa7b17")
         })
         .expect("the linked layer");
-    assert!(
-        linked.size > 0,
-        "the symlinked layer.tar resolves to content"
-    );
+    assert!(linked.size > 0, "the symlinked layer.tar resolves to content");
 
-    let r = portcullis([
-        "audit",
-        "-f",
-        "json",
-        &gcr("tarball/testdata/hello-world-v25.tar"),
-    ])
-    .json();
+    let r = portcullis(["audit", "-f", "json", &gcr("tarball/testdata/hello-world-v25.tar")]).json();
     assert_eq!(r["subjects"].as_array().unwrap().len(), 1);
     assert_eq!(r["subjects"][0]["platform"], "linux/arm64");
 }
@@ -200,20 +131,13 @@ fn linked_layer_tar_and_docker25_archives_load() {
 fn oci_layout_with_nested_indexes_and_bad_selection() {
     let layout = gcr("layout/testdata/test_index");
     let r = portcullis(["audit", "-f", "json", &layout]).json();
-    let digests: Vec<&str> = r["subjects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["digest"].as_str().unwrap())
-        .collect();
+    let digests: Vec<&str> = r["subjects"].as_array().unwrap().iter().map(|s| s["digest"].as_str().unwrap()).collect();
     assert!(
-        digests
-            .contains(&"sha256:05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5"),
+        digests.contains(&"sha256:05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5"),
         "{digests:?}"
     );
     assert!(
-        digests
-            .contains(&"sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650"),
+        digests.contains(&"sha256:eebff607b1628d67459b0596643fc07de70d702eccf030f0bc7bb6fc2b278650"),
         "{digests:?}"
     );
     let bad = portcullis(["audit", "--image", "sha256:deadbeef", &layout]);
@@ -225,11 +149,7 @@ fn non_images_exit_2_with_one_line() {
     let run = portcullis(["audit", "/etc/passwd"]);
     assert_eq!(run.code, 2);
     assert_eq!(run.stderr.trim().lines().count(), 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("/etc/passwd") && run.stderr.contains("not an image"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("/etc/passwd") && run.stderr.contains("not an image"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
 
     let run = portcullis(["audit", "/nonexistent/image"]);
@@ -239,11 +159,7 @@ fn non_images_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let run = portcullis(["audit".to_string(), dir.path().display().to_string()]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("not an OCI image layout"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("not an OCI image layout"), "{}", run.stderr);
 
     let run = portcullis(["audit".to_string(), gcr("tarball/testdata/content.tar")]);
     assert_eq!(run.code, 2);
@@ -258,12 +174,7 @@ fn tampered(edit: impl FnOnce(&std::path::Path)) -> (tempfile::TempDir, support:
     let layout = dir.path().join("layout");
     copy_dir(&image("oci/go-static-good"), &layout);
     edit(&layout.join("blobs/sha256"));
-    let run = portcullis([
-        "audit".to_string(),
-        "-f".into(),
-        "json".into(),
-        layout.display().to_string(),
-    ]);
+    let run = portcullis(["audit".to_string(), "-f".into(), "json".into(), layout.display().to_string()]);
     (dir, run)
 }
 
@@ -291,10 +202,7 @@ fn tampered_config_blob_is_denied_naming_the_blob() {
         std::fs::write(&p, b).unwrap();
     });
     let msg = evidence_message(&run);
-    assert!(
-        msg.contains(GOOD_CONFIG) && msg.contains("does not match"),
-        "{msg}"
-    );
+    assert!(msg.contains(GOOD_CONFIG) && msg.contains("does not match"), "{msg}");
 }
 
 #[test]
@@ -305,17 +213,11 @@ fn truncated_or_missing_blobs_are_denied() {
         std::fs::write(&p, &b[..b.len() - 1]).unwrap();
     });
     let msg = evidence_message(&run);
-    assert!(
-        msg.contains(GOOD_MANIFEST) && msg.contains("bytes"),
-        "{msg}"
-    );
+    assert!(msg.contains(GOOD_MANIFEST) && msg.contains("bytes"), "{msg}");
 
     let (_d, run) = tampered(|blobs| std::fs::remove_file(blobs.join(GOOD_CONFIG)).unwrap());
     let msg = evidence_message(&run);
-    assert!(
-        msg.contains(GOOD_CONFIG) && msg.contains("missing"),
-        "{msg}"
-    );
+    assert!(msg.contains(GOOD_CONFIG) && msg.contains("missing"), "{msg}");
 }
 
 #[test]
@@ -330,12 +232,7 @@ fn oci_archive_gives_the_same_report_as_the_layout() {
             "json".into(),
             image(&format!("oci/{name}")).display().to_string(),
         ]);
-        let from_tar = portcullis([
-            "audit".to_string(),
-            "-f".into(),
-            "json".into(),
-            tar.display().to_string(),
-        ]);
+        let from_tar = portcullis(["audit".to_string(), "-f".into(), "json".into(), tar.display().to_string()]);
         assert_eq!(from_dir.code, from_tar.code);
         let (a, b) = (from_dir.json(), from_tar.json());
         assert_eq!(b["input"]["format"], "oci-archive");
@@ -344,13 +241,7 @@ fn oci_archive_gives_the_same_report_as_the_layout() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|s| {
-                    (
-                        s["digest"].to_string(),
-                        s["verdict"].to_string(),
-                        s["findings"].as_array().unwrap().len(),
-                    )
-                })
+                .map(|s| (s["digest"].to_string(), s["verdict"].to_string(), s["findings"].as_array().unwrap().len()))
                 .collect()
         };
         assert_eq!(strip(&a), strip(&b), "{name}");

@@ -14,14 +14,7 @@ fn write(dir: &tempfile::TempDir, text: &str) -> String {
 const HEAD: &str = "[policy]\nname = \"t\"\nversion = \"1\"\n\n[plugins.image-config]\n";
 
 fn audit_json(policy: &str, img: &str) -> (i32, serde_json::Value) {
-    let run = portcullis([
-        "audit",
-        "-f",
-        "json",
-        "--policy",
-        policy,
-        image(img).to_str().unwrap(),
-    ]);
+    let run = portcullis(["audit", "-f", "json", "--policy", policy, image(img).to_str().unwrap()]);
     assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
     (run.code, run.json())
 }
@@ -29,30 +22,15 @@ fn audit_json(policy: &str, img: &str) -> (i32, serde_json::Value) {
 #[test]
 fn misspelt_key_exits_2_naming_file_line_column() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        &dir,
-        "[policy]\nname = \"t\"\nversion = \"1\"\nenforcment = \"warn\"\n\n[plugins.image-config]\n",
-    );
+    let file =
+        write(&dir, "[policy]\nname = \"t\"\nversion = \"1\"\nenforcment = \"warn\"\n\n[plugins.image-config]\n");
     let run = portcullis(["policy", "check", &file]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains(&format!("{file}:4:1")),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(&format!("{file}:4:1")), "{}", run.stderr);
     assert!(run.stderr.contains("enforcment"), "{}", run.stderr);
-    let run = portcullis([
-        "audit",
-        "--policy",
-        &file,
-        image("oci/go-static-good").to_str().unwrap(),
-    ]);
+    let run = portcullis(["audit", "--policy", &file, image("oci/go-static-good").to_str().unwrap()]);
     assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains(&format!("{file}:4:1")),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(&format!("{file}:4:1")), "{}", run.stderr);
 }
 
 #[test]
@@ -60,26 +38,10 @@ fn semantic_errors_point_at_their_lines() {
     let dir = tempfile::tempdir().unwrap();
     let cases: &[(&str, &str, &str)] = &[
         ("[rules.GO-CFG-099]\n", ":6:8", "unknown rule `GO-CFG-099`"),
-        (
-            "[rules.GO-CFG-001]\nparams = { allow_named_usr = true }\n",
-            ":7:12",
-            "has no parameter `allow_named_usr`",
-        ),
-        (
-            "[rules.GO-CFG-001]\nparams = { allow_named_user = \"yes\" }\n",
-            ":7:31",
-            "must be a boolean",
-        ),
-        (
-            "[rules.GO-CFG-001]\nenforcement = \"enforced\"\n",
-            ":7:15",
-            "enforced",
-        ),
-        (
-            "[rules.GO-CFG-001]\nseverity = \"extreme\"\n",
-            ":7:12",
-            "extreme",
-        ),
+        ("[rules.GO-CFG-001]\nparams = { allow_named_usr = true }\n", ":7:12", "has no parameter `allow_named_usr`"),
+        ("[rules.GO-CFG-001]\nparams = { allow_named_user = \"yes\" }\n", ":7:31", "must be a boolean"),
+        ("[rules.GO-CFG-001]\nenforcement = \"enforced\"\n", ":7:15", "enforced"),
+        ("[rules.GO-CFG-001]\nseverity = \"extreme\"\n", ":7:12", "extreme"),
         (
             "[[waivers]]\nrule = \"GO-CFG-001\"\nreason = \"r\"\nowner = \"o\"\n",
             ":7:8",
@@ -100,31 +62,15 @@ fn semantic_errors_point_at_their_lines() {
             ":7:8",
             "unknown rule `NOPE`",
         ),
-        (
-            "[plugins.nope]\n",
-            ":6:10",
-            "no builtin plugin named `nope`",
-        ),
-        (
-            "[plugins.ext]\npath = \"x.wasm\"\n",
-            ":7:8",
-            "no `sha256` pin",
-        ),
+        ("[plugins.nope]\n", ":6:10", "no builtin plugin named `nope`"),
+        ("[plugins.ext]\npath = \"x.wasm\"\n", ":7:8", "no `sha256` pin"),
     ];
     for (extra, at, what) in cases {
         let file = write(&dir, &format!("{HEAD}{extra}"));
         let run = portcullis(["policy", "check", &file]);
         assert_eq!(run.code, 2, "{extra}: {}", run.stdout);
-        assert!(
-            run.stderr.contains(&format!("{file}{at}")),
-            "{extra}: wanted {at} in\n{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains(what),
-            "{extra}: wanted `{what}` in\n{}",
-            run.stderr
-        );
+        assert!(run.stderr.contains(&format!("{file}{at}")), "{extra}: wanted {at} in\n{}", run.stderr);
+        assert!(run.stderr.contains(what), "{extra}: wanted `{what}` in\n{}", run.stderr);
     }
 }
 
@@ -135,32 +81,20 @@ fn the_default_pack_checks_clean() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("7 rules enabled"), "{}", run.stdout);
     // The embedded default is the same file.
-    assert_eq!(
-        std::fs::read_to_string(&pack).unwrap(),
-        portcullis::policy::DEFAULT_POLICY_TEXT
-    );
+    assert_eq!(std::fs::read_to_string(&pack).unwrap(), portcullis::policy::DEFAULT_POLICY_TEXT);
 }
 
 #[test]
 fn policy_wide_warn_admits_with_warnings() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
-        &dir,
-        "[policy]\nname = \"t\"\nversion = \"1\"\nenforcement = \"warn\"\n\n[plugins.image-config]\n",
-    );
+    let file =
+        write(&dir, "[policy]\nname = \"t\"\nversion = \"1\"\nenforcement = \"warn\"\n\n[plugins.image-config]\n");
     let (code, r) = audit_json(&file, "oci/go-dynamic-root");
     assert_eq!(code, 0);
     assert_eq!(r["verdict"], "admit");
-    let effects: Vec<&str> = r["subjects"][0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["effect"].as_str().unwrap())
-        .collect();
-    assert!(
-        effects.contains(&"warn") && !effects.contains(&"deny"),
-        "{effects:?}"
-    );
+    let effects: Vec<&str> =
+        r["subjects"][0]["findings"].as_array().unwrap().iter().map(|f| f["effect"].as_str().unwrap()).collect();
+    assert!(effects.contains(&"warn") && !effects.contains(&"deny"), "{effects:?}");
 
     // An explicit rule setting beats the policy-wide cap.
     let file = write(
@@ -184,19 +118,14 @@ fn disabled_rules_do_not_run_and_audit_rules_do_not_deny() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(
         &dir,
-        &format!(
-            "{HEAD}[rules.GO-CFG-001]\nenabled = false\n[rules.GO-CFG-003]\nenforcement = \"audit\"\n"
-        ),
+        &format!("{HEAD}[rules.GO-CFG-001]\nenabled = false\n[rules.GO-CFG-003]\nenforcement = \"audit\"\n"),
     );
     let (code, r) = audit_json(&file, "oci/go-dynamic-root");
     assert_eq!(code, 0, "{r}");
     let findings = r["subjects"][0]["findings"].as_array().unwrap();
     assert!(findings.iter().all(|f| f["rule"] != "GO-CFG-001"));
     let f003 = findings.iter().find(|f| f["rule"] == "GO-CFG-003").unwrap();
-    assert_eq!(
-        (f003["outcome"].as_str(), f003["effect"].as_str()),
-        (Some("fail"), Some("none"))
-    );
+    assert_eq!((f003["outcome"].as_str(), f003["effect"].as_str()), (Some("fail"), Some("none")));
 }
 
 #[test]
@@ -205,19 +134,12 @@ fn rule_parameters_change_the_outcome() {
     // go-static-good's user is numeric; forbid that UID to flip the outcome.
     let file = write(
         &dir,
-        &format!(
-            "{HEAD}[rules.GO-CFG-001]\nparams = {{ forbidden_users = [\"0\", \"root\", \"65532\"] }}\n"
-        ),
+        &format!("{HEAD}[rules.GO-CFG-001]\nparams = {{ forbidden_users = [\"0\", \"root\", \"65532\"] }}\n"),
     );
     let (code, r) = audit_json(&file, "oci/go-static-good");
     assert_eq!(code, 1);
-    let f = r["subjects"][0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == "GO-CFG-001")
-        .unwrap()
-        .clone();
+    let f =
+        r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "GO-CFG-001").unwrap().clone();
     assert_eq!(f["outcome"], "fail");
     assert_eq!(f["location"]["pointer"], "/config/User");
 }
@@ -230,39 +152,22 @@ fn waivers_apply_by_digest_or_repository_and_are_listed() {
     let by_digest = format!(
         "{HEAD}[[waivers]]\nrule = \"GO-CFG-001\"\ndigest = \"{LEGACY_ID}\"\nreason = \"legacy debug image, replaced in Q1\"\nowner = \"team-a@example.com\"\nexpires = 2999-12-31\n"
     );
-    let (code, r) = audit_json(
-        &write(&dir, &by_digest),
-        "docker-archive/go-legacy-debug.tar",
-    );
+    let (code, r) = audit_json(&write(&dir, &by_digest), "docker-archive/go-legacy-debug.tar");
     assert_eq!(code, 0, "{r}");
     let used = r["waivers_used"].as_array().unwrap();
     assert_eq!(used.len(), 1);
     assert_eq!(used[0]["rule"], "GO-CFG-001");
     assert_eq!(used[0]["waiver"]["owner"], "team-a@example.com");
     assert_eq!(used[0]["waiver"]["line"], 7);
-    let f = r["subjects"][0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == "GO-CFG-001")
-        .unwrap()
-        .clone();
+    let f =
+        r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "GO-CFG-001").unwrap().clone();
     assert_eq!(f["effect"], "waived");
 
-    let by_repo = by_digest.replace(
-        &format!("digest = \"{LEGACY_ID}\""),
-        "repository = \"docker.io/library/go-*\"",
-    );
+    let by_repo = by_digest.replace(&format!("digest = \"{LEGACY_ID}\""), "repository = \"docker.io/library/go-*\"");
     let (code, _) = audit_json(&write(&dir, &by_repo), "docker-archive/go-legacy-debug.tar");
     assert_eq!(code, 0);
-    let other_repo = by_digest.replace(
-        &format!("digest = \"{LEGACY_ID}\""),
-        "repository = \"ghcr.io/acme/*\"",
-    );
-    let (code, r) = audit_json(
-        &write(&dir, &other_repo),
-        "docker-archive/go-legacy-debug.tar",
-    );
+    let other_repo = by_digest.replace(&format!("digest = \"{LEGACY_ID}\""), "repository = \"ghcr.io/acme/*\"");
+    let (code, r) = audit_json(&write(&dir, &other_repo), "docker-archive/go-legacy-debug.tar");
     assert_eq!(code, 1);
     assert!(r["waivers_used"].as_array().unwrap().is_empty());
     // The human report says who waived what.
@@ -270,13 +175,10 @@ fn waivers_apply_by_digest_or_repository_and_are_listed() {
         "audit",
         "--policy",
         &write(&dir, &by_digest),
-        image("docker-archive/go-legacy-debug.tar")
-            .to_str()
-            .unwrap(),
+        image("docker-archive/go-legacy-debug.tar").to_str().unwrap(),
     ]);
     assert!(
-        run.stdout
-            .contains("waived: legacy debug image, replaced in Q1 (owner team-a@example.com"),
+        run.stdout.contains("waived: legacy debug image, replaced in Q1 (owner team-a@example.com"),
         "{}",
         run.stdout
     );
@@ -294,10 +196,7 @@ fn expired_waivers_are_ignored_with_a_warning() {
     let warnings = r["warnings"].as_array().unwrap();
     assert_eq!(warnings.len(), 1);
     let w = warnings[0].as_str().unwrap();
-    assert!(
-        w.contains("expired on 2020-01-31") && w.contains(&format!("{file}:7")),
-        "{w}"
-    );
+    assert!(w.contains("expired on 2020-01-31") && w.contains(&format!("{file}:7")), "{w}");
     let run = portcullis(["policy", "check", &file]);
     assert_eq!(run.code, 0);
     assert!(run.stderr.contains("expired"), "{}", run.stderr);
@@ -308,34 +207,17 @@ fn explain_and_rules_document_the_rules() {
     let run = portcullis(["explain", "GO-CFG-003"]);
     assert_eq!(run.code, 0);
     assert!(
-        run.stdout.contains("GO-CFG-003")
-            && run.stdout.contains("exec form")
-            && run.stdout.contains("Remediation:"),
+        run.stdout.contains("GO-CFG-003") && run.stdout.contains("exec form") && run.stdout.contains("Remediation:"),
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout.contains("shells"),
-        "parameters are listed: {}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("shells"), "parameters are listed: {}", run.stdout);
     let run = portcullis(["explain", "GO-NOPE-1"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("GO-CFG-001"), "{}", run.stderr);
     let run = portcullis(["rules"]);
     assert_eq!(run.code, 0);
     assert_eq!(run.stdout.lines().count(), 7, "{}", run.stdout);
-    let row: Vec<&str> = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("GO-CFG-002"))
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    assert_eq!(
-        row[..4],
-        ["GO-CFG-002", "warn", "low", "on"],
-        "{}",
-        run.stdout
-    );
+    let row: Vec<&str> = run.stdout.lines().find(|l| l.starts_with("GO-CFG-002")).unwrap().split_whitespace().collect();
+    assert_eq!(row[..4], ["GO-CFG-002", "warn", "low", "on"], "{}", run.stdout);
 }

@@ -26,9 +26,7 @@ const RULES: &[&str] = &[
 
 fn sha256_hex(path: &str) -> String {
     let bytes = std::fs::read(path).unwrap();
-    portcullis::digest::Digest::sha256(&bytes)
-        .encoded()
-        .to_string()
+    portcullis::digest::Digest::sha256(&bytes).encoded().to_string()
 }
 
 /// A policy running the image-config plugin and only `attack` of the hostile one.
@@ -64,49 +62,20 @@ fn contained(attack: &str, extra_rules: &str) -> String {
         let start = Instant::now();
         let report = engine.audit(&input);
         let elapsed = start.elapsed();
-        assert!(
-            elapsed < Duration::from_secs(1),
-            "{attack}: took {elapsed:?}"
-        );
-        assert_eq!(
-            report.verdict,
-            Verdict::Deny,
-            "{attack} round {round}: {}",
-            report.to_json()
-        );
-        let f = report.subjects[0]
-            .findings
-            .iter()
-            .find(|f| f.rule == attack)
-            .expect("a finding for the attack");
-        assert_eq!(
-            f.outcome,
-            portcullis::model::Outcome::Error,
-            "{attack}: {f:?}"
-        );
+        assert!(elapsed < Duration::from_secs(1), "{attack}: took {elapsed:?}");
+        assert_eq!(report.verdict, Verdict::Deny, "{attack} round {round}: {}", report.to_json());
+        let f = report.subjects[0].findings.iter().find(|f| f.rule == attack).expect("a finding for the attack");
+        assert_eq!(f.outcome, portcullis::model::Outcome::Error, "{attack}: {f:?}");
         assert_eq!(f.effect, portcullis::report::Effect::Deny);
         // The well-behaved plugin next to it still ran and passed.
-        let ok = report.subjects[0]
-            .findings
-            .iter()
-            .filter(|f| f.rule.starts_with("GO-CFG"))
-            .count();
-        assert_eq!(
-            ok, 7,
-            "{attack}: the image-config plugin's findings are all there"
-        );
+        let ok = report.subjects[0].findings.iter().filter(|f| f.rule.starts_with("GO-CFG")).count();
+        assert_eq!(ok, 7, "{attack}: the image-config plugin's findings are all there");
     }
     // The next audit in the same process, with another engine, succeeds.
     let report = support::default_engine().audit(&input);
     assert_eq!(report.verdict, Verdict::Admit);
 
-    engine.audit(&input).subjects[0]
-        .findings
-        .iter()
-        .find(|f| f.rule == attack)
-        .unwrap()
-        .message
-        .clone()
+    engine.audit(&input).subjects[0].findings.iter().find(|f| f.rule == attack).unwrap().message.clone()
 }
 
 #[test]
@@ -117,20 +86,12 @@ fn infinite_loop_is_stopped() {
 
 #[test]
 fn infinite_loop_with_plenty_of_fuel_hits_the_deadline() {
-    let text = policy_text(
-        "HOSTILE-LOOP",
-        "fuel = 1_000_000_000_000\ntimeout-ms = 100",
-        "",
-    );
+    let text = policy_text("HOSTILE-LOOP", "fuel = 1_000_000_000_000\ntimeout-ms = 100", "");
     let engine = support::engine_with(Policy::parse("hostile.toml", &text, None).unwrap());
     let start = Instant::now();
     let report = engine.audit(&good_image());
     assert!(start.elapsed() < Duration::from_secs(1));
-    let f = report.subjects[0]
-        .findings
-        .iter()
-        .find(|f| f.rule == "HOSTILE-LOOP")
-        .unwrap();
+    let f = report.subjects[0].findings.iter().find(|f| f.rule == "HOSTILE-LOOP").unwrap();
     assert!(f.message.contains("time limit of 100 ms"), "{}", f.message);
 }
 
@@ -145,31 +106,19 @@ fn trap_and_panic_are_errors() {
     let msg = contained("HOSTILE-TRAP", "");
     assert!(msg.contains("unreachable"), "{msg}");
     let msg = contained("HOSTILE-PANIC", "");
-    assert!(
-        msg.contains("unreachable") || msg.contains("panic"),
-        "{msg}"
-    );
+    assert!(msg.contains("unreachable") || msg.contains("panic"), "{msg}");
 }
 
 #[test]
 fn stack_overflow_is_an_error() {
     let msg = contained("HOSTILE-RECURSION", "");
-    assert!(
-        msg.contains("stack")
-            || msg.contains("memory")
-            || msg.contains("fuel")
-            || msg.contains("time"),
-        "{msg}"
-    );
+    assert!(msg.contains("stack") || msg.contains("memory") || msg.contains("fuel") || msg.contains("time"), "{msg}");
 }
 
 #[test]
 fn output_floods_are_refused() {
     let msg = contained("HOSTILE-FLOOD", "");
-    assert!(
-        msg.contains("more than the limit") || msg.contains("memory limit"),
-        "{msg}"
-    );
+    assert!(msg.contains("more than the limit") || msg.contains("memory limit"), "{msg}");
     let msg = contained("HOSTILE-STDOUT", "");
     assert!(msg.contains("time limit") || msg.contains("fuel"), "{msg}");
 }
@@ -185,10 +134,7 @@ fn network_is_out_of_reach() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let msg = contained(
-        "HOSTILE-SOCKET",
-        &format!("[rules.HOSTILE-SOCKET]\nparams = {{ port = {port} }}\n"),
-    );
+    let msg = contained("HOSTILE-SOCKET", &format!("[rules.HOSTILE-SOCKET]\nparams = {{ port = {port} }}\n"));
     assert!(!msg.contains("connected"), "{msg}");
     match listener.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -224,39 +170,24 @@ fn sha256_pin_mismatch_refuses_to_load() {
         support::image("oci/go-static-good").display().to_string(),
     ]);
     assert_eq!(run.code, 2, "{}", run.stdout);
-    assert!(
-        run.stderr.contains("sha256 mismatch") && run.stderr.contains("refusing to load"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("sha256 mismatch") && run.stderr.contains("refusing to load"), "{}", run.stderr);
 }
 
 #[test]
 fn non_components_are_rejected_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, bytes) in [
-        ("garbage.wasm", b"not wasm at all".to_vec()),
-        ("core.wasm", b"\0asm\x01\0\0\0".to_vec()),
-    ] {
+    for (name, bytes) in [("garbage.wasm", b"not wasm at all".to_vec()), ("core.wasm", b"\0asm\x01\0\0\0".to_vec())] {
         let path = dir.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
-        let sha = portcullis::digest::Digest::sha256(&bytes)
-            .encoded()
-            .to_string();
+        let sha = portcullis::digest::Digest::sha256(&bytes).encoded().to_string();
         let text = format!(
             "[policy]\nname = \"x\"\nversion = \"1\"\n[plugins.bad]\npath = \"{}\"\nsha256 = \"{sha}\"\n",
             path.display()
         );
         let policy = Policy::parse("bad.toml", &text, None).unwrap();
-        let err = portcullis::Engine::new(
-            policy,
-            portcullis::EngineOptions {
-                cache_dir: None,
-                today: None,
-            },
-        )
-        .err()
-        .expect("load fails");
+        let err = portcullis::Engine::new(policy, portcullis::EngineOptions { cache_dir: None, today: None })
+            .err()
+            .expect("load fails");
         let msg = err.to_string();
         assert!(msg.contains("plugin `bad`"), "{name}: {msg}");
     }
@@ -277,13 +208,8 @@ fn hostile_audit_from_the_cli_denies_with_exit_1() {
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let r = run.json();
-    let f = r["subjects"][0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == "HOSTILE-TRAP")
-        .unwrap()
-        .clone();
+    let f =
+        r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "HOSTILE-TRAP").unwrap().clone();
     assert_eq!(f["outcome"], "error");
     assert!(Path::new(HOSTILE).is_file());
 }

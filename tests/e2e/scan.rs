@@ -30,19 +30,13 @@ fn gcr(rel: &str) -> std::path::PathBuf {
 fn whiteouts_and_overwrites_give_the_right_merged_view() {
     let img = &images(&gcr("mutate/testdata/whiteout_image.tar"))[0];
     let scan = img.scan.as_ref().unwrap();
-    assert!(
-        scan.files.get("/foo.txt").is_none(),
-        "whited-out file is gone"
-    );
+    assert!(scan.files.get("/foo.txt").is_none(), "whited-out file is gone");
     assert!(scan.files.get("/bar.txt").is_some());
 
     let img = &images(&gcr("mutate/testdata/whiteout_dir.tar"))[0];
     let scan = img.scan.as_ref().unwrap();
     // Layer 2 whites out `a`, layer 3 re-creates `a/` with `a/baz`.
-    assert!(
-        scan.files.get("/a/foo").is_none(),
-        "the whited-out directory's old content is gone"
-    );
+    assert!(scan.files.get("/a/foo").is_none(), "the whited-out directory's old content is gone");
     assert!(scan.files.get("/a/baz").is_some() && scan.files.get("/b/bar").is_some());
 
     let img = &images(&gcr("mutate/testdata/overwritten_file.tar"))[0];
@@ -50,10 +44,7 @@ fn whiteouts_and_overwrites_give_the_right_merged_view() {
     // Layer 1 replaces the file foo.txt ("foo") with a symlink to bar.txt, so
     // reading foo.txt no longer gives "foo"; the last layer is empty.
     let foo = scan.files.get("/foo.txt").expect("foo.txt");
-    assert_eq!(
-        (foo.kind, foo.layer, foo.link_target.as_deref()),
-        (FileKind::Symlink, 1, Some("bar.txt"))
-    );
+    assert_eq!((foo.kind, foo.layer, foo.link_target.as_deref()), (FileKind::Symlink, 1, Some("bar.txt")));
     assert_eq!(scan.files.get("/bar.txt").unwrap().size, 4);
 }
 
@@ -70,22 +61,14 @@ fn dive_figures_match_dive() {
     assert_eq!(eff.total_bytes, 1_220_598, "sizeBytes");
     assert_eq!(eff.user_bytes, 66_237, "userSizeBytes");
     assert_eq!(eff.wasted_bytes, 32_025, "wastedBytes");
-    assert!(
-        (eff.score - 0.9844212134184309).abs() < 1e-12,
-        "efficiency {}",
-        eff.score
-    );
+    assert!((eff.score - 0.9844212134184309).abs() < 1e-12, "efficiency {}", eff.score);
     let expected = [
         ("/root/example/somefile1.txt", 2, 12810),
         ("/root/saved.txt", 2, 12810),
         ("/root/example/somefile3.txt", 2, 6405),
     ];
-    let got: Vec<(&str, u32, u64)> = eff
-        .inefficient
-        .iter()
-        .filter(|p| p.2 > 0)
-        .map(|(p, c, s)| (p.as_str(), *c, *s))
-        .collect();
+    let got: Vec<(&str, u32, u64)> =
+        eff.inefficient.iter().filter(|p| p.2 > 0).map(|(p, c, s)| (p.as_str(), *c, *s)).collect();
     assert_eq!(got, expected);
 }
 
@@ -106,19 +89,11 @@ fn every_dive_archive_is_read_and_plain_rootfs_tars_are_not_images() {
             assert!(scan.files.get("/README.md").is_some(), "{name}");
         }
     }
-    for name in [
-        "test-uncompressed-image.tar",
-        "test-gzip-image.tar",
-        "test-zstd-image.tar",
-        "test-estargz-image.tar",
-    ] {
+    for name in ["test-uncompressed-image.tar", "test-gzip-image.tar", "test-zstd-image.tar", "test-estargz-image.tar"]
+    {
         let run = portcullis(["audit".to_string(), dive.join(name).display().to_string()]);
         assert_eq!(run.code, 2, "{name}");
-        assert!(
-            run.stderr.contains("not an image"),
-            "{name}: {}",
-            run.stderr
-        );
+        assert!(run.stderr.contains("not an image"), "{name}: {}", run.stderr);
     }
 }
 
@@ -128,47 +103,20 @@ fn dockle_setuid_and_credentials_fixtures() {
     let img = &images(&dockle.join("pkg/deckoder/extractor/docker/testdata/symbolic.tar"))[0];
     let scan = img.scan.as_ref().unwrap();
     // dockle's SetSuidNormal: one layer sets the setuid bit, a later one clears it.
-    let f = scan
-        .files
-        .get("/app/once-suid.txt")
-        .expect("app/once-suid.txt");
+    let f = scan.files.get("/app/once-suid.txt").expect("app/once-suid.txt");
     assert_eq!(f.mode & 0o6000, 0, "normal mode in the merged view");
     let layer_of = |diff: &str| {
-        img.layers
-            .iter()
-            .position(|l| l.diff_id.as_ref().map(|d| d.as_str()) == Some(diff))
-            .unwrap() as u32
+        img.layers.iter().position(|l| l.diff_id.as_ref().map(|d| d.as_str()) == Some(diff)).unwrap() as u32
     };
-    let suid_layer =
-        layer_of("sha256:434ba219e3907e89fe29f9b7de597fdf2305c615356f6a760e880570486fb4bb");
-    let normal_layer =
-        layer_of("sha256:98d172aa39eb52759aa79fda88452c3d78528ea21b170332cf45759c902c519a");
-    let hit = scan
-        .special_modes
-        .iter()
-        .find(|m| m.path == "/app/once-suid.txt")
-        .expect("setuid recorded");
-    assert_eq!(
-        (hit.layer, hit.effective),
-        (suid_layer, false),
-        "{:?}",
-        scan.special_modes
-    );
-    assert!(
-        !scan
-            .special_modes
-            .iter()
-            .any(|m| m.path == "/app/once-suid.txt" && m.layer == normal_layer)
-    );
+    let suid_layer = layer_of("sha256:434ba219e3907e89fe29f9b7de597fdf2305c615356f6a760e880570486fb4bb");
+    let normal_layer = layer_of("sha256:98d172aa39eb52759aa79fda88452c3d78528ea21b170332cf45759c902c519a");
+    let hit = scan.special_modes.iter().find(|m| m.path == "/app/once-suid.txt").expect("setuid recorded");
+    assert_eq!((hit.layer, hit.effective), (suid_layer, false), "{:?}", scan.special_modes);
+    assert!(!scan.special_modes.iter().any(|m| m.path == "/app/once-suid.txt" && m.layer == normal_layer));
 
     let img = &images(&dockle.join("pkg/scanner/testdata/scratch.tar"))[0];
     let secrets = &img.scan.as_ref().unwrap().secrets;
-    assert!(
-        secrets
-            .iter()
-            .any(|s| s.path == "/credentials.json" && s.kind == "credentials"),
-        "{secrets:?}"
-    );
+    assert!(secrets.iter().any(|s| s.path == "/credentials.json" && s.kind == "credentials"), "{secrets:?}");
 }
 
 // ---------------------------------------------------------------- hostile layers
@@ -234,12 +182,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// Audits a layout, expects a deny from `portcullis/evidence`, returns its message.
 fn denied(root: &Path) -> String {
-    let run = portcullis([
-        "audit".to_string(),
-        "-f".into(),
-        "json".into(),
-        root.display().to_string(),
-    ]);
+    let run = portcullis(["audit".to_string(), "-f".into(), "json".into(), root.display().to_string()]);
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     let r = run.json();
     let f = r["subjects"][0]["findings"]
@@ -258,32 +201,15 @@ const TAR_GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 #[test]
 fn traversal_absolute_and_escaping_symlinks_are_denied() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
+        (raw_tar(&[(b"../evil", tar::EntryType::Regular, b"", b"x")]), "escapes the image root"),
+        (raw_tar(&[(b"/etc/evil", tar::EntryType::Regular, b"", b"x")]), "absolute path"),
         (
-            raw_tar(&[(b"../evil", tar::EntryType::Regular, b"", b"x")]),
-            "escapes the image root",
-        ),
-        (
-            raw_tar(&[(b"/etc/evil", tar::EntryType::Regular, b"", b"x")]),
-            "absolute path",
-        ),
-        (
-            raw_tar(&[(
-                b"usr/lib/x",
-                tar::EntryType::Symlink,
-                b"../../../../etc/shadow",
-                b"",
-            )]),
+            raw_tar(&[(b"usr/lib/x", tar::EntryType::Symlink, b"../../../../etc/shadow", b"")]),
             "points outside the image root",
         ),
+        (raw_tar(&[(b"etc/x", tar::EntryType::Link, b"../../host", b"")]), "hard link"),
         (
-            raw_tar(&[(b"etc/x", tar::EntryType::Link, b"../../host", b"")]),
-            "hard link",
-        ),
-        (
-            raw_tar(&[
-                (b"a", tar::EntryType::Regular, b"", b"1"),
-                (b"a", tar::EntryType::Regular, b"", b"2"),
-            ]),
+            raw_tar(&[(b"a", tar::EntryType::Regular, b"", b"1"), (b"a", tar::EntryType::Regular, b"", b"2")]),
             "appears twice",
         ),
     ];
@@ -364,19 +290,12 @@ fn gzip_bomb_is_stopped_with_bounded_memory() {
     let blob = enc.finish().unwrap();
     assert!(blob.len() < 2 << 20, "bomb is {} bytes", blob.len());
     let dir = tempfile::tempdir().unwrap();
-    let root = layout(
-        dir.path(),
-        &blob,
-        TAR_GZ,
-        "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-    );
+    let root =
+        layout(dir.path(), &blob, TAR_GZ, "sha256:0000000000000000000000000000000000000000000000000000000000000000");
     let (run, peak_kb) = audit_peak_rss(&root);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let r = run.json();
-    let msg = r["subjects"][0]["findings"][0]["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let msg = r["subjects"][0]["findings"][0]["message"].as_str().unwrap().to_string();
     assert!(msg.contains("decompression bomb"), "{msg}");
     println!("gzip bomb: stopped ({msg}); peak RSS {peak_kb} kB");
     assert!(peak_kb < 200 * 1024, "peak RSS {peak_kb} kB");
@@ -405,21 +324,14 @@ fn truncated_gzip_and_digest_mismatches_are_denied() {
     altered[600] ^= 1;
     std::fs::write(&blob_path, altered).unwrap();
     let msg = denied(&root);
-    assert!(
-        msg.contains("does not match its diffID"),
-        "an uncompressed layer's digest is its diffID: {msg}"
-    );
+    assert!(msg.contains("does not match its diffID"), "an uncompressed layer's digest is its diffID: {msg}");
 }
 
 #[test]
 fn files_deleted_by_a_later_layer_still_count_as_shipped_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let l0 = raw_tar(&[(
-        b"root/.ssh/id_rsa",
-        tar::EntryType::Regular,
-        b"",
-        b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n",
-    )]);
+    let l0 =
+        raw_tar(&[(b"root/.ssh/id_rsa", tar::EntryType::Regular, b"", b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n")]);
     let l1 = raw_tar(&[(b"root/.ssh/.wh.id_rsa", tar::EntryType::Regular, b"", b"")]);
     // Two-layer layout.
     let root = dir.path().join("layout");
@@ -430,9 +342,8 @@ fn files_deleted_by_a_later_layer_still_count_as_shipped_secrets() {
         d
     };
     let (d0, d1) = (put(&l0), put(&l1));
-    let config = format!(
-        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{d0}","{d1}"]}}}}"#
-    );
+    let config =
+        format!(r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{d0}","{d1}"]}}}}"#);
     let c = put(config.as_bytes());
     let manifest = format!(
         r#"{{"schemaVersion":2,"config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{c}","size":{}}},"layers":[{{"mediaType":"{TAR}","digest":"{d0}","size":{}}},{{"mediaType":"{TAR}","digest":"{d1}","size":{}}}]}}"#,
@@ -446,16 +357,7 @@ fn files_deleted_by_a_later_layer_still_count_as_shipped_secrets() {
     let img = &images(&root)[0];
     let scan = img.scan.as_ref().unwrap();
     assert!(scan.files.get("/root/.ssh/id_rsa").is_none());
-    let s = scan
-        .secrets
-        .iter()
-        .find(|s| s.path == "/root/.ssh/id_rsa")
-        .expect("secret found");
+    let s = scan.secrets.iter().find(|s| s.path == "/root/.ssh/id_rsa").expect("secret found");
     assert_eq!((s.layer, s.deleted, s.kind), (0, true, "private-key"));
-    assert_eq!(
-        scan.efficiency.inefficient.len(),
-        1,
-        "{:?}",
-        scan.efficiency
-    );
+    assert_eq!(scan.efficiency.inefficient.len(), 1, "{:?}", scan.efficiency);
 }

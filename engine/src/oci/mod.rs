@@ -23,8 +23,7 @@ pub mod media_type {
     pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
     pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
     pub const DOCKER_MANIFEST_V1: &str = "application/vnd.docker.distribution.manifest.v1+json";
-    pub const DOCKER_MANIFEST_V1_SIGNED: &str =
-        "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    pub const DOCKER_MANIFEST_V1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
     pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
     pub const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar";
 
@@ -50,28 +49,20 @@ pub struct DocError {
 
 impl DocError {
     fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
-        DocError {
-            path: path.into(),
-            message: message.into(),
-        }
+        DocError { path: path.into(), message: message.into() }
     }
 }
 
 static MEDIA_TYPE: LazyLock<regex::Regex> = LazyLock::new(|| {
-    regex::Regex::new(
-        r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$",
-    )
-    .expect("media type regex")
+    regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
+        .expect("media type regex")
 });
 
 fn check_media_type(path: &str, mt: &str) -> Result<(), DocError> {
     if MEDIA_TYPE.is_match(mt) {
         Ok(())
     } else {
-        Err(DocError::at(
-            path,
-            format!("`{mt}` is not a valid media type (type/subtype, RFC 6838)"),
-        ))
+        Err(DocError::at(path, format!("`{mt}` is not a valid media type (type/subtype, RFC 6838)")))
     }
 }
 
@@ -85,17 +76,9 @@ fn check_timestamp(path: &str, ts: &str) -> Result<(), DocError> {
 pub struct Platform {
     pub architecture: String,
     pub os: String,
-    #[serde(
-        rename = "os.version",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
-    #[serde(
-        rename = "os.features",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
     pub os_features: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -135,31 +118,19 @@ impl Descriptor {
     fn validate(&self, path: &str) -> Result<(), DocError> {
         check_media_type(&format!("{path}mediaType"), &self.media_type)?;
         if self.size > i64::MAX as u64 {
-            return Err(DocError::at(
-                format!("{path}size"),
-                "size exceeds the int64 range",
-            ));
+            return Err(DocError::at(format!("{path}size"), "size exceeds the int64 range"));
         }
         if let Some(urls) = &self.urls {
             for (i, u) in urls.iter().enumerate() {
-                url::Url::parse(u).map_err(|e| {
-                    DocError::at(
-                        format!("{path}urls[{i}]"),
-                        format!("`{u}` is not a URL: {e}"),
-                    )
-                })?;
+                url::Url::parse(u)
+                    .map_err(|e| DocError::at(format!("{path}urls[{i}]"), format!("`{u}` is not a URL: {e}")))?;
             }
         }
         if let Some(data) = &self.data {
             use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .map_err(|e| {
-                    DocError::at(
-                        format!("{path}data"),
-                        format!("not valid base64 (RFC 4648, padded): {e}"),
-                    )
-                })?;
+            base64::engine::general_purpose::STANDARD.decode(data).map_err(|e| {
+                DocError::at(format!("{path}data"), format!("not valid base64 (RFC 4648, padded): {e}"))
+            })?;
         }
         if let Some(at) = &self.artifact_type {
             check_media_type(&format!("{path}artifactType"), at)?;
@@ -306,10 +277,7 @@ fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DocError> {
     })
 }
 
-fn validate_annotations(
-    _path: &str,
-    _a: &Option<BTreeMap<String, String>>,
-) -> Result<(), DocError> {
+fn validate_annotations(_path: &str, _a: &Option<BTreeMap<String, String>>) -> Result<(), DocError> {
     // Types are enforced by serde (string → string); nothing else to check.
     Ok(())
 }
@@ -323,10 +291,7 @@ pub fn parse_descriptor(bytes: &[u8]) -> Result<Descriptor, DocError> {
 pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, DocError> {
     let m: Manifest = parse_json(bytes)?;
     if m.schema_version != 2 {
-        return Err(DocError::at(
-            "schemaVersion",
-            format!("{} is not supported (must be 2)", m.schema_version),
-        ));
+        return Err(DocError::at("schemaVersion", format!("{} is not supported (must be 2)", m.schema_version)));
     }
     if let Some(mt) = &m.media_type {
         check_media_type("mediaType", mt)?;
@@ -351,10 +316,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, DocError> {
 pub fn parse_index(bytes: &[u8]) -> Result<Index, DocError> {
     let idx: Index = parse_json(bytes)?;
     if idx.schema_version != 2 {
-        return Err(DocError::at(
-            "schemaVersion",
-            format!("{} is not supported (must be 2)", idx.schema_version),
-        ));
+        return Err(DocError::at("schemaVersion", format!("{} is not supported (must be 2)", idx.schema_version)));
     }
     if let Some(mt) = &idx.media_type {
         check_media_type("mediaType", mt)?;
@@ -377,18 +339,12 @@ pub fn parse_config(bytes: &[u8]) -> Result<ImageConfig, DocError> {
         check_timestamp("created", ts)?;
     }
     if c.rootfs.kind != "layers" {
-        return Err(DocError::at(
-            "rootfs.type",
-            format!("`{}` is not supported (must be `layers`)", c.rootfs.kind),
-        ));
+        return Err(DocError::at("rootfs.type", format!("`{}` is not supported (must be `layers`)", c.rootfs.kind)));
     }
     if let Some(rc) = &c.config {
         for (i, e) in rc.env.iter().flatten().enumerate() {
             if !e.contains('=') || e.starts_with('=') {
-                return Err(DocError::at(
-                    format!("config.Env[{i}]"),
-                    format!("`{e}` is not of the form NAME=value"),
-                ));
+                return Err(DocError::at(format!("config.Env[{i}]"), format!("`{e}` is not of the form NAME=value")));
             }
         }
     }
@@ -405,10 +361,7 @@ pub fn parse_layout_header(bytes: &[u8]) -> Result<LayoutHeader, DocError> {
     if h.image_layout_version != "1.0.0" {
         return Err(DocError::at(
             "imageLayoutVersion",
-            format!(
-                "`{}` is not supported (must be 1.0.0)",
-                h.image_layout_version
-            ),
+            format!("`{}` is not supported (must be 1.0.0)", h.image_layout_version),
         ));
     }
     Ok(h)
@@ -423,10 +376,7 @@ pub fn validate_document(media_type: &str, bytes: &[u8]) -> Result<(), DocError>
         media_type::OCI_CONFIG | media_type::DOCKER_CONFIG => parse_config(bytes).map(drop),
         media_type::OCI_DESCRIPTOR => parse_descriptor(bytes).map(drop),
         media_type::OCI_LAYOUT_HEADER => parse_layout_header(bytes).map(drop),
-        other => Err(DocError::at(
-            "",
-            format!("no validator for media type `{other}`"),
-        )),
+        other => Err(DocError::at("", format!("no validator for media type `{other}`"))),
     }
 }
 

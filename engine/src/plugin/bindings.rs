@@ -7,6 +7,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::portcullis::policy::filesystem as fs;
+pub use self::portcullis::policy::image_scan as scan;
 pub use self::portcullis::policy::types as wit;
 
 use crate::evidence::{self, Evidence, FileKind, ImageEvidence, IndexEvidence, Subject};
@@ -15,12 +16,7 @@ use crate::oci::Platform;
 use std::collections::BTreeMap;
 
 fn kv(map: &BTreeMap<String, String>) -> Vec<wit::KeyValue> {
-    map.iter()
-        .map(|(k, v)| wit::KeyValue {
-            key: k.clone(),
-            value: v.clone(),
-        })
-        .collect()
+    map.iter().map(|(k, v)| wit::KeyValue { key: k.clone(), value: v.clone() }).collect()
 }
 
 fn platform(p: &Platform) -> wit::Platform {
@@ -199,5 +195,69 @@ pub fn param_type(t: wit::ParamType) -> model::ParamType {
         wit::ParamType::Float => model::ParamType::Float,
         wit::ParamType::Text => model::ParamType::Text,
         wit::ParamType::TextList => model::ParamType::TextList,
+    }
+}
+
+pub fn binary(b: &crate::scan::Binary) -> scan::Binary {
+    let e = &b.elf;
+    scan::Binary {
+        path: b.path.clone(),
+        layer: b.layer,
+        class64: e.class64,
+        machine: e.machine,
+        machine_name: e.machine_name.clone(),
+        goarch: crate::scan::elf::goarch(e.machine, e.class64).to_string(),
+        interpreter: e.interpreter.clone(),
+        needed: e.needed.clone(),
+        pie: e.pie,
+        has_symtab: e.has_symtab,
+        debug_sections: e.debug_sections.clone(),
+        upx: e.upx,
+        is_go: e.is_go,
+        go: e.go.as_ref().map(|g| {
+            let module = |m: &crate::scan::elf::GoModule| scan::GoModule { path: m.path.clone(), version: m.version.clone(), sum: m.sum.clone() };
+            scan::GoBuild {
+                go_version: g.go_version.clone(),
+                path: g.path.clone(),
+                main: g.main.as_ref().map(module),
+                deps: g.deps.iter().map(module).collect(),
+                settings: g.settings.iter().map(|(k, v)| wit::KeyValue { key: k.clone(), value: v.clone() }).collect(),
+            }
+        }),
+        links: e.links.clone(),
+        problem: e.problem.clone(),
+    }
+}
+
+pub fn summary(s: &crate::scan::ImageScan) -> scan::ScanSummary {
+    scan::ScanSummary {
+        layers: s
+            .layers
+            .iter()
+            .map(|l| scan::LayerStats {
+                index: l.index,
+                compressed_bytes: l.compressed_bytes,
+                uncompressed_bytes: l.uncompressed_bytes,
+                file_bytes: l.file_bytes,
+                entries: l.entries,
+                whiteouts: l.whiteouts,
+            })
+            .collect(),
+        efficiency: scan::Efficiency {
+            score: s.efficiency.score,
+            dive_wasted_bytes: s.efficiency.wasted_bytes,
+            superseded_bytes: s.superseded_bytes,
+            total_bytes: s.efficiency.total_bytes,
+            user_bytes: s.efficiency.user_bytes,
+            top: s
+                .efficiency
+                .inefficient
+                .iter()
+                .take(20)
+                .map(|(p, c, b)| scan::InefficientPath { path: p.clone(), count: *c, bytes: *b })
+                .collect(),
+        },
+        os_id: s.os_id.clone(),
+        file_count: s.files.len() as u32,
     }
 }

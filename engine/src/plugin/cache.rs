@@ -67,12 +67,5 @@ pub fn load(
         tmp.persist(&path).map_err(|e| e.error)?;
         Ok(())
     })();
-    Ok((
-        component,
-        if stored.is_ok() {
-            CacheStatus::Miss
-        } else {
-            CacheStatus::Off
-        },
-    ))
+    Ok((component, if stored.is_ok() { CacheStatus::Miss } else { CacheStatus::Off }))
 }

@@ -20,9 +20,10 @@ pub mod builtin;
 pub mod cache;
 
 use crate::evidence::FileIndex;
+use crate::scan::ImageScan;
 use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
 use crate::policy::{Limits, PluginSource, PluginSpec};
-use bindings::{PolicyPluginPre, fs, wit};
+use bindings::{PolicyPluginPre, fs, scan, wit};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -44,20 +45,11 @@ const TICK: Duration = Duration::from_millis(5);
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("plugin `{name}`: cannot read {path}: {source}")]
-    Read {
-        name: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { name: String, path: PathBuf, source: std::io::Error },
     #[error(
         "plugin `{name}`: sha256 mismatch for {path}: the policy pins {expected}, the file is {actual}; refusing to load it (update the pin only if you trust the new file)"
     )]
-    PinMismatch {
-        name: String,
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
+    PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
     #[error("plugin `{name}` does not fit the portcullis:policy@0.1.0 contract: {reason}")]
@@ -73,15 +65,12 @@ struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
-    files: Option<Arc<dyn FileIndex>>,
+    scan: Option<Arc<ImageScan>>,
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -89,18 +78,87 @@ impl wit::Host for HostState {}
 
 const NOT_SCANNED: &str = "the image layers were not scanned, so its files are unknown";
 
+impl HostState {
+    fn scanned(&self) -> Result<&ImageScan, String> {
+        self.scan.as_deref().ok_or_else(|| NOT_SCANNED.to_string())
+    }
+}
+
 impl fs::Host for HostState {
     fn stat(&mut self, path: String) -> Result<Option<fs::FileEntry>, String> {
-        let files = self.files.as_ref().ok_or(NOT_SCANNED)?;
-        Ok(files.stat(&path).map(bindings::file_entry))
+        Ok(self.scanned()?.stat(&path).map(bindings::file_entry))
     }
 
     fn glob(&mut self, pattern: String, limit: u32) -> Result<Vec<fs::FileEntry>, String> {
-        let files = self.files.as_ref().ok_or(NOT_SCANNED)?;
-        Ok(files
-            .glob(&pattern, limit.min(100_000) as usize)
-            .into_iter()
-            .map(bindings::file_entry)
+        let scan = self.scanned()?;
+        Ok(FileIndex::glob(scan, &pattern, limit.min(100_000) as usize).into_iter().map(bindings::file_entry).collect())
+    }
+}
+
+impl scan::Host for HostState {
+    fn summary(&mut self) -> Result<scan::ScanSummary, String> {
+        Ok(bindings::summary(self.scanned()?))
+    }
+
+    fn binary_at(&mut self, path: String) -> Result<Option<scan::Binary>, String> {
+        Ok(self.scanned()?.binary(&path).map(bindings::binary))
+    }
+
+    fn go_binaries(&mut self) -> Result<Vec<scan::Binary>, String> {
+        Ok(self.scanned()?.binaries.iter().filter(|b| b.elf.is_go).map(bindings::binary).collect())
+    }
+
+    fn packages(&mut self) -> Result<Vec<scan::Package>, String> {
+        Ok(self
+            .scanned()?
+            .packages
+            .iter()
+            .map(|p| scan::Package {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                arch: p.arch.clone(),
+                source: p.source.to_string(),
+                purl: p.purl.clone(),
+            })
+            .collect())
+    }
+
+    fn secrets(&mut self) -> Result<Vec<scan::Secret>, String> {
+        Ok(self
+            .scanned()?
+            .secrets
+            .iter()
+            .map(|x| scan::Secret {
+                path: x.path.clone(),
+                layer: x.layer,
+                kind: x.kind.to_string(),
+                detail: x.detail.clone(),
+                deleted: x.deleted,
+            })
+            .collect())
+    }
+
+    fn special_modes(&mut self) -> Result<Vec<scan::FileMode>, String> {
+        Ok(self
+            .scanned()?
+            .special_modes
+            .iter()
+            .map(|m| scan::FileMode { path: m.path.clone(), layer: m.layer, mode: m.mode, directory: false, effective: m.effective })
+            .collect())
+    }
+
+    fn world_writable(&mut self) -> Result<Vec<scan::FileMode>, String> {
+        Ok(self
+            .scanned()?
+            .world_writable
+            .iter()
+            .map(|f| scan::FileMode {
+                path: f.path.clone(),
+                layer: f.layer,
+                mode: f.mode,
+                directory: f.kind == crate::evidence::FileKind::Directory,
+                effective: true,
+            })
             .collect())
     }
 }
@@ -113,24 +171,14 @@ struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.exceeded = Some(desired);
             wasmtime::bail!("memory limit of {} bytes exceeded", self.max_bytes);
         }
         Ok(true)
     }
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
     fn instances(&self) -> usize {
@@ -247,10 +295,7 @@ impl PluginHost {
     /// a matter of microseconds (no mmap per call).
     pub fn new(cache_dir: Option<PathBuf>, max_memory_bytes: u64) -> wasmtime::Result<PluginHost> {
         let mut config = wasmtime::Config::new();
-        config
-            .wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true);
+        config.wasm_component_model(true).consume_fuel(true).epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
         config.max_wasm_stack(1 << 20);
         let slot = max_memory_bytes.max(1 << 20).next_multiple_of(64 << 10);
@@ -272,23 +317,15 @@ impl PluginHost {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bindings::PolicyPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         let ticker = Ticker::start(&engine);
-        Ok(PluginHost {
-            engine,
-            linker,
-            cache_dir,
-            _ticker: ticker,
-        })
+        Ok(PluginHost { engine, linker, cache_dir, _ticker: ticker })
     }
 
-    fn store(&self, limits: &Limits, files: Option<Arc<dyn FileIndex>>) -> Store<HostState> {
+    fn store(&self, limits: &Limits, scan: Option<Arc<ImageScan>>) -> Store<HostState> {
         let state = HostState {
             wasi: sandbox_wasi(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter {
-                max_bytes: limits.memory_bytes as usize,
-                exceeded: None,
-            },
-            files,
+            limiter: MemoryLimiter { max_bytes: limits.memory_bytes as usize, exceeded: None },
+            scan,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -306,12 +343,9 @@ impl PluginHost {
     pub fn load(&self, spec: &PluginSpec) -> Result<LoadedPlugin, LoadError> {
         let name = spec.name.clone();
         let (bytes, builtin): (std::borrow::Cow<'static, [u8]>, bool) = match &spec.source {
-            PluginSource::Builtin => (
-                builtin::wasm(&name)
-                    .ok_or_else(|| LoadError::NoBuiltin(name.clone()))?
-                    .into(),
-                true,
-            ),
+            PluginSource::Builtin => {
+                (builtin::wasm(&name).ok_or_else(|| LoadError::NoBuiltin(name.clone()))?.into(), true)
+            }
             PluginSource::External { path, .. } => {
                 let b = std::fs::read(path).map_err(|e| LoadError::Read {
                     name: name.clone(),
@@ -325,44 +359,24 @@ impl PluginHost {
         if let PluginSource::External { path, sha256, .. } = &spec.source
             && &sha != sha256
         {
-            return Err(LoadError::PinMismatch {
-                name,
-                path: path.clone(),
-                expected: sha256.clone(),
-                actual: sha,
-            });
+            return Err(LoadError::PinMismatch { name, path: path.clone(), expected: sha256.clone(), actual: sha });
         }
         let (component, cache) = cache::load(&self.engine, &bytes, &sha, self.cache_dir.as_deref())
-            .map_err(|e| LoadError::Compile {
-                name: name.clone(),
-                reason: format!("{e:#}"),
-            })?;
+            .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .and_then(PolicyPluginPre::new)
-            .map_err(|e| LoadError::Contract {
-                name: name.clone(),
-                reason: format!("{e:#}"),
-            })?;
+            .map_err(|e| LoadError::Contract { name: name.clone(), reason: format!("{e:#}") })?;
 
         let mut store = self.store(&spec.limits, None);
         let meta = pre
             .instantiate(&mut store)
             .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
-            .map_err(|e| LoadError::Metadata {
-                name: name.clone(),
-                reason: explain(&e, &store, &spec.limits),
-            })?;
+            .map_err(|e| LoadError::Metadata { name: name.clone(), reason: explain(&e, &store, &spec.limits) })?;
         let rules = convert_meta(&name, meta.rules)?;
         Ok(LoadedPlugin {
-            info: PluginInfo {
-                name,
-                version: meta.version,
-                sha256: sha,
-                builtin,
-                cache,
-            },
+            info: PluginInfo { name, version: meta.version, sha256: sha, builtin, cache },
             rules,
             limits: spec.limits,
             pre,
@@ -376,13 +390,13 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         target: &wit::Target,
         rules: &[wit::RuleConfig],
-        files: Option<Arc<dyn FileIndex>>,
+        scan: Option<Arc<ImageScan>>,
     ) -> Vec<RawFinding> {
-        let mut store = self.store(&plugin.limits, files);
-        let result = plugin.pre.instantiate(&mut store).and_then(|p| {
-            p.portcullis_policy_plugin()
-                .call_evaluate(&mut store, target, rules)
-        });
+        let mut store = self.store(&plugin.limits, scan);
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p| p.portcullis_policy_plugin().call_evaluate(&mut store, target, rules));
         let name = &plugin.info.name;
         match result {
             Err(e) => {
@@ -391,10 +405,7 @@ impl PluginHost {
             }
             Ok(findings) if findings.len() > MAX_FINDINGS => errors_for(
                 rules,
-                &format!(
-                    "plugin {name} returned {} findings, more than the limit of {MAX_FINDINGS}",
-                    findings.len()
-                ),
+                &format!("plugin {name} returned {} findings, more than the limit of {MAX_FINDINGS}", findings.len()),
             ),
             Ok(findings) => {
                 let mut out = Vec::with_capacity(findings.len());
@@ -417,10 +428,7 @@ impl PluginHost {
                 }
                 for r in rules {
                     if !out.iter().any(|f| f.rule == r.id) {
-                        out.push(error_finding(
-                            &r.id,
-                            &format!("plugin {name} returned no finding for this rule"),
-                        ));
+                        out.push(error_finding(&r.id, &format!("plugin {name} returned no finding for this rule")));
                     }
                 }
                 out
@@ -457,10 +465,7 @@ fn error_finding(rule: &str, message: &str) -> RawFinding {
 }
 
 fn errors_for(rules: &[wit::RuleConfig], message: &str) -> Vec<RawFinding> {
-    rules
-        .iter()
-        .map(|r| error_finding(&r.id, message))
-        .collect()
+    rules.iter().map(|r| error_finding(&r.id, message)).collect()
 }
 
 /// Says in words why a plugin call failed.
@@ -474,14 +479,9 @@ fn explain(err: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> 
     }
     match err.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => format!("ran out of fuel (budget {} units)", limits.fuel),
-        Some(Trap::Interrupt) => format!(
-            "exceeded its time limit of {} ms",
-            limits.timeout.as_millis()
-        ),
+        Some(Trap::Interrupt) => format!("exceeded its time limit of {} ms", limits.timeout.as_millis()),
         Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
-        Some(Trap::UnreachableCodeReached) => {
-            "trapped: unreachable code reached (a Rust plugin panicked)".to_string()
-        }
+        Some(Trap::UnreachableCodeReached) => "trapped: unreachable code reached (a Rust plugin panicked)".to_string(),
         Some(t) => format!("trapped: {t}"),
         None => {
             let root = err.root_cause().to_string();
@@ -491,18 +491,12 @@ fn explain(err: &wasmtime::Error, store: &Store<HostState>, limits: &Limits) -> 
 }
 
 fn convert_meta(plugin: &str, rules: Vec<wit::RuleMeta>) -> Result<Vec<RuleInfo>, LoadError> {
-    let bad = |reason: String| LoadError::Metadata {
-        name: plugin.to_string(),
-        reason,
-    };
+    let bad = |reason: String| LoadError::Metadata { name: plugin.to_string(), reason };
     let mut out: Vec<RuleInfo> = Vec::new();
     for r in rules {
         if r.id.is_empty()
             || r.id.len() > 64
-            || !r
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            || !r.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         {
             return Err(bad(format!("rule id `{}` is not a valid identifier", r.id)));
         }
@@ -515,35 +509,16 @@ fn convert_meta(plugin: &str, rules: Vec<wit::RuleMeta>) -> Result<Vec<RuleInfo>
             let default = bindings::param_value(p.default);
             let matches = matches!(
                 (ty, &default),
-                (
-                    crate::model::ParamType::Boolean,
-                    crate::model::ParamValue::Boolean(_)
-                ) | (
-                    crate::model::ParamType::Integer,
-                    crate::model::ParamValue::Integer(_)
-                ) | (
-                    crate::model::ParamType::Float,
-                    crate::model::ParamValue::Float(_)
-                ) | (
-                    crate::model::ParamType::Text,
-                    crate::model::ParamValue::Text(_)
-                ) | (
-                    crate::model::ParamType::TextList,
-                    crate::model::ParamValue::TextList(_)
-                )
+                (crate::model::ParamType::Boolean, crate::model::ParamValue::Boolean(_))
+                    | (crate::model::ParamType::Integer, crate::model::ParamValue::Integer(_))
+                    | (crate::model::ParamType::Float, crate::model::ParamValue::Float(_))
+                    | (crate::model::ParamType::Text, crate::model::ParamValue::Text(_))
+                    | (crate::model::ParamType::TextList, crate::model::ParamValue::TextList(_))
             );
             if !matches {
-                return Err(bad(format!(
-                    "rule `{}` parameter `{}`: default does not match its type",
-                    r.id, p.name
-                )));
+                return Err(bad(format!("rule `{}` parameter `{}`: default does not match its type", r.id, p.name)));
             }
-            params.push(ParamSpec {
-                name: p.name,
-                ty,
-                description: p.description,
-                default,
-            });
+            params.push(ParamSpec { name: p.name, ty, description: p.description, default });
         }
         out.push(RuleInfo {
             id: r.id,

@@ -16,11 +16,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>, span: Option<Range<usize>>) -> Self {
-        Diagnostic {
-            message: message.into(),
-            span,
-            note: None,
-        }
+        Diagnostic { message: message.into(), span, note: None }
     }
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
@@ -39,11 +35,7 @@ pub struct PolicyError {
 
 impl PolicyError {
     pub fn new(file: &str, text: &str, diagnostics: Vec<Diagnostic>) -> Self {
-        PolicyError {
-            file: file.to_string(),
-            text: text.to_string(),
-            diagnostics,
-        }
+        PolicyError { file: file.to_string(), text: text.to_string(), diagnostics }
     }
 
     /// 1-based line and column of a byte offset.
@@ -51,12 +43,7 @@ impl PolicyError {
         let offset = offset.min(self.text.len());
         let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
-        let col = before
-            .rsplit('\n')
-            .next()
-            .map(|l| l.chars().count())
-            .unwrap_or(0)
-            + 1;
+        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
         (line, col)
     }
 
@@ -84,18 +71,10 @@ impl PolicyError {
     /// Renders with source snippets (colour when `color` is set).
     pub fn render(&self, color: bool) -> String {
         let file = SimpleFile::new(self.file.as_str(), self.text.as_str());
-        let mut buf = if color {
-            termcolor::Buffer::ansi()
-        } else {
-            termcolor::Buffer::no_color()
-        };
+        let mut buf = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
         let config = term::Config::default();
         for d in &self.diagnostics {
-            let (l, c) = d
-                .span
-                .as_ref()
-                .map(|s| self.line_col(s.start))
-                .unwrap_or((0, 0));
+            let (l, c) = d.span.as_ref().map(|s| self.line_col(s.start)).unwrap_or((0, 0));
             let head = if d.span.is_some() {
                 format!("{} ({}:{l}:{c})", d.message, self.file)
             } else {

@@ -33,22 +33,14 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            fuel: 2_000_000_000,
-            timeout: Duration::from_millis(500),
-            memory_bytes: 64 << 20,
-        }
+        Limits { fuel: 2_000_000_000, timeout: Duration::from_millis(500), memory_bytes: 64 << 20 }
     }
 }
 
 #[derive(Debug, Clone)]
 pub enum PluginSource {
     Builtin,
-    External {
-        path: PathBuf,
-        sha256: String,
-        span: Range<usize>,
-    },
+    External { path: PathBuf, sha256: String, span: Range<usize> },
 }
 
 #[derive(Debug, Clone)]
@@ -147,18 +139,13 @@ fn span_of<T>(s: &toml::Spanned<T>) -> Range<usize> {
 impl Policy {
     /// The embedded default pack.
     pub fn builtin_default() -> Policy {
-        Policy::parse(DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, None)
-            .expect("the embedded default policy is valid")
+        Policy::parse(DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, None).expect("the embedded default policy is valid")
     }
 
     pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            PolicyError::new(
-                &name,
-                "",
-                vec![Diagnostic::new(format!("cannot read policy: {e}"), None)],
-            )
+            PolicyError::new(&name, "", vec![Diagnostic::new(format!("cannot read policy: {e}"), None)])
         })?;
         Policy::parse(&name, &text, path.parent())
     }
@@ -174,26 +161,16 @@ impl Policy {
 
         let p = &file.policy;
         if p.name.get_ref().trim().is_empty() {
-            diags.push(Diagnostic::new(
-                "policy.name must not be empty",
-                Some(span_of(&p.name)),
-            ));
+            diags.push(Diagnostic::new("policy.name must not be empty", Some(span_of(&p.name))));
         }
         if p.version.get_ref().trim().is_empty() {
-            diags.push(Diagnostic::new(
-                "policy.version must not be empty",
-                Some(span_of(&p.version)),
-            ));
+            diags.push(Diagnostic::new("policy.version must not be empty", Some(span_of(&p.version))));
         }
         if file.plugins.is_empty() {
-            diags.push(
-                Diagnostic::new("the policy loads no plugins, so it has no rules", None).with_note(
-                    format!(
-                        "add a [plugins.NAME] table; builtin plugins: {}",
-                        crate::plugin::builtin::names().join(", ")
-                    ),
-                ),
-            );
+            diags.push(Diagnostic::new("the policy loads no plugins, so it has no rules", None).with_note(format!(
+                "add a [plugins.NAME] table; builtin plugins: {}",
+                crate::plugin::builtin::names().join(", ")
+            )));
         }
 
         let mut plugins = Vec::new();
@@ -203,28 +180,19 @@ impl Policy {
             let mut limits = Limits::default();
             if let Some(f) = &pc.fuel {
                 if *f.get_ref() == 0 {
-                    diags.push(Diagnostic::new(
-                        "fuel must be greater than 0",
-                        Some(span_of(f)),
-                    ));
+                    diags.push(Diagnostic::new("fuel must be greater than 0", Some(span_of(f))));
                 }
                 limits.fuel = *f.get_ref();
             }
             if let Some(t) = &pc.timeout_ms {
                 if !(1..=60_000).contains(t.get_ref()) {
-                    diags.push(Diagnostic::new(
-                        "timeout-ms must be between 1 and 60000",
-                        Some(span_of(t)),
-                    ));
+                    diags.push(Diagnostic::new("timeout-ms must be between 1 and 60000", Some(span_of(t))));
                 }
                 limits.timeout = Duration::from_millis(*t.get_ref());
             }
             if let Some(m) = &pc.memory_mb {
                 if !(1..=4096).contains(m.get_ref()) {
-                    diags.push(Diagnostic::new(
-                        "memory-mb must be between 1 and 4096",
-                        Some(span_of(m)),
-                    ));
+                    diags.push(Diagnostic::new("memory-mb must be between 1 and 4096", Some(span_of(m))));
                 }
                 limits.memory_bytes = m.get_ref() << 20;
             }
@@ -232,14 +200,12 @@ impl Policy {
                 (None, None) => {
                     if !crate::plugin::builtin::names().contains(&name.as_str()) {
                         diags.push(
-                            Diagnostic::new(
-                                format!("no builtin plugin named `{name}`"),
-                                Some(span.clone()),
-                            )
-                            .with_note(format!(
-                                "builtin plugins: {}; an external plugin needs `path` and `sha256`",
-                                crate::plugin::builtin::names().join(", ")
-                            )),
+                            Diagnostic::new(format!("no builtin plugin named `{name}`"), Some(span.clone())).with_note(
+                                format!(
+                                    "builtin plugins: {}; an external plugin needs `path` and `sha256`",
+                                    crate::plugin::builtin::names().join(", ")
+                                ),
+                            ),
                         );
                     }
                     PluginSource::Builtin
@@ -253,11 +219,8 @@ impl Policy {
                 }
                 (Some(path), None) => {
                     diags.push(
-                        Diagnostic::new(
-                            format!("external plugin `{name}` has no `sha256` pin"),
-                            Some(span_of(path)),
-                        )
-                        .with_note("add sha256 = \"<hex>\" (run `sha256sum` on the .wasm file)"),
+                        Diagnostic::new(format!("external plugin `{name}` has no `sha256` pin"), Some(span_of(path)))
+                            .with_note("add sha256 = \"<hex>\" (run `sha256sum` on the .wasm file)"),
                     );
                     PluginSource::Builtin
                 }
@@ -265,29 +228,17 @@ impl Policy {
                     let hex = sha.get_ref().trim().to_ascii_lowercase();
                     let hex = hex.strip_prefix("sha256:").unwrap_or(&hex).to_string();
                     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                        diags.push(Diagnostic::new(
-                            "sha256 must be 64 hexadecimal characters",
-                            Some(span_of(sha)),
-                        ));
+                        diags.push(Diagnostic::new("sha256 must be 64 hexadecimal characters", Some(span_of(sha))));
                     }
                     let rel = PathBuf::from(path.get_ref());
                     let full = match base_dir {
                         Some(b) if rel.is_relative() => b.join(rel),
                         _ => rel,
                     };
-                    PluginSource::External {
-                        path: full,
-                        sha256: hex,
-                        span: span_of(path),
-                    }
+                    PluginSource::External { path: full, sha256: hex, span: span_of(path) }
                 }
             };
-            plugins.push(PluginSpec {
-                name,
-                span,
-                source,
-                limits,
-            });
+            plugins.push(PluginSpec { name, span, source, limits });
         }
 
         let today = jiff::Zoned::now().date();
@@ -297,21 +248,18 @@ impl Policy {
             let line = text[..rule_span.start].matches('\n').count() + 1;
             if w.repository.is_none() && w.digest.is_none() {
                 diags.push(
-                    Diagnostic::new("a waiver must name a `repository` glob and/or a `digest`", Some(rule_span.clone()))
-                        .with_note("to turn a rule off everywhere, set `enabled = false` in its [rules.ID] table"),
+                    Diagnostic::new(
+                        "a waiver must name a `repository` glob and/or a `digest`",
+                        Some(rule_span.clone()),
+                    )
+                    .with_note("to turn a rule off everywhere, set `enabled = false` in its [rules.ID] table"),
                 );
             }
             let repo_glob = match &w.repository {
-                Some(r) => match globset::GlobBuilder::new(r.get_ref())
-                    .literal_separator(false)
-                    .build()
-                {
+                Some(r) => match globset::GlobBuilder::new(r.get_ref()).literal_separator(false).build() {
                     Ok(g) => Some(g.compile_matcher()),
                     Err(e) => {
-                        diags.push(Diagnostic::new(
-                            format!("invalid repository glob: {e}"),
-                            Some(span_of(r)),
-                        ));
+                        diags.push(Diagnostic::new(format!("invalid repository glob: {e}"), Some(span_of(r))));
                         None
                     }
                 },
@@ -324,22 +272,14 @@ impl Policy {
             }
             for (field, value) in [("reason", &w.reason), ("owner", &w.owner)] {
                 if value.get_ref().trim().is_empty() {
-                    diags.push(Diagnostic::new(
-                        format!("waiver `{field}` must not be empty"),
-                        Some(span_of(value)),
-                    ));
+                    diags.push(Diagnostic::new(format!("waiver `{field}` must not be empty"), Some(span_of(value))));
                 }
             }
             let expires_on = match &w.expires {
                 Some(e) => match (e.get_ref().date, e.get_ref().time) {
-                    (Some(d), None) => {
-                        jiff::civil::Date::new(d.year as i16, d.month as i8, d.day as i8).ok()
-                    }
+                    (Some(d), None) => jiff::civil::Date::new(d.year as i16, d.month as i8, d.day as i8).ok(),
                     _ => {
-                        diags.push(Diagnostic::new(
-                            "`expires` must be a date such as 2027-03-31",
-                            Some(span_of(e)),
-                        ));
+                        diags.push(Diagnostic::new("`expires` must be a date such as 2027-03-31", Some(span_of(e))));
                         None
                     }
                 },
@@ -363,11 +303,7 @@ impl Policy {
         if !diags.is_empty() {
             return Err(fail(diags));
         }
-        let rules = file
-            .rules
-            .into_iter()
-            .map(|(k, v)| (k.get_ref().clone(), span_of(&k), v))
-            .collect();
+        let rules = file.rules.into_iter().map(|(k, v)| (k.get_ref().clone(), span_of(&k), v)).collect();
         Ok(Policy {
             name: file.policy.name.into_inner(),
             version: file.policy.version.into_inner(),
@@ -389,18 +325,11 @@ impl Policy {
 
     /// Line (1-based) of a byte offset in the policy text.
     pub fn line_of(&self, span: &Range<usize>) -> usize {
-        self.text[..span.start.min(self.text.len())]
-            .matches('\n')
-            .count()
-            + 1
+        self.text[..span.start.min(self.text.len())].matches('\n').count() + 1
     }
 
     /// Resolves rule settings against the rules the loaded plugins declare.
-    pub fn resolve(
-        &self,
-        available: &[RuleInfo],
-        today: jiff::civil::Date,
-    ) -> Result<RulePlan, PolicyError> {
+    pub fn resolve(&self, available: &[RuleInfo], today: jiff::civil::Date) -> Result<RulePlan, PolicyError> {
         let mut diags = Vec::new();
         let known: Vec<&str> = available.iter().map(|r| r.id.as_str()).collect();
         for (id, span, _) in &self.rules {
@@ -413,29 +342,18 @@ impl Policy {
         }
         for w in &self.waivers {
             if !known.contains(&w.rule.as_str()) {
-                diags.push(Diagnostic::new(
-                    format!("waiver for unknown rule `{}`", w.rule),
-                    Some(w.rule_span.clone()),
-                ));
+                diags.push(Diagnostic::new(format!("waiver for unknown rule `{}`", w.rule), Some(w.rule_span.clone())));
             }
         }
         let mut rules = Vec::new();
         for info in available {
-            let cfg = self
-                .rules
-                .iter()
-                .find(|(id, _, _)| id == &info.id)
-                .map(|(_, _, c)| c);
-            let mut params: Vec<(String, ParamValue)> = info
-                .params
-                .iter()
-                .map(|p| (p.name.clone(), p.default.clone()))
-                .collect();
+            let cfg = self.rules.iter().find(|(id, _, _)| id == &info.id).map(|(_, _, c)| c);
+            let mut params: Vec<(String, ParamValue)> =
+                info.params.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
             if let Some(cfg) = cfg {
                 for (key, value) in &cfg.params {
                     let Some(spec) = info.params.iter().find(|p| &p.name == key.get_ref()) else {
-                        let takes: Vec<&str> =
-                            info.params.iter().map(|p| p.name.as_str()).collect();
+                        let takes: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
                         diags.push(
                             Diagnostic::new(
                                 format!("rule {} has no parameter `{}`", info.id, key.get_ref()),
@@ -456,12 +374,7 @@ impl Policy {
                             }
                         }
                         None => diags.push(Diagnostic::new(
-                            format!(
-                                "parameter `{}` of {} must be {}",
-                                spec.name,
-                                info.id,
-                                spec.ty.describe()
-                            ),
+                            format!("parameter `{}` of {} must be {}", spec.name, info.id, spec.ty.describe()),
                             Some(span_of(value)),
                         )),
                     }
@@ -471,12 +384,8 @@ impl Policy {
             rules.push(RuleSetting {
                 info: info.clone(),
                 enabled: cfg.and_then(|c| c.enabled).unwrap_or(true),
-                enforcement: cfg
-                    .and_then(|c| c.enforcement)
-                    .unwrap_or(default_enforcement),
-                severity: cfg
-                    .and_then(|c| c.severity)
-                    .unwrap_or(info.default_severity),
+                enforcement: cfg.and_then(|c| c.enforcement).unwrap_or(default_enforcement),
+                severity: cfg.and_then(|c| c.severity).unwrap_or(info.default_severity),
                 params,
             });
         }
@@ -509,12 +418,9 @@ fn convert_param(ty: ParamType, v: &toml::Value) -> Option<ParamValue> {
         (ParamType::Float, toml::Value::Float(f)) => ParamValue::Float(*f),
         (ParamType::Float, toml::Value::Integer(i)) => ParamValue::Float(*i as f64),
         (ParamType::Text, toml::Value::String(s)) => ParamValue::Text(s.clone()),
-        (ParamType::TextList, toml::Value::Array(items)) => ParamValue::TextList(
-            items
-                .iter()
-                .map(|i| i.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()?,
-        ),
+        (ParamType::TextList, toml::Value::Array(items)) => {
+            ParamValue::TextList(items.iter().map(|i| i.as_str().map(str::to_string)).collect::<Option<Vec<_>>>()?)
+        }
         _ => return None,
     })
 }

@@ -13,11 +13,7 @@ pub struct Style {
 }
 
 fn paint(on: bool, code: &str, s: &str) -> String {
-    if on {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_string()
-    }
+    if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
 }
 
 fn short(d: &str) -> &str {
@@ -28,11 +24,7 @@ fn short(d: &str) -> &str {
 pub fn render(r: &Report, style: &Style) -> String {
     let c = style.color;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "policy {} {} ({})",
-        r.policy.name, r.policy.version, r.policy.source
-    );
+    let _ = writeln!(out, "policy {} {} ({})", r.policy.name, r.policy.version, r.policy.source);
     for w in &r.warnings {
         let _ = writeln!(out, "{} {w}", paint(c, "33", "warning:"));
     }
@@ -45,12 +37,7 @@ pub fn render(r: &Report, style: &Style) -> String {
             Some(p) => p.clone(),
             None => format!("{:?}", s.kind).to_lowercase(),
         };
-        let _ = writeln!(
-            out,
-            "\n{mark} {what}  {}  {}",
-            short(&s.digest),
-            s.reference
-        );
+        let _ = writeln!(out, "\n{mark} {what}  {}  {}", short(&s.digest), s.reference);
         let mut shown: Vec<&super::Finding> = s
             .findings
             .iter()
@@ -67,11 +54,7 @@ pub fn render(r: &Report, style: &Style) -> String {
                 (Effect::None, Outcome::Error) => "error ".to_string(),
                 (Effect::None, Outcome::Skip) => "skip  ".to_string(),
             };
-            let _ = writeln!(
-                out,
-                "  {tag} {} [{}] {}: {}",
-                f.rule, f.severity, f.title, f.message
-            );
+            let _ = writeln!(out, "  {tag} {} [{}] {}: {}", f.rule, f.severity, f.title, f.message);
             if let Some(loc) = &f.location {
                 let mut at = Vec::new();
                 if let Some(p) = &loc.path {
@@ -86,11 +69,7 @@ pub fn render(r: &Report, style: &Style) -> String {
                 let _ = writeln!(out, "         at {}", at.join(", "));
             }
             if let Some(w) = &f.waiver {
-                let _ = writeln!(
-                    out,
-                    "         waived: {} (owner {}, policy line {})",
-                    w.reason, w.owner, w.line
-                );
+                let _ = writeln!(out, "         waived: {} (owner {}, policy line {})", w.reason, w.owner, w.line);
             } else if matches!(f.effect, Effect::Deny | Effect::Warn)
                 && let Some(fix) = &f.remediation
             {
@@ -109,20 +88,12 @@ pub fn render(r: &Report, style: &Style) -> String {
     for n in &r.notes {
         let _ = writeln!(out, "{} {n}", paint(c, "2", "note:"));
     }
-    let denied = r
-        .subjects
-        .iter()
-        .filter(|s| s.verdict == Verdict::Deny)
-        .count();
+    let denied = r.subjects.iter().filter(|s| s.verdict == Verdict::Deny).count();
     let verdict = match r.verdict {
         Verdict::Admit => paint(c, "1;32", "ADMIT"),
         Verdict::Deny => paint(c, "1;31", "DENY"),
     };
-    let _ = writeln!(
-        out,
-        "\nverdict: {verdict} ({denied} of {} subjects denied)",
-        r.subjects.len()
-    );
+    let _ = writeln!(out, "\nverdict: {verdict} ({denied} of {} subjects denied)", r.subjects.len());
     out
 }
 

@@ -74,11 +74,7 @@ impl SubjectReport {
             repository: s.repository.clone(),
             digest: s.digest.to_string(),
             media_type: s.media_type.clone(),
-            platform: if s.kind == SubjectKind::Index {
-                None
-            } else {
-                s.platform.as_ref().map(|p| p.short())
-            },
+            platform: if s.kind == SubjectKind::Index { None } else { s.platform.as_ref().map(|p| p.short()) },
             parent_index: s.parent_index.as_ref().map(|d| d.to_string()),
             verdict,
             findings,
@@ -86,10 +82,7 @@ impl SubjectReport {
     }
 
     pub fn count(&self, outcome: Outcome) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| f.outcome == outcome)
-            .count()
+        self.findings.iter().filter(|f| f.outcome == outcome).count()
     }
 }
 
@@ -150,10 +143,7 @@ impl Report {
     ) -> Report {
         Report {
             schema: SCHEMA,
-            tool: Tool {
-                name: "portcullis",
-                version: env!("CARGO_PKG_VERSION"),
-            },
+            tool: Tool { name: "portcullis", version: env!("CARGO_PKG_VERSION") },
             verdict,
             policy: PolicyRef {
                 name: policy.name.clone(),
@@ -163,10 +153,7 @@ impl Report {
                 enforcement: policy.enforcement,
                 failure_policy: policy.failure_policy,
             },
-            input: InputRef {
-                path: input.path.display().to_string(),
-                format: input.format,
-            },
+            input: InputRef { path: input.path.display().to_string(), format: input.format },
             subjects,
             waivers_used,
             warnings,

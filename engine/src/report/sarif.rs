@@ -8,17 +8,14 @@
 use super::{Effect, Report};
 use crate::model::{Enforcement, Outcome};
 use serde_sarif::sarif::{
-    ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString,
-    PhysicalLocation, PropertyBag, ReportingConfiguration, ReportingDescriptor,
-    Result as SarifResult, ResultKind, ResultLevel, Run, Sarif, Suppression, Tool, ToolComponent,
+    ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString, PhysicalLocation, PropertyBag,
+    ReportingConfiguration, ReportingDescriptor, Result as SarifResult, ResultKind, ResultLevel, Run, Sarif,
+    Suppression, Tool, ToolComponent,
 };
 use std::collections::BTreeMap;
 
 fn props(pairs: &[(&str, serde_json::Value)]) -> PropertyBag {
-    let map: BTreeMap<String, serde_json::Value> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
+    let map: BTreeMap<String, serde_json::Value> = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     PropertyBag::builder().additional_properties(map).build()
 }
 
@@ -38,26 +35,12 @@ pub fn render(r: &Report) -> String {
             ReportingDescriptor::builder()
                 .id(rule.id.clone())
                 .name(rule.title.clone())
-                .short_description(
-                    MultiformatMessageString::builder()
-                        .text(rule.title.clone())
-                        .build(),
-                )
-                .full_description(
-                    MultiformatMessageString::builder()
-                        .text(rule.description.clone())
-                        .build(),
-                )
-                .help(
-                    MultiformatMessageString::builder()
-                        .text(rule.remediation.clone())
-                        .build(),
-                )
+                .short_description(MultiformatMessageString::builder().text(rule.title.clone()).build())
+                .full_description(MultiformatMessageString::builder().text(rule.description.clone()).build())
+                .help(MultiformatMessageString::builder().text(rule.remediation.clone()).build())
                 .default_configuration(
                     ReportingConfiguration::builder()
-                        .level(serde_json::Value::from(default_level(
-                            rule.default_enforcement,
-                        )))
+                        .level(serde_json::Value::from(default_level(rule.default_enforcement)))
                         .build(),
                 )
                 .properties(props(&[
@@ -80,11 +63,7 @@ pub fn render(r: &Report) -> String {
                 Effect::Warn => ResultLevel::Warning,
                 Effect::Waived | Effect::None => ResultLevel::Note,
             };
-            let kind = if f.outcome == Outcome::Error {
-                ResultKind::Open
-            } else {
-                ResultKind::Fail
-            };
+            let kind = if f.outcome == Outcome::Error { ResultKind::Open } else { ResultKind::Fail };
             let logical = LogicalLocation::builder()
                 .fully_qualified_name(format!("{}@{}", s.reference, s.digest))
                 .name(s.platform.clone().unwrap_or_else(|| "index".into()))
@@ -122,10 +101,7 @@ pub fn render(r: &Report) -> String {
                     ("severity", f.severity.to_string().into()),
                     ("enforcement", f.enforcement.to_string().into()),
                     ("effect", serde_json::to_value(f.effect).unwrap_or_default()),
-                    (
-                        "pointer",
-                        f.location.as_ref().and_then(|l| l.pointer.clone()).into(),
-                    ),
+                    ("pointer", f.location.as_ref().and_then(|l| l.pointer.clone()).into()),
                 ]))
                 .build();
             if let Some(i) = r.rules.iter().position(|x| x.id == f.rule) {
@@ -135,10 +111,7 @@ pub fn render(r: &Report) -> String {
                 result.suppressions = Some(vec![
                     Suppression::builder()
                         .kind(serde_json::Value::from("external"))
-                        .justification(format!(
-                            "{} (owner {}, policy line {})",
-                            w.reason, w.owner, w.line
-                        ))
+                        .justification(format!("{} (owner {}, policy line {})", w.reason, w.owner, w.line))
                         .build(),
                 ]);
             }
@@ -157,14 +130,8 @@ pub fn render(r: &Report) -> String {
         .tool(Tool::builder().driver(driver).build())
         .results(results)
         .properties(props(&[
-            (
-                "verdict",
-                serde_json::to_value(r.verdict).unwrap_or_default(),
-            ),
-            (
-                "policy",
-                serde_json::to_value(&r.policy).unwrap_or_default(),
-            ),
+            ("verdict", serde_json::to_value(r.verdict).unwrap_or_default()),
+            ("policy", serde_json::to_value(&r.policy).unwrap_or_default()),
         ]))
         .build();
     let sarif = Sarif::builder()

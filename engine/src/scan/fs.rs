@@ -51,11 +51,7 @@ impl MergedFs {
         let mut stats: HashMap<String, PathStats> = HashMap::new();
         let mut eff = Efficiency::default();
         for (index, entries) in layers.iter().enumerate() {
-            let layer_bytes: u64 = entries
-                .iter()
-                .filter(|e| e.kind == FileKind::Regular)
-                .map(|e| e.size)
-                .sum();
+            let layer_bytes: u64 = entries.iter().filter(|e| e.kind == FileKind::Regular).map(|e| e.size).sum();
             eff.total_bytes += layer_bytes;
             if index > 0 {
                 eff.user_bytes += layer_bytes;
@@ -72,13 +68,8 @@ impl MergedFs {
                 eff.inefficient.push((path.clone(), s.count, s.cumulative));
             }
         }
-        eff.score = if cum_sum == 0 {
-            1.0
-        } else {
-            min_sum as f64 / cum_sum as f64
-        };
-        eff.inefficient
-            .sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        eff.score = if cum_sum == 0 { 1.0 } else { min_sum as f64 / cum_sum as f64 };
+        eff.inefficient.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
         (fs, eff)
     }
 
@@ -105,11 +96,7 @@ impl MergedFs {
             }
             let (path, size) = if let Some(name) = base.strip_prefix(WHITEOUT) {
                 let parent = parent_of(&e.path);
-                let target = if parent.is_empty() {
-                    format!("/{name}")
-                } else {
-                    format!("/{parent}/{name}")
-                };
+                let target = if parent.is_empty() { format!("/{name}") } else { format!("/{parent}/{name}") };
                 // As dive does: a whiteout of a directory weighs what it
                 // deletes; a whiteout of a file weighs nothing (the file's
                 // bytes were already counted when it was added).
@@ -162,11 +149,7 @@ impl MergedFs {
         for e in entries {
             let base = e.path.rsplit('/').next().unwrap_or(&e.path);
             let parent = parent_of(&e.path);
-            let abs_parent = if parent.is_empty() {
-                String::new()
-            } else {
-                format!("/{parent}")
-            };
+            let abs_parent = if parent.is_empty() { String::new() } else { format!("/{parent}") };
             if base == OPAQUE {
                 self.remove_children(&abs_parent);
             } else if let Some(name) = base.strip_prefix(WHITEOUT) {
@@ -203,39 +186,21 @@ impl MergedFs {
                 );
                 p = parent_of(p);
             }
-            if e.kind != FileKind::Directory
-                && self
-                    .map
-                    .get(&path)
-                    .is_some_and(|old| old.kind == FileKind::Directory)
-            {
+            if e.kind != FileKind::Directory && self.map.get(&path).is_some_and(|old| old.kind == FileKind::Directory) {
                 self.remove_children(&path);
             }
             let mut size = e.size;
             let mut link_target = e.link_target.clone();
             if e.kind == FileKind::Hardlink {
                 // A hard link shares its target's content; names are root-relative.
-                let t = link_target
-                    .as_deref()
-                    .unwrap_or("")
-                    .trim_start_matches("./")
-                    .trim_start_matches('/')
-                    .to_string();
+                let t =
+                    link_target.as_deref().unwrap_or("").trim_start_matches("./").trim_start_matches('/').to_string();
                 size = self.map.get(&format!("/{t}")).map(|x| x.size).unwrap_or(0);
                 link_target = Some(format!("/{t}"));
             }
             self.map.insert(
                 path.clone(),
-                FileEntry {
-                    path,
-                    kind: e.kind,
-                    mode: e.mode,
-                    uid: e.uid,
-                    gid: e.gid,
-                    size,
-                    link_target,
-                    layer,
-                },
+                FileEntry { path, kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid, size, link_target, layer },
             );
         }
     }
@@ -272,15 +237,8 @@ impl MergedFs {
 
     /// Paths matching a glob (`*` within a segment, `**` across), in order.
     pub fn glob(&self, pattern: &str, limit: usize) -> Vec<FileEntry> {
-        let pattern = if pattern.starts_with('/') {
-            pattern.to_string()
-        } else {
-            format!("/{pattern}")
-        };
-        let Ok(glob) = globset::GlobBuilder::new(&pattern)
-            .literal_separator(true)
-            .build()
-        else {
+        let pattern = if pattern.starts_with('/') { pattern.to_string() } else { format!("/{pattern}") };
+        let Ok(glob) = globset::GlobBuilder::new(&pattern).literal_separator(true).build() else {
             return Vec::new();
         };
         let matcher = glob.compile_matcher();
@@ -303,15 +261,7 @@ mod tests {
     use super::*;
 
     fn f(path: &str, size: u64) -> RawEntry {
-        RawEntry {
-            path: path.into(),
-            kind: FileKind::Regular,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            size,
-            link_target: None,
-        }
+        RawEntry { path: path.into(), kind: FileKind::Regular, mode: 0o644, uid: 0, gid: 0, size, link_target: None }
     }
     fn d(path: &str) -> RawEntry {
         RawEntry {
@@ -327,27 +277,12 @@ mod tests {
 
     #[test]
     fn whiteouts_and_opaque_dirs() {
-        let l0 = vec![
-            d("a"),
-            f("a/foo", 10),
-            f("a/bar", 5),
-            d("b"),
-            f("b/x", 1),
-            f("keep", 2),
-        ];
-        let l1 = vec![
-            f("a/.wh.foo", 0),
-            d("b"),
-            f("b/.wh..wh..opq", 0),
-            f("b/y", 3),
-        ];
+        let l0 = vec![d("a"), f("a/foo", 10), f("a/bar", 5), d("b"), f("b/x", 1), f("keep", 2)];
+        let l1 = vec![f("a/.wh.foo", 0), d("b"), f("b/.wh..wh..opq", 0), f("b/y", 3)];
         let (fs, eff) = MergedFs::build(&[&l0, &l1]);
         assert!(fs.get("/a/foo").is_none());
         assert!(fs.get("/a/bar").is_some());
-        assert!(
-            fs.get("/b/x").is_none(),
-            "opaque directory hides lower content"
-        );
+        assert!(fs.get("/b/x").is_none(), "opaque directory hides lower content");
         assert_eq!(fs.get("b/y").unwrap().layer, 1);
         assert!(fs.get("/a/.wh.foo").is_none());
         // a/foo appears twice (added, then whited out, which weighs 0 as in dive)
@@ -369,28 +304,12 @@ mod tests {
 
     #[test]
     fn glob_queries() {
-        let l0 = vec![
-            f("usr/bin/go", 1),
-            f("usr/local/go/bin/go", 1),
-            f("etc/passwd", 1),
-        ];
+        let l0 = vec![f("usr/bin/go", 1), f("usr/local/go/bin/go", 1), f("etc/passwd", 1)];
         let (fs, _) = MergedFs::build(&[&l0]);
-        let names = |p: &str| {
-            fs.glob(p, 100)
-                .into_iter()
-                .map(|e| e.path)
-                .collect::<Vec<_>>()
-        };
+        let names = |p: &str| fs.glob(p, 100).into_iter().map(|e| e.path).collect::<Vec<_>>();
         assert_eq!(names("/usr/bin/*"), ["/usr/bin/go"]);
-        assert_eq!(
-            names("**/go"),
-            ["/usr/bin/go", "/usr/local/go", "/usr/local/go/bin/go"]
-        );
+        assert_eq!(names("**/go"), ["/usr/bin/go", "/usr/local/go", "/usr/local/go/bin/go"]);
         assert_eq!(names("/usr/*/go"), ["/usr/bin/go", "/usr/local/go"]);
-        assert_eq!(
-            names("/usr/*/bin/go"),
-            Vec::<String>::new(),
-            "`*` stays within one segment"
-        );
+        assert_eq!(names("/usr/*/bin/go"), Vec::<String>::new(), "`*` stays within one segment");
     }
 }

@@ -22,6 +22,8 @@ pub struct LayerContents {
     pub entries: Vec<RawEntry>,
     /// Whole files kept for later parsing (ELF executables, package databases).
     pub kept: Vec<(String, Vec<u8>)>,
+    /// ELF files, analysed as they streamed by (their bytes are not kept).
+    pub binaries: Vec<(String, super::elf::ElfInfo)>,
     pub secrets: Vec<secrets::Hit>,
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
@@ -202,33 +204,20 @@ pub fn scan(
 ) -> Result<LayerContents, String> {
     let blob_hash = Rc::new(RefCell::new(Sha256::new()));
     let blob_count = Rc::new(Cell::new(0u64));
-    let hashing = Hashing {
-        inner: reader,
-        hasher: blob_hash.clone(),
-        count: blob_count.clone(),
-    };
+    let hashing = Hashing { inner: reader, hasher: blob_hash.clone(), count: blob_count.clone() };
     let mut buffered = BufReader::with_capacity(256 << 10, hashing);
-    let magic = buffered
-        .fill_buf()
-        .map_err(|e| format!("cannot read: {e}"))?
-        .to_vec();
+    let magic = buffered.fill_buf().map_err(|e| format!("cannot read: {e}"))?.to_vec();
     let decoder = if magic.starts_with(&[0x1f, 0x8b]) {
         Decoder::Gzip(Box::new(flate2::bufread::MultiGzDecoder::new(buffered)))
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Decoder::Zstd(
-            zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| format!("zstd: {e}"))?,
-        )
+        Decoder::Zstd(zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| format!("zstd: {e}"))?)
     } else {
         Decoder::Plain(buffered)
     };
     let diff_hash = Rc::new(RefCell::new(Sha256::new()));
     let diff_count = Rc::new(Cell::new(0u64));
     let limited = Limited {
-        inner: Hashing {
-            inner: decoder,
-            hasher: diff_hash.clone(),
-            count: Rc::new(Cell::new(0)),
-        },
+        inner: Hashing { inner: decoder, hasher: diff_hash.clone(), count: Rc::new(Cell::new(0)) },
         count: diff_count.clone(),
         compressed: blob_count.clone(),
         limits: limits.clone(),
@@ -248,10 +237,7 @@ pub fn scan(
     for entry in entries {
         let mut entry = entry.map_err(&describe)?;
         if out.entries.len() >= limits.max_entries {
-            return Err(format!(
-                "more than {} entries (limit max-entries)",
-                limits.max_entries
-            ));
+            return Err(format!("more than {} entries (limit max-entries)", limits.max_entries));
         }
         let path = clean_path(&entry.path_bytes(), limits)?;
         if path.is_empty() {
@@ -277,24 +263,18 @@ pub fn scan(
         let mode = header.mode().unwrap_or(0) & 0o7777;
         let uid = header.uid().unwrap_or(0) as u32;
         let gid = header.gid().unwrap_or(0) as u32;
-        let size = if kind == FileKind::Regular {
-            entry.size()
-        } else {
-            0
-        };
+        let size = if kind == FileKind::Regular { entry.size() } else { 0 };
         let link_target = match kind {
-            FileKind::Symlink | FileKind::Hardlink => entry
-                .link_name_bytes()
-                .map(|b| String::from_utf8_lossy(&b).into_owned()),
+            FileKind::Symlink | FileKind::Hardlink => {
+                entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned())
+            }
             _ => None,
         };
         if kind == FileKind::Symlink
             && let Some(t) = &link_target
             && symlink_escapes(&path, t)
         {
-            return Err(format!(
-                "symlink `{path}` -> `{t}` points outside the image root"
-            ));
+            return Err(format!("symlink `{path}` -> `{t}` points outside the image root"));
         }
         if kind == FileKind::Hardlink
             && let Some(t) = &link_target
@@ -307,16 +287,21 @@ pub fn scan(
             entry.read_exact(&mut sniff[..want]).map_err(&describe)?;
             let head = &sniff[..want];
             let elf = head.starts_with(b"\x7fELF");
-            if (elf && size <= limits.max_binary_bytes)
-                || (is_package_db(&path) && size <= limits.max_binary_bytes)
-            {
+            if (elf || is_package_db(&path)) && size <= limits.max_binary_bytes {
                 let mut whole = Vec::with_capacity(size as usize);
                 whole.extend_from_slice(head);
-                (&mut entry)
-                    .take(size - want as u64)
-                    .read_to_end(&mut whole)
-                    .map_err(&describe)?;
-                out.kept.push((path.clone(), whole));
+                (&mut entry).take(size - want as u64).read_to_end(&mut whole).map_err(&describe)?;
+                if elf {
+                    out.binaries.push((path.clone(), super::elf::analyse(&whole)));
+                } else {
+                    out.kept.push((path.clone(), whole));
+                }
+            } else if elf {
+                let info = super::elf::ElfInfo {
+                    problem: Some(format!("{size} bytes: larger than max-binary-bytes, not analysed")),
+                    ..Default::default()
+                };
+                out.binaries.push((path.clone(), info));
             } else if let Some(hit) = secrets::sniff(&path, head, size) {
                 out.secrets.push(hit);
             }
@@ -330,15 +315,7 @@ pub fn scan(
         {
             out.secrets.push(hit);
         }
-        out.entries.push(RawEntry {
-            path,
-            kind,
-            mode,
-            uid,
-            gid,
-            size,
-            link_target,
-        });
+        out.entries.push(RawEntry { path, kind, mode, uid, gid, size, link_target });
     }
     // Read what follows the last entry (end-of-archive blocks, padding) so the
     // diffID covers the whole tar, then what follows the compressed stream.
@@ -349,31 +326,21 @@ pub fn scan(
     io::copy(&mut raw, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
     drop(raw);
 
-    let diff = Digest::parse(&format!(
-        "sha256:{}",
-        hex::encode(diff_hash.borrow_mut().finalize_reset())
-    ))
-    .expect("sha256 digest");
-    let blob = Digest::parse(&format!(
-        "sha256:{}",
-        hex::encode(blob_hash.borrow_mut().finalize_reset())
-    ))
-    .expect("sha256 digest");
+    let diff = Digest::parse(&format!("sha256:{}", hex::encode(diff_hash.borrow_mut().finalize_reset())))
+        .expect("sha256 digest");
+    let blob = Digest::parse(&format!("sha256:{}", hex::encode(blob_hash.borrow_mut().finalize_reset())))
+        .expect("sha256 digest");
     if let Some(expected) = src.diff_id
         && expected.algorithm() == "sha256"
         && *expected != diff
     {
-        return Err(format!(
-            "uncompressed content does not match its diffID: expected {expected}, got {diff}"
-        ));
+        return Err(format!("uncompressed content does not match its diffID: expected {expected}, got {diff}"));
     }
     if let Some(expected) = src.blob_digest
         && expected.algorithm() == "sha256"
         && *expected != blob
     {
-        return Err(format!(
-            "blob does not match its digest: expected {expected}, got {blob}"
-        ));
+        return Err(format!("blob does not match its digest: expected {expected}, got {blob}"));
     }
     out.compressed_bytes = blob_count.get();
     out.uncompressed_bytes = diff_count.get();

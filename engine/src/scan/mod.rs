@@ -11,8 +11,10 @@
 //! Limits ([`ScanLimits`]) are enforced while streaming; crossing one makes
 //! the subject's evidence unreadable, which the engine denies with the reason.
 
+pub mod elf;
 pub mod fs;
 mod layer;
+pub mod packages;
 pub mod secrets;
 
 use crate::digest::Digest;
@@ -114,8 +116,47 @@ pub struct ImageScan {
     pub secrets: Vec<Secret>,
     /// setuid/setgid regular files, in every layer.
     pub special_modes: Vec<SpecialMode>,
-    /// Whole files kept for analysis, by layer: (layer, path, bytes).
-    pub kept: Vec<(u32, String, Vec<u8>)>,
+    /// ELF files present in the merged filesystem.
+    pub binaries: Vec<Binary>,
+    /// Installed packages (dpkg, apk) of the merged filesystem.
+    pub packages: Vec<packages::Package>,
+    /// `ID` from os-release (`debian`, `alpine`...).
+    pub os_id: Option<String>,
+    /// World-writable files and directories of the merged view (no symlinks).
+    pub world_writable: Vec<FileEntry>,
+    /// Bytes of files overwritten or deleted by a later layer.
+    pub superseded_bytes: u64,
+}
+
+/// An ELF file of the merged filesystem.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Binary {
+    pub path: String,
+    pub layer: u32,
+    pub elf: elf::ElfInfo,
+}
+
+impl ImageScan {
+    /// The binary at `path`, following symlinks and hard links inside the image.
+    pub fn binary(&self, path: &str) -> Option<&Binary> {
+        let mut path = path.to_string();
+        for _ in 0..16 {
+            let e = self.files.get(&path)?;
+            match e.kind {
+                FileKind::Symlink => {
+                    let t = e.link_target.clone().unwrap_or_default();
+                    path = if t.starts_with('/') {
+                        t
+                    } else {
+                        format!("{}/{t}", e.path.rsplit_once('/').map(|(d, _)| d).unwrap_or(""))
+                    };
+                }
+                FileKind::Hardlink => path = e.link_target.clone().unwrap_or_default(),
+                _ => return self.binaries.iter().find(|b| b.path == e.path),
+            }
+        }
+        None
+    }
 }
 
 impl FileIndex for ImageScan {
@@ -135,11 +176,7 @@ pub struct LayerRef {
 }
 
 /// Scans the layers of one image. The error names the layer and the reason.
-pub fn scan_image(
-    c: &dyn Container,
-    layers: &[LayerRef],
-    limits: &ScanLimits,
-) -> Result<ImageScan, String> {
+pub fn scan_image(c: &dyn Container, layers: &[LayerRef], limits: &ScanLimits) -> Result<ImageScan, String> {
     let used = AtomicU64::new(0);
     let results: Vec<Result<layer::LayerContents, String>> = layers
         .par_iter()
@@ -159,15 +196,9 @@ pub fn scan_image(
                 .open(&l.name)
                 .map_err(|e| what(e.to_string()))?
                 .ok_or_else(|| what("the layer blob is missing".into()))?;
-            let src = layer::LayerSource {
-                index: i,
-                blob_digest: l.blob_digest.as_ref(),
-                diff_id: l.diff_id.as_ref(),
-            };
-            let out =
-                layer::scan(reader, &src, limits, used.load(Ordering::Relaxed)).map_err(what)?;
-            let total =
-                used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
+            let src = layer::LayerSource { index: i, blob_digest: l.blob_digest.as_ref(), diff_id: l.diff_id.as_ref() };
+            let out = layer::scan(reader, &src, limits, used.load(Ordering::Relaxed)).map_err(what)?;
+            let total = used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
             if total > limits.max_image_bytes {
                 return Err(format!(
                     "the image exceeds {} bytes uncompressed (limit max-image-bytes)",
@@ -182,68 +213,64 @@ pub fn scan_image(
     let (files, efficiency) = fs::MergedFs::build(&entry_lists);
     let mut stats = Vec::new();
     let mut secrets = Vec::new();
-    let mut kept = Vec::new();
+    let mut kept: Vec<(u32, String, Vec<u8>)> = Vec::new();
+    let mut binaries = Vec::new();
     let mut special_modes = Vec::new();
     for (i, c) in contents.into_iter().enumerate() {
-        for e in c
-            .entries
-            .iter()
-            .filter(|e| e.kind == FileKind::Regular && e.mode & 0o6000 != 0)
-        {
+        for e in c.entries.iter().filter(|e| e.kind == FileKind::Regular && e.mode & 0o6000 != 0) {
             let path = format!("/{}", e.path);
-            let effective = files
-                .get(&path)
-                .is_some_and(|f| f.layer == i as u32 && f.mode & 0o6000 != 0);
-            special_modes.push(SpecialMode {
-                path,
-                layer: i as u32,
-                mode: e.mode,
-                effective,
-            });
+            let effective = files.get(&path).is_some_and(|f| f.layer == i as u32 && f.mode & 0o6000 != 0);
+            special_modes.push(SpecialMode { path, layer: i as u32, mode: e.mode, effective });
         }
         stats.push(LayerStats {
             index: i as u32,
             compressed_bytes: c.compressed_bytes,
             uncompressed_bytes: c.uncompressed_bytes,
-            file_bytes: c
-                .entries
-                .iter()
-                .filter(|e| e.kind == FileKind::Regular)
-                .map(|e| e.size)
-                .sum(),
+            file_bytes: c.entries.iter().filter(|e| e.kind == FileKind::Regular).map(|e| e.size).sum(),
             entries: c.entries.len() as u32,
             whiteouts: c
                 .entries
                 .iter()
-                .filter(|e| {
-                    e.path
-                        .rsplit('/')
-                        .next()
-                        .is_some_and(|b| b.starts_with(".wh."))
-                })
+                .filter(|e| e.path.rsplit('/').next().is_some_and(|b| b.starts_with(".wh.")))
                 .count() as u32,
         });
         for h in c.secrets {
             let abs = format!("/{}", h.path);
             let deleted = files.get(&abs).is_none_or(|f| f.layer != i as u32);
-            secrets.push(Secret {
-                path: abs,
-                layer: i as u32,
-                kind: h.kind,
-                detail: h.detail,
-                deleted,
-            });
+            secrets.push(Secret { path: abs, layer: i as u32, kind: h.kind, detail: h.detail, deleted });
         }
+        let present = |path: &str| files.get(path).is_some_and(|f| f.layer == i as u32);
         for (path, bytes) in c.kept {
-            kept.push((i as u32, format!("/{path}"), bytes));
+            let abs = format!("/{path}");
+            if present(&abs) {
+                kept.push((i as u32, abs, bytes));
+            }
+        }
+        for (path, info) in c.binaries {
+            let abs = format!("/{path}");
+            if present(&abs) {
+                binaries.push(Binary { path: abs, layer: i as u32, elf: info });
+            }
         }
     }
-    Ok(ImageScan {
-        files,
-        layers: stats,
-        efficiency,
-        secrets,
-        special_modes,
-        kept,
-    })
+    let text = |p: &str| kept.iter().find(|(_, k, _)| k == p).map(|(_, _, b)| String::from_utf8_lossy(b).into_owned());
+    let os_id = text("/etc/os-release").or_else(|| text("/usr/lib/os-release")).and_then(|t| packages::os_id(&t));
+    let distro = os_id.clone().unwrap_or_else(|| "debian".into());
+    let mut pkgs = Vec::new();
+    for (_, path, bytes) in &kept {
+        let t = String::from_utf8_lossy(bytes);
+        if path == "/var/lib/dpkg/status" || path.starts_with("/var/lib/dpkg/status.d/") {
+            pkgs.extend(packages::parse_dpkg(&t, &distro));
+        } else if path == "/lib/apk/db/installed" {
+            pkgs.extend(packages::parse_apk(&t, os_id.as_deref().unwrap_or("alpine")));
+        }
+    }
+    binaries.sort_by(|a, b| a.path.cmp(&b.path));
+    let world_writable = files.iter().filter(|f| f.kind != FileKind::Symlink && f.mode & 0o002 != 0).cloned().collect();
+    let superseded_bytes = efficiency
+        .inefficient
+        .iter()
+        .map(|(path, _, bytes)| bytes.saturating_sub(files.get(path).map(|f| f.size).unwrap_or(0)))
+        .sum();
+    Ok(ImageScan { files, layers: stats, efficiency, secrets, special_modes, binaries, packages: pkgs, os_id, world_writable, superseded_bytes })
 }

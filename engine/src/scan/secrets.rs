@@ -15,22 +15,14 @@ pub struct Hit {
 }
 
 fn hit(path: &str, kind: &'static str, detail: impl Into<String>) -> Option<Hit> {
-    Some(Hit {
-        path: path.to_string(),
-        kind,
-        detail: detail.into(),
-    })
+    Some(Hit { path: path.to_string(), kind, detail: detail.into() })
 }
 
 /// Recognises a secret by its path alone.
 pub fn by_path(path: &str, kind: FileKind) -> Option<Hit> {
     let base = path.rsplit('/').next().unwrap_or(path);
     if base == ".git" && matches!(kind, FileKind::Directory | FileKind::Regular) {
-        return hit(
-            path,
-            "vcs",
-            "git metadata (history, remotes, possibly credentials)",
-        );
+        return hit(path, "vcs", "git metadata (history, remotes, possibly credentials)");
     }
     if kind != FileKind::Regular {
         return None;
@@ -39,18 +31,14 @@ pub fn by_path(path: &str, kind: FileKind) -> Option<Hit> {
         "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519" => {
             return hit(path, "private-key", "SSH private key file");
         }
-        ".git-credentials" | ".netrc" | ".pgpass" | ".htpasswd" | "credentials.json"
-        | "credential.json" => {
+        ".git-credentials" | ".netrc" | ".pgpass" | ".htpasswd" | "credentials.json" | "credential.json" => {
             return hit(path, "credentials", format!("credential store `{base}`"));
         }
         _ => {}
     }
     if base == ".env"
         || (base.starts_with(".env.")
-            && !matches!(
-                base,
-                ".env.example" | ".env.sample" | ".env.template" | ".env.dist"
-            ))
+            && !matches!(base, ".env.example" | ".env.sample" | ".env.template" | ".env.dist"))
     {
         return hit(path, "dotenv", "dotenv file (environment secrets)");
     }
@@ -69,20 +57,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 fn has_aws_key(head: &[u8]) -> bool {
     let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&head[from..], b"AKIA")
-        .or_else(|| memchr::memmem::find(&head[from..], b"ASIA"))
+    while let Some(i) =
+        memchr::memmem::find(&head[from..], b"AKIA").or_else(|| memchr::memmem::find(&head[from..], b"ASIA"))
     {
         let start = from + i;
         let cand = &head[start..(start + 20).min(head.len())];
-        if cand.len() == 20
-            && cand[4..]
-                .iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        {
+        if cand.len() == 20 && cand[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
             let before_ok = start == 0 || !head[start - 1].is_ascii_alphanumeric();
-            let after_ok = head
-                .get(start + 20)
-                .is_none_or(|c| !c.is_ascii_alphanumeric());
+            let after_ok = head.get(start + 20).is_none_or(|c| !c.is_ascii_alphanumeric());
             if before_ok && after_ok {
                 return true;
             }
@@ -108,17 +90,11 @@ pub fn sniff(path: &str, head: &[u8], size: u64) -> Option<Hit> {
     {
         return hit(path, "private-key", "PEM private key");
     }
-    if base == ".npmrc"
-        && (contains(head, b"_authToken")
-            || contains(head, b"_auth=")
-            || contains(head, b"_password"))
+    if base == ".npmrc" && (contains(head, b"_authToken") || contains(head, b"_auth=") || contains(head, b"_password"))
     {
         return hit(path, "npm-token", "npm registry token");
     }
-    if base == "config.json"
-        && path.contains(".docker/")
-        && contains(head, b"\"auths\"")
-        && contains(head, b"\"auth\"")
+    if base == "config.json" && path.contains(".docker/") && contains(head, b"\"auths\"") && contains(head, b"\"auth\"")
     {
         return hit(path, "docker-auth", "docker registry credentials");
     }
@@ -134,48 +110,18 @@ mod tests {
 
     #[test]
     fn recognises_secrets() {
-        assert_eq!(
-            by_path("root/.ssh/id_rsa", FileKind::Regular).unwrap().kind,
-            "private-key"
-        );
-        assert_eq!(
-            by_path("app/.env", FileKind::Regular).unwrap().kind,
-            "dotenv"
-        );
+        assert_eq!(by_path("root/.ssh/id_rsa", FileKind::Regular).unwrap().kind, "private-key");
+        assert_eq!(by_path("app/.env", FileKind::Regular).unwrap().kind, "dotenv");
         assert!(by_path("app/.env.example", FileKind::Regular).is_none());
-        assert_eq!(
-            by_path("src/.git", FileKind::Directory).unwrap().kind,
-            "vcs"
-        );
-        assert_eq!(
-            sniff("k.pem", b"-----BEGIN RSA PRIVATE KEY-----\nMII", 40)
-                .unwrap()
-                .kind,
-            "private-key"
-        );
+        assert_eq!(by_path("src/.git", FileKind::Directory).unwrap().kind, "vcs");
+        assert_eq!(sniff("k.pem", b"-----BEGIN RSA PRIVATE KEY-----\nMII", 40).unwrap().kind, "private-key");
         assert!(sniff("ca.pem", b"-----BEGIN CERTIFICATE-----\nMII", 40).is_none());
+        assert_eq!(sniff("root/.npmrc", b"//registry.npmjs.org/:_authToken=npm_x", 40).unwrap().kind, "npm-token");
         assert_eq!(
-            sniff("root/.npmrc", b"//registry.npmjs.org/:_authToken=npm_x", 40)
-                .unwrap()
-                .kind,
-            "npm-token"
-        );
-        assert_eq!(
-            sniff(
-                "root/.docker/config.json",
-                br#"{"auths":{"r":{"auth":"eA=="}}}"#,
-                30
-            )
-            .unwrap()
-            .kind,
+            sniff("root/.docker/config.json", br#"{"auths":{"r":{"auth":"eA=="}}}"#, 30).unwrap().kind,
             "docker-auth"
         );
-        assert_eq!(
-            sniff("etc/app.conf", b"key=AKIAIOSFODNN7EXAMPLE\n", 30)
-                .unwrap()
-                .kind,
-            "aws-access-key"
-        );
+        assert_eq!(sniff("etc/app.conf", b"key=AKIAIOSFODNN7EXAMPLE\n", 30).unwrap().kind, "aws-access-key");
         assert!(sniff("etc/app.conf", b"key=AKIAIOSFODNN7EXAMPLEX\n", 30).is_none());
         assert!(sniff("bin/x", b"\x7fELF\0\0AKIAIOSFODNN7EXAMPLE", 30).is_none());
     }

@@ -12,10 +12,7 @@ use std::sync::Mutex;
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error("{name}: {source}")]
-    Io {
-        name: String,
-        source: std::io::Error,
-    },
+    Io { name: String, source: std::io::Error },
     #[error("{name} is {size} bytes, more than the {max} bytes allowed for it")]
     TooLarge { name: String, size: u64, max: u64 },
     #[error("{0}")]
@@ -51,11 +48,8 @@ pub fn clean_name(name: &str) -> Option<String> {
 /// Joins `target` onto the directory `base` (both archive-relative),
 /// resolving `.` and `..`; `None` if the result would leave the archive root.
 pub fn resolve_within(base: &str, target: &str) -> Option<String> {
-    let mut stack: Vec<&str> = if target.starts_with('/') {
-        Vec::new()
-    } else {
-        base.split('/').filter(|p| !p.is_empty()).collect()
-    };
+    let mut stack: Vec<&str> =
+        if target.starts_with('/') { Vec::new() } else { base.split('/').filter(|p| !p.is_empty()).collect() };
     for part in target.split('/') {
         match part {
             "" | "." => {}
@@ -74,9 +68,7 @@ pub struct DirContainer {
 
 impl DirContainer {
     pub fn new(root: &Path) -> Self {
-        DirContainer {
-            root: root.to_path_buf(),
-        }
+        DirContainer { root: root.to_path_buf() }
     }
     fn path(&self, name: &str) -> Option<PathBuf> {
         clean_name(name).map(|n| self.root.join(n))
@@ -92,39 +84,20 @@ impl Container for DirContainer {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(ContainerError::Io {
-                    name: name.into(),
-                    source: e,
-                });
+                return Err(ContainerError::Io { name: name.into(), source: e });
             }
         };
-        let meta = file.metadata().map_err(|e| ContainerError::Io {
-            name: name.into(),
-            source: e,
-        })?;
+        let meta = file.metadata().map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
         if !meta.is_file() {
             return Ok(None);
         }
         if meta.len() > max {
-            return Err(ContainerError::TooLarge {
-                name: name.into(),
-                size: meta.len(),
-                max,
-            });
+            return Err(ContainerError::TooLarge { name: name.into(), size: meta.len(), max });
         }
         let mut buf = Vec::with_capacity(meta.len() as usize);
-        file.take(max + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| ContainerError::Io {
-                name: name.into(),
-                source: e,
-            })?;
+        file.take(max + 1).read_to_end(&mut buf).map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
         if buf.len() as u64 > max {
-            return Err(ContainerError::TooLarge {
-                name: name.into(),
-                size: buf.len() as u64,
-                max,
-            });
+            return Err(ContainerError::TooLarge { name: name.into(), size: buf.len() as u64, max });
         }
         Ok(Some(buf))
     }
@@ -135,20 +108,14 @@ impl Container for DirContainer {
         };
         match File::open(&path) {
             Ok(f) => {
-                let meta = f.metadata().map_err(|e| ContainerError::Io {
-                    name: name.into(),
-                    source: e,
-                })?;
+                let meta = f.metadata().map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
                 if !meta.is_file() {
                     return Ok(None);
                 }
                 Ok(Some((Box::new(f), meta.len())))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ContainerError::Io {
-                name: name.into(),
-                source: e,
-            }),
+            Err(e) => Err(ContainerError::Io { name: name.into(), source: e }),
         }
     }
 
@@ -164,10 +131,7 @@ mod tests {
 
     #[test]
     fn links_resolve_inside_the_archive_only() {
-        assert_eq!(
-            resolve_within("b159", "../6e77/layer.tar").as_deref(),
-            Some("6e77/layer.tar")
-        );
+        assert_eq!(resolve_within("b159", "../6e77/layer.tar").as_deref(), Some("6e77/layer.tar"));
         assert_eq!(resolve_within("a/b", "./c/../d").as_deref(), Some("a/b/d"));
         assert_eq!(resolve_within("a", "/x/y").as_deref(), Some("x/y"));
         assert_eq!(resolve_within("", "../etc/passwd"), None);
@@ -194,10 +158,7 @@ pub struct TarContainer {
 impl TarContainer {
     /// Indexes the archive's entries (one sequential pass over headers).
     pub fn open(path: &Path) -> Result<Self, ContainerError> {
-        let io = |e: std::io::Error| ContainerError::Io {
-            name: path.display().to_string(),
-            source: e,
-        };
+        let io = |e: std::io::Error| ContainerError::Io { name: path.display().to_string(), source: e };
         let file = File::open(path).map_err(io)?;
         let mut archive = tar::Archive::new(file.try_clone().map_err(io)?);
         let mut entries = HashMap::new();
@@ -205,9 +166,7 @@ impl TarContainer {
             .entries_with_seek()
             .map_err(|e| ContainerError::Malformed(format!("not a readable tar archive: {e}")))?;
         for (i, entry) in iter.enumerate() {
-            let entry = entry.map_err(|e| {
-                ContainerError::Malformed(format!("tar entry #{i} is corrupt: {e}"))
-            })?;
+            let entry = entry.map_err(|e| ContainerError::Malformed(format!("tar entry #{i} is corrupt: {e}")))?;
             if i >= MAX_ARCHIVE_ENTRIES {
                 return Err(ContainerError::Malformed(format!(
                     "more than {MAX_ARCHIVE_ENTRIES} entries in the archive"
@@ -224,10 +183,7 @@ impl TarContainer {
             };
             let kind = entry.header().entry_type();
             let value = if kind.is_file() {
-                TarEntry::File {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
-                }
+                TarEntry::File { offset: entry.raw_file_position(), size: entry.size() }
             } else if kind.is_hard_link() || kind.is_symlink() {
                 let Some(target) = entry.link_name_bytes() else {
                     continue;
@@ -249,11 +205,7 @@ impl TarContainer {
             };
             entries.insert(name, value);
         }
-        Ok(TarContainer {
-            path: path.to_path_buf(),
-            file: Mutex::new(file),
-            entries,
-        })
+        Ok(TarContainer { path: path.to_path_buf(), file: Mutex::new(file), entries })
     }
 
     fn resolve(&self, name: &str) -> Option<(u64, u64)> {
@@ -278,16 +230,9 @@ impl Container for TarContainer {
             return Ok(None);
         };
         if size > max {
-            return Err(ContainerError::TooLarge {
-                name: name.into(),
-                size,
-                max,
-            });
+            return Err(ContainerError::TooLarge { name: name.into(), size, max });
         }
-        let io = |e: std::io::Error| ContainerError::Io {
-            name: format!("{}:{name}", self.path.display()),
-            source: e,
-        };
+        let io = |e: std::io::Error| ContainerError::Io { name: format!("{}:{name}", self.path.display()), source: e };
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
         let mut buf = vec![0u8; size as usize];
@@ -299,10 +244,7 @@ impl Container for TarContainer {
         let Some((offset, size)) = self.resolve(name) else {
             return Ok(None);
         };
-        let io = |e: std::io::Error| ContainerError::Io {
-            name: format!("{}:{name}", self.path.display()),
-            source: e,
-        };
+        let io = |e: std::io::Error| ContainerError::Io { name: format!("{}:{name}", self.path.display()), source: e };
         let mut file = File::open(&self.path).map_err(io)?;
         file.seek(SeekFrom::Start(offset)).map_err(io)?;
         Ok(Some((Box::new(file.take(size)), size)))

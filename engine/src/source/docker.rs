@@ -20,11 +20,7 @@ struct Entry {
     layers: Vec<String>,
 }
 
-pub(super) fn read(
-    path: &Path,
-    c: &dyn Container,
-    opts: &OpenOptions,
-) -> Result<Input, InputError> {
+pub(super) fn read(path: &Path, c: &dyn Container, opts: &OpenOptions) -> Result<Input, InputError> {
     let err = |m: String| InputError::new(path, m);
     let bytes = c
         .read("manifest.json", oci::MAX_MANIFEST_BYTES)
@@ -33,29 +29,19 @@ pub(super) fn read(
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
     let entries: Option<Vec<Entry>> = serde_path_to_error::deserialize(de)
         .map_err(|e| err(format!("manifest.json: {} at `{}`", e.inner(), e.path())))?;
-    let entries =
-        entries.ok_or_else(|| err("manifest.json is `null`: expected a list of images".into()))?;
+    let entries = entries.ok_or_else(|| err("manifest.json is `null`: expected a list of images".into()))?;
     if entries.is_empty() {
         return Err(err("manifest.json lists no images".into()));
     }
 
-    let tags_of = |e: &Entry| -> Vec<Reference> {
-        e.repo_tags
-            .iter()
-            .flatten()
-            .filter_map(|t| Reference::parse(t))
-            .collect()
-    };
+    let tags_of =
+        |e: &Entry| -> Vec<Reference> { e.repo_tags.iter().flatten().filter_map(|t| Reference::parse(t)).collect() };
     let selected: Vec<(&Entry, Option<Reference>)> = if opts.images.is_empty() {
-        entries
-            .iter()
-            .map(|e| (e, tags_of(e).into_iter().next()))
-            .collect()
+        entries.iter().map(|e| (e, tags_of(e).into_iter().next())).collect()
     } else {
         let mut chosen = Vec::new();
         for sel in &opts.images {
-            let want = Reference::parse(sel)
-                .ok_or_else(|| err(format!("`{sel}` is not an image reference")))?;
+            let want = Reference::parse(sel).ok_or_else(|| err(format!("`{sel}` is not an image reference")))?;
             for e in &entries {
                 if let Some(tag) = tags_of(e).into_iter().find(|t| want.selects(t)) {
                     chosen.push((e, Some(tag)));
@@ -63,43 +49,25 @@ pub(super) fn read(
             }
         }
         if chosen.is_empty() {
-            let all: Vec<String> = entries
-                .iter()
-                .flat_map(|e| e.repo_tags.iter().flatten().cloned())
-                .collect();
+            let all: Vec<String> = entries.iter().flat_map(|e| e.repo_tags.iter().flatten().cloned()).collect();
             return Err(err(format!(
                 "no image tagged {} in manifest.json; it has: {}",
                 opts.images.join(", "),
-                if all.is_empty() {
-                    "(no tags)".to_string()
-                } else {
-                    all.join(", ")
-                }
+                if all.is_empty() { "(no tags)".to_string() } else { all.join(", ") }
             )));
         }
         chosen
     };
 
-    let evidence = selected
-        .into_iter()
-        .map(|(e, tag)| image(path, c, e, tag, opts))
-        .collect();
-    Ok(Input {
-        path: path.to_path_buf(),
-        format: InputFormat::DockerArchive,
-        evidence,
-        notes: Vec::new(),
-    })
+    let evidence = selected.into_iter().map(|(e, tag)| image(path, c, e, tag, opts)).collect();
+    Ok(Input { path: path.to_path_buf(), format: InputFormat::DockerArchive, evidence, notes: Vec::new() })
 }
 
 /// The digest a `docker save` file name claims for its content, if any
 /// (`<hex>.json`, `blobs/sha256/<hex>`).
 fn claimed_digest(name: &str) -> Option<Digest> {
     let base = name.rsplit('/').next()?;
-    let hex = [".json", ".tar.gz", ".tar.zst", ".tar"]
-        .iter()
-        .find_map(|s| base.strip_suffix(s))
-        .unwrap_or(base);
+    let hex = [".json", ".tar.gz", ".tar.zst", ".tar"].iter().find_map(|s| base.strip_suffix(s)).unwrap_or(base);
     if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         Digest::parse(&format!("sha256:{}", hex.to_ascii_lowercase())).ok()
     } else {
@@ -107,13 +75,7 @@ fn claimed_digest(name: &str) -> Option<Digest> {
     }
 }
 
-fn image(
-    path: &Path,
-    c: &dyn Container,
-    e: &Entry,
-    tag: Option<Reference>,
-    opts: &OpenOptions,
-) -> Evidence {
+fn image(path: &Path, c: &dyn Container, e: &Entry, tag: Option<Reference>, opts: &OpenOptions) -> Evidence {
     let reference = match &tag {
         Some(t) => format!("docker-archive:{}:{t}", path.display()),
         None => format!("docker-archive:{}:{}", path.display(), e.config),
@@ -121,9 +83,7 @@ fn image(
     let mut subject = Subject {
         kind: SubjectKind::Image,
         reference,
-        repository: tag
-            .map(|t| t.repository)
-            .or_else(|| opts.repository.clone()),
+        repository: tag.map(|t| t.repository).or_else(|| opts.repository.clone()),
         digest: claimed_digest(&e.config).unwrap_or_else(|| Digest::sha256(b"")),
         media_type: media_type::DOCKER_CONFIG.to_string(),
         platform: None,
@@ -138,29 +98,20 @@ fn image(
             };
         }
         Err(err) => {
-            return Evidence::Unreadable {
-                reason: format!("config {}: {err}", e.config),
-                subject,
-            };
+            return Evidence::Unreadable { reason: format!("config {}: {err}", e.config), subject };
         }
     };
     let image_id = Digest::sha256(&bytes);
     if let Some(claimed) = claimed_digest(&e.config)
         && let Err(err) = claimed.verify(&bytes)
     {
-        return Evidence::Unreadable {
-            reason: format!("config {}: {err}", e.config),
-            subject,
-        };
+        return Evidence::Unreadable { reason: format!("config {}: {err}", e.config), subject };
     }
     subject.digest = image_id.clone();
     let config = match oci::parse_config(&bytes) {
         Ok(c) => c,
         Err(err) => {
-            return Evidence::Unreadable {
-                reason: format!("config {}: {err}", e.config),
-                subject,
-            };
+            return Evidence::Unreadable { reason: format!("config {}: {err}", e.config), subject };
         }
     };
     if config.rootfs.diff_ids.len() != e.layers.len() {

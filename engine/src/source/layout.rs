@@ -3,9 +3,7 @@
 //! `index.json` lists the top-level images and indexes; each is followed down
 //! to its platform manifests and configs, every blob verified on read.
 
-use super::{
-    Container, Input, InputError, InputFormat, OpenOptions, read_blob, reference::Reference,
-};
+use super::{Container, Input, InputError, InputFormat, OpenOptions, read_blob, reference::Reference};
 use crate::digest::Digest;
 use crate::evidence::{Evidence, ImageEvidence, IndexEvidence, Layer, Subject, SubjectKind};
 use crate::oci::{self, Descriptor, media_type};
@@ -39,32 +37,20 @@ pub(super) fn read(
     let selected: Vec<&Descriptor> = if opts.images.is_empty() {
         index.manifests.iter().collect()
     } else {
-        let chosen: Vec<&Descriptor> = index
-            .manifests
-            .iter()
-            .filter(|d| opts.images.iter().any(|sel| entry_matches(d, sel)))
-            .collect();
+        let chosen: Vec<&Descriptor> =
+            index.manifests.iter().filter(|d| opts.images.iter().any(|sel| entry_matches(d, sel))).collect();
         if chosen.is_empty() {
             let names: Vec<String> = index.manifests.iter().filter_map(entry_name).collect();
             return Err(err(format!(
                 "no image named {} in index.json; it has: {}",
                 opts.images.join(", "),
-                if names.is_empty() {
-                    "(no named images)".to_string()
-                } else {
-                    names.join(", ")
-                }
+                if names.is_empty() { "(no named images)".to_string() } else { names.join(", ") }
             )));
         }
         chosen
     };
 
-    let mut reader = LayoutReader {
-        c,
-        opts,
-        evidence: Vec::new(),
-        notes: Vec::new(),
-    };
+    let mut reader = LayoutReader { c, opts, evidence: Vec::new(), notes: Vec::new() };
     for d in selected {
         let name = entry_name(d);
         let reference = match &name {
@@ -79,33 +65,20 @@ pub(super) fn read(
         reader.entry(d, &reference, repository.as_deref(), None, 0);
     }
     if reader.evidence.is_empty() {
-        return Err(err(format!(
-            "no container image in this layout ({})",
-            reader.notes.join("; ")
-        )));
+        return Err(err(format!("no container image in this layout ({})", reader.notes.join("; "))));
     }
-    Ok(Input {
-        path: path.to_path_buf(),
-        format,
-        evidence: reader.evidence,
-        notes: reader.notes,
-    })
+    Ok(Input { path: path.to_path_buf(), format, evidence: reader.evidence, notes: reader.notes })
 }
 
 fn entry_name(d: &Descriptor) -> Option<String> {
-    d.annotation(CONTAINERD_NAME)
-        .or_else(|| d.annotation(REF_NAME))
-        .map(str::to_string)
+    d.annotation(CONTAINERD_NAME).or_else(|| d.annotation(REF_NAME)).map(str::to_string)
 }
 
 fn entry_matches(d: &Descriptor, selector: &str) -> bool {
     if d.annotation(REF_NAME) == Some(selector) || d.digest.as_str() == selector {
         return true;
     }
-    match (
-        d.annotation(CONTAINERD_NAME).and_then(Reference::parse),
-        Reference::parse(selector),
-    ) {
+    match (d.annotation(CONTAINERD_NAME).and_then(Reference::parse), Reference::parse(selector)) {
         (Some(have), Some(want)) => want.selects(&have),
         _ => false,
     }
@@ -140,10 +113,7 @@ impl LayoutReader<'_> {
             if depth >= MAX_DEPTH {
                 self.evidence.push(Evidence::Unreadable {
                     subject: subject(SubjectKind::Index),
-                    reason: format!(
-                        "index {} is nested more than {MAX_DEPTH} levels deep",
-                        d.digest
-                    ),
+                    reason: format!("index {} is nested more than {MAX_DEPTH} levels deep", d.digest),
                 });
                 return;
             }
@@ -157,35 +127,16 @@ impl LayoutReader<'_> {
         {
             self.evidence.push(Evidence::Unreadable {
                 subject: subject(SubjectKind::Image),
-                reason: format!(
-                    "{} is a Docker schema 1 manifest, which is deprecated and not supported",
-                    d.digest
-                ),
+                reason: format!("{} is a Docker schema 1 manifest, which is deprecated and not supported", d.digest),
             });
         } else {
-            self.notes.push(format!(
-                "skipped {} ({}): not an image or index",
-                d.digest, d.media_type
-            ));
+            self.notes.push(format!("skipped {} ({}): not an image or index", d.digest, d.media_type));
         }
     }
 
-    fn index(
-        &mut self,
-        d: &Descriptor,
-        subject: Subject,
-        reference: &str,
-        repository: Option<&str>,
-        depth: usize,
-    ) {
-        let parsed = read_blob(
-            self.c,
-            &d.digest,
-            Some(d.size),
-            oci::MAX_MANIFEST_BYTES,
-            "index",
-        )
-        .and_then(|b| oci::parse_index(&b).map_err(|e| format!("index {}: {e}", d.digest)));
+    fn index(&mut self, d: &Descriptor, subject: Subject, reference: &str, repository: Option<&str>, depth: usize) {
+        let parsed = read_blob(self.c, &d.digest, Some(d.size), oci::MAX_MANIFEST_BYTES, "index")
+            .and_then(|b| oci::parse_index(&b).map_err(|e| format!("index {}: {e}", d.digest)));
         let index = match parsed {
             Ok(i) => i,
             Err(reason) => {
@@ -201,12 +152,12 @@ impl LayoutReader<'_> {
         }));
         for child in &index.manifests {
             if child.annotation("vnd.docker.reference.type").is_some()
-                || child
-                    .platform
-                    .as_ref()
-                    .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+                || child.platform.as_ref().is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
             {
-                self.notes.push(format!("skipped {} in index {digest}: attestation or artifact manifest, not a platform image", child.digest));
+                self.notes.push(format!(
+                    "skipped {} in index {digest}: attestation or artifact manifest, not a platform image",
+                    child.digest
+                ));
                 continue;
             }
             self.entry(child, reference, repository, Some(&digest), depth + 1);
@@ -214,16 +165,9 @@ impl LayoutReader<'_> {
     }
 
     fn image(&mut self, d: &Descriptor, mut subject: Subject) -> Option<Evidence> {
-        let unreadable =
-            |subject: Subject, reason: String| Some(Evidence::Unreadable { subject, reason });
-        let manifest = match read_blob(
-            self.c,
-            &d.digest,
-            Some(d.size),
-            oci::MAX_MANIFEST_BYTES,
-            "manifest",
-        )
-        .and_then(|b| oci::parse_manifest(&b).map_err(|e| format!("manifest {}: {e}", d.digest)))
+        let unreadable = |subject: Subject, reason: String| Some(Evidence::Unreadable { subject, reason });
+        let manifest = match read_blob(self.c, &d.digest, Some(d.size), oci::MAX_MANIFEST_BYTES, "manifest")
+            .and_then(|b| oci::parse_manifest(&b).map_err(|e| format!("manifest {}: {e}", d.digest)))
         {
             Ok(m) => m,
             Err(reason) => return unreadable(subject, reason),
@@ -236,14 +180,8 @@ impl LayoutReader<'_> {
             return None;
         }
         let cfg = &manifest.config;
-        let config = match read_blob(
-            self.c,
-            &cfg.digest,
-            Some(cfg.size),
-            oci::MAX_CONFIG_BYTES,
-            "config",
-        )
-        .and_then(|b| oci::parse_config(&b).map_err(|e| format!("config {}: {e}", cfg.digest)))
+        let config = match read_blob(self.c, &cfg.digest, Some(cfg.size), oci::MAX_CONFIG_BYTES, "config")
+            .and_then(|b| oci::parse_config(&b).map_err(|e| format!("config {}: {e}", cfg.digest)))
         {
             Ok(c) => c,
             Err(reason) => return unreadable(subject, reason),
@@ -280,11 +218,8 @@ impl LayoutReader<'_> {
                 diff_id: Some(diff.clone()),
             })
             .collect();
-        let names = manifest
-            .layers
-            .iter()
-            .map(|l| format!("blobs/{}/{}", l.digest.algorithm(), l.digest.encoded()))
-            .collect();
+        let names =
+            manifest.layers.iter().map(|l| format!("blobs/{}/{}", l.digest.algorithm(), l.digest.encoded())).collect();
         let image = Box::new(ImageEvidence {
             subject,
             manifest_annotations: manifest.annotations.clone().unwrap_or_default(),

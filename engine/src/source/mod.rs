@@ -27,10 +27,7 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(path: &Path, message: impl Into<String>) -> Self {
-        InputError {
-            path: path.display().to_string(),
-            message: message.into(),
-        }
+        InputError { path: path.display().to_string(), message: message.into() }
     }
 }
 
@@ -79,8 +76,7 @@ pub struct Input {
 
 /// Opens `path`, detecting its format.
 pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
+    let meta = std::fs::metadata(path).map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
     if meta.is_dir() {
         let c = DirContainer::new(path);
         if c.exists("oci-layout") {
@@ -97,8 +93,7 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
     let mut head = [0u8; 512];
     let n = {
         use std::io::Read;
-        let mut f = std::fs::File::open(path)
-            .map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
+        let mut f = std::fs::File::open(path).map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
         let mut n = 0;
         while n < head.len() {
             match f.read(&mut head[n..]) {
@@ -116,41 +111,32 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
                 // Docker >= 25 writes both an OCI layout and a legacy
                 // manifest.json; some of its index.json files are unusable
                 // (`"manifests": null`), so fall back to manifest.json.
-                Err(oci_err) if c.exists("manifest.json") => {
-                    docker::read(path, &c, opts).map(|mut input| {
-                        input.notes.push(format!(
-                            "the OCI index.json was unusable ({}); read manifest.json instead",
-                            oci_err.message
-                        ));
-                        input
-                    })
-                }
+                Err(oci_err) if c.exists("manifest.json") => docker::read(path, &c, opts).map(|mut input| {
+                    input.notes.push(format!(
+                        "the OCI index.json was unusable ({}); read manifest.json instead",
+                        oci_err.message
+                    ));
+                    input
+                }),
                 other => other,
             };
         }
         if c.exists("manifest.json") {
             return docker::read(path, &c, opts);
         }
-        let looks_like_rootfs = c
-            .names()
-            .any(|n| n.starts_with("etc/") || n.starts_with("bin/") || n.starts_with("usr/"));
+        let looks_like_rootfs =
+            c.names().any(|n| n.starts_with("etc/") || n.starts_with("bin/") || n.starts_with("usr/"));
         return Err(InputError::new(
             path,
             format!(
                 "not an image: this tar archive has neither an OCI layout (`oci-layout`, `index.json`) nor a `docker save` manifest (`manifest.json`){}",
-                if looks_like_rootfs {
-                    "; it looks like a root filesystem or a single layer"
-                } else {
-                    ""
-                }
+                if looks_like_rootfs { "; it looks like a root filesystem or a single layer" } else { "" }
             ),
         ));
     }
     let what = match head.get(..4) {
         Some([0x1f, 0x8b, ..]) => "a gzip file; decompress it first if it is an image archive",
-        Some([0x28, 0xb5, 0x2f, 0xfd]) => {
-            "a zstd file; decompress it first if it is an image archive"
-        }
+        Some([0x28, 0xb5, 0x2f, 0xfd]) => "a zstd file; decompress it first if it is an image archive",
         Some([0x7f, b'E', b'L', b'F']) => "an ELF executable",
         _ => "not a tar archive",
     };
@@ -184,11 +170,7 @@ pub(crate) fn scan_layers(
             name,
             // When the only digest known is the diffID (docker archives with
             // anonymous layer names), the blob is checked after decompression.
-            blob_digest: if l.diff_id.as_ref() == Some(&l.digest) {
-                None
-            } else {
-                Some(l.digest.clone())
-            },
+            blob_digest: if l.diff_id.as_ref() == Some(&l.digest) { None } else { Some(l.digest.clone()) },
             diff_id: l.diff_id.clone(),
         })
         .collect();
@@ -197,10 +179,7 @@ pub(crate) fn scan_layers(
             image.scan = Some(std::sync::Arc::new(scan));
             Evidence::Image(image)
         }
-        Err(reason) => Evidence::Unreadable {
-            subject: image.subject.clone(),
-            reason,
-        },
+        Err(reason) => Evidence::Unreadable { subject: image.subject.clone(), reason },
     }
 }
 
@@ -212,10 +191,7 @@ pub(crate) fn read_blob(
     what: &str,
 ) -> Result<Vec<u8>, String> {
     if !matches!(digest.algorithm(), "sha256" | "sha512") {
-        return Err(format!(
-            "{what} {digest}: digest algorithm `{}` cannot be verified",
-            digest.algorithm()
-        ));
+        return Err(format!("{what} {digest}: digest algorithm `{}` cannot be verified", digest.algorithm()));
     }
     let name = format!("blobs/{}/{}", digest.algorithm(), digest.encoded());
     let bytes = c
@@ -225,13 +201,8 @@ pub(crate) fn read_blob(
     if let Some(size) = expected_size
         && bytes.len() as u64 != size
     {
-        return Err(format!(
-            "{what} {digest}: descriptor says {size} bytes, blob has {}",
-            bytes.len()
-        ));
+        return Err(format!("{what} {digest}: descriptor says {size} bytes, blob has {}", bytes.len()));
     }
-    digest
-        .verify(&bytes)
-        .map_err(|e| format!("{what} {name}: {e}"))?;
+    digest.verify(&bytes).map_err(|e| format!("{what} {name}: {e}"))?;
     Ok(bytes)
 }

@@ -30,8 +30,7 @@ impl Reference {
             return None;
         }
         let first = name.split('/').next().unwrap_or("");
-        let has_domain = name.contains('/')
-            && (first.contains('.') || first.contains(':') || first == "localhost");
+        let has_domain = name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
         let repository = if has_domain {
             name.to_string()
         } else if name.contains('/') {
@@ -40,16 +39,8 @@ impl Reference {
             format!("docker.io/library/{name}")
         };
         let repository = repository.replacen("index.docker.io/", "docker.io/", 1);
-        let tag = if tag.is_none() && digest.is_none() {
-            Some("latest".to_string())
-        } else {
-            tag
-        };
-        Some(Reference {
-            repository,
-            tag,
-            digest,
-        })
+        let tag = if tag.is_none() && digest.is_none() { Some("latest".to_string()) } else { tag };
+        Some(Reference { repository, tag, digest })
     }
 
     /// Whether `self` (what the user asked for) selects `other`.
@@ -81,16 +72,10 @@ mod tests {
     fn normalises_like_docker() {
         let r = |s| Reference::parse(s).unwrap().to_string();
         assert_eq!(r("test_image_1"), "docker.io/library/test_image_1:latest");
-        assert_eq!(
-            r("index.docker.io/library/test_image_1:latest"),
-            "docker.io/library/test_image_1:latest"
-        );
+        assert_eq!(r("index.docker.io/library/test_image_1:latest"), "docker.io/library/test_image_1:latest");
         assert_eq!(r("acme/app:v1"), "docker.io/acme/app:v1");
         assert_eq!(r("localhost:5000/app"), "localhost:5000/app:latest");
-        assert_eq!(
-            r("ghcr.io/acme/app@sha256:abc"),
-            "ghcr.io/acme/app@sha256:abc"
-        );
+        assert_eq!(r("ghcr.io/acme/app@sha256:abc"), "ghcr.io/acme/app@sha256:abc");
         assert!(Reference::parse("").is_none());
     }
 }

@@ -59,9 +59,7 @@ pub fn build_guests(packages: &[&str], watch: &[&str]) -> Vec<PathBuf> {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("could not run `{cargo}` to build the guest plugins: {e}"));
+    let status = cmd.status().unwrap_or_else(|e| panic!("could not run `{cargo}` to build the guest plugins: {e}"));
     if !status.success() {
         panic!(
             "building guest plugins {packages:?} for {GUEST_TARGET} failed ({status}).\n\
@@ -72,10 +70,7 @@ pub fn build_guests(packages: &[&str], watch: &[&str]) -> Vec<PathBuf> {
     packages
         .iter()
         .map(|p| {
-            let file = target_dir
-                .join(GUEST_TARGET)
-                .join(GUEST_PROFILE)
-                .join(format!("{}.wasm", p.replace('-', "_")));
+            let file = target_dir.join(GUEST_TARGET).join(GUEST_PROFILE).join(format!("{}.wasm", p.replace('-', "_")));
             assert!(file.is_file(), "guest build produced no {}", file.display());
             file
         })
@@ -85,8 +80,7 @@ pub fn build_guests(packages: &[&str], watch: &[&str]) -> Vec<PathBuf> {
 /// The workspace root: the nearest ancestor of the calling crate whose
 /// Cargo.toml declares `[workspace]`.
 fn workspace_root() -> PathBuf {
-    let manifest =
-        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("run from a build script"));
     let mut dir: &Path = &manifest;
     loop {
         let toml = dir.join("Cargo.toml");
@@ -95,9 +89,7 @@ fn workspace_root() -> PathBuf {
         {
             return dir.to_path_buf();
         }
-        dir = dir
-            .parent()
-            .expect("no workspace root above the build script's crate");
+        dir = dir.parent().expect("no workspace root above the build script's crate");
     }
 }
 
@@ -110,10 +102,7 @@ fn guest_target_dir() -> PathBuf {
         .find(|p| p.file_name().is_some_and(|n| n == "build"))
         .expect("OUT_DIR is not under a `build` directory");
     // build -> profile -> (triple ->)? target
-    let mut target = build
-        .parent()
-        .and_then(Path::parent)
-        .expect("unexpected OUT_DIR layout");
+    let mut target = build.parent().and_then(Path::parent).expect("unexpected OUT_DIR layout");
     if target.join("CACHEDIR.TAG").exists() || target.parent().is_none() {
         return target.join("guests");
     }

@@ -6,8 +6,8 @@
 //! filesystem query to check that the entrypoint exists.
 
 use portcullis_sdk::{
-    Enforcement, Finding, Image, ImageConfig, KeyValue, ParamValue, Params, Plugin, PluginMeta,
-    RuleConfig, RuleMeta, Severity, Target, filesystem, lookup, text_list, wildcard_match,
+    Enforcement, Finding, Image, ImageConfig, KeyValue, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
+    Severity, Target, filesystem, lookup, text_list, wildcard_match,
 };
 
 pub struct ImageConfigPlugin;
@@ -22,11 +22,7 @@ const SOURCE_LABELS: &str = "GO-CFG-007";
 
 impl Plugin for ImageConfigPlugin {
     fn metadata() -> PluginMeta {
-        PluginMeta {
-            name: "image-config".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            rules: rules(),
-        }
+        PluginMeta { name: "image-config".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
@@ -35,12 +31,7 @@ impl Plugin for ImageConfigPlugin {
             Target::Index(_) => {
                 return rules
                     .iter()
-                    .map(|r| {
-                        Finding::skip(
-                            &r.id,
-                            "applies to platform images; each platform is evaluated on its own",
-                        )
-                    })
+                    .map(|r| Finding::skip(&r.id, "applies to platform images; each platform is evaluated on its own"))
                     .collect();
             }
         };
@@ -55,10 +46,7 @@ impl Plugin for ImageConfigPlugin {
                 GO_ENV => check_go_env(&image.config),
                 BASE_PIN => vec![check_base_pin(&image, &p)],
                 SOURCE_LABELS => vec![check_source_labels(&image, &p)],
-                other => vec![Finding::error(
-                    other,
-                    format!("image-config does not implement rule {other}"),
-                )],
+                other => vec![Finding::error(other, format!("image-config does not implement rule {other}"))],
             };
             out.extend(findings);
         }
@@ -176,20 +164,16 @@ fn rules() -> Vec<RuleMeta> {
 /// A label or manifest annotation (annotations win: they are what registries index).
 fn label<'a>(image: &'a Image, key: &str) -> Option<(&'a str, &'static str)> {
     let found = |pairs: &'a [KeyValue], ptr: &'static str| {
-        lookup(pairs, key)
-            .filter(|v| !v.trim().is_empty())
-            .map(|v| (v, ptr))
+        lookup(pairs, key).filter(|v| !v.trim().is_empty()).map(|v| (v, ptr))
     };
-    found(&image.manifest_annotations, "/annotations")
-        .or_else(|| found(&image.config.labels, "/config/Labels"))
+    found(&image.manifest_annotations, "/annotations").or_else(|| found(&image.config.labels, "/config/Labels"))
 }
 
 fn check_user(config: &ImageConfig, p: &Params) -> Finding {
     let forbidden = p.text_list("forbidden_users");
     let user = config.user.as_deref().unwrap_or("").trim();
     if user.is_empty() {
-        return Finding::fail(USER, "User unset: the container runs as root")
-            .at_pointer("/config/User");
+        return Finding::fail(USER, "User unset: the container runs as root").at_pointer("/config/User");
     }
     let name = user.split(':').next().unwrap_or("");
     if name.is_empty() || forbidden.iter().any(|f| f == name) {
@@ -201,16 +185,10 @@ fn check_user(config: &ImageConfig, p: &Params) -> Finding {
     } else if p.boolean("allow_named_user", true) {
         Finding::pass(
             USER,
-            format!(
-                "User '{user}' (named; a numeric UID is recommended so runAsNonRoot can be verified)"
-            ),
+            format!("User '{user}' (named; a numeric UID is recommended so runAsNonRoot can be verified)"),
         )
     } else {
-        Finding::fail(
-            USER,
-            format!("User '{user}' is a name; a numeric UID is required"),
-        )
-        .at_pointer("/config/User")
+        Finding::fail(USER, format!("User '{user}' is a name; a numeric UID is required")).at_pointer("/config/User")
     }
 }
 
@@ -218,8 +196,7 @@ fn check_health(image: &Image, p: &Params) -> Finding {
     if let Some(hc) = &image.config.healthcheck {
         let kind = hc.test.first().map(String::as_str).unwrap_or("");
         if kind.eq_ignore_ascii_case("NONE") {
-            return Finding::fail(HEALTH, "Healthcheck is disabled (NONE)")
-                .at_pointer("/config/Healthcheck");
+            return Finding::fail(HEALTH, "Healthcheck is disabled (NONE)").at_pointer("/config/Healthcheck");
         }
         if !hc.test.is_empty() {
             return Finding::pass(HEALTH, format!("Healthcheck {:?}", hc.test));
@@ -249,8 +226,7 @@ fn command(config: &ImageConfig) -> (Vec<String>, &'static str) {
 fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
     let (argv, pointer) = command(config);
     let Some(program) = argv.first() else {
-        return Finding::fail(EXEC, "neither Entrypoint nor Cmd is set: nothing to run")
-            .at_pointer(pointer);
+        return Finding::fail(EXEC, "neither Entrypoint nor Cmd is set: nothing to run").at_pointer(pointer);
     };
     let shells = p.text_list("shells");
     let base = program.rsplit('/').next().unwrap_or(program);
@@ -262,37 +238,18 @@ fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
         .at_pointer(pointer);
     }
     match resolve_program(program, &config.env) {
-        Err(why) => Finding::pass(
-            EXEC,
-            format!("exec form {argv:?}; existence of {program} not checked: {why}"),
-        ),
-        Ok(None) => Finding::fail(
-            EXEC,
-            format!("exec form {argv:?}, but {program} does not exist in the image"),
-        )
-        .at_pointer(pointer),
+        Err(why) => Finding::pass(EXEC, format!("exec form {argv:?}; existence of {program} not checked: {why}")),
+        Ok(None) => Finding::fail(EXEC, format!("exec form {argv:?}, but {program} does not exist in the image"))
+            .at_pointer(pointer),
         Ok(Some(entry)) => {
-            if !matches!(
-                entry.kind,
-                filesystem::FileKind::Regular | filesystem::FileKind::Hardlink
-            ) {
+            if !matches!(entry.kind, filesystem::FileKind::Regular | filesystem::FileKind::Hardlink) {
                 Finding::fail(EXEC, format!("{} is not a regular file", entry.path))
                     .at_path(entry.path, Some(entry.layer))
             } else if entry.mode & 0o111 == 0 {
-                Finding::fail(
-                    EXEC,
-                    format!(
-                        "{} is not executable (mode {:o})",
-                        entry.path,
-                        entry.mode & 0o7777
-                    ),
-                )
-                .at_path(entry.path, Some(entry.layer))
+                Finding::fail(EXEC, format!("{} is not executable (mode {:o})", entry.path, entry.mode & 0o7777))
+                    .at_path(entry.path, Some(entry.layer))
             } else {
-                Finding::pass(
-                    EXEC,
-                    format!("exec form {argv:?}; {} exists, executable", entry.path),
-                )
+                Finding::pass(EXEC, format!("exec form {argv:?}; {} exists, executable", entry.path))
             }
         }
     }
@@ -349,9 +306,7 @@ fn looks_like_aws_key(value: &str) -> bool {
     let b = value.as_bytes();
     b.windows(20).any(|w| {
         (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
-            && w[4..]
-                .iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     })
 }
 
@@ -366,19 +321,13 @@ fn check_env_secrets(config: &ImageConfig, p: &Params) -> Vec<Finding> {
         // Never echo the value: the report may be public.
         if let Some(pat) = patterns.iter().find(|pat| wildcard_match(pat, name)) {
             out.push(
-                Finding::fail(
-                    ENV_SECRETS,
-                    format!("Env {name} looks like a secret (matches {pat})"),
-                )
-                .at_pointer(format!("/config/Env/{i}")),
+                Finding::fail(ENV_SECRETS, format!("Env {name} looks like a secret (matches {pat})"))
+                    .at_pointer(format!("/config/Env/{i}")),
             );
         } else if looks_like_aws_key(value) {
             out.push(
-                Finding::fail(
-                    ENV_SECRETS,
-                    format!("Env {name} holds an AWS access key ID"),
-                )
-                .at_pointer(format!("/config/Env/{i}")),
+                Finding::fail(ENV_SECRETS, format!("Env {name} holds an AWS access key ID"))
+                    .at_pointer(format!("/config/Env/{i}")),
             );
         }
     }
@@ -386,14 +335,7 @@ fn check_env_secrets(config: &ImageConfig, p: &Params) -> Vec<Finding> {
         let names: Vec<&str> = env_pairs(config).map(|(_, k, _)| k).collect();
         out.push(Finding::pass(
             ENV_SECRETS,
-            format!(
-                "Env names: {}",
-                if names.is_empty() {
-                    "(none)".into()
-                } else {
-                    names.join(", ")
-                }
-            ),
+            format!("Env names: {}", if names.is_empty() { "(none)".into() } else { names.join(", ") }),
         ));
     }
     out
@@ -407,16 +349,11 @@ fn check_go_env(config: &ImageConfig) -> Vec<Finding> {
             "GOSUMDB" if v.eq_ignore_ascii_case("off") => {
                 Some("GOSUMDB=off disables checksum verification".to_string())
             }
-            "GONOSUMDB" | "GONOSUMCHECK" if !v.is_empty() => {
-                Some(format!("{name}={v} skips checksum verification"))
+            "GONOSUMDB" | "GONOSUMCHECK" if !v.is_empty() => Some(format!("{name}={v} skips checksum verification")),
+            "GOINSECURE" if !v.is_empty() => {
+                Some(format!("GOINSECURE={v} allows plaintext, unverified module fetches"))
             }
-            "GOINSECURE" if !v.is_empty() => Some(format!(
-                "GOINSECURE={v} allows plaintext, unverified module fetches"
-            )),
-            "GOFLAGS"
-                if v.split_whitespace()
-                    .any(|f| f == "-insecure" || f.starts_with("-insecure=")) =>
-            {
+            "GOFLAGS" if v.split_whitespace().any(|f| f == "-insecure" || f.starts_with("-insecure=")) => {
                 Some(format!("GOFLAGS={v} contains -insecure"))
             }
             "GOPROXY" if v.split([',', '|']).any(|u| u.trim().starts_with("http://")) => {
@@ -429,10 +366,7 @@ fn check_go_env(config: &ImageConfig) -> Vec<Finding> {
         }
     }
     if out.is_empty() {
-        out.push(Finding::pass(
-            GO_ENV,
-            "no GOSUMDB=off/GOINSECURE/GOFLAGS=-insecure/GONOSUMDB",
-        ));
+        out.push(Finding::pass(GO_ENV, "no GOSUMDB=off/GOINSECURE/GOFLAGS=-insecure/GONOSUMDB"));
     }
     out
 }
@@ -440,16 +374,10 @@ fn check_go_env(config: &ImageConfig) -> Vec<Finding> {
 fn is_digest(s: &str) -> bool {
     match s.split_once(':') {
         Some(("sha256", hex)) => {
-            hex.len() == 64
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         }
         Some(("sha512", hex)) => {
-            hex.len() == 128
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            hex.len() == 128 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         }
         _ => false,
     }
@@ -461,53 +389,36 @@ fn check_base_pin(image: &Image, p: &Params) -> Finding {
     let digest = label(image, DIGEST);
     let name = label(image, NAME);
     match (digest, name) {
-        (None, None) => Finding::fail(
-            BASE_PIN,
-            "no org.opencontainers.image.base.* label/annotation",
-        )
-        .at_pointer("/config/Labels"),
-        (None, Some(_)) => Finding::fail(
-            BASE_PIN,
-            format!("{NAME} is set but {DIGEST} is missing: the base is not pinned"),
-        )
-        .at_pointer("/config/Labels"),
-        (Some((d, ptr)), _) if !is_digest(d) => Finding::fail(
-            BASE_PIN,
-            format!("{DIGEST}={d} is not a sha256/sha512 digest"),
-        )
-        .at_pointer(ptr),
-        (Some(_), None) if p.boolean("require_name", true) => {
-            Finding::fail(BASE_PIN, format!("{DIGEST} is set but {NAME} is missing"))
+        (None, None) => {
+            Finding::fail(BASE_PIN, "no org.opencontainers.image.base.* label/annotation").at_pointer("/config/Labels")
+        }
+        (None, Some(_)) => {
+            Finding::fail(BASE_PIN, format!("{NAME} is set but {DIGEST} is missing: the base is not pinned"))
                 .at_pointer("/config/Labels")
         }
-        (Some((d, _)), n) => Finding::pass(
-            BASE_PIN,
-            format!(
-                "base.name={}, base.digest={d}",
-                n.map(|(n, _)| n).unwrap_or("(unset)")
-            ),
-        ),
+        (Some((d, ptr)), _) if !is_digest(d) => {
+            Finding::fail(BASE_PIN, format!("{DIGEST}={d} is not a sha256/sha512 digest")).at_pointer(ptr)
+        }
+        (Some(_), None) if p.boolean("require_name", true) => {
+            Finding::fail(BASE_PIN, format!("{DIGEST} is set but {NAME} is missing")).at_pointer("/config/Labels")
+        }
+        (Some((d, _)), n) => {
+            Finding::pass(BASE_PIN, format!("base.name={}, base.digest={d}", n.map(|(n, _)| n).unwrap_or("(unset)")))
+        }
     }
 }
 
 fn check_source_labels(image: &Image, p: &Params) -> Finding {
     let required = p.text_list("required");
-    let missing: Vec<&str> = required
-        .iter()
-        .map(String::as_str)
-        .filter(|k| label(image, k).is_none())
-        .collect();
+    let missing: Vec<&str> = required.iter().map(String::as_str).filter(|k| label(image, k).is_none()).collect();
     if missing.is_empty() {
         let found: Vec<String> = required
             .iter()
-            .filter_map(|k| {
-                label(image, k).map(|(v, _)| format!("{}={v}", k.rsplit('.').next().unwrap_or(k)))
-            })
+            .filter_map(|k| label(image, k).map(|(v, _)| format!("{}={v}", k.rsplit('.').next().unwrap_or(k))))
             .collect();
         Finding::pass(SOURCE_LABELS, found.join(", "))
     } else {
-        Finding::fail(SOURCE_LABELS, format!("missing {}", missing.join(", ")))
-            .at_pointer("/config/Labels")
+        Finding::fail(SOURCE_LABELS, format!("missing {}", missing.join(", "))).at_pointer("/config/Labels")
     }
 }
 
@@ -547,10 +458,7 @@ mod tests {
             },
             manifest_annotations: annotations
                 .iter()
-                .map(|(k, v)| KeyValue {
-                    key: k.to_string(),
-                    value: v.to_string(),
-                })
+                .map(|(k, v)| KeyValue { key: k.to_string(), value: v.to_string() })
                 .collect(),
             config_digest: "sha256:01".into(),
             config,
@@ -561,14 +469,7 @@ mod tests {
     /// The rule's parameters at their declared defaults, as the host sends them.
     fn defaults(id: &str) -> RuleConfig {
         let meta = rules().into_iter().find(|r| r.id == id).unwrap();
-        RuleConfig {
-            id: id.into(),
-            params: meta
-                .params
-                .into_iter()
-                .map(|p| (p.name, p.default))
-                .collect(),
-        }
+        RuleConfig { id: id.into(), params: meta.params.into_iter().map(|p| (p.name, p.default)).collect() }
     }
 
     fn outcome(f: &Finding) -> Outcome {
@@ -592,15 +493,10 @@ mod tests {
             c.user = Some(u.into());
             assert_eq!(outcome(&check_user(&c, &p)), want, "{u}");
         }
-        let strict = RuleConfig {
-            id: USER.into(),
-            params: vec![("allow_named_user".into(), ParamValue::Boolean(false))],
-        };
+        let strict =
+            RuleConfig { id: USER.into(), params: vec![("allow_named_user".into(), ParamValue::Boolean(false))] };
         c.user = Some("nonroot".into());
-        assert_eq!(
-            outcome(&check_user(&c, &Params::of(&strict))),
-            Outcome::Fail
-        );
+        assert_eq!(outcome(&check_user(&c, &Params::of(&strict))), Outcome::Fail);
     }
 
     #[test]
@@ -608,10 +504,7 @@ mod tests {
         let rc = defaults(HEALTH);
         let p = Params::of(&rc);
         let mut c = config();
-        assert_eq!(
-            outcome(&check_health(&image(c.clone(), &[]), &p)),
-            Outcome::Fail
-        );
+        assert_eq!(outcome(&check_health(&image(c.clone(), &[]), &p)), Outcome::Fail);
         c.healthcheck = Some(Healthcheck {
             test: vec!["NONE".into()],
             interval_ns: None,
@@ -619,21 +512,12 @@ mod tests {
             start_period_ns: None,
             retries: None,
         });
-        assert_eq!(
-            outcome(&check_health(&image(c.clone(), &[]), &p)),
-            Outcome::Fail
-        );
+        assert_eq!(outcome(&check_health(&image(c.clone(), &[]), &p)), Outcome::Fail);
         c.healthcheck.as_mut().unwrap().test = vec!["CMD".into(), "/app".into()];
-        assert_eq!(
-            outcome(&check_health(&image(c.clone(), &[]), &p)),
-            Outcome::Pass
-        );
+        assert_eq!(outcome(&check_health(&image(c.clone(), &[]), &p)), Outcome::Pass);
         c.healthcheck = None;
         assert_eq!(
-            outcome(&check_health(
-                &image(c, &[("io.portcullis.health-endpoint", "/healthz")]),
-                &p
-            )),
+            outcome(&check_health(&image(c, &[("io.portcullis.health-endpoint", "/healthz")]), &p)),
             Outcome::Pass
         );
     }
@@ -643,19 +527,11 @@ mod tests {
         let rc = defaults(EXEC);
         let p = Params::of(&rc);
         let mut c = config();
-        assert_eq!(
-            outcome(&check_exec(&c, &p)),
-            Outcome::Fail,
-            "nothing to run"
-        );
+        assert_eq!(outcome(&check_exec(&c, &p)), Outcome::Fail, "nothing to run");
         c.cmd = Some(vec!["/bin/sh".into(), "-c".into(), "/app -x".into()]);
         assert_eq!(outcome(&check_exec(&c, &p)), Outcome::Fail);
         c.cmd = None;
-        c.entrypoint = Some(vec![
-            "/usr/bin/bash".into(),
-            "-c".into(),
-            "exec /app".into(),
-        ]);
+        c.entrypoint = Some(vec!["/usr/bin/bash".into(), "-c".into(), "exec /app".into()]);
         assert_eq!(outcome(&check_exec(&c, &p)), Outcome::Fail);
     }
 
@@ -671,21 +547,12 @@ mod tests {
             "SOMETHING=AKIAIOSFODNN7EXAMPLE".into(),
         ];
         let out = check_env_secrets(&c, &p);
-        let failing: Vec<&str> = out
-            .iter()
-            .filter(|f| f.outcome == Outcome::Fail)
-            .map(|f| f.message.as_str())
-            .collect();
+        let failing: Vec<&str> =
+            out.iter().filter(|f| f.outcome == Outcome::Fail).map(|f| f.message.as_str()).collect();
         assert_eq!(failing.len(), 2, "{failing:?}");
         assert!(failing[0].contains("GITHUB_TOKEN") && failing[1].contains("AWS access key"));
-        assert!(
-            out.iter().all(|f| !f.message.contains("ghp_abcdef")
-                && !f.message.contains("AKIAIOSFODNN7EXAMPLE"))
-        );
-        assert_eq!(
-            out[0].location.as_ref().unwrap().pointer.as_deref(),
-            Some("/config/Env/0")
-        );
+        assert!(out.iter().all(|f| !f.message.contains("ghp_abcdef") && !f.message.contains("AKIAIOSFODNN7EXAMPLE")));
+        assert_eq!(out[0].location.as_ref().unwrap().pointer.as_deref(), Some("/config/Env/0"));
     }
 
     #[test]
@@ -700,13 +567,7 @@ mod tests {
             "GOPROXY=http://proxy.local,direct".into(),
             "GOPRIVATE=example.com".into(),
         ];
-        assert_eq!(
-            check_go_env(&c)
-                .iter()
-                .filter(|f| f.outcome == Outcome::Fail)
-                .count(),
-            5
-        );
+        assert_eq!(check_go_env(&c).iter().filter(|f| f.outcome == Outcome::Fail).count(), 5);
     }
 
     #[test]
@@ -714,51 +575,24 @@ mod tests {
         let rc = defaults(BASE_PIN);
         let p = Params::of(&rc);
         let digest = format!("sha256:{}", "a".repeat(64));
-        assert_eq!(
-            outcome(&check_base_pin(&image(config(), &[]), &p)),
-            Outcome::Fail
-        );
+        assert_eq!(outcome(&check_base_pin(&image(config(), &[]), &p)), Outcome::Fail);
         let both = [
             ("org.opencontainers.image.base.digest", digest.as_str()),
             ("org.opencontainers.image.base.name", "debian:12"),
         ];
-        assert_eq!(
-            outcome(&check_base_pin(&image(config(), &both), &p)),
-            Outcome::Pass
-        );
-        let bad = [
-            ("org.opencontainers.image.base.digest", "latest"),
-            ("org.opencontainers.image.base.name", "debian:12"),
-        ];
-        assert_eq!(
-            outcome(&check_base_pin(&image(config(), &bad), &p)),
-            Outcome::Fail
-        );
+        assert_eq!(outcome(&check_base_pin(&image(config(), &both), &p)), Outcome::Pass);
+        let bad =
+            [("org.opencontainers.image.base.digest", "latest"), ("org.opencontainers.image.base.name", "debian:12")];
+        assert_eq!(outcome(&check_base_pin(&image(config(), &bad), &p)), Outcome::Fail);
         let mut c = config();
-        c.labels = vec![KeyValue {
-            key: "org.opencontainers.image.base.digest".into(),
-            value: digest.clone(),
-        }];
-        assert_eq!(
-            outcome(&check_base_pin(&image(c, &[]), &p)),
-            Outcome::Fail,
-            "name required by default"
-        );
+        c.labels = vec![KeyValue { key: "org.opencontainers.image.base.digest".into(), value: digest.clone() }];
+        assert_eq!(outcome(&check_base_pin(&image(c, &[]), &p)), Outcome::Fail, "name required by default");
 
         let rc = defaults(SOURCE_LABELS);
         let p = Params::of(&rc);
-        let src = [
-            ("org.opencontainers.image.source", "https://x"),
-            ("org.opencontainers.image.revision", "abc"),
-        ];
-        assert_eq!(
-            outcome(&check_source_labels(&image(config(), &src), &p)),
-            Outcome::Pass
-        );
-        let only = [
-            ("org.opencontainers.image.source", "https://x"),
-            ("org.opencontainers.image.revision", " "),
-        ];
+        let src = [("org.opencontainers.image.source", "https://x"), ("org.opencontainers.image.revision", "abc")];
+        assert_eq!(outcome(&check_source_labels(&image(config(), &src), &p)), Outcome::Pass);
+        let only = [("org.opencontainers.image.source", "https://x"), ("org.opencontainers.image.revision", " ")];
         let f = check_source_labels(&image(config(), &only), &p);
         assert_eq!(f.outcome, Outcome::Fail);
         assert!(f.message.contains("revision"));

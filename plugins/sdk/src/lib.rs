@@ -98,21 +98,13 @@ impl Finding {
     }
     /// Points the finding at a JSON pointer into the evidence.
     pub fn at_pointer(mut self, pointer: impl Into<String>) -> Self {
-        let loc = self.location.get_or_insert(Location {
-            path: None,
-            layer: None,
-            pointer: None,
-        });
+        let loc = self.location.get_or_insert(Location { path: None, layer: None, pointer: None });
         loc.pointer = Some(pointer.into());
         self
     }
     /// Points the finding at a file (and the layer it came from).
     pub fn at_path(mut self, path: impl Into<String>, layer: Option<u32>) -> Self {
-        let loc = self.location.get_or_insert(Location {
-            path: None,
-            layer: None,
-            pointer: None,
-        });
+        let loc = self.location.get_or_insert(Location { path: None, layer: None, pointer: None });
         loc.path = Some(path.into());
         loc.layer = layer;
         self
@@ -148,12 +140,7 @@ impl RuleMeta {
             ParamValue::Text(_) => ParamType::Text,
             ParamValue::TextList(_) => ParamType::TextList,
         };
-        self.params.push(ParamSpec {
-            name: name.into(),
-            type_: ty,
-            description: description.into(),
-            default,
-        });
+        self.params.push(ParamSpec { name: name.into(), type_: ty, description: description.into(), default });
         self
     }
 }
@@ -165,10 +152,7 @@ pub fn text_list(items: &[&str]) -> ParamValue {
 
 /// Looks a key up in a label or annotation list.
 pub fn lookup<'a>(pairs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|kv| kv.key == key)
-        .map(|kv| kv.value.as_str())
+    pairs.iter().find(|kv| kv.key == key).map(|kv| kv.value.as_str())
 }
 
 /// Case-insensitive (ASCII) wildcard match where `*` matches any run of

@@ -11,13 +11,8 @@ pub fn shared() -> PathBuf {
     if let Some(p) = std::env::var_os("PORTCULLIS_SHARED") {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root");
-    let shared = root
-        .parent()
-        .expect("parent of the workspace")
-        .join("shared");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let shared = root.parent().expect("parent of the workspace").join("shared");
     assert!(
         shared.join("images").is_dir(),
         "the shared test data is missing: expected {} (or set PORTCULLIS_SHARED)",
@@ -35,19 +30,14 @@ pub fn corpus(rel: &str) -> PathBuf {
 }
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
 /// A private component cache per test process, so tests never share state
 /// with the user's cache.
 pub fn cache_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
-        .path()
-        .to_path_buf()
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir")).path().to_path_buf()
 }
 
 pub struct Run {
@@ -58,12 +48,8 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
-                self.stdout, self.stderr
-            )
-        })
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
     }
 }
 
@@ -87,10 +73,7 @@ where
 }
 
 pub fn engine_with(policy: portcullis::Policy) -> portcullis::Engine {
-    let options = portcullis::EngineOptions {
-        cache_dir: Some(cache_dir()),
-        today: None,
-    };
+    let options = portcullis::EngineOptions { cache_dir: Some(cache_dir()), today: None };
     portcullis::Engine::new(policy, options).expect("engine")
 }
 

@@ -5,9 +5,7 @@
 //! Only meaningful as a component: natively the crate is empty.
 #![cfg(target_arch = "wasm32")]
 
-use portcullis_sdk::{
-    Enforcement, Finding, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target,
-};
+use portcullis_sdk::{Enforcement, Finding, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target};
 use std::hint::black_box;
 use std::io::Write;
 
@@ -35,20 +33,10 @@ impl Plugin for Hostile {
             rules: RULES
                 .iter()
                 .map(|(id, what)| {
-                    let meta = RuleMeta::new(
-                        id,
-                        what,
-                        Severity::High,
-                        Enforcement::Enforce,
-                        what,
-                        "do not load this plugin",
-                    );
+                    let meta =
+                        RuleMeta::new(id, what, Severity::High, Enforcement::Enforce, what, "do not load this plugin");
                     if *id == "HOSTILE-SOCKET" {
-                        meta.param(
-                            "port",
-                            portcullis_sdk::ParamValue::Integer(9),
-                            "port to connect to",
-                        )
+                        meta.param("port", portcullis_sdk::ParamValue::Integer(9), "port to connect to")
                     } else {
                         meta
                     }
@@ -97,8 +85,7 @@ impl Plugin for Hostile {
                 }
                 "HOSTILE-SOCKET" => {
                     let port = portcullis_sdk::Params::of(rule).integer("port", 9) as u16;
-                    let stream =
-                        std::net::TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+                    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connecting");
                     out.push(Finding::pass(id, format!("connected: {stream:?}")));
                 }
                 "HOSTILE-ENV" => {
@@ -106,20 +93,13 @@ impl Plugin for Hostile {
                     if vars.is_empty() {
                         out.push(Finding::error(id, "environment is empty"));
                     } else {
-                        out.push(Finding::pass(
-                            id,
-                            format!("leaked environment: {}", vars.join(",")),
-                        ));
+                        out.push(Finding::pass(id, format!("leaked environment: {}", vars.join(","))));
                     }
                 }
                 "HOSTILE-RECURSION" => {
                     fn deep(n: u64) -> u64 {
                         let buf = black_box([n; 64]);
-                        if n == u64::MAX {
-                            buf[0]
-                        } else {
-                            deep(n + 1) + buf[1]
-                        }
+                        if n == u64::MAX { buf[0] } else { deep(n + 1) + buf[1] }
                     }
                     out.push(Finding::pass(id, format!("{}", deep(0))));
                 }
