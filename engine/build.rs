@@ -9,12 +9,24 @@
 fn main() {
     let guests = [
         ("PORTCULLIS_BUILTIN_IMAGE_CONFIG", "portcullis-plugin-image-config"),
+        ("PORTCULLIS_BUILTIN_GO_BINARY", "portcullis-plugin-go-binary"),
+        ("PORTCULLIS_BUILTIN_GO_FILESYSTEM", "portcullis-plugin-go-filesystem"),
+        ("PORTCULLIS_BUILTIN_GO_INDEX", "portcullis-plugin-go-index"),
         ("PORTCULLIS_TEST_HOSTILE_WASM", "portcullis-guest-hostile"),
     ];
     let packages: Vec<&str> = guests.iter().map(|(_, p)| *p).collect();
     let wasm = portcullis_guest_build::build_guests(
         &packages,
-        &["wit", "plugins/sdk", "plugins/image-config", "tests/guests", "Cargo.toml"],
+        &[
+            "wit",
+            "plugins/sdk",
+            "plugins/image-config",
+            "plugins/go-binary",
+            "plugins/go-filesystem",
+            "plugins/go-index",
+            "tests/guests",
+            "Cargo.toml",
+        ],
     );
     for ((var, _), path) in guests.iter().zip(wasm) {
         println!("cargo:rustc-env={var}={}", path.display());

@@ -215,7 +215,11 @@ pub fn binary(b: &crate::scan::Binary) -> scan::Binary {
         upx: e.upx,
         is_go: e.is_go,
         go: e.go.as_ref().map(|g| {
-            let module = |m: &crate::scan::elf::GoModule| scan::GoModule { path: m.path.clone(), version: m.version.clone(), sum: m.sum.clone() };
+            let module = |m: &crate::scan::elf::GoModule| scan::GoModule {
+                path: m.path.clone(),
+                version: m.version.clone(),
+                sum: m.sum.clone(),
+            };
             scan::GoBuild {
                 go_version: g.go_version.clone(),
                 path: g.path.clone(),

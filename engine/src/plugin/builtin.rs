@@ -1,15 +1,17 @@
 //! The builtin plugins, compiled from `plugins/` by `build.rs` and embedded.
 
-const IMAGE_CONFIG: &[u8] = include_bytes!(env!("PORTCULLIS_BUILTIN_IMAGE_CONFIG"));
+const BUILTINS: &[(&str, &[u8])] = &[
+    ("image-config", include_bytes!(env!("PORTCULLIS_BUILTIN_IMAGE_CONFIG"))),
+    ("go-binary", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_BINARY"))),
+    ("go-filesystem", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_FILESYSTEM"))),
+    ("go-index", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_INDEX"))),
+];
 
 /// Names a policy can use in `[plugins.NAME]` without a path.
-pub fn names() -> &'static [&'static str] {
-    &["image-config"]
+pub fn names() -> Vec<&'static str> {
+    BUILTINS.iter().map(|(n, _)| *n).collect()
 }
 
 pub fn wasm(name: &str) -> Option<&'static [u8]> {
-    match name {
-        "image-config" => Some(IMAGE_CONFIG),
-        _ => None,
-    }
+    BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, w)| *w)
 }

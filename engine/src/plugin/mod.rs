@@ -20,9 +20,9 @@ pub mod builtin;
 pub mod cache;
 
 use crate::evidence::FileIndex;
-use crate::scan::ImageScan;
 use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
 use crate::policy::{Limits, PluginSource, PluginSpec};
+use crate::scan::ImageScan;
 use bindings::{PolicyPluginPre, fs, scan, wit};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -143,7 +143,13 @@ impl scan::Host for HostState {
             .scanned()?
             .special_modes
             .iter()
-            .map(|m| scan::FileMode { path: m.path.clone(), layer: m.layer, mode: m.mode, directory: false, effective: m.effective })
+            .map(|m| scan::FileMode {
+                path: m.path.clone(),
+                layer: m.layer,
+                mode: m.mode,
+                directory: false,
+                effective: m.effective,
+            })
             .collect())
     }
 

@@ -231,8 +231,42 @@ impl MergedFs {
         format!("/{}", parts.join("/"))
     }
 
+    /// The entry at `path` with `lstat` semantics: symlinks among the
+    /// directories on the way are followed (inside the image root; at most 40
+    /// of them), the last component is not.
     pub fn get(&self, path: &str) -> Option<&FileEntry> {
-        self.map.get(&Self::normalise(path))
+        let path = Self::normalise(path);
+        if let Some(e) = self.map.get(&path) {
+            return Some(e);
+        }
+        let mut parts: std::collections::VecDeque<String> =
+            path.split('/').filter(|p| !p.is_empty()).map(str::to_string).collect();
+        let mut resolved = String::new();
+        let mut hops = 0;
+        while let Some(part) = parts.pop_front() {
+            let candidate = format!("{resolved}/{part}");
+            if parts.is_empty() {
+                return self.map.get(&Self::normalise(&candidate));
+            }
+            match self.map.get(&candidate) {
+                Some(e) if e.kind == FileKind::Symlink => {
+                    hops += 1;
+                    if hops > 40 {
+                        return None;
+                    }
+                    let target = e.link_target.as_deref().unwrap_or("");
+                    let base = if target.starts_with('/') { String::new() } else { resolved.clone() };
+                    let joined = Self::normalise(&format!("{base}/{target}"));
+                    for p in joined.split('/').filter(|p| !p.is_empty()).rev() {
+                        parts.push_front(p.to_string());
+                    }
+                    resolved.clear();
+                }
+                Some(e) if e.kind == FileKind::Directory => resolved = candidate,
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// Paths matching a glob (`*` within a segment, `**` across), in order.
@@ -300,6 +334,36 @@ mod tests {
         let (fs, _) = MergedFs::build(&[&l0, &l1, &l2]);
         assert_eq!(fs.get("/x").unwrap().kind, FileKind::Regular);
         assert!(fs.get("/x/y").is_none());
+    }
+
+    #[test]
+    fn lookups_follow_symlinked_directories() {
+        let mut usr = d("usr");
+        usr.mode = 0o755;
+        let bin = RawEntry {
+            path: "bin".into(),
+            kind: FileKind::Symlink,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link_target: Some("usr/bin".into()),
+        };
+        let sh = RawEntry {
+            path: "usr/bin/sh".into(),
+            kind: FileKind::Symlink,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link_target: Some("dash".into()),
+        };
+        let l0 = vec![usr, d("usr/bin"), f("usr/bin/dash", 5), sh, bin];
+        let (fs, _) = MergedFs::build(&[&l0]);
+        assert_eq!(fs.get("/bin/dash").unwrap().path, "/usr/bin/dash");
+        assert_eq!(fs.get("/bin/sh").unwrap().kind, FileKind::Symlink, "the last component is not followed");
+        assert_eq!(fs.get("/bin").unwrap().kind, FileKind::Symlink);
+        assert!(fs.get("/bin/nope").is_none());
     }
 
     #[test]

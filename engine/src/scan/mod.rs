@@ -272,5 +272,16 @@ pub fn scan_image(c: &dyn Container, layers: &[LayerRef], limits: &ScanLimits) -
         .iter()
         .map(|(path, _, bytes)| bytes.saturating_sub(files.get(path).map(|f| f.size).unwrap_or(0)))
         .sum();
-    Ok(ImageScan { files, layers: stats, efficiency, secrets, special_modes, binaries, packages: pkgs, os_id, world_writable, superseded_bytes })
+    Ok(ImageScan {
+        files,
+        layers: stats,
+        efficiency,
+        secrets,
+        special_modes,
+        binaries,
+        packages: pkgs,
+        os_id,
+        world_writable,
+        superseded_bytes,
+    })
 }

@@ -22,6 +22,7 @@ wit_bindgen::generate!({
 
 pub use exports::portcullis::policy::plugin::Guest as Plugin;
 pub use portcullis::policy::filesystem;
+pub use portcullis::policy::image_scan;
 pub use portcullis::policy::types::*;
 
 /// Typed access to the parameters of one configured rule.
@@ -198,5 +199,73 @@ mod tests {
         assert!(wildcard_match("AWS_?ECRET*", "AWS_SECRET_ACCESS_KEY"));
         assert!(!wildcard_match("PATH", "PATHS"));
         assert!(wildcard_match("*", ""));
+    }
+}
+
+/// Compares Go versions (`go1.22`, `go1.21.5`, `1.22rc1`): numeric components
+/// in order; a pre-release sorts before its release. `None` if unparsable.
+pub fn go_version_cmp(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    fn parse(v: &str) -> Option<(Vec<u64>, bool)> {
+        let v = v.trim().trim_start_matches("go");
+        let v = v.split([' ', '+', '-']).next()?;
+        let (nums, pre) = match v.find(|c: char| c.is_ascii_alphabetic()) {
+            Some(i) => (&v[..i], true),
+            None => (v, false),
+        };
+        let parts: Option<Vec<u64>> = nums.split('.').filter(|p| !p.is_empty()).map(|p| p.parse().ok()).collect();
+        let mut parts = parts?;
+        if parts.is_empty() {
+            return None;
+        }
+        parts.resize(3, 0);
+        Some((parts, pre))
+    }
+    let (a, ap) = parse(a)?;
+    let (b, bp) = parse(b)?;
+    Some(a.cmp(&b).then(bp.cmp(&ap)))
+}
+
+/// Semantic-version comparison for Go module versions (`v1.2.3`,
+/// `v0.0.0-2023...-abcdef`): numeric major.minor.patch, then pre-release
+/// (a pre-release sorts first). `None` if unparsable.
+pub fn semver_cmp(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    fn parse(v: &str) -> Option<([u64; 3], Option<&str>)> {
+        let v = v.trim().trim_start_matches('v');
+        let v = v.split('+').next()?;
+        let (core, pre) = match v.split_once('-') {
+            Some((c, p)) => (c, Some(p)),
+            None => (v, None),
+        };
+        let mut n = [0u64; 3];
+        for (i, p) in core.split('.').enumerate() {
+            *n.get_mut(i)? = p.parse().ok()?;
+        }
+        Some((n, pre))
+    }
+    let (an, ap) = parse(a)?;
+    let (bn, bp) = parse(b)?;
+    Some(an.cmp(&bn).then(match (ap, bp) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (Some(x), Some(y)) => x.cmp(y),
+    }))
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn go_versions() {
+        assert_eq!(go_version_cmp("go1.27.3", "1.22"), Some(Greater));
+        assert_eq!(go_version_cmp("go1.19.8", "1.22"), Some(Less));
+        assert_eq!(go_version_cmp("go1.22", "1.22.0"), Some(Equal));
+        assert_eq!(go_version_cmp("go1.22rc1", "1.22"), Some(Less));
+        assert_eq!(go_version_cmp("devel", "1.22"), None);
+        assert_eq!(semver_cmp("v1.2.3", "v1.10.0"), Some(Less));
+        assert_eq!(semver_cmp("v1.2.3-rc1", "v1.2.3"), Some(Less));
+        assert_eq!(semver_cmp("v0.0.0-20230101-abcdef", "v0.1.0"), Some(Less));
     }
 }

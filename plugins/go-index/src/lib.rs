@@ -1,0 +1,212 @@
+//! Builtin plugin `go-index`: multi-arch rules GO-IDX-001..003. An index must
+//! cover the required platforms, list each platform once, and every platform
+//! image must really be what its index entry claims — config os/architecture
+//! and the entrypoint's ELF machine (an arm64 entry carrying an amd64 binary
+//! fails at start with "exec format error").
+
+use portcullis_sdk::filesystem::{self, FileKind};
+use portcullis_sdk::image_scan;
+use portcullis_sdk::{
+    Enforcement, Finding, Image, Index, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target, text_list,
+};
+
+pub struct GoIndexPlugin;
+
+const COVERAGE: &str = "GO-IDX-001";
+const UNIQUE: &str = "GO-IDX-002";
+const CONSISTENT: &str = "GO-IDX-003";
+
+impl Plugin for GoIndexPlugin {
+    fn metadata() -> PluginMeta {
+        PluginMeta { name: "go-index".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
+        rules
+            .iter()
+            .map(|r| match &target {
+                Target::Index(index) => on_index(r, index),
+                Target::Image(image) => on_image(r, image),
+            })
+            .collect()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+portcullis_sdk::export_plugin!(GoIndexPlugin);
+
+pub fn rules() -> Vec<RuleMeta> {
+    vec![
+        RuleMeta::new(
+            COVERAGE,
+            "Multi-platform index covering the required platforms",
+            Severity::Medium,
+            Enforcement::Warn,
+            "The artifact is an OCI image index (or Docker manifest list) with an image for every required platform.",
+            "Build and push with `docker buildx build --platform linux/amd64,linux/arm64 --push`.",
+        )
+        .param(
+            "required_platforms",
+            text_list(&["linux/amd64", "linux/arm64"]),
+            "Platforms (`os/arch[/variant]`) the index must cover.",
+        ),
+        RuleMeta::new(
+            UNIQUE,
+            "No platform twice in the index",
+            Severity::Medium,
+            Enforcement::Enforce,
+            "Each platform appears once: with duplicates, which image a node pulls is up to the client.",
+            "Rebuild the index from one image per platform.",
+        ),
+        RuleMeta::new(
+            CONSISTENT,
+            "Platform images are what the index says",
+            Severity::High,
+            Enforcement::Enforce,
+            "Each platform image's config os/architecture matches its index entry, and its entrypoint ELF is built for that architecture.",
+            "Cross-compile the binary for each target platform (GOARCH from TARGETARCH) instead of copying one build into every image.",
+        ),
+    ]
+}
+
+fn is_attestation(e: &portcullis_sdk::IndexEntry) -> bool {
+    e.annotations.iter().any(|kv| kv.key == "vnd.docker.reference.type")
+        || e.platform.as_ref().is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+}
+
+fn short(p: &portcullis_sdk::Platform) -> String {
+    match &p.variant {
+        Some(v) if !v.is_empty() => format!("{}/{}/{v}", p.os, p.architecture),
+        _ => format!("{}/{}", p.os, p.architecture),
+    }
+}
+
+/// `linux/arm64` is covered by `linux/arm64/v8`; a required variant must match.
+fn covers(have: &str, want: &str) -> bool {
+    have == want || (want.matches('/').count() == 1 && have.starts_with(&format!("{want}/")))
+}
+
+fn on_index(rule: &RuleConfig, index: &Index) -> Finding {
+    let id = rule.id.as_str();
+    let platforms: Vec<String> =
+        index.manifests.iter().filter(|e| !is_attestation(e)).filter_map(|e| e.platform.as_ref().map(short)).collect();
+    match id {
+        COVERAGE => {
+            let required = Params::of(rule).text_list("required_platforms");
+            let missing: Vec<&String> = required.iter().filter(|w| !platforms.iter().any(|h| covers(h, w))).collect();
+            if missing.is_empty() {
+                Finding::pass(id, format!("image index with {}", platforms.join(", ")))
+            } else {
+                Finding::fail(
+                    id,
+                    format!(
+                        "index has {}; missing {}",
+                        platforms.join(", "),
+                        missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
+                .at_pointer("/manifests")
+            }
+        }
+        UNIQUE => {
+            let mut seen = std::collections::BTreeMap::new();
+            for p in &platforms {
+                *seen.entry(p.clone()).or_insert(0) += 1;
+            }
+            let dup: Vec<String> = seen.iter().filter(|(_, n)| **n > 1).map(|(p, n)| format!("{p} ×{n}")).collect();
+            if dup.is_empty() {
+                Finding::pass(id, format!("{} entries, {} distinct platforms", platforms.len(), seen.len()))
+            } else {
+                Finding::fail(id, format!("duplicate platforms: {}", dup.join(", "))).at_pointer("/manifests")
+            }
+        }
+        CONSISTENT => Finding::skip(id, "judged on each platform image"),
+        other => Finding::error(other, format!("go-index does not implement rule {other}")),
+    }
+}
+
+/// The program the runtime executes: Entrypoint, else Cmd; a bare name is
+/// searched in PATH; shell form runs the shell.
+fn program(image: &Image) -> Option<String> {
+    let c = &image.config;
+    let prog = c.entrypoint.as_ref().filter(|e| !e.is_empty()).or(c.cmd.as_ref())?.first()?.clone();
+    if prog.starts_with('/') {
+        return Some(prog);
+    }
+    let path = c
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':').filter(|d| d.starts_with('/')) {
+        let candidate = format!("{}/{prog}", dir.trim_end_matches('/'));
+        if let Ok(Some(e)) = filesystem::stat(&candidate) {
+            if e.kind != FileKind::Directory {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+fn on_image(rule: &RuleConfig, image: &Image) -> Finding {
+    let id = rule.id.as_str();
+    let in_index = image.subject.parent_index.is_some();
+    match id {
+        COVERAGE if in_index => Finding::skip(id, "judged on the index"),
+        COVERAGE => {
+            let p = image
+                .subject
+                .platform
+                .as_ref()
+                .map(short)
+                .unwrap_or_else(|| format!("{}/{}", image.config.os, image.config.architecture));
+            let required = Params::of(rule).text_list("required_platforms");
+            if required.iter().all(|w| covers(&p, w)) {
+                Finding::pass(id, format!("single manifest ({p}) covers the required platforms"))
+            } else {
+                Finding::fail(id, format!("single manifest ({p}), not an index covering {}", required.join(", ")))
+            }
+        }
+        UNIQUE => Finding::skip(id, if in_index { "judged on the index" } else { "not an index" }),
+        CONSISTENT => {
+            let cfg = &image.config;
+            let mut problems = Vec::new();
+            if in_index {
+                if let Some(p) = &image.subject.platform {
+                    if p.os != cfg.os || p.architecture != cfg.architecture {
+                        problems.push(format!(
+                            "index entry says {}, config says {}/{}",
+                            short(p),
+                            cfg.os,
+                            cfg.architecture
+                        ));
+                    }
+                }
+            }
+            let Some(prog) = program(image) else {
+                return Finding::skip(id, "no entrypoint program found in the image");
+            };
+            let elf = match image_scan::binary_at(&prog) {
+                Ok(Some(b)) => b,
+                Ok(None) => return Finding::skip(id, format!("entrypoint {prog} is not an ELF file")),
+                Err(why) => return Finding::skip(id, format!("not checked: {why}")),
+            };
+            if elf.goarch != cfg.architecture {
+                problems.push(format!(
+                    "entrypoint {prog} ({}) is an ELF for {} ({}), the image is {}",
+                    elf.path, elf.goarch, elf.machine_name, cfg.architecture
+                ));
+            }
+            if problems.is_empty() {
+                Finding::pass(
+                    id,
+                    format!("{}/{}: config = entrypoint {prog} ELF {}", cfg.os, cfg.architecture, elf.machine_name),
+                )
+            } else {
+                Finding::fail(id, problems.join("; ")).at_path(elf.path, Some(elf.layer))
+            }
+        }
+        other => Finding::error(other, format!("go-index does not implement rule {other}")),
+    }
+}
