@@ -155,8 +155,11 @@ fn layout(dir: &Path, blob: &[u8], media_type: &str, diff_id: &str) -> std::path
     root
 }
 
+/// One raw tar entry: name, type, link name, content.
+type RawTarEntry<'a> = (&'a [u8], tar::EntryType, &'a [u8], &'a [u8]);
+
 /// A tar with raw entry names (bypassing the tar crate's own path checks).
-fn raw_tar(entries: &[(&[u8], tar::EntryType, &[u8], &[u8])]) -> Vec<u8> {
+fn raw_tar(entries: &[RawTarEntry]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for (name, ty, link, data) in entries {
         let mut h = tar::Header::new_gnu();

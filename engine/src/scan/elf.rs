@@ -165,19 +165,19 @@ fn analyse_as<H: FileHeader<Endian = Endianness>>(data: &[u8], class64: bool) ->
                 for d in dyns {
                     let tag: i64 = d.d_tag(endian).into();
                     let val: u64 = d.d_val(endian).into();
-                    if tag == i64::from(elf::DT_NEEDED) {
+                    if tag == elf::DT_NEEDED {
                         if let Some(name) = strings.and_then(|s| s.get(val as u32).ok()) {
                             info.needed.push(String::from_utf8_lossy(name).into_owned());
                         }
-                    } else if tag == i64::from(elf::DT_FLAGS_1) {
+                    } else if tag == elf::DT_FLAGS_1 {
                         flags_1 = val;
                     }
                 }
             }
-            if let Some(s) = sections.section_by_name(endian, b".go.buildinfo").map(|(_, s)| s) {
-                if let Ok(bytes) = s.data(endian, data) {
-                    info.go = parse_buildinfo(bytes, data, segments, endian);
-                }
+            if let Some(s) = sections.section_by_name(endian, b".go.buildinfo").map(|(_, s)| s)
+                && let Ok(bytes) = s.data(endian, data)
+            {
+                info.go = parse_buildinfo(bytes, data, segments, endian);
             }
         }
         Err(_) => info.problem = Some("unreadable section headers".into()),

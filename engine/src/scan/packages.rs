@@ -44,10 +44,10 @@ pub fn parse_dpkg(text: &str, distro: &str) -> Vec<Package> {
             let name = field(&p, "Package")?;
             let version = field(&p, "Version")?;
             // status.d files have no Status field; status files mark removals.
-            if let Some(status) = field(&p, "Status") {
-                if !status.ends_with(" installed") {
-                    return None;
-                }
+            if let Some(status) = field(&p, "Status")
+                && !status.ends_with(" installed")
+            {
+                return None;
             }
             let arch = field(&p, "Architecture").map(str::to_string);
             let purl = format!(

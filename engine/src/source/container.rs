@@ -19,13 +19,16 @@ pub enum ContainerError {
     Malformed(String),
 }
 
+/// A file opened for streaming, with its size.
+pub type Stream = (Box<dyn Read + Send>, u64);
+
 pub trait Container: Send + Sync {
     /// Reads a whole file, at most `max` bytes; `Ok(None)` when absent.
     fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError>;
     /// Opens a file for streaming (layers are never read whole), with its
     /// size; `Ok(None)` when absent. Each call has its own file handle, so
     /// several layers can be streamed in parallel.
-    fn open(&self, name: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>, ContainerError>;
+    fn open(&self, name: &str) -> Result<Option<Stream>, ContainerError>;
     fn size(&self, name: &str) -> Option<u64>;
     fn exists(&self, name: &str) -> bool {
         self.size(name).is_some()
@@ -102,7 +105,7 @@ impl Container for DirContainer {
         Ok(Some(buf))
     }
 
-    fn open(&self, name: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>, ContainerError> {
+    fn open(&self, name: &str) -> Result<Option<Stream>, ContainerError> {
         let Some(path) = self.path(name) else {
             return Ok(None);
         };
@@ -240,7 +243,7 @@ impl Container for TarContainer {
         Ok(Some(buf))
     }
 
-    fn open(&self, name: &str) -> Result<Option<(Box<dyn Read + Send>, u64)>, ContainerError> {
+    fn open(&self, name: &str) -> Result<Option<Stream>, ContainerError> {
         let Some((offset, size)) = self.resolve(name) else {
             return Ok(None);
         };

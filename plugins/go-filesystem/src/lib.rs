@@ -103,10 +103,10 @@ fn find_programs(names: &[String]) -> Result<Vec<FileEntry>, String> {
     let mut out = Vec::new();
     for dir in BIN_DIRS {
         for name in names {
-            if let Some(e) = filesystem::stat(&format!("{dir}/{name}"))? {
-                if e.kind != FileKind::Directory {
-                    out.push(e);
-                }
+            if let Some(e) = filesystem::stat(&format!("{dir}/{name}"))?
+                && e.kind != FileKind::Directory
+            {
+                out.push(e);
             }
         }
     }
@@ -216,11 +216,11 @@ fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, String> {
             }
             let mut bundle = None;
             for c in &candidates {
-                if let Some(e) = filesystem::stat(c)? {
-                    if e.kind != FileKind::Directory {
-                        bundle = Some(c.clone());
-                        break;
-                    }
+                if let Some(e) = filesystem::stat(c)?
+                    && e.kind != FileKind::Directory
+                {
+                    bundle = Some(c.clone());
+                    break;
                 }
             }
             match bundle {

@@ -140,10 +140,10 @@ fn program(image: &Image) -> Option<String> {
         .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
     for dir in path.split(':').filter(|d| d.starts_with('/')) {
         let candidate = format!("{}/{prog}", dir.trim_end_matches('/'));
-        if let Ok(Some(e)) = filesystem::stat(&candidate) {
-            if e.kind != FileKind::Directory {
-                return Some(candidate);
-            }
+        if let Ok(Some(e)) = filesystem::stat(&candidate)
+            && e.kind != FileKind::Directory
+        {
+            return Some(candidate);
         }
     }
     None
@@ -172,17 +172,11 @@ fn on_image(rule: &RuleConfig, image: &Image) -> Finding {
         CONSISTENT => {
             let cfg = &image.config;
             let mut problems = Vec::new();
-            if in_index {
-                if let Some(p) = &image.subject.platform {
-                    if p.os != cfg.os || p.architecture != cfg.architecture {
-                        problems.push(format!(
-                            "index entry says {}, config says {}/{}",
-                            short(p),
-                            cfg.os,
-                            cfg.architecture
-                        ));
-                    }
-                }
+            if in_index
+                && let Some(p) = &image.subject.platform
+                && (p.os != cfg.os || p.architecture != cfg.architecture)
+            {
+                problems.push(format!("index entry says {}, config says {}/{}", short(p), cfg.os, cfg.architecture));
             }
             let Some(prog) = program(image) else {
                 return Finding::skip(id, "no entrypoint program found in the image");
