@@ -81,6 +81,41 @@ enum Format {
     Sarif,
 }
 
+/// A byte-progress bar on stderr for scans that last more than a second,
+/// only when stderr is a terminal.
+struct Bar(indicatif::ProgressBar);
+
+impl portcullis::scan::Progress for Bar {
+    fn add_total(&self, bytes: u64) {
+        self.0.inc_length(bytes);
+    }
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
+}
+
+fn progress_bar() -> Option<(std::sync::Arc<Bar>, std::sync::Arc<std::sync::atomic::AtomicBool>)> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} scanning layers {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (b, d) = (bar.clone(), done.clone());
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        if !d.load(std::sync::atomic::Ordering::Relaxed) {
+            b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+        }
+    });
+    Some((std::sync::Arc::new(Bar(bar)), done))
+}
+
 fn stderr_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
@@ -116,10 +151,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Audit { path, policy, format, images, repository, output, verbose, skip_layers } => {
-            let input = match source::open(
+            let bar = progress_bar();
+            let progress = bar.as_ref().map(|(b, _)| portcullis::scan::ProgressSink(b.clone()));
+            let opened = source::open(
                 &path,
-                &source::OpenOptions { images, repository, skip_layers, ..Default::default() },
-            ) {
+                &source::OpenOptions { images, repository, skip_layers, progress, ..Default::default() },
+            );
+            if let Some((b, done)) = &bar {
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                b.0.finish_and_clear();
+            }
+            let input = match opened {
                 Ok(i) => i,
                 Err(e) => return fail(e),
             };

@@ -31,17 +31,21 @@ pub struct LayerContents {
 
 /// Reads and hashes; the hasher and counter are shared so they can be read
 /// after the reader has been moved into a decoder.
-struct Hashing<R> {
+struct Hashing<'p, R> {
     inner: R,
     hasher: Rc<RefCell<Sha256>>,
     count: Rc<Cell<u64>>,
+    progress: Option<&'p super::ProgressSink>,
 }
 
-impl<R: Read> Read for Hashing<R> {
+impl<R: Read> Read for Hashing<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.borrow_mut().update(&buf[..n]);
         self.count.set(self.count.get() + n as u64);
+        if let Some(p) = self.progress {
+            p.0.advance(n as u64);
+        }
         Ok(n)
     }
 }
@@ -201,10 +205,11 @@ pub fn scan(
     src: &LayerSource,
     limits: &ScanLimits,
     image_used: u64,
+    progress: Option<&super::ProgressSink>,
 ) -> Result<LayerContents, String> {
     let blob_hash = Rc::new(RefCell::new(Sha256::new()));
     let blob_count = Rc::new(Cell::new(0u64));
-    let hashing = Hashing { inner: reader, hasher: blob_hash.clone(), count: blob_count.clone() };
+    let hashing = Hashing { inner: reader, hasher: blob_hash.clone(), count: blob_count.clone(), progress };
     let mut buffered = BufReader::with_capacity(256 << 10, hashing);
     let magic = buffered.fill_buf().map_err(|e| format!("cannot read: {e}"))?.to_vec();
     let decoder = if magic.starts_with(&[0x1f, 0x8b]) {
@@ -217,7 +222,7 @@ pub fn scan(
     let diff_hash = Rc::new(RefCell::new(Sha256::new()));
     let diff_count = Rc::new(Cell::new(0u64));
     let limited = Limited {
-        inner: Hashing { inner: decoder, hasher: diff_hash.clone(), count: Rc::new(Cell::new(0)) },
+        inner: Hashing { inner: decoder, hasher: diff_hash.clone(), count: Rc::new(Cell::new(0)), progress: None },
         count: diff_count.clone(),
         compressed: blob_count.clone(),
         limits: limits.clone(),

@@ -23,6 +23,25 @@ use crate::source::Container;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Receives scanning progress (compressed bytes read), e.g. to drive a
+/// progress bar. The library itself never draws anything.
+pub trait Progress: Send + Sync {
+    /// More bytes to read (called once per image with its layer sizes).
+    fn add_total(&self, bytes: u64);
+    /// Bytes read.
+    fn advance(&self, bytes: u64);
+}
+
+/// A shareable progress receiver (`OpenOptions::progress`).
+#[derive(Clone)]
+pub struct ProgressSink(pub std::sync::Arc<dyn Progress>);
+
+impl std::fmt::Debug for ProgressSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressSink")
+    }
+}
+
 /// One tar entry of one layer, as read.
 #[derive(Debug, Clone)]
 pub struct RawEntry {
@@ -176,8 +195,16 @@ pub struct LayerRef {
 }
 
 /// Scans the layers of one image. The error names the layer and the reason.
-pub fn scan_image(c: &dyn Container, layers: &[LayerRef], limits: &ScanLimits) -> Result<ImageScan, String> {
+pub fn scan_image(
+    c: &dyn Container,
+    layers: &[LayerRef],
+    limits: &ScanLimits,
+    progress: Option<&ProgressSink>,
+) -> Result<ImageScan, String> {
     let used = AtomicU64::new(0);
+    if let Some(p) = progress {
+        p.0.add_total(layers.iter().filter_map(|l| c.size(&l.name)).sum());
+    }
     let results: Vec<Result<layer::LayerContents, String>> = layers
         .par_iter()
         .enumerate()
@@ -197,7 +224,7 @@ pub fn scan_image(c: &dyn Container, layers: &[LayerRef], limits: &ScanLimits) -
                 .map_err(|e| what(e.to_string()))?
                 .ok_or_else(|| what("the layer blob is missing".into()))?;
             let src = layer::LayerSource { index: i, blob_digest: l.blob_digest.as_ref(), diff_id: l.diff_id.as_ref() };
-            let out = layer::scan(reader, &src, limits, used.load(Ordering::Relaxed)).map_err(what)?;
+            let out = layer::scan(reader, &src, limits, used.load(Ordering::Relaxed), progress).map_err(what)?;
             let total = used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
             if total > limits.max_image_bytes {
                 return Err(format!(

@@ -62,6 +62,8 @@ pub struct OpenOptions {
     /// rule that needs files, binaries or packages is skipped).
     pub skip_layers: bool,
     pub limits: crate::scan::ScanLimits,
+    /// Receives scanning progress.
+    pub progress: Option<crate::scan::ProgressSink>,
 }
 
 /// An opened input and the evidence of every subject in it.
@@ -174,7 +176,7 @@ pub(crate) fn scan_layers(
             diff_id: l.diff_id.clone(),
         })
         .collect();
-    match crate::scan::scan_image(c, &refs, &opts.limits) {
+    match crate::scan::scan_image(c, &refs, &opts.limits, opts.progress.as_ref()) {
         Ok(scan) => {
             image.scan = Some(std::sync::Arc::new(scan));
             Evidence::Image(image)
