@@ -1,7 +1,8 @@
 //! `cargo bench --bench engine`: the engine's own speed, printed next to the
 //! targets of issue #2 (not asserted: timing belongs here, not in tests).
 //!
-//! - warm evaluation: `Engine::audit` of one image with the default pack
+//! - warm evaluation: `Engine::audit` of one image with the config pack
+//!   (image-config only, the issue #2 target) and with the whole default pack
 //!   (fresh sandboxed instance per plugin call, verdict and report included);
 //! - the plugin call alone (instantiate + evaluate of the image-config plugin);
 //! - cold start: `Engine::new` for the default policy with the component cache
@@ -62,18 +63,28 @@ fn main() {
         })
         .collect();
 
-    let engine = Engine::new(Policy::builtin_default(), options()).unwrap();
     let input = portcullis::source::open(&path, &Default::default()).unwrap();
-    for _ in 0..200 {
-        std::hint::black_box(engine.audit(&input));
-    }
-    let warm: Vec<Duration> = (0..5000)
-        .map(|_| {
-            let start = Instant::now();
+    let config_pack = Policy::parse(
+        "config-pack.toml",
+        "[policy]\nname = \"config\"\nversion = \"1\"\n[plugins.image-config]\n",
+        None,
+    )
+    .unwrap();
+    let warm = |policy: Policy| -> Vec<Duration> {
+        let engine = Engine::new(policy, options()).unwrap();
+        for _ in 0..200 {
             std::hint::black_box(engine.audit(&input));
-            start.elapsed()
-        })
-        .collect();
+        }
+        (0..3000)
+            .map(|_| {
+                let start = Instant::now();
+                std::hint::black_box(engine.audit(&input));
+                start.elapsed()
+            })
+            .collect()
+    };
+    let warm_config = warm(config_pack);
+    let warm_default = warm(Policy::builtin_default());
     let open: Vec<Duration> = (0..2000)
         .map(|_| {
             let start = Instant::now();
@@ -84,7 +95,8 @@ fn main() {
 
     println!("portcullis engine bench — input {}", path.display());
     println!("machine: {} cores", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    line("warm evaluation: audit(1 image, 7 rules)", warm, Some(Duration::from_micros(20)));
+    line("warm: config pack (1 plugin, 7 rules)", warm_config, Some(Duration::from_micros(20)));
+    line("warm: default pack (4 plugins, 30 rules)", warm_default, None);
     line("cold start from on-disk cache: Engine::new", cold, Some(Duration::from_millis(20)));
     line("cold start, empty cache (cranelift compile)", vec![compile], None);
     line("open + verify OCI layout (manifest, config)", open, None);

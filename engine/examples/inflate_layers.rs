@@ -31,7 +31,8 @@ fn main() {
             if magic.starts_with(&[0x1f, 0x8b]) {
                 std::io::copy(&mut flate2::bufread::MultiGzDecoder::new(r), &mut sink).expect("gunzip")
             } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-                std::io::copy(&mut zstd::stream::read::Decoder::with_buffer(r).expect("zstd"), &mut sink).expect("unzstd")
+                std::io::copy(&mut zstd::stream::read::Decoder::with_buffer(r).expect("zstd"), &mut sink)
+                    .expect("unzstd")
             } else {
                 let mut buf = vec![0u8; 1 << 20];
                 let mut n = 0u64;
