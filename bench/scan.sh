@@ -23,7 +23,7 @@ export PORTCULLIS_CACHE_DIR=$(mktemp -d)
 
 run() { # name, command... -> appends "seconds kB" to /tmp/bench-$name
     /usr/bin/time -f "%e %M" -o /tmp/bench-time "$@" >/dev/null 2>&1 || true
-    cat /tmp/bench-time >> "/tmp/bench-$NAME"
+    tail -n 1 /tmp/bench-time >> "/tmp/bench-$NAME"   # time(1) prepends a line on non-zero exit
 }
 rm -f /tmp/bench-portcullis /tmp/bench-limit /tmp/bench-syft
 for i in $(seq "$ROUNDS"); do

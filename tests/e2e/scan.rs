@@ -364,3 +364,18 @@ fn files_deleted_by_a_later_layer_still_count_as_shipped_secrets() {
     assert_eq!((s.layer, s.deleted, s.kind), (0, true, "private-key"));
     assert_eq!(scan.efficiency.inefficient.len(), 1, "{:?}", scan.efficiency);
 }
+
+#[test]
+fn dockle_credential_image_fails_the_secrets_rule() {
+    // dockle expects CIS-DI-0010 AvoidCredential at credentials.json; ours is GO-FS-007.
+    let tar = corpus("dockle/pkg/scanner/testdata/scratch.tar");
+    let run = portcullis(["audit".to_string(), "-f".into(), "json".into(), tar.display().to_string()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = run.json();
+    let f = r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "GO-FS-007").unwrap().clone();
+    assert_eq!(f["outcome"], "fail");
+    assert_eq!(f["location"]["path"], "/credentials.json");
+    // USER is set in that image, so (as in dockle) the root rule passes.
+    let user = r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "GO-CFG-001").unwrap().clone();
+    assert_eq!(user["outcome"], "pass", "{user}");
+}
