@@ -99,5 +99,5 @@ fn main() {
     line("warm: default pack (4 plugins, 30 rules)", warm_default, None);
     line("cold start from on-disk cache: Engine::new", cold, Some(Duration::from_millis(20)));
     line("cold start, empty cache (cranelift compile)", vec![compile], None);
-    line("open + verify OCI layout (manifest, config)", open, None);
+    line("open + verify + scan layers of the input", open, None);
 }
