@@ -376,6 +376,7 @@ fn dockle_credential_image_fails_the_secrets_rule() {
     assert_eq!(f["outcome"], "fail");
     assert_eq!(f["location"]["path"], "/credentials.json");
     // USER is set in that image, so (as in dockle) the root rule passes.
-    let user = r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "GO-CFG-001").unwrap().clone();
+    let user =
+        r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "GO-CFG-001").unwrap().clone();
     assert_eq!(user["outcome"], "pass", "{user}");
 }

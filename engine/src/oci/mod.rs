@@ -257,6 +257,20 @@ pub struct ImageConfig {
     pub history: Option<Vec<History>>,
 }
 
+impl ImageConfig {
+    /// The platform the config declares.
+    pub fn platform(&self) -> Platform {
+        Platform {
+            architecture: self.architecture.clone(),
+            os: self.os.clone(),
+            os_version: self.os_version.clone(),
+            os_features: None,
+            variant: self.variant.clone(),
+            features: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LayoutHeader {

@@ -140,14 +140,7 @@ fn image(path: &Path, c: &dyn Container, e: &Entry, tag: Option<Reference>, opts
             diff_id: Some(diff.clone()),
         });
     }
-    subject.platform = Some(oci::Platform {
-        architecture: config.architecture.clone(),
-        os: config.os.clone(),
-        os_version: config.os_version.clone(),
-        os_features: None,
-        variant: config.variant.clone(),
-        features: None,
-    });
+    subject.platform = Some(config.platform());
     let image = Box::new(ImageEvidence {
         subject,
         manifest_annotations: Default::default(),

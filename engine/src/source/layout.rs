@@ -198,14 +198,7 @@ impl LayoutReader<'_> {
             );
         }
         if subject.platform.is_none() {
-            subject.platform = Some(oci::Platform {
-                architecture: config.architecture.clone(),
-                os: config.os.clone(),
-                os_version: config.os_version.clone(),
-                os_features: None,
-                variant: config.variant.clone(),
-                features: None,
-            });
+            subject.platform = Some(config.platform());
         }
         let layers = manifest
             .layers
