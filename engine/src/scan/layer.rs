@@ -293,7 +293,8 @@ pub fn scan(
             let head = &sniff[..want];
             let elf = head.starts_with(b"\x7fELF");
             if (elf || is_package_db(&path)) && size <= limits.max_binary_bytes {
-                let mut whole = Vec::with_capacity(size as usize);
+                // The header's size is untrusted until the bytes arrive: reserve at most 16 MiB up front.
+                let mut whole = Vec::with_capacity((size as usize).min(16 << 20));
                 whole.extend_from_slice(head);
                 (&mut entry).take(size - want as u64).read_to_end(&mut whole).map_err(&describe)?;
                 if elf {
