@@ -32,6 +32,7 @@ pub mod oci;
 pub mod plugin;
 pub mod policy;
 pub mod report;
+pub mod sbom;
 pub mod scan;
 pub mod source;
 
