@@ -88,10 +88,10 @@ fn identify_json(bytes: &[u8]) -> Option<Identified> {
         let version = v.strip_prefix("SPDX-").unwrap_or(&v).to_string();
         return Some(Identified { format: Format::SpdxJson, version });
     }
-    if let Some(ctx) = &p.context {
-        if let Some(c) = SPDX3_CONTEXT.captures(&ctx.to_string()) {
-            return Some(Identified { format: Format::SpdxJson, version: c[1].to_string() });
-        }
+    if let Some(ctx) = &p.context
+        && let Some(c) = SPDX3_CONTEXT.captures(&ctx.to_string())
+    {
+        return Some(Identified { format: Format::SpdxJson, version: c[1].to_string() });
     }
     if let Some(s) = &p.schema {
         let is_syft = s.url.as_deref().is_some_and(|u| u.contains("anchore/syft")) || p.artifacts.is_some();
