@@ -178,20 +178,6 @@ fn tampered(edit: impl FnOnce(&std::path::Path)) -> (tempfile::TempDir, support:
     (dir, run)
 }
 
-fn evidence_message(run: &support::Run) -> String {
-    assert_eq!(run.code, 1, "a broken subject is denied: {}", run.stderr);
-    let r = run.json();
-    let f = r["subjects"][0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == "portcullis/evidence")
-        .expect("an evidence finding")
-        .clone();
-    assert_eq!(f["effect"], "deny");
-    f["message"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn tampered_config_blob_is_denied_naming_the_blob() {
     let (_d, run) = tampered(|blobs| {
@@ -201,7 +187,7 @@ fn tampered_config_blob_is_denied_naming_the_blob() {
         b[i] = b'0';
         std::fs::write(&p, b).unwrap();
     });
-    let msg = evidence_message(&run);
+    let msg = support::evidence_message(&run);
     assert!(msg.contains(GOOD_CONFIG) && msg.contains("does not match"), "{msg}");
 }
 
@@ -212,11 +198,11 @@ fn truncated_or_missing_blobs_are_denied() {
         let b = std::fs::read(&p).unwrap();
         std::fs::write(&p, &b[..b.len() - 1]).unwrap();
     });
-    let msg = evidence_message(&run);
+    let msg = support::evidence_message(&run);
     assert!(msg.contains(GOOD_MANIFEST) && msg.contains("bytes"), "{msg}");
 
     let (_d, run) = tampered(|blobs| std::fs::remove_file(blobs.join(GOOD_CONFIG)).unwrap());
-    let msg = evidence_message(&run);
+    let msg = support::evidence_message(&run);
     assert!(msg.contains(GOOD_CONFIG) && msg.contains("missing"), "{msg}");
 }
 

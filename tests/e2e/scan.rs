@@ -186,16 +186,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 /// Audits a layout, expects a deny from `portcullis/evidence`, returns its message.
 fn denied(root: &Path) -> String {
     let run = portcullis(["audit".to_string(), "-f".into(), "json".into(), root.display().to_string()]);
-    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    let r = run.json();
-    let f = r["subjects"][0]["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["rule"] == "portcullis/evidence")
-        .expect("evidence finding")
-        .clone();
-    f["message"].as_str().unwrap().to_string()
+    support::evidence_message(&run)
 }
 
 const TAR: &str = "application/vnd.oci.image.layer.v1.tar";

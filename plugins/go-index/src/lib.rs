@@ -4,10 +4,10 @@
 //! and the entrypoint's ELF machine (an arm64 entry carrying an amd64 binary
 //! fails at start with "exec format error").
 
-use portcullis_sdk::filesystem::{self, FileKind};
 use portcullis_sdk::image_scan;
 use portcullis_sdk::{
-    Enforcement, Finding, Image, Index, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target, text_list,
+    Enforcement, Finding, Image, Index, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target,
+    command_line, locate_program, text_list,
 };
 
 pub struct GoIndexPlugin;
@@ -125,28 +125,13 @@ fn on_index(rule: &RuleConfig, index: &Index) -> Finding {
     }
 }
 
-/// The program the runtime executes: Entrypoint, else Cmd; a bare name is
-/// searched in PATH; shell form runs the shell.
-fn program(image: &Image) -> Option<String> {
-    let c = &image.config;
-    let prog = c.entrypoint.as_ref().filter(|e| !e.is_empty()).or(c.cmd.as_ref())?.first()?.clone();
-    if prog.starts_with('/') {
-        return Some(prog);
-    }
-    let path = c
-        .env
-        .iter()
-        .find_map(|e| e.strip_prefix("PATH="))
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for dir in path.split(':').filter(|d| d.starts_with('/')) {
-        let candidate = format!("{}/{prog}", dir.trim_end_matches('/'));
-        if let Ok(Some(e)) = filesystem::stat(&candidate)
-            && e.kind != FileKind::Directory
-        {
-            return Some(candidate);
-        }
-    }
-    None
+/// The program the runtime executes (shell form runs the shell), located in
+/// the image: (the name the config gives, the file it resolves to).
+fn program(image: &Image) -> Option<(String, String)> {
+    let (argv, _) = command_line(&image.config);
+    let name = argv.first()?.clone();
+    let entry = locate_program(&name, &image.config.env).ok()??;
+    Some((name, entry.path))
 }
 
 fn on_image(rule: &RuleConfig, image: &Image) -> Finding {
@@ -178,10 +163,10 @@ fn on_image(rule: &RuleConfig, image: &Image) -> Finding {
             {
                 problems.push(format!("index entry says {}, config says {}/{}", short(p), cfg.os, cfg.architecture));
             }
-            let Some(prog) = program(image) else {
+            let Some((prog, file)) = program(image) else {
                 return Finding::skip(id, "no entrypoint program found in the image");
             };
-            let elf = match image_scan::binary_at(&prog) {
+            let elf = match image_scan::binary_at(&file) {
                 Ok(Some(b)) => b,
                 Ok(None) => return Finding::skip(id, format!("entrypoint {prog} is not an ELF file")),
                 Err(why) => return Finding::skip(id, format!("not checked: {why}")),

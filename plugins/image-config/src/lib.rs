@@ -7,7 +7,7 @@
 
 use portcullis_sdk::{
     Enforcement, Finding, Image, ImageConfig, KeyValue, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
-    Severity, Target, filesystem, lookup, text_list, wildcard_match,
+    Severity, Target, command_line, filesystem, locate_program, lookup, text_list, wildcard_match,
 };
 
 pub struct ImageConfigPlugin;
@@ -210,21 +210,8 @@ fn check_health(image: &Image, p: &Params) -> Finding {
     Finding::fail(HEALTH, "no Healthcheck, no health label").at_pointer("/config/Healthcheck")
 }
 
-/// The command the container runs: Entrypoint followed by Cmd.
-fn command(config: &ImageConfig) -> (Vec<String>, &'static str) {
-    match (&config.entrypoint, &config.cmd) {
-        (Some(ep), cmd) if !ep.is_empty() => {
-            let mut all = ep.clone();
-            all.extend(cmd.iter().flatten().cloned());
-            (all, "/config/Entrypoint")
-        }
-        (_, Some(cmd)) => (cmd.clone(), "/config/Cmd"),
-        _ => (Vec::new(), "/config/Entrypoint"),
-    }
-}
-
 fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
-    let (argv, pointer) = command(config);
+    let (argv, pointer) = command_line(config);
     let Some(program) = argv.first() else {
         return Finding::fail(EXEC, "neither Entrypoint nor Cmd is set: nothing to run").at_pointer(pointer);
     };
@@ -237,7 +224,7 @@ fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
         )
         .at_pointer(pointer);
     }
-    match resolve_program(program, &config.env) {
+    match locate_program(program, &config.env) {
         Err(why) => Finding::pass(EXEC, format!("exec form {argv:?}; existence of {program} not checked: {why}")),
         Ok(None) => Finding::fail(EXEC, format!("exec form {argv:?}, but {program} does not exist in the image"))
             .at_pointer(pointer),
@@ -253,45 +240,6 @@ fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
             }
         }
     }
-}
-
-/// Finds the program the runtime would execute: an absolute path as is, a bare
-/// name through `PATH` from the image environment; symlinks followed inside the
-/// image (at most 16 hops).
-fn resolve_program(program: &str, env: &[String]) -> Result<Option<filesystem::FileEntry>, String> {
-    let candidates: Vec<String> = if program.starts_with('/') {
-        vec![program.to_string()]
-    } else if program.contains('/') {
-        vec![format!("/{}", program.trim_start_matches("./"))]
-    } else {
-        let path = env
-            .iter()
-            .find_map(|e| e.strip_prefix("PATH="))
-            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        path.split(':')
-            .filter(|d| d.starts_with('/'))
-            .map(|d| format!("{}/{program}", d.trim_end_matches('/')))
-            .collect()
-    };
-    for candidate in candidates {
-        let mut path = candidate;
-        for _ in 0..16 {
-            match filesystem::stat(&path)? {
-                None => break,
-                Some(e) if e.kind == filesystem::FileKind::Symlink => {
-                    let target = e.link_target.clone().unwrap_or_default();
-                    path = if target.starts_with('/') {
-                        target
-                    } else {
-                        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                        format!("{dir}/{target}")
-                    };
-                }
-                Some(e) => return Ok(Some(e)),
-            }
-        }
-    }
-    Ok(None)
 }
 
 fn env_pairs(config: &ImageConfig) -> impl Iterator<Item = (usize, &str, &str)> {

@@ -269,3 +269,59 @@ mod version_tests {
         assert_eq!(semver_cmp("v0.0.0-20230101-abcdef", "v0.1.0"), Some(Less));
     }
 }
+
+/// The command line a container runs: Entrypoint followed by Cmd, or Cmd
+/// alone; with the JSON pointer of the config field that names the program.
+pub fn command_line(config: &ImageConfig) -> (Vec<String>, &'static str) {
+    match (&config.entrypoint, &config.cmd) {
+        (Some(ep), cmd) if !ep.is_empty() => {
+            let mut all = ep.clone();
+            all.extend(cmd.iter().flatten().cloned());
+            (all, "/config/Entrypoint")
+        }
+        (_, Some(cmd)) => (cmd.clone(), "/config/Cmd"),
+        _ => (Vec::new(), "/config/Entrypoint"),
+    }
+}
+
+/// Finds the file the runtime would execute for `program`: an absolute path
+/// as is, a relative one from the root, a bare name through the image's
+/// `PATH`; symlinks followed inside the image (at most 16 hops). Returns the
+/// final entry, or `None` if no candidate exists; `Err` when the image's
+/// files were not scanned.
+pub fn locate_program(program: &str, env: &[String]) -> Result<Option<filesystem::FileEntry>, String> {
+    let candidates: Vec<String> = if program.starts_with('/') {
+        vec![program.to_string()]
+    } else if program.contains('/') {
+        vec![format!("/{}", program.trim_start_matches("./"))]
+    } else {
+        let path = env
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        path.split(':')
+            .filter(|d| d.starts_with('/'))
+            .map(|d| format!("{}/{program}", d.trim_end_matches('/')))
+            .collect()
+    };
+    for candidate in candidates {
+        let mut path = candidate;
+        for _ in 0..16 {
+            match filesystem::stat(&path)? {
+                None => break,
+                Some(e) if e.kind == filesystem::FileKind::Symlink => {
+                    let target = e.link_target.clone().unwrap_or_default();
+                    path = if target.starts_with('/') {
+                        target
+                    } else {
+                        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                        format!("{dir}/{target}")
+                    };
+                }
+                Some(e) if e.kind == filesystem::FileKind::Directory => break,
+                Some(e) => return Ok(Some(e)),
+            }
+        }
+    }
+    Ok(None)
+}

@@ -137,3 +137,19 @@ pub fn tar_dir(dir: &Path, tar_path: &Path) {
     b.append_dir_all(".", dir).unwrap();
     b.finish().unwrap();
 }
+
+/// The message of the `portcullis/evidence` finding of the first subject of a
+/// denied JSON report (unreadable or untrusted evidence).
+pub fn evidence_message(run: &Run) -> String {
+    assert_eq!(run.code, 1, "a broken subject is denied: {}\n{}", run.stdout, run.stderr);
+    let r = run.json();
+    let f = r["subjects"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "portcullis/evidence")
+        .expect("an evidence finding")
+        .clone();
+    assert_eq!(f["effect"], "deny");
+    f["message"].as_str().unwrap().to_string()
+}
