@@ -80,13 +80,6 @@ pub struct ImageEvidence {
     pub scan: Option<Arc<crate::scan::ImageScan>>,
 }
 
-impl ImageEvidence {
-    /// The merged filesystem, for plugins' `filesystem` queries.
-    pub fn files(&self) -> Option<Arc<dyn FileIndex>> {
-        self.scan.clone().map(|s| s as Arc<dyn FileIndex>)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct IndexEvidence {
     pub subject: Subject,

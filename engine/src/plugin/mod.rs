@@ -441,10 +441,6 @@ impl PluginHost {
             }
         }
     }
-
-    pub fn engine(&self) -> &wasmtime::Engine {
-        &self.engine
-    }
 }
 
 fn truncate(mut s: String) -> String {

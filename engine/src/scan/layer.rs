@@ -54,6 +54,7 @@ impl<R: Read> Read for Hashing<'_, R> {
 /// or the compression ratio shows a bomb.
 struct Limited<R> {
     inner: R,
+    /// Uncompressed bytes so far, counted by the inner `Hashing`.
     count: Rc<Cell<u64>>,
     compressed: Rc<Cell<u64>>,
     limits: ScanLimits,
@@ -76,8 +77,7 @@ impl std::error::Error for LimitExceeded {}
 impl<R: Read> Read for Limited<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let total = self.count.get() + n as u64;
-        self.count.set(total);
+        let total = self.count.get();
         if total > self.limits.max_layer_bytes {
             return Err(limit_error(format!(
                 "more than {} bytes uncompressed (limit max-layer-bytes)",
@@ -129,7 +129,6 @@ impl<R: BufRead> Decoder<R> {
 
 /// Where the layer came from and what it must hash to.
 pub struct LayerSource<'a> {
-    pub index: usize,
     /// The digest of the blob as stored (compressed), when known.
     pub blob_digest: Option<&'a Digest>,
     /// The config's diffID: the digest of the uncompressed tar.
@@ -222,7 +221,7 @@ pub fn scan(
     let diff_hash = Rc::new(RefCell::new(Sha256::new()));
     let diff_count = Rc::new(Cell::new(0u64));
     let limited = Limited {
-        inner: Hashing { inner: decoder, hasher: diff_hash.clone(), count: Rc::new(Cell::new(0)), progress: None },
+        inner: Hashing { inner: decoder, hasher: diff_hash.clone(), count: diff_count.clone(), progress: None },
         count: diff_count.clone(),
         compressed: blob_count.clone(),
         limits: limits.clone(),
@@ -286,7 +285,7 @@ pub fn scan(
         {
             clean_path(t.as_bytes(), limits).map_err(|e| format!("hard link `{path}`: {e}"))?;
         }
-        if kind == FileKind::Regular && size > 0 {
+        let secret = if kind == FileKind::Regular && size > 0 {
             // Sniff the first bytes; keep ELF files and package databases whole.
             let want = (size as usize).min(sniff.len());
             entry.read_exact(&mut sniff[..want]).map_err(&describe)?;
@@ -302,25 +301,21 @@ pub fn scan(
                 } else {
                     out.kept.push((path.clone(), whole));
                 }
+                secrets::by_path(&path, kind)
             } else if elf {
                 let info = super::elf::ElfInfo {
                     problem: Some(format!("{size} bytes: larger than max-binary-bytes, not analysed")),
                     ..Default::default()
                 };
                 out.binaries.push((path.clone(), info));
-            } else if let Some(hit) = secrets::sniff(&path, head, size) {
-                out.secrets.push(hit);
+                secrets::by_path(&path, kind)
+            } else {
+                secrets::sniff(&path, head, size)
             }
-        } else if let Some(hit) = secrets::by_path(&path, kind) {
-            out.secrets.push(hit);
-        }
-        if kind == FileKind::Regular
-            && size > 0
-            && let Some(hit) = secrets::by_path(&path, kind)
-            && !out.secrets.iter().any(|h| h.path == hit.path)
-        {
-            out.secrets.push(hit);
-        }
+        } else {
+            secrets::by_path(&path, kind)
+        };
+        out.secrets.extend(secret);
         out.entries.push(RawEntry { path, kind, mode, uid, gid, size, link_target });
     }
     // Read what follows the last entry (end-of-archive blocks, padding) so the
@@ -350,7 +345,6 @@ pub fn scan(
     }
     out.compressed_bytes = blob_count.get();
     out.uncompressed_bytes = diff_count.get();
-    let _ = src.index;
     Ok(out)
 }
 

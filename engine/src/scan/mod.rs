@@ -223,7 +223,7 @@ pub fn scan_image(
                 .open(&l.name)
                 .map_err(|e| what(e.to_string()))?
                 .ok_or_else(|| what("the layer blob is missing".into()))?;
-            let src = layer::LayerSource { index: i, blob_digest: l.blob_digest.as_ref(), diff_id: l.diff_id.as_ref() };
+            let src = layer::LayerSource { blob_digest: l.blob_digest.as_ref(), diff_id: l.diff_id.as_ref() };
             let out = layer::scan(reader, &src, limits, used.load(Ordering::Relaxed), progress).map_err(what)?;
             let total = used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
             if total > limits.max_image_bytes {

@@ -37,6 +37,24 @@ fn encode(s: &str) -> String {
         .replace('+', "%2B")
 }
 
+/// A package with its purl (`pkg:<purl_type>/<distro>/<name>@<version>?arch=`).
+fn package(
+    source: &'static str,
+    purl_type: &str,
+    distro: &str,
+    name: &str,
+    version: &str,
+    arch: Option<&str>,
+) -> Package {
+    let purl = format!(
+        "pkg:{purl_type}/{distro}/{}@{}{}",
+        encode(name),
+        encode(version),
+        arch.map(|a| format!("?arch={}", encode(a))).unwrap_or_default()
+    );
+    Package { name: name.into(), version: version.into(), arch: arch.map(str::to_string), source, purl }
+}
+
 /// dpkg `status` (or one `status.d/` file): installed packages only.
 pub fn parse_dpkg(text: &str, distro: &str) -> Vec<Package> {
     paragraphs(text)
@@ -49,14 +67,7 @@ pub fn parse_dpkg(text: &str, distro: &str) -> Vec<Package> {
             {
                 return None;
             }
-            let arch = field(&p, "Architecture").map(str::to_string);
-            let purl = format!(
-                "pkg:deb/{distro}/{}@{}{}",
-                encode(name),
-                encode(version),
-                arch.as_deref().map(|a| format!("?arch={}", encode(a))).unwrap_or_default()
-            );
-            Some(Package { name: name.into(), version: version.into(), arch, source: "dpkg", purl })
+            Some(package("dpkg", "deb", distro, name, version, field(&p, "Architecture")))
         })
         .collect()
 }
@@ -67,14 +78,7 @@ pub fn parse_apk(text: &str, distro: &str) -> Vec<Package> {
         .filter_map(|p| {
             let name = field(&p, "P")?;
             let version = field(&p, "V")?;
-            let arch = field(&p, "A").map(str::to_string);
-            let purl = format!(
-                "pkg:apk/{distro}/{}@{}{}",
-                encode(name),
-                encode(version),
-                arch.as_deref().map(|a| format!("?arch={}", encode(a))).unwrap_or_default()
-            );
-            Some(Package { name: name.into(), version: version.into(), arch, source: "apk", purl })
+            Some(package("apk", "apk", distro, name, version, field(&p, "A")))
         })
         .collect()
 }
