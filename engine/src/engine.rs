@@ -46,6 +46,9 @@ pub struct Engine {
     plan: RulePlan,
     host: PluginHost,
     plugins: Vec<LoadedPlugin>,
+    /// The enabled rules of each plugin (same order as `plugins`), with their
+    /// parameters, as sent on every call: fixed by the policy, built once.
+    rule_configs: Vec<Vec<bindings::wit::RuleConfig>>,
     today: jiff::civil::Date,
 }
 
@@ -73,7 +76,20 @@ impl Engine {
         }
         let today = options.today.unwrap_or_else(|| jiff::Zoned::now().date());
         let plan = policy.resolve(&all_rules, today)?;
-        Ok(Engine { policy, plan, host, plugins, today })
+        let rule_configs = plugins
+            .iter()
+            .map(|p| {
+                plan.rules
+                    .iter()
+                    .filter(|r| r.enabled && r.info.plugin == p.info.name)
+                    .map(|r| bindings::wit::RuleConfig {
+                        id: r.info.id.clone(),
+                        params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Engine { policy, plan, host, plugins, rule_configs, today })
     }
 
     pub fn policy(&self) -> &Policy {
@@ -124,29 +140,15 @@ impl Engine {
         let raw: Vec<RawFinding> = match bindings::target(evidence) {
             None => Vec::new(),
             Some(target) => {
-                let files = match evidence {
+                let scan = match evidence {
                     Evidence::Image(i) => i.scan.clone(),
                     _ => None,
                 };
                 self.plugins
                     .iter()
-                    .flat_map(|p| {
-                        let rules: Vec<bindings::wit::RuleConfig> = self
-                            .plan
-                            .rules
-                            .iter()
-                            .filter(|r| r.enabled && r.info.plugin == p.info.name)
-                            .map(|r| bindings::wit::RuleConfig {
-                                id: r.info.id.clone(),
-                                params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
-                            })
-                            .collect();
-                        if rules.is_empty() {
-                            Vec::new()
-                        } else {
-                            self.host.evaluate(p, &target, &rules, files.clone())
-                        }
-                    })
+                    .zip(&self.rule_configs)
+                    .filter(|(_, rules)| !rules.is_empty())
+                    .flat_map(|(p, rules)| self.host.evaluate(p, &target, rules, scan.clone()))
                     .collect()
             }
         };
