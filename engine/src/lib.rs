@@ -39,3 +39,6 @@ pub mod source;
 pub use engine::{Engine, EngineError, EngineOptions};
 pub use policy::Policy;
 pub use report::{Report, Verdict};
+
+mod quiet;
+pub(crate) use quiet::quiet_panics;

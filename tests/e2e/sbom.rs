@@ -74,3 +74,54 @@ fn the_shared_images_sboms_are_identified() {
     }
     assert_eq!(seen, 10);
 }
+
+/// One vector of the CycloneDX specification's own schema tests.
+#[derive(serde::Deserialize)]
+struct CdxVector {
+    file: String,
+    spec_version: String,
+    format: String,
+    expected: Option<String>,
+}
+
+/// `sbom validate` against every JSON and XML vector of CycloneDX's
+/// specification repository (1.0–1.7), valid-* must validate and invalid-*
+/// must not. Prints agreed/total per version and format.
+#[test]
+fn cyclonedx_specification_vectors_agree() {
+    let root = support::corpus("cyclonedx-specification");
+    let vectors: Vec<CdxVector> =
+        serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
+    let mut tally: std::collections::BTreeMap<(String, String), (usize, usize)> = Default::default();
+    let mut wrong = Vec::new();
+    for v in vectors.iter().filter(|v| v.format == "json" || v.format == "xml") {
+        // `skip_invalid-*` and `informal-invalid-*`: asserted by no upstream test.
+        let Some(expected) = v.expected.as_deref() else { continue };
+        let bytes = std::fs::read(root.join(&v.file)).unwrap();
+        let got = match portcullis::sbom::validate(&bytes) {
+            Ok(r) if r.is_valid() => "valid".to_string(),
+            Ok(r) => {
+                let first = r.errors().next().map(|e| format!("{} {}", e.location, e.message)).unwrap_or_default();
+                format!("invalid ({first})")
+            }
+            Err(e) => format!("unreadable ({e})"),
+        };
+        let agreed = got.starts_with(expected) && !(expected == "valid" && got.starts_with("invalid"));
+        let agreed = agreed || (expected == "invalid" && got.starts_with("unreadable"));
+        let t = tally.entry((v.spec_version.clone(), v.format.clone())).or_default();
+        t.1 += 1;
+        if agreed {
+            t.0 += 1;
+        } else {
+            wrong.push(format!("{}: expected {expected}, got {got}", v.file));
+        }
+    }
+    let (mut a, mut n) = (0, 0);
+    for ((version, format), (agreed, total)) in &tally {
+        println!("cyclonedx-specification {version} {format}: {agreed}/{total} agreed");
+        a += agreed;
+        n += total;
+    }
+    println!("cyclonedx-specification: {a}/{n} agreed");
+    assert!(wrong.is_empty(), "{} disagreements:\n{}", wrong.len(), wrong.join("\n"));
+}
