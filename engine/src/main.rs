@@ -242,7 +242,14 @@ fn sbom_summary(m: &portcullis::sbom::Sbom) -> String {
         let _ = writeln!(out, "tool:    {} {}", t.name, t.version.as_deref().unwrap_or(""));
     }
     for s in &m.subjects {
-        let _ = writeln!(out, "subject: {} {} [{}] {}", s.name, s.version.as_deref().unwrap_or(""), s.kind, s.digests().join(" "));
+        let _ = writeln!(
+            out,
+            "subject: {} {} [{}] {}",
+            s.name,
+            s.version.as_deref().unwrap_or(""),
+            s.kind,
+            s.digests().join(" ")
+        );
     }
     let _ = writeln!(out, "components: {}, dependency entries: {}", m.components.len(), m.dependencies.len());
     for c in &m.components {

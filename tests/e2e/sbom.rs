@@ -90,8 +90,7 @@ struct CdxVector {
 #[test]
 fn cyclonedx_specification_vectors_agree() {
     let root = support::corpus("cyclonedx-specification");
-    let vectors: Vec<CdxVector> =
-        serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
+    let vectors: Vec<CdxVector> = serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
     let mut tally: std::collections::BTreeMap<(String, String), (usize, usize)> = Default::default();
     let mut wrong = Vec::new();
     for v in vectors.iter().filter(|v| v.format == "json" || v.format == "xml") {
@@ -124,4 +123,272 @@ fn cyclonedx_specification_vectors_agree() {
     }
     println!("cyclonedx-specification: {a}/{n} agreed");
     assert!(wrong.is_empty(), "{} disagreements:\n{}", wrong.len(), wrong.join("\n"));
+}
+
+fn validate_file(path: &std::path::Path) -> Result<portcullis::sbom::Validation, portcullis::sbom::SbomError> {
+    portcullis::sbom::validate(&std::fs::read(path).unwrap())
+}
+
+/// spdx/tools-java `VerifyTest`: the outcomes it asserts, for the
+/// serialisations we read (JSON, tag-value, SPDX 3 JSON-LD). RDF/XML, XML,
+/// YAML and spreadsheets are refused as unsupported, by name.
+#[test]
+fn spdx_tools_java_outcomes_agree() {
+    let dir = support::corpus("spdx-tools-java/testResources");
+    let valid = [
+        "SPDXJSONExample-v2.3.spdx.json",
+        "SPDXJSONExample-v2.2.spdx.json",
+        "SPDXTagExample-v2.3.spdx",
+        "SPDXTagExample-v2.2.spdx",
+        "SPDXJSONExample-v2.3-with-exception.spdx.json",
+        "SPDXJsonLDExample-v3.0.1.json",
+        "double.jsonld",
+    ];
+    let mut agreed = 0;
+    for f in valid {
+        let v = validate_file(&dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(v.violations.is_empty(), "{f}: expected no messages, got {:?}", v.violations);
+        agreed += 1;
+    }
+    // Valid, with a warning about the deprecated `LGPL-2.0`.
+    let v = validate_file(&dir.join("SPDXTagExample-v2.2-warning.spdx")).unwrap();
+    assert!(v.is_valid(), "{:?}", v.violations);
+    assert!(v.violations[0].message.contains("deprecated"), "{:?}", v.violations);
+    assert_eq!(v.violations[0].location, "line 49");
+    agreed += 1;
+    // BadJSON: exactly the 4 intentional errors.
+    let v = validate_file(&dir.join("BadJSON.spdx.json")).unwrap();
+    let locations: Vec<&str> = v.errors().map(|e| e.location.as_str()).collect();
+    assert_eq!(locations, ["/creationInfo/creators", "/packages/0/filesAnalyzed", "/packages/0", "/packages/1/name"]);
+    assert!(v.errors().nth(2).unwrap().message.contains("fileName"));
+    agreed += 1;
+    for f in ["SPDXJSONExample-wrongversion.spdx.json", "SPDXWrongVersion.spdx.json"] {
+        let v = validate_file(&dir.join(f)).unwrap();
+        assert!(!v.is_valid(), "{f} must be invalid");
+        agreed += 1;
+    }
+    let mut unsupported = 0;
+    for f in [
+        "SPDXRdfExample-v2.3.spdx.rdf",
+        "SPDXXMLExample-v2.3.spdx.xml",
+        "SPDXYAMLExample-2.3.spdx.yaml",
+        "SPDXSpreadsheetExample-v2.3.xls",
+        "SPDXSpreadsheetExample-v2.3.xlsx",
+    ] {
+        let e = validate_file(&dir.join(f)).expect_err(f).to_string();
+        assert!(e.contains("is not supported") && e.contains("SPDX"), "{f}: {e}");
+        unsupported += 1;
+    }
+    println!("spdx-tools-java: {agreed}/{agreed} agreed; {unsupported} other serialisations refused by name");
+}
+
+/// spdx/spdx-examples CI: every SPDX 2.2/2.3/3.0 document is valid; each
+/// also reads into the model with at least one package.
+#[test]
+fn spdx_examples_are_valid_and_readable() {
+    let root = support::corpus("spdx-examples");
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let dir = p.parent().unwrap().file_name().unwrap().to_string_lossy().to_string();
+                let name = p.file_name().unwrap().to_string_lossy().to_string();
+                // Documents live in spdx2.2/, spdx2.3/, spdx3.0/; `shas` and `*.sha256` are checksum files.
+                if (dir.starts_with("spdx2") || dir.starts_with("spdx3")) && !name.contains("sha") {
+                    files.push(p);
+                }
+            }
+        }
+    }
+    files.sort();
+    let mut bad = Vec::new();
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        match portcullis::sbom::validate(&bytes) {
+            Ok(v) if v.is_valid() => {}
+            Ok(v) => bad.push(format!("{}: {:?}", f.display(), v.violations)),
+            Err(e) => bad.push(format!("{}: {e}", f.display())),
+        }
+        // Every package of the document is in the model.
+        let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let packages = match doc.get("@graph").and_then(|g| g.as_array()) {
+            Some(graph) => graph.iter().filter(|e| e["type"].as_str().is_some_and(|t| t.ends_with("Package"))).count(),
+            None => doc["packages"].as_array().map_or(0, Vec::len),
+        };
+        match portcullis::sbom::parse(&bytes) {
+            Ok(m) if doc.is_null() || m.components.len() + m.subjects.len() == packages => {}
+            Ok(m) => bad.push(format!(
+                "{}: {packages} packages, model has {}",
+                f.display(),
+                m.components.len() + m.subjects.len()
+            )),
+            Err(e) => bad.push(format!("{}: model: {e}", f.display())),
+        }
+    }
+    println!("spdx-examples: {}/{} valid and readable", files.len() - bad.len(), files.len());
+    assert_eq!(files.len(), 48);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// Every valid CycloneDX vector of 1.3 and later reads into the model —
+/// 1.6 and 1.7 through the lowering to what cyclonedx-bom reads.
+#[test]
+fn valid_cyclonedx_vectors_read_into_the_model() {
+    let root = support::corpus("cyclonedx-specification");
+    let vectors: Vec<CdxVector> = serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
+    let (mut read, mut total) = (0, 0);
+    let mut bad = Vec::new();
+    for v in &vectors {
+        if v.expected.as_deref() != Some("valid") || !(v.format == "json" || v.format == "xml") {
+            continue;
+        }
+        if matches!(v.spec_version.as_str(), "1.0" | "1.1" | "ext") {
+            continue;
+        }
+        total += 1;
+        match portcullis::sbom::parse(&std::fs::read(root.join(&v.file)).unwrap()) {
+            Ok(_) => read += 1,
+            Err(e) => bad.push(format!("{}: {e}", v.file)),
+        }
+    }
+    println!("valid CycloneDX 1.2-1.7 vectors read into the model: {read}/{total}");
+    for b in &bad {
+        println!("  not read: {b}");
+    }
+    assert!(bad.is_empty());
+}
+
+/// Hostile SBOMs: inputs that make spdx-rs panic, deep nesting, huge files,
+/// XML external entities. Each is a clear error; nothing panics.
+#[test]
+fn hostile_sboms_are_errors_not_panics() {
+    use portcullis::sbom::{parse, validate};
+    let head = "SPDXVersion: SPDX-2.2\nDataLicense: CC0-1.0\nSPDXID: SPDXRef-DOCUMENT\nDocumentName: x\n\
+                DocumentNamespace: https://example.invalid/x\nCreator: Tool: t\nCreated: 2020-01-01T00:00:00Z\n";
+    // Each of these makes spdx-rs 0.5.5's tag-value parser panic (unwrap on a licence expression).
+    for tag in [
+        "PackageLicenseConcluded",
+        "PackageLicenseDeclared",
+        "LicenseConcluded",
+        "LicenseInfoInFile",
+        "SnippetLicenseConcluded",
+    ] {
+        for value in ["(((", "MIT AND", "AND OR", ")"] {
+            let doc = format!(
+                "{head}PackageName: p\nSPDXID: SPDXRef-p\nPackageDownloadLocation: NONE\nFileName: f\nSPDXID: SPDXRef-f\nSnippetSPDXID: SPDXRef-s\n{tag}: {value}\n"
+            );
+            // Unguarded, spdx-rs panics on exactly this document.
+            let unguarded = std::panic::catch_unwind(|| spdx_rs::parsers::spdx_from_tag_value(&doc));
+            assert!(unguarded.is_err(), "{tag}: {value}: spdx-rs no longer panics here");
+            let e = parse(doc.as_bytes()).expect_err(&doc).to_string();
+            assert!(e.contains(tag) && e.starts_with("line "), "{tag}: {e}");
+            let v = validate(doc.as_bytes()).unwrap();
+            assert!(!v.is_valid(), "{tag}={value} must be invalid");
+        }
+    }
+    // Truncated and garbage tag-value.
+    for doc in [
+        format!("{head}PackageName: p\nPackageComment: <text>never closed\n"),
+        "SPDXVersion: SPDX-2.3\n\u{0}\u{1}:::\n".into(),
+    ] {
+        assert!(parse(doc.as_bytes()).is_err() || validate(doc.as_bytes()).is_ok_and(|v| !v.is_valid()), "{doc}");
+    }
+    // 100,000-deep JSON: serde_json's recursion limit, as a syntax error.
+    let deep = format!(
+        "{{\"bomFormat\":\"CycloneDX\",\"specVersion\":\"1.6\",\"components\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let e = parse(deep.as_bytes()).expect_err("deep").to_string();
+    assert!(e.contains("recursion limit"), "{e}");
+    assert!(validate(deep.as_bytes()).is_err());
+    // XML external entities are never resolved (no file read, no network).
+    let xxe = r#"<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY x SYSTEM "file:///etc/passwd">]><bom xmlns="http://cyclonedx.org/schema/bom/1.4" version="1"><components><component type="library"><name>&x;</name></component></components></bom>"#;
+    if let Ok(m) = parse(xxe.as_bytes()) {
+        assert!(m.components.iter().all(|c| !c.name.contains("root:")), "XXE resolved: {m:?}");
+    }
+    if let Ok(v) = validate(xxe.as_bytes()) {
+        assert!(v.violations.iter().all(|x| !x.message.contains("root:")));
+    }
+    // Billion laughs.
+    let mut lol = String::from(r#"<?xml version="1.0"?><!DOCTYPE bom [<!ENTITY l0 "lol">"#);
+    for i in 1..10 {
+        lol += &format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10));
+    }
+    lol += r#"]><bom xmlns="http://cyclonedx.org/schema/bom/1.4" version="1"><components><component type="library"><name>&l9;</name></component></components></bom>"#;
+    let _ = parse(lol.as_bytes());
+    let _ = validate(lol.as_bytes());
+}
+
+/// A 100 MB SBOM is refused by size before it is read; the limit is adjustable.
+#[test]
+fn huge_sbom_is_refused_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.cdx.json");
+    let f = std::fs::File::create(&path).unwrap();
+    f.set_len(100 << 20).unwrap();
+    let e = portcullis::sbom::read_file(&path, portcullis::sbom::DEFAULT_MAX_BYTES).unwrap_err().to_string();
+    assert!(e.contains("104857600 bytes") && e.contains("size limit"), "{e}");
+    let run = support::portcullis(["sbom", "validate", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--max-sbom-bytes"), "{}", run.stderr);
+}
+
+/// `sbom validate` exit codes and `sbom show --format json`.
+#[test]
+fn sbom_cli_exit_codes_and_model() {
+    let spdx = support::corpus("spdx-tools-java/testResources");
+    let ok = support::portcullis(["sbom", "validate", spdx.join("SPDXJSONExample-v2.3.spdx.json").to_str().unwrap()]);
+    assert_eq!(ok.code, 0, "{}", ok.stdout);
+    let bad = support::portcullis(["sbom", "validate", spdx.join("BadJSON.spdx.json").to_str().unwrap()]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stdout.contains("error at /packages/0/filesAnalyzed"), "{}", bad.stdout);
+    let unreadable = support::portcullis(["sbom", "validate", "/etc/passwd"]);
+    assert_eq!(unreadable.code, 2);
+    assert!(unreadable.stderr.contains("not a recognised SBOM"), "{}", unreadable.stderr);
+    let sbom = support::image("sbom/go-dynamic-root.cdx.json");
+    let show = support::portcullis(["sbom", "show", "--format", "json", sbom.to_str().unwrap()]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let m = show.json();
+    assert_eq!(m["format"], "cyclonedx-json");
+    assert_eq!(m["spec_version"], "1.6");
+    assert_eq!(m["subjects"][0]["version"], "sha256:68580c64ec9da5e449e2e941bdf484ae86eace6e027fe7f1acbf9b9b5f949947");
+    assert_eq!(m["tools"][0]["name"], "syft");
+    let comps = m["components"].as_array().unwrap();
+    assert_eq!(comps.len(), 92);
+    let libc = comps.iter().find(|c| c["name"] == "libc6").expect("libc6");
+    assert!(libc["purl"].as_str().unwrap().starts_with("pkg:deb/debian/libc6@"), "{libc}");
+}
+
+/// The syft SBOMs of the shared images: valid, and both formats of one
+/// image describe the same digest and the same packages.
+#[test]
+fn shared_image_sboms_parse_and_agree_across_formats() {
+    for image in [
+        "go-static-good",
+        "go-dynamic-root",
+        "go-legacy-debug",
+        "go-static-multiarch.linux-amd64",
+        "go-static-multiarch.linux-arm64",
+    ] {
+        let read = |ext: &str| std::fs::read(support::image(&format!("sbom/{image}.{ext}.json"))).unwrap();
+        let (cdx, spdx) = (read("cdx"), read("spdx"));
+        for bytes in [&cdx, &spdx] {
+            let v = portcullis::sbom::validate(bytes).unwrap();
+            assert!(v.is_valid(), "{image}: {:?}", v.violations);
+        }
+        let (c, s) = (portcullis::sbom::parse(&cdx).unwrap(), portcullis::sbom::parse(&spdx).unwrap());
+        assert_eq!(c.subjects[0].digests(), s.subjects[0].digests(), "{image}");
+        let purls = |m: &portcullis::sbom::Sbom| {
+            let mut p: Vec<String> =
+                m.components.iter().filter_map(|c| c.purl.clone()).filter(|p| !p.starts_with("pkg:oci")).collect();
+            p.sort();
+            p
+        };
+        assert_eq!(purls(&c), purls(&s), "{image}");
+    }
 }

@@ -3,10 +3,10 @@
 //! `cyclonedx-bom` 0.8.1 reads spec versions 1.3, 1.4 and 1.5 only. Newer
 //! and older documents are *lowered* to the nearest version it reads before
 //! they are handed over: 1.2 is read as 1.3 (1.3 only added fields), 1.6 and
-//! 1.7 as 1.5 — their additions are fields the 1.5 reader ignores, except a
-//! few that changed shape, which are rewritten to the 1.5 shape here
-//! (`evidence.identity` became an array). Every lowering is recorded in
-//! [`Sbom::notes`]. Whether the document is valid for its *declared* version
+//! 1.7 as 1.5. For JSON the document is first projected onto the fields the
+//! model reads (so nothing whose shape changed after 1.5 reaches the crate);
+//! for XML the elements 1.5 lacks are removed or rewritten with libxml2 (see
+//! `xml::lower_cyclonedx`). Every lowering is recorded in [`Sbom::notes`]. Whether the document is valid for its *declared* version
 //! is decided separately, by the official schema (see `validate`).
 
 use super::model::{self, Component, Dependency, Hash, Sbom, Tool};
@@ -37,7 +37,9 @@ pub(super) fn from_json(mut doc: Value) -> Result<Sbom, SbomError> {
     })?;
     let mut notes = Vec::new();
     if read_as != declared {
-        notes.push(format!("CycloneDX {declared} read as {read_as} by cyclonedx-bom 0.8.1; fields {read_as} lacks are not in the model"));
+        notes.push(format!(
+            "CycloneDX {declared} read as {read_as} by cyclonedx-bom 0.8.1; fields {read_as} lacks are not in the model"
+        ));
         doc["specVersion"] = Value::String(read_as.to_string());
         lower_json(&mut doc, &mut notes);
     }
@@ -47,16 +49,26 @@ pub(super) fn from_json(mut doc: Value) -> Result<Sbom, SbomError> {
 
 /// Parses CycloneDX XML into the normalised model.
 pub(super) fn from_xml(bytes: &[u8], declared: &str) -> Result<Sbom, SbomError> {
-    let read_as = reader_version(declared).ok_or_else(|| SbomError::Unsupported {
-        what: format!("CycloneDX XML {declared}"),
-        supported: "1.2 to 1.7",
-    })?;
+    let read_as = reader_version(declared)
+        .ok_or_else(|| SbomError::Unsupported { what: format!("CycloneDX XML {declared}"), supported: "1.2 to 1.7" })?;
     let mut notes = Vec::new();
     let lowered;
     let input: &[u8] = if read_as != declared {
-        notes.push(format!("CycloneDX {declared} read as {read_as} by cyclonedx-bom 0.8.1; elements {read_as} lacks are skipped"));
-        let text = std::str::from_utf8(bytes).map_err(|e| SbomError::Parse { message: format!("not UTF-8: {e}") })?;
-        lowered = lower_xml(text, declared, read_as);
+        notes.push(format!(
+            "CycloneDX {declared} read as {read_as} by cyclonedx-bom 0.8.1; elements {read_as} lacks are skipped"
+        ));
+        let (text, changed) = if declared == "1.2" {
+            let text =
+                std::str::from_utf8(bytes).map_err(|e| SbomError::Parse { message: format!("not UTF-8: {e}") })?;
+            (lower_namespace(text, declared, read_as), 0)
+        } else {
+            super::xml::lower_cyclonedx(bytes, declared, read_as)?
+        };
+        if changed > 0 {
+            notes
+                .push(format!("{changed} element(s) newer than {read_as} removed or rewritten to the {read_as} shape"));
+        }
+        lowered = text;
         lowered.as_bytes()
     } else {
         bytes
@@ -71,38 +83,93 @@ pub(super) fn from_xml(bytes: &[u8], declared: &str) -> Result<Sbom, SbomError> 
     Ok(normalise(bom, Format::CyclonedxXml, declared.to_string(), notes))
 }
 
-/// Rewrites the shapes that changed after 1.5 back to the 1.5 shape.
+/// Keeps of a 1.6/1.7 document only what the model reads, in the 1.5
+/// shape: serial number, metadata (timestamp, tools, component),
+/// components (identity, licences, hashes, supplier, nesting) and
+/// dependencies. Everything else — services, vulnerabilities, formulation,
+/// crypto properties, model cards, evidence — is dropped before
+/// `cyclonedx-bom` sees it, so shapes that changed after 1.5 cannot stop it.
 fn lower_json(doc: &mut Value, notes: &mut Vec<String>) {
-    let mut identity_arrays = 0usize;
-    let mut stack: Vec<&mut Value> = vec![doc];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::Object(map) => {
-                if let Some(Value::Object(evidence)) = map.get_mut("evidence")
-                    && let Some(identity) = evidence.get_mut("identity")
-                    && let Value::Array(items) = identity
-                {
-                    identity_arrays += 1;
-                    *identity = items.first().cloned().unwrap_or(Value::Null);
-                    if identity.is_null() {
-                        evidence.remove("identity");
-                    }
-                }
-                stack.extend(map.values_mut());
+    let Value::Object(top) = doc else { return };
+    let before = top.len();
+    top.retain(|k, _| {
+        matches!(
+            k.as_str(),
+            "bomFormat" | "specVersion" | "serialNumber" | "version" | "metadata" | "components" | "dependencies"
+        )
+    });
+    let mut dropped = before - top.len();
+    if let Some(Value::Object(meta)) = top.get_mut("metadata") {
+        meta.retain(|k, _| matches!(k.as_str(), "timestamp" | "tools" | "component"));
+        if let Some(Value::Object(tools)) = meta.get_mut("tools") {
+            tools.retain(|k, _| k == "components");
+            if let Some(Value::Array(cs)) = tools.get_mut("components") {
+                cs.iter_mut().for_each(|c| dropped += project_component(c));
             }
-            Value::Array(items) => stack.extend(items.iter_mut()),
-            _ => {}
+        }
+        if let Some(c) = meta.get_mut("component") {
+            dropped += project_component(c);
         }
     }
-    if identity_arrays > 0 {
-        notes.push(format!(
-            "{identity_arrays} `evidence.identity` array(s) reduced to their first entry (the 1.5 shape)"
-        ));
+    if let Some(Value::Array(cs)) = top.get_mut("components") {
+        cs.iter_mut().for_each(|c| dropped += project_component(c));
+    }
+    if let Some(Value::Array(deps)) = top.get_mut("dependencies") {
+        for d in deps.iter_mut() {
+            if let Value::Object(d) = d {
+                d.retain(|k, _| k == "ref" || k == "dependsOn");
+            }
+        }
+    }
+    if dropped > 0 {
+        notes.push(format!("{dropped} field(s) outside the model set aside before reading"));
     }
 }
 
-/// Moves a newer XML document into the namespace of the version it is read as.
-fn lower_xml(text: &str, declared: &str, read_as: &str) -> String {
+/// Projects one component onto the fields the model reads; returns how many
+/// fields were dropped.
+fn project_component(c: &mut Value) -> usize {
+    let Value::Object(map) = c else { return 0 };
+    let before = map.len();
+    map.retain(|k, _| {
+        matches!(
+            k.as_str(),
+            "type"
+                | "bom-ref"
+                | "supplier"
+                | "author"
+                | "publisher"
+                | "group"
+                | "name"
+                | "version"
+                | "hashes"
+                | "licenses"
+                | "cpe"
+                | "purl"
+                | "components"
+        )
+    });
+    let mut dropped = before - map.len();
+    if let Some(Value::Object(s)) = map.get_mut("supplier") {
+        s.retain(|k, _| k == "name");
+    }
+    if let Some(Value::Array(ls)) = map.get_mut("licenses") {
+        for l in ls.iter_mut() {
+            let Value::Object(l) = l else { continue };
+            l.retain(|k, _| k == "license" || k == "expression");
+            if let Some(Value::Object(lic)) = l.get_mut("license") {
+                lic.retain(|k, _| k == "id" || k == "name");
+            }
+        }
+    }
+    if let Some(Value::Array(children)) = map.get_mut("components") {
+        children.iter_mut().for_each(|c| dropped += project_component(c));
+    }
+    dropped
+}
+
+/// Moves an XML document into the namespace of the version it is read as.
+fn lower_namespace(text: &str, declared: &str, read_as: &str) -> String {
     text.replace(
         &format!("http://cyclonedx.org/schema/bom/{declared}"),
         &format!("http://cyclonedx.org/schema/bom/{read_as}"),
@@ -120,15 +187,13 @@ fn normalise(bom: Bom, format: Format, spec_version: String, notes: Vec<String>)
     if let Some(meta) = &bom.metadata {
         sbom.created = meta.timestamp.as_ref().map(|t| t.to_string());
         match &meta.tools {
-            Some(cyclonedx_bom::models::tool::Tools::List(tools)) => {
-                sbom.tools.extend(tools.iter().filter_map(|t| {
-                    Some(Tool {
-                        vendor: t.vendor.as_ref().map(|s| s.to_string()),
-                        name: t.name.as_ref()?.to_string(),
-                        version: t.version.as_ref().map(|s| s.to_string()),
-                    })
-                }))
-            }
+            Some(cyclonedx_bom::models::tool::Tools::List(tools)) => sbom.tools.extend(tools.iter().filter_map(|t| {
+                Some(Tool {
+                    vendor: t.vendor.as_ref().map(|s| s.to_string()),
+                    name: t.name.as_ref()?.to_string(),
+                    version: t.version.as_ref().map(|s| s.to_string()),
+                })
+            })),
             Some(cyclonedx_bom::models::tool::Tools::Object { components, services }) => {
                 for c in components.iter().flat_map(|c| &c.0) {
                     sbom.tools.push(Tool {

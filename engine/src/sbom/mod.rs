@@ -37,9 +37,7 @@ pub enum SbomError {
     Io { path: String, source: std::io::Error },
     #[error("{path} is {size} bytes, over the {limit}-byte SBOM size limit (raise it with --max-sbom-bytes)")]
     TooLarge { path: String, size: u64, limit: u64 },
-    #[error(
-        "not a recognised SBOM: expected CycloneDX (JSON or XML), SPDX 2.x (JSON or tag-value) or SPDX 3 JSON-LD"
-    )]
+    #[error("not a recognised SBOM: expected CycloneDX (JSON or XML), SPDX 2.x (JSON or tag-value) or SPDX 3 JSON-LD")]
     NotAnSbom,
     #[error("{what} is not supported (supported: {supported})")]
     Unsupported { what: String, supported: &'static str },
@@ -81,9 +79,34 @@ pub(crate) fn json_value(bytes: &[u8]) -> Result<serde_json::Value, SbomError> {
     })
 }
 
+/// The error for a document [`identify`] does not recognise, naming the
+/// SPDX serialisations that are recognisable but not supported.
+pub(crate) fn unrecognised(bytes: &[u8]) -> SbomError {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 << 10)]);
+    let unsupported = |what: &str| SbomError::Unsupported {
+        what: what.to_string(),
+        supported: "SPDX as JSON or tag-value, CycloneDX as JSON or XML; convert with `pyspdxtools -i IN -o OUT.spdx.json`",
+    };
+    if bytes.starts_with(b"\xd0\xcf\x11\xe0") || (bytes.starts_with(b"PK\x03\x04") && head.contains("xl/")) {
+        unsupported("an SPDX spreadsheet (xls/xlsx)")
+    } else if head.trim_start().starts_with('<') && head.contains("rdf:RDF") && head.contains("spdx.org/rdf/terms") {
+        unsupported("SPDX RDF/XML")
+    } else if head.trim_start().starts_with('<') && head.contains("<spdxVersion>") {
+        unsupported("SPDX XML")
+    } else if head
+        .lines()
+        .any(|l| l.trim_start().starts_with("spdxVersion:") || l.trim_start().starts_with("\"spdxVersion\":"))
+        && !head.trim_start().starts_with('{')
+    {
+        unsupported("SPDX YAML")
+    } else {
+        SbomError::NotAnSbom
+    }
+}
+
 /// Reads an SBOM document of any supported format into the normalised model.
 pub fn parse(bytes: &[u8]) -> Result<Sbom, SbomError> {
-    let id = identify(bytes).ok_or(SbomError::NotAnSbom)?;
+    let id = identify(bytes).ok_or_else(|| unrecognised(bytes))?;
     match id.format {
         Format::CyclonedxJson => cyclonedx::from_json(json_value(bytes)?),
         Format::CyclonedxXml => cyclonedx::from_xml(bytes, &id.version),

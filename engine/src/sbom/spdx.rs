@@ -117,7 +117,8 @@ fn render(segs: &[Seg]) -> String {
 }
 
 fn pattern(segs: &[Seg]) -> String {
-    let generic: Vec<Seg> = segs.iter().map(|s| if let Seg::Index(_) = s { Seg::Key("*".into()) } else { s.clone() }).collect();
+    let generic: Vec<Seg> =
+        segs.iter().map(|s| if let Seg::Index(_) = s { Seg::Key("*".into()) } else { s.clone() }).collect();
     render(&generic)
 }
 

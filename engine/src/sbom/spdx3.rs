@@ -41,6 +41,12 @@ pub(super) fn graph(doc: &Value) -> Result<&Vec<Value>, SbomError> {
     }
 }
 
+/// `software_Package` and the profiles' subclasses of it (`ai_AIPackage`,
+/// `dataset_DatasetPackage`).
+pub(crate) fn is_package(kind: &str) -> bool {
+    matches!(kind, "software_Package" | "ai_AIPackage" | "dataset_DatasetPackage")
+}
+
 pub(super) fn from_json(doc: Value, version: &str) -> Result<Sbom, SbomError> {
     let elements = graph(&doc)?;
     let by_id: HashMap<&str, &Value> = elements.iter().filter_map(|e| Some((id_of(e)?, e))).collect();
@@ -62,7 +68,9 @@ pub(super) fn from_json(doc: Value, version: &str) -> Result<Sbom, SbomError> {
             "CreationInfo" => {
                 sbom.created = str_at(e, "created").map(str::to_owned);
             }
-            "Tool" => sbom.tools.push(Tool { vendor: None, name: str_at(e, "name").unwrap_or("").into(), version: None }),
+            "Tool" => {
+                sbom.tools.push(Tool { vendor: None, name: str_at(e, "name").unwrap_or("").into(), version: None })
+            }
             "Relationship" => {
                 let (Some(from), kind) = (str_at(e, "from"), str_at(e, "relationshipType").unwrap_or("")) else {
                     continue;
@@ -88,7 +96,7 @@ pub(super) fn from_json(doc: Value, version: &str) -> Result<Sbom, SbomError> {
             _ => {}
         }
     }
-    for e in elements.iter().filter(|e| kind_of(e) == "software_Package") {
+    for e in elements.iter().filter(|e| is_package(kind_of(e))) {
         let Some(id) = id_of(e) else { continue };
         let concluded = licences.get(&format!("hasConcludedLicense:{id}"));
         let declared = licences.get(&format!("hasDeclaredLicense:{id}"));

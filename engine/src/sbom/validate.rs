@@ -143,7 +143,7 @@ fn schema_violations(validator: &jsonschema::Validator, doc: &Value) -> Vec<Viol
 /// (not an SBOM, unsupported version, not well-formed): the caller reports
 /// that as unreadable, distinct from invalid.
 pub fn validate(bytes: &[u8]) -> Result<Validation, SbomError> {
-    let identified = identify(bytes).ok_or(SbomError::NotAnSbom)?;
+    let identified = identify(bytes).ok_or_else(|| super::unrecognised(bytes))?;
     let version = identified.version.clone();
     let (checked_against, violations) = match identified.format {
         Format::CyclonedxJson => {
@@ -160,12 +160,24 @@ pub fn validate(bytes: &[u8]) -> Result<Validation, SbomError> {
             ("SPDX 3 JSON-LD structure".to_string(), spdx3_structure(&doc))
         }
         Format::SpdxJson => {
-            let (name, text) = spdx_schema(&version).ok_or_else(|| SbomError::Unsupported {
-                what: format!("SPDX {version}"),
-                supported: "SPDX 2.2 and 2.3 (JSON, tag-value), SPDX 3 JSON-LD",
-            })?;
+            // A 2.x version that does not exist (`SPDX-2.2.1`) is a violation,
+            // checked against the schema of its major.minor.
+            let mut v = Vec::new();
+            let known = spdx_schema(&version);
+            let Some((name, text)) = known.or_else(|| spdx_schema(version.get(..3).unwrap_or_default())) else {
+                return Err(SbomError::Unsupported {
+                    what: format!("SPDX {version}"),
+                    supported: "SPDX 2.2 and 2.3 (JSON, tag-value), SPDX 3 JSON-LD",
+                });
+            };
+            if known.is_none() {
+                v.push(error(
+                    "/spdxVersion",
+                    format!("`SPDX-{version}` is not an SPDX version (SPDX-2.2 or SPDX-2.3)"),
+                ));
+            }
             let doc = json_value(bytes)?;
-            let mut v = schema_violations(&*validator(name, text)?, &doc);
+            v.extend(schema_violations(&*validator(name, text)?, &doc));
             v.extend(spdx_json_semantics(&doc));
             (format!("{name} and the SPDX licence list"), v)
         }
@@ -196,7 +208,9 @@ fn licence(expr: &str, location: &str, out: &mut Vec<Violation>) {
     if expr.is_empty() || expr == "NOASSERTION" || expr == "NONE" {
         return;
     }
-    let parsed = match ::spdx::Expression::parse_mode(expr, ::spdx::ParseMode::STRICT) {
+    // Deprecated identifiers parse (they are warnings, as SPDX's tools say).
+    let mode = ::spdx::ParseMode { allow_deprecated: true, ..::spdx::ParseMode::STRICT };
+    let parsed = match ::spdx::Expression::parse_mode(expr, mode) {
         Ok(p) => p,
         Err(e) => {
             out.push(error(location, format!("`{expr}` is not a valid SPDX licence expression: {}", e.reason)));
@@ -207,7 +221,10 @@ fn licence(expr: &str, location: &str, out: &mut Vec<Violation>) {
         if let ::spdx::LicenseItem::Spdx { id, .. } = &req.req.license
             && id.is_deprecated()
         {
-            out.push(warning(location, format!("licence identifier `{}` is deprecated in the SPDX licence list", id.name)));
+            out.push(warning(
+                location,
+                format!("licence identifier `{}` is deprecated in the SPDX licence list", id.name),
+            ));
         }
         if let Some(::spdx::AdditionItem::Spdx(ex)) = &req.req.addition
             && ex.is_deprecated()
@@ -255,7 +272,10 @@ fn spdx_json_semantics(doc: &Value) -> Vec<Violation> {
                 && id != "NOASSERTION"
                 && !ids.contains(id)
             {
-                out.push(error(format!("/relationships/{i}/{key}"), format!("`{id}` is not an element of this document")));
+                out.push(error(
+                    format!("/relationships/{i}/{key}"),
+                    format!("`{id}` is not an element of this document"),
+                ));
             }
         }
     }
@@ -272,7 +292,8 @@ fn spdx_json_semantics(doc: &Value) -> Vec<Violation> {
 /// Tag-value: required tags, licence expressions, and that `spdx-rs` reads it.
 fn tag_value(text: &str) -> Vec<Violation> {
     let mut out = Vec::new();
-    let required_doc = ["SPDXVersion", "DataLicense", "SPDXID", "DocumentName", "DocumentNamespace", "Creator", "Created"];
+    let required_doc =
+        ["SPDXVersion", "DataLicense", "SPDXID", "DocumentName", "DocumentNamespace", "Creator", "Created"];
     let mut seen_doc: HashSet<&str> = HashSet::new();
     let mut package: Option<(usize, HashSet<&str>)> = None;
     let check_package = |p: &Option<(usize, HashSet<&str>)>, out: &mut Vec<Violation>| {
@@ -360,7 +381,10 @@ fn spdx3_structure(doc: &Value) -> Vec<Violation> {
     let mut out = Vec::new();
     let context = doc.get("@context").map(Value::to_string).unwrap_or_default();
     if !context.contains("spdx.org/rdf/3.") {
-        out.push(error("/@context", "must name the SPDX 3 JSON-LD context (https://spdx.org/rdf/3.0.x/spdx-context.jsonld)"));
+        out.push(error(
+            "/@context",
+            "must name the SPDX 3 JSON-LD context (https://spdx.org/rdf/3.0.x/spdx-context.jsonld)",
+        ));
     }
     let elements = match spdx3::graph(doc) {
         Ok(e) => e,

@@ -9,8 +9,8 @@
 //! - a per-thread cache of compiled schemas (a libxml2 schema context is not
 //!   shareable across threads).
 
-use super::validate::{Severity, Violation};
 use super::SbomError;
+use super::validate::{Severity, Violation};
 use libxml::bindings;
 use libxml::parser::{Parser, ParserOptions, XmlParseFailure};
 use libxml::schemas::{SchemaParserContext, SchemaValidationContext};
@@ -71,7 +71,11 @@ unsafe extern "C" fn embedded_only(
     }
     // SAFETY: libxml2 passes a NUL-terminated URL.
     let url = unsafe { CStr::from_ptr(url) }.to_string_lossy();
-    let name = if url.starts_with("http://cyclonedx.org/schema/spdx") { &url[..] } else { url.rsplit('/').next().unwrap_or("") };
+    let name = if url.starts_with("http://cyclonedx.org/schema/spdx") {
+        &url[..]
+    } else {
+        url.rsplit('/').next().unwrap_or("")
+    };
     match SCHEMAS_BY_NAME.iter().find(|(n, _)| *n == name) {
         // SAFETY: the buffer is 'static and NUL-terminated; libxml2 reads it in place.
         Some((_, text)) => unsafe { bindings::xmlNewStringInputStream(ctxt, text.as_ptr()) },
@@ -118,7 +122,9 @@ pub(super) fn validate_cyclonedx(bytes: &[u8], version: &str) -> Result<(String,
         Err(XmlParseFailure::ParseFailed(errors)) => {
             let first = errors.first().map(located);
             return Err(match first {
-                Some(v) => SbomError::Parse { message: format!("not well-formed XML at {}: {}", v.location, v.message) },
+                Some(v) => {
+                    SbomError::Parse { message: format!("not well-formed XML at {}: {}", v.location, v.message) }
+                }
                 None => SbomError::Parse { message: "not well-formed XML".into() },
             });
         }
@@ -145,4 +151,57 @@ pub(super) fn validate_cyclonedx(bytes: &[u8], version: &str) -> Result<(String,
         })
     })?;
     Ok((format!("bom-{version}.xsd"), violations))
+}
+
+/// Rewrites a CycloneDX 1.6/1.7 XML document into the 1.5 shape
+/// `cyclonedx-bom` reads: elements 1.5 lacks and the model does not use are
+/// removed, `expression-detailed` licences become plain `expression`s, and
+/// the namespace moves to `read_as`. Returns the rewritten document and how
+/// many elements were changed.
+pub(super) fn lower_cyclonedx(bytes: &[u8], declared: &str, read_as: &str) -> Result<(String, usize), SbomError> {
+    install_loader();
+    let options = ParserOptions { no_net: true, ..Default::default() };
+    let doc = Parser::default()
+        .parse_string_with_options(bytes, options)
+        .map_err(|e| SbomError::Parse { message: format!("not well-formed XML: {e:?}") })?;
+    let Some(root) = doc.get_root_element() else {
+        return Err(SbomError::Parse { message: "XML document has no root element".into() });
+    };
+    let mut changed = 0;
+    let mut stack = vec![root];
+    while let Some(mut node) = stack.pop() {
+        let name = node.get_name();
+        let parent = node.get_parent().map(|p| p.get_name()).unwrap_or_default();
+        match (parent.as_str(), name.as_str()) {
+            // Added in 1.6/1.7; the model does not use them.
+            ("dependency", "provides") | ("reference", "properties") => {
+                node.unlink_node();
+                changed += 1;
+                continue;
+            }
+            ("licenses", "expression-detailed") => {
+                let expr = node.get_attribute("expression").unwrap_or_default();
+                for mut child in node.get_child_nodes() {
+                    child.unlink_node();
+                }
+                let _ = node.remove_property("expression");
+                let _ = node.remove_property("acknowledgement");
+                let _ = node.set_name("expression");
+                let _ = node.set_content(&expr);
+                changed += 1;
+                continue;
+            }
+            ("licenses", "license" | "expression") if node.has_attribute("acknowledgement") => {
+                let _ = node.remove_property("acknowledgement");
+                changed += 1;
+            }
+            _ => {}
+        }
+        stack.extend(node.get_child_elements());
+    }
+    let text = doc.to_string().replace(
+        &format!("http://cyclonedx.org/schema/bom/{declared}"),
+        &format!("http://cyclonedx.org/schema/bom/{read_as}"),
+    );
+    Ok((text, changed))
 }
