@@ -12,6 +12,7 @@ fn main() {
         ("PORTCULLIS_BUILTIN_GO_BINARY", "portcullis-plugin-go-binary"),
         ("PORTCULLIS_BUILTIN_GO_FILESYSTEM", "portcullis-plugin-go-filesystem"),
         ("PORTCULLIS_BUILTIN_GO_INDEX", "portcullis-plugin-go-index"),
+        ("PORTCULLIS_BUILTIN_SBOM", "portcullis-plugin-sbom"),
         ("PORTCULLIS_TEST_HOSTILE_WASM", "portcullis-guest-hostile"),
     ];
     let packages: Vec<&str> = guests.iter().map(|(_, p)| *p).collect();
@@ -24,6 +25,7 @@ fn main() {
             "plugins/go-binary",
             "plugins/go-filesystem",
             "plugins/go-index",
+            "plugins/sbom",
             "tests/guests",
             "Cargo.toml",
         ],

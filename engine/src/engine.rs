@@ -7,7 +7,7 @@
 
 use crate::evidence::Evidence;
 use crate::model::{Enforcement, FailurePolicy, Outcome, RawFinding, Severity};
-use crate::plugin::{LoadError, LoadedPlugin, PluginHost, PluginInfo, bindings};
+use crate::plugin::{LoadError, LoadedPlugin, PluginHost, PluginInfo, Queries, bindings};
 use crate::policy::{Policy, PolicyError, RulePlan};
 use crate::report::{Effect, Finding, Report, SubjectReport, Verdict, WaiverUse};
 use crate::source::Input;
@@ -140,15 +140,17 @@ impl Engine {
         let raw: Vec<RawFinding> = match bindings::target(evidence) {
             None => Vec::new(),
             Some(target) => {
-                let scan = match evidence {
-                    Evidence::Image(i) => i.scan.clone(),
-                    _ => None,
+                let queries = match evidence {
+                    Evidence::Image(i) => {
+                        Queries { scan: i.scan.clone(), sboms: (!i.sboms.is_empty()).then(|| i.sboms.clone()) }
+                    }
+                    _ => Queries::default(),
                 };
                 self.plugins
                     .iter()
                     .zip(&self.rule_configs)
                     .filter(|(_, rules)| !rules.is_empty())
-                    .flat_map(|(p, rules)| self.host.evaluate(p, &target, rules, scan.clone()))
+                    .flat_map(|(p, rules)| self.host.evaluate(p, &target, rules, &queries))
                     .collect()
             }
         };

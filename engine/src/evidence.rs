@@ -78,6 +78,8 @@ pub struct ImageEvidence {
     pub layers: Vec<Layer>,
     /// What the layer scanner found, when the layers were scanned.
     pub scan: Option<Arc<crate::scan::ImageScan>>,
+    /// SBOMs attached to the image or supplied for it.
+    pub sboms: Arc<crate::sbom::Attached>,
 }
 
 #[derive(Debug, Clone)]

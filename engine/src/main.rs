@@ -47,6 +47,14 @@ enum Command {
         /// image's files are skipped).
         #[arg(long)]
         skip_layers: bool,
+        /// An SBOM (CycloneDX JSON/XML, SPDX JSON/tag-value) for the image; repeatable
+        /// (one per platform of a multi-arch image). Offered to every image;
+        /// the SBOM rules use those that describe it.
+        #[arg(long = "sbom", value_name = "FILE")]
+        sboms: Vec<PathBuf>,
+        /// Largest SBOM read, in bytes.
+        #[arg(long, default_value_t = portcullis::sbom::DEFAULT_MAX_BYTES)]
+        max_sbom_bytes: u64,
     },
     /// Work with policy files.
     Policy {
@@ -273,7 +281,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Sbom { command } => sbom_command(command),
-        Command::Audit { path, policy, format, images, repository, output, verbose, skip_layers } => {
+        Command::Audit {
+            path,
+            policy,
+            format,
+            images,
+            repository,
+            output,
+            verbose,
+            skip_layers,
+            sboms,
+            max_sbom_bytes,
+        } => {
             let bar = progress_bar();
             let progress = bar.as_ref().map(|(b, _)| portcullis::scan::ProgressSink(b.clone()));
             let opened = source::open(
@@ -284,10 +303,13 @@ fn main() -> ExitCode {
                 done.store(true, std::sync::atomic::Ordering::Relaxed);
                 b.0.finish_and_clear();
             }
-            let input = match opened {
+            let mut input = match opened {
                 Ok(i) => i,
                 Err(e) => return fail(e),
             };
+            if !sboms.is_empty() {
+                input.supply_sboms(&portcullis::sbom::Attached::from_files(&sboms, max_sbom_bytes));
+            }
             let engine = match engine(policy.as_ref(), cli.no_cache) {
                 Ok(e) => e,
                 Err(code) => return code,

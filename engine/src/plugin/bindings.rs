@@ -8,6 +8,7 @@ wasmtime::component::bindgen!({
 
 pub use self::portcullis::policy::filesystem as fs;
 pub use self::portcullis::policy::image_scan as scan;
+pub use self::portcullis::policy::sboms;
 pub use self::portcullis::policy::types as wit;
 
 use crate::evidence::{self, Evidence, FileKind, ImageEvidence, IndexEvidence, Subject};
@@ -263,5 +264,50 @@ pub fn summary(s: &crate::scan::ImageScan) -> scan::ScanSummary {
         },
         os_id: s.os_id.clone(),
         file_count: s.files.len() as u32,
+    }
+}
+
+/// An SBOM of the normalised model as the contract carries it.
+pub fn sbom_document(d: &crate::sbom::Document) -> sboms::Document {
+    let m = &d.sbom;
+    let component = |c: &crate::sbom::Component| sboms::Component {
+        reference: c.reference.clone(),
+        kind: c.kind.clone(),
+        name: c.name.clone(),
+        version: c.version.clone(),
+        purl: c.purl.clone(),
+        cpes: c.cpes.clone(),
+        license: c.license.clone(),
+        hashes: c.hashes.iter().map(|h| wit::KeyValue { key: h.algorithm.clone(), value: h.value.clone() }).collect(),
+        supplier: c.supplier.clone(),
+    };
+    let mut describes: Vec<String> = Vec::new();
+    for s in &m.subjects {
+        for d in s.digests() {
+            if !describes.contains(&d) {
+                describes.push(d);
+            }
+        }
+    }
+    sboms::Document {
+        origin: d.origin.clone(),
+        format: m.format.map(|f| f.id().to_string()).unwrap_or_default(),
+        spec_version: m.spec_version.clone(),
+        tools: m
+            .tools
+            .iter()
+            .map(|t| match &t.version {
+                Some(v) => format!("{} {v}", t.name),
+                None => t.name.clone(),
+            })
+            .collect(),
+        describes,
+        subject_name: m.subjects.first().map(|s| s.name.clone()),
+        components: m.components.iter().map(component).collect(),
+        dependencies: m
+            .dependencies
+            .iter()
+            .map(|d| sboms::Dependency { reference: d.reference.clone(), depends_on: d.depends_on.clone() })
+            .collect(),
     }
 }

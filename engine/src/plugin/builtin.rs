@@ -5,6 +5,7 @@ const BUILTINS: &[(&str, &[u8])] = &[
     ("go-binary", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_BINARY"))),
     ("go-filesystem", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_FILESYSTEM"))),
     ("go-index", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_INDEX"))),
+    ("sbom", include_bytes!(env!("PORTCULLIS_BUILTIN_SBOM"))),
 ];
 
 /// Names a policy can use in `[plugins.NAME]` without a path.

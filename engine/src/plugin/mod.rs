@@ -23,7 +23,7 @@ use crate::evidence::FileIndex;
 use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
 use crate::policy::{Limits, PluginSource, PluginSpec};
 use crate::scan::ImageScan;
-use bindings::{PolicyPluginPre, fs, scan, wit};
+use bindings::{PolicyPluginPre, fs, sboms, scan, wit};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -60,12 +60,35 @@ pub enum LoadError {
     NoBuiltin(String),
 }
 
-/// Per-store state: WASI context and the current subject's file index.
+/// The large evidence of one subject, which plugins query instead of
+/// receiving it in the call.
+#[derive(Debug, Clone, Default)]
+pub struct Queries {
+    pub scan: Option<Arc<ImageScan>>,
+    pub sboms: Option<Arc<crate::sbom::Attached>>,
+}
+
+/// Per-store state: WASI context and the current subject's queryable evidence.
 struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
     scan: Option<Arc<ImageScan>>,
+    sboms: Option<Arc<crate::sbom::Attached>>,
+}
+
+impl sboms::Host for HostState {
+    fn documents(&mut self) -> Vec<sboms::Document> {
+        self.sboms.iter().flat_map(|a| &a.documents).map(|d| bindings::sbom_document(d)).collect()
+    }
+
+    fn problems(&mut self) -> Vec<sboms::Problem> {
+        self.sboms
+            .iter()
+            .flat_map(|a| &a.problems)
+            .map(|p| sboms::Problem { origin: p.origin.clone(), message: p.message.clone() })
+            .collect()
+    }
 }
 
 impl WasiView for HostState {
@@ -326,12 +349,13 @@ impl PluginHost {
         Ok(PluginHost { engine, linker, cache_dir, _ticker: ticker })
     }
 
-    fn store(&self, limits: &Limits, scan: Option<Arc<ImageScan>>) -> Store<HostState> {
+    fn store(&self, limits: &Limits, queries: Queries) -> Store<HostState> {
         let state = HostState {
             wasi: sandbox_wasi(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter { max_bytes: limits.memory_bytes as usize, exceeded: None },
-            scan,
+            scan: queries.scan,
+            sboms: queries.sboms,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -375,7 +399,7 @@ impl PluginHost {
             .and_then(PolicyPluginPre::new)
             .map_err(|e| LoadError::Contract { name: name.clone(), reason: format!("{e:#}") })?;
 
-        let mut store = self.store(&spec.limits, None);
+        let mut store = self.store(&spec.limits, Queries::default());
         let meta = pre
             .instantiate(&mut store)
             .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
@@ -396,9 +420,9 @@ impl PluginHost {
         plugin: &LoadedPlugin,
         target: &wit::Target,
         rules: &[wit::RuleConfig],
-        scan: Option<Arc<ImageScan>>,
+        queries: &Queries,
     ) -> Vec<RawFinding> {
-        let mut store = self.store(&plugin.limits, scan);
+        let mut store = self.store(&plugin.limits, queries.clone());
         let result = plugin
             .pre
             .instantiate(&mut store)

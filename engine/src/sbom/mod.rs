@@ -26,6 +26,56 @@ pub use validate::{Severity, Validation, Violation, validate};
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+
+/// An SBOM offered as evidence, with where it came from.
+#[derive(Debug)]
+pub struct Document {
+    /// `file:PATH`, `referrer:DIGEST`, `attestation:DIGEST`.
+    pub origin: String,
+    pub sbom: Sbom,
+}
+
+/// An SBOM that was supplied or found but could not be read.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub origin: String,
+    pub message: String,
+}
+
+/// The SBOMs offered for one image subject. Plugins decide which of them
+/// describe it.
+#[derive(Debug, Clone, Default)]
+pub struct Attached {
+    pub documents: Vec<Arc<Document>>,
+    pub problems: Vec<Problem>,
+}
+
+impl Attached {
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty() && self.problems.is_empty()
+    }
+
+    /// Reads SBOM files supplied by the user. A file that cannot be read is a
+    /// [`Problem`] (plugins see it, and SC-SBOM-001 fails naming it), not a
+    /// reason to stop the audit.
+    pub fn from_files(paths: &[std::path::PathBuf], limit: u64) -> Attached {
+        let mut out = Attached::default();
+        for path in paths {
+            let origin = format!("file:{}", path.display());
+            match read_file(path, limit).and_then(|b| parse(&b)) {
+                Ok(sbom) => out.documents.push(Arc::new(Document { origin, sbom })),
+                Err(e) => out.problems.push(Problem { origin, message: e.to_string() }),
+            }
+        }
+        out
+    }
+
+    pub fn extend(&mut self, other: &Attached) {
+        self.documents.extend(other.documents.iter().cloned());
+        self.problems.extend(other.problems.iter().cloned());
+    }
+}
 
 /// Default largest SBOM read: syft's SPDX for a 600 MB Debian image is about
 /// 6 MB, so 64 MiB leaves room for very large images while bounding memory.

@@ -148,6 +148,7 @@ fn image(path: &Path, c: &dyn Container, e: &Entry, tag: Option<Reference>, opts
         config,
         layers,
         scan: None,
+        sboms: Default::default(),
     });
     super::scan_layers(c, image, e.layers.clone(), opts)
 }

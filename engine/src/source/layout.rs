@@ -220,6 +220,7 @@ impl LayoutReader<'_> {
             config,
             layers,
             scan: None,
+            sboms: Default::default(),
         });
         Some(super::scan_layers(self.c, image, names, self.opts))
     }

@@ -76,6 +76,18 @@ pub struct Input {
     pub notes: Vec<String>,
 }
 
+impl Input {
+    /// Offers SBOMs (from `--sbom` files) to every image subject; each
+    /// plugin decides which of them describe which image.
+    pub fn supply_sboms(&mut self, sboms: &crate::sbom::Attached) {
+        for e in &mut self.evidence {
+            if let Evidence::Image(i) = e {
+                std::sync::Arc::make_mut(&mut i.sboms).extend(sboms);
+            }
+        }
+    }
+}
+
 /// Opens `path`, detecting its format.
 pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
     let meta = std::fs::metadata(path).map_err(|e| InputError::new(path, format!("cannot read: {e}")))?;
