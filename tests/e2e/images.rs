@@ -16,8 +16,19 @@ fn expected() -> serde_json::Value {
 /// folded over its subjects (an index and its platform images): any fail is a
 /// fail, else any pass is a pass, else n/a.
 fn check_outcomes(name: &str, path: &std::path::Path) -> usize {
-    let run =
-        portcullis(["audit", "--format", "json"].iter().map(|s| s.to_string()).chain([path.display().to_string()]));
+    check_outcomes_with(name, path, &[], "outcome")
+}
+
+/// As [`check_outcomes`], with extra `audit` arguments, comparing against
+/// `field` of expected.json (`outcome`, or `with_sbom_supplied`).
+fn check_outcomes_with(name: &str, path: &std::path::Path, extra: &[String], field: &str) -> usize {
+    let run = portcullis(
+        ["audit", "--format", "json"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(extra.iter().cloned())
+            .chain([path.display().to_string()]),
+    );
     assert!(run.code == 0 || run.code == 1, "{name}: exit {} stderr {}", run.code, run.stderr);
     let report = run.json();
     let expected = expected();
@@ -29,7 +40,7 @@ fn check_outcomes(name: &str, path: &std::path::Path) -> usize {
         .collect();
     let mut compared = 0;
     for rule in &rules {
-        let Some(exp) = want[rule.as_str()]["outcome"].as_str() else { continue };
+        let Some(exp) = want[rule.as_str()][field].as_str() else { continue };
         let outcomes: Vec<String> = subjects.iter().filter_map(|s| outcome_of(s, rule)).collect();
         let got = if outcomes.iter().any(|o| o == "fail" || o == "error") {
             outcomes.iter().find(|o| *o == "error").cloned().unwrap_or_else(|| "fail".into())
@@ -135,4 +146,32 @@ fn docker_archive_subject_is_the_image_id() {
     assert_eq!(s["digest"], "sha256:03e01b11f4b034d3f884df93ecf9e0e5501207d6005c5a3bc9278ff0f9f6748b");
     assert_eq!(s["repository"], "docker.io/library/go-legacy-debug");
     assert_eq!(s["platform"], "linux/amd64");
+}
+
+/// The SBOM rules (supply-chain pack) on every shared image: alone (no SBOM:
+/// SC-SBOM-001 fails, the rest n/a), then with its syft SBOM supplied, in
+/// CycloneDX and in SPDX (SC-SBOM-001 and 002 pass), as FIXTURES.md says.
+#[test]
+fn sbom_rules_match_fixtures_with_and_without_sboms() {
+    let pack = support::workspace().join("policies/supply-chain.toml").display().to_string();
+    let sboms = |name: &str, ext: &str| -> Vec<String> {
+        let files: Vec<String> = if name == "go-static-multiarch" {
+            vec![format!("{name}.linux-amd64.{ext}.json"), format!("{name}.linux-arm64.{ext}.json")]
+        } else {
+            vec![format!("{name}.{ext}.json")]
+        };
+        files.iter().flat_map(|f| ["--sbom".to_string(), image(&format!("sbom/{f}")).display().to_string()]).collect()
+    };
+    let mut compared = 0;
+    for name in ["go-static-good", "go-static-multiarch", "go-dynamic-root", "go-legacy-debug"] {
+        let path = image(&format!("oci/{name}"));
+        compared += check_outcomes_with(name, &path, &["--policy".into(), pack.clone()], "outcome");
+        for ext in ["cdx", "spdx"] {
+            let mut args = vec!["--policy".to_string(), pack.clone()];
+            args.extend(sboms(name, ext));
+            compared += check_outcomes_with(name, &path, &args, "with_sbom_supplied");
+        }
+    }
+    // 4 rules alone + 2 rules (001, 002) x 2 formats, on 4 images.
+    assert_eq!(compared, 4 * 4 + 4 * 2 * 2);
 }

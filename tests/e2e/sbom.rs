@@ -392,3 +392,167 @@ fn shared_image_sboms_parse_and_agree_across_formats() {
         assert_eq!(purls(&c), purls(&s), "{image}");
     }
 }
+
+/// Runs the supply-chain pack (with `rules` TOML appended) on a shared image
+/// with the given SBOM documents supplied; returns rule → (outcome, message).
+fn sbom_rules(
+    image: &str,
+    rules: &str,
+    sboms: &[(&str, serde_json::Value)],
+) -> std::collections::BTreeMap<String, (String, String)> {
+    let base = std::fs::read_to_string(support::workspace().join("policies/supply-chain.toml")).unwrap();
+    // Later tables win: strip the pack's rule tables that `rules` redefines.
+    let mut text = String::new();
+    let mut skip = false;
+    for line in base.lines() {
+        if line.starts_with("[rules.") {
+            let id = line.split(']').next().unwrap().trim_start_matches("[rules.");
+            skip = rules.contains(&format!("[rules.{id}]"));
+        }
+        if !skip {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text.push_str(rules);
+    let policy = portcullis::Policy::parse("test.toml", &text, None).unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let engine = support::engine_with(policy);
+    let mut input = support::open(&support::image(image));
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (name, doc) in sboms {
+        let p = dir.path().join(name);
+        std::fs::write(&p, serde_json::to_vec(doc).unwrap()).unwrap();
+        paths.push(p);
+    }
+    input.supply_sboms(&portcullis::sbom::Attached::from_files(&paths, portcullis::sbom::DEFAULT_MAX_BYTES));
+    let report = engine.audit(&input);
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for f in json["subjects"][0]["findings"].as_array().unwrap() {
+        out.insert(
+            f["rule"].as_str().unwrap().to_string(),
+            (f["outcome"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string()),
+        );
+    }
+    out
+}
+
+fn shared_sbom(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(support::image(&format!("sbom/{name}"))).unwrap()).unwrap()
+}
+
+#[test]
+fn sbom_of_another_image_does_not_count() {
+    let r = sbom_rules("oci/go-static-good", "", &[("other.cdx.json", shared_sbom("go-dynamic-root.cdx.json"))]);
+    let (outcome, message) = &r["SC-SBOM-001"];
+    assert_eq!(outcome, "fail");
+    assert!(message.contains("describes sha256:68580c64ec9d"), "{message}");
+    assert_eq!(r["SC-SBOM-002"].0, "skip");
+}
+
+#[test]
+fn unreadable_sbom_is_named_in_the_failure() {
+    let r = sbom_rules("oci/go-static-good", "", &[("broken.cdx.json", serde_json::json!({"bomFormat": "CycloneDX"}))]);
+    let (outcome, message) = &r["SC-SBOM-001"];
+    assert_eq!(outcome, "fail");
+    assert!(message.contains("broken.cdx.json could not be read"), "{message}");
+}
+
+#[test]
+fn inconsistent_sbom_lists_missing_and_extra_components() {
+    let mut doc = shared_sbom("go-dynamic-root.cdx.json");
+    let comps = doc["components"].as_array_mut().unwrap();
+    let before = comps.len();
+    comps.retain(|c| c["name"] != "libc6" && c["name"] != "bash");
+    assert_eq!(comps.len(), before - 2);
+    comps.push(serde_json::json!({"type": "library", "name": "curl", "version": "7.88.1-10", "purl": "pkg:deb/debian/curl@7.88.1-10?arch=amd64"}));
+    let r = sbom_rules("oci/go-dynamic-root", "", &[("edited.cdx.json", doc)]);
+    let (outcome, message) = &r["SC-SBOM-002"];
+    assert_eq!(outcome, "fail");
+    assert!(message.contains("2 in the image but not in the SBOM") && message.contains("deb libc6@"), "{message}");
+    assert!(message.contains("deb bash@"), "{message}");
+    assert!(message.contains("1 in the SBOM but not in the image: deb curl@7.88.1-10"), "{message}");
+    // Extras can be tolerated.
+    let mut doc = shared_sbom("go-dynamic-root.cdx.json");
+    doc["components"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "library", "name": "curl", "version": "1", "purl": "pkg:deb/debian/curl@1"}));
+    let r = sbom_rules(
+        "oci/go-dynamic-root",
+        "[rules.SC-SBOM-002]\nparams = { check_extra = false }\n",
+        &[("x.cdx.json", doc)],
+    );
+    assert_eq!(r["SC-SBOM-002"].0, "pass", "{}", r["SC-SBOM-002"].1);
+}
+
+#[test]
+fn licence_lists_use_spdx_expression_semantics() {
+    let sbom = [("s.spdx.json", shared_sbom("go-dynamic-root.spdx.json"))];
+    // Everything Debian ships under GPL-2.0-only is denied...
+    let r = sbom_rules("oci/go-dynamic-root", "[rules.SC-SBOM-003]\nparams = { deny = [\"GPL-2.0-only\"] }\n", &sbom);
+    let (outcome, message) = &r["SC-SBOM-003"];
+    assert_eq!(outcome, "fail");
+    assert!(message.contains("adduser@3.134") && message.contains("requires a denied licence"), "{message}");
+    // ...but `A OR B` passes a deny list naming only A.
+    let mut doc = shared_sbom("go-static-good.cdx.json");
+    doc["components"][0]["licenses"] = serde_json::json!([{"expression": "GPL-3.0-only OR MIT"}]);
+    let r = sbom_rules(
+        "oci/go-static-good",
+        "[rules.SC-SBOM-003]\nparams = { deny = [\"GPL-3.0-only\"] }\n",
+        &[("s.cdx.json", doc.clone())],
+    );
+    assert_eq!(r["SC-SBOM-003"].0, "pass", "{}", r["SC-SBOM-003"].1);
+    // An allow list of MIT alone: BSD-3-Clause (Go's stdlib) cannot be satisfied.
+    let r = sbom_rules(
+        "oci/go-static-good",
+        "[rules.SC-SBOM-003]\nparams = { allow = [\"MIT\"] }\n",
+        &[("s.cdx.json", doc.clone())],
+    );
+    assert_eq!(r["SC-SBOM-003"].0, "fail");
+    assert!(
+        r["SC-SBOM-003"].1.contains("stdlib@go1.27.3") && !r["SC-SBOM-003"].1.contains("example.com/hello"),
+        "{}",
+        r["SC-SBOM-003"].1
+    );
+    let r = sbom_rules(
+        "oci/go-static-good",
+        "[rules.SC-SBOM-003]\nparams = { allow = [\"MIT\", \"BSD-3-Clause\"] }\n",
+        &[("s.cdx.json", doc)],
+    );
+    assert_eq!(r["SC-SBOM-003"].0, "pass", "{}", r["SC-SBOM-003"].1);
+}
+
+#[test]
+fn component_deny_list_orders_versions_per_ecosystem() {
+    let sbom = [("s.cdx.json", shared_sbom("go-dynamic-root.cdx.json"))];
+    let libc = shared_sbom("go-dynamic-root.cdx.json")["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "libc6")
+        .unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Debian order: 2.36-9+deb12uN is below 2.36-10 and above 2.36-9 (text order agrees here,
+    // but `~` sorts before everything, which text order gets wrong).
+    let deny = |range: &str| format!("[rules.SC-SBOM-004]\nparams = {{ deny = [\"pkg:deb/debian/libc6@{range}\"] }}\n");
+    let r = sbom_rules("oci/go-dynamic-root", &deny("<2.36-10"), &sbom);
+    assert_eq!(r["SC-SBOM-004"].0, "fail", "{libc}: {}", r["SC-SBOM-004"].1);
+    assert!(r["SC-SBOM-004"].1.contains(&format!("libc6 {libc}")), "{}", r["SC-SBOM-004"].1);
+    let r = sbom_rules("oci/go-dynamic-root", &deny("<2.36~"), &sbom);
+    assert_eq!(r["SC-SBOM-004"].0, "pass", "{}", r["SC-SBOM-004"].1);
+    // Go modules in semver order: v1.0.0 is not below v0.23.0 although "1" > "0" textually agrees; v0.9 < v0.23 does not.
+    let go = [("s.cdx.json", shared_sbom("go-static-good.cdx.json"))];
+    let r = sbom_rules(
+        "oci/go-static-good",
+        "[rules.SC-SBOM-004]\nparams = { deny = [\"pkg:golang/example.com/hello@>=v0.9.0, <v1.10.0\"] }\n",
+        &go,
+    );
+    assert_eq!(r["SC-SBOM-004"].0, "fail", "{}", r["SC-SBOM-004"].1);
+    // A malformed entry is an error (fail closed), not a silent pass.
+    let r = sbom_rules("oci/go-static-good", "[rules.SC-SBOM-004]\nparams = { deny = [\"not a purl\"] }\n", &go);
+    assert_eq!(r["SC-SBOM-004"].0, "error", "{}", r["SC-SBOM-004"].1);
+}

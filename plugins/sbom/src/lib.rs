@@ -164,6 +164,17 @@ impl std::fmt::Display for Key {
     }
 }
 
+/// The version of a module built as `(devel)`: matches any version.
+const ANY: &str = "*";
+
+impl Key {
+    fn matches(&self, other: &Key) -> bool {
+        self.kind == other.kind
+            && self.name == other.name
+            && (self.version == other.version || self.version == ANY || other.version == ANY)
+    }
+}
+
 /// Versions without a Debian/apk epoch (`1:2.3` → `2.3`): SBOM tools differ in
 /// whether they write it.
 fn without_epoch(v: &str) -> String {
@@ -203,13 +214,13 @@ fn image_inventory() -> Result<BTreeSet<Key>, String> {
     for b in image_scan::go_binaries()? {
         let Some(go) = &b.go else { continue };
         out.insert(Key { kind: "go", name: "stdlib".into(), version: go_version(&go.go_version) });
-        let modules = go.main.iter().chain(&go.deps);
-        for m in modules {
-            // `(devel)`: built from a work tree without a version; nothing to compare.
-            if m.version.is_empty() || m.version == "(devel)" {
-                continue;
-            }
-            out.insert(Key { kind: "go", name: m.path.clone(), version: go_version(&m.version) });
+        for m in go.main.iter().chain(&go.deps) {
+            // `(devel)`: built from a work tree without a version. SBOM tools
+            // either leave it so or derive a pseudo-version from `vcs.revision`;
+            // the module path must be there, any version will do.
+            let version =
+                if m.version.is_empty() || m.version == "(devel)" { ANY.to_string() } else { go_version(&m.version) };
+            out.insert(Key { kind: "go", name: m.path.clone(), version });
         }
     }
     for p in image_scan::packages()? {
@@ -241,9 +252,9 @@ fn consistent(rule: &RuleConfig, describing: &[&Document]) -> Finding {
     };
     // Components of every describing document count (an image may have one per tool).
     let sbom: BTreeSet<Key> = describing.iter().flat_map(|d| &d.components).filter_map(sbom_key).collect();
-    let missing: Vec<&Key> = image.iter().filter(|k| !sbom.contains(*k)).collect();
+    let missing: Vec<&Key> = image.iter().filter(|k| !sbom.iter().any(|s| s.matches(k))).collect();
     let extra: Vec<&Key> = if Params::of(rule).boolean("check_extra", true) {
-        sbom.iter().filter(|k| !image.contains(*k)).collect()
+        sbom.iter().filter(|k| !image.iter().any(|i| i.matches(k))).collect()
     } else {
         Vec::new()
     };
