@@ -24,6 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod attestation;
 pub mod digest;
 pub mod engine;
 pub mod evidence;

@@ -556,3 +556,115 @@ fn component_deny_list_orders_versions_per_ecosystem() {
     let r = sbom_rules("oci/go-static-good", "[rules.SC-SBOM-004]\nparams = { deny = [\"not a purl\"] }\n", &go);
     assert_eq!(r["SC-SBOM-004"].0, "error", "{}", r["SC-SBOM-004"].1);
 }
+
+/// Writes a blob into an OCI layout and returns its descriptor.
+fn put_blob(layout: &std::path::Path, media_type: &str, bytes: &[u8]) -> serde_json::Value {
+    use sha2::Digest as _;
+    let hex = hex::encode(sha2::Sha256::digest(bytes));
+    std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
+    serde_json::json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len()})
+}
+
+fn add_to_index(layout: &std::path::Path, entry: serde_json::Value) {
+    let path = layout.join("index.json");
+    let mut index: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    index["manifests"].as_array_mut().unwrap().push(entry);
+    std::fs::write(&path, serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// SBOMs attached inside an OCI layout are found: an OCI 1.1 referrer
+/// artifact (CycloneDX) and a cosign `.att` attestation (DSSE envelope,
+/// in-toto statement, SPDX predicate). A tampered attachment is named.
+#[test]
+fn attached_sboms_are_discovered_in_layouts() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("img");
+    support::copy_dir(&support::image("oci/go-static-good"), &layout);
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let image = index["manifests"][0].clone();
+    let image_digest = image["digest"].as_str().unwrap().to_string();
+    let audit = |layout: &std::path::Path| {
+        let run = support::portcullis([
+            "audit",
+            "--format",
+            "json",
+            "--policy",
+            support::workspace().join("policies/supply-chain.toml").to_str().unwrap(),
+            layout.to_str().unwrap(),
+        ]);
+        let report = run.json();
+        let f = |rule: &str| {
+            report["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == rule).unwrap().clone()
+        };
+        (run.code, f("SC-SBOM-001"), f("SC-SBOM-002"))
+    };
+    let (code, f1, _) = audit(&layout);
+    assert_eq!((code, f1["outcome"].as_str()), (1, Some("fail")));
+
+    // 1. OCI 1.1 referrer carrying the CycloneDX SBOM.
+    let cdx = std::fs::read(support::image("sbom/go-static-good.cdx.json")).unwrap();
+    let empty = put_blob(&layout, "application/vnd.oci.empty.v1+json", b"{}");
+    let layer = put_blob(&layout, "application/vnd.cyclonedx+json", &cdx);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.cyclonedx+json",
+        "config": empty,
+        "layers": [layer],
+        "subject": image,
+    });
+    let m = put_blob(&layout, "application/vnd.oci.image.manifest.v1+json", &serde_json::to_vec(&manifest).unwrap());
+    add_to_index(&layout, m.clone());
+    let (code, f1, f2) = audit(&layout);
+    assert_eq!(code, 0, "{f1} {f2}");
+    assert_eq!(f1["outcome"], "pass");
+    assert!(f1["message"].as_str().unwrap().contains(&format!("referrer:{}", m["digest"].as_str().unwrap())), "{f1}");
+    assert_eq!(f2["outcome"], "pass", "{f2}");
+
+    // 2. A cosign attestation tag with an SPDX predicate instead.
+    let fresh = dir.path().join("att");
+    support::copy_dir(&support::image("oci/go-static-good"), &fresh);
+    let spdx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(support::image("sbom/go-static-good.spdx.json")).unwrap()).unwrap();
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": "https://spdx.dev/Document",
+        "subject": [{"name": "go-static-good", "digest": {"sha256": image_digest.trim_start_matches("sha256:")}}],
+        "predicate": spdx,
+    });
+    let envelope = serde_json::json!({
+        "payloadType": "application/vnd.in-toto+json",
+        "payload": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&statement).unwrap()),
+        "signatures": [{"keyid": "", "sig": "MEUCIQ=="}],
+    });
+    let empty = put_blob(&fresh, "application/vnd.oci.empty.v1+json", b"{}");
+    let layer = put_blob(&fresh, "application/vnd.dsse.envelope.v1+json", &serde_json::to_vec(&envelope).unwrap());
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": empty, "layers": [layer]});
+    let mut m = put_blob(&fresh, "application/vnd.oci.image.manifest.v1+json", &serde_json::to_vec(&manifest).unwrap());
+    m["annotations"] =
+        serde_json::json!({"org.opencontainers.image.ref.name": format!("{}.att", image_digest.replace(':', "-"))});
+    add_to_index(&fresh, m);
+    let (code, f1, f2) = audit(&fresh);
+    assert_eq!(code, 0, "{f1} {f2}");
+    assert!(
+        f1["message"].as_str().unwrap().contains("cosign-tag:")
+            && f1["message"].as_str().unwrap().contains("spdx-json 2.3"),
+        "{f1}"
+    );
+    assert_eq!(f2["outcome"], "pass", "{f2}");
+
+    // 3. Tampering with the attached SBOM is caught and named.
+    let hex = layer["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let blob = fresh.join("blobs/sha256").join(&hex);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    let (code, f1, _) = audit(&fresh);
+    assert_eq!(code, 1);
+    assert!(
+        f1["message"].as_str().unwrap().contains("could not be read")
+            && f1["message"].as_str().unwrap().contains(&hex[..12]),
+        "{f1}"
+    );
+}

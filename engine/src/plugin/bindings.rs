@@ -281,7 +281,7 @@ pub fn sbom_document(d: &crate::sbom::Document) -> sboms::Document {
         hashes: c.hashes.iter().map(|h| wit::KeyValue { key: h.algorithm.clone(), value: h.value.clone() }).collect(),
         supplier: c.supplier.clone(),
     };
-    let mut describes: Vec<String> = Vec::new();
+    let mut describes: Vec<String> = d.bound_to.clone();
     for s in &m.subjects {
         for d in s.digests() {
             if !describes.contains(&d) {

@@ -243,7 +243,7 @@ fn component(c: &CdxComponent, at: &str) -> Component {
             LicenseChoice::Expression(e) => licenses.push(e.to_string()),
             LicenseChoice::License(l) => licenses.push(match &l.license_identifier {
                 LicenseIdentifier::SpdxId(id) => id.to_string(),
-                LicenseIdentifier::Name(name) => model::license_ref(&name.to_string()),
+                LicenseIdentifier::Name(name) => model::license_ref(name.as_ref()),
             }),
         }
     }

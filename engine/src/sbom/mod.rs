@@ -34,6 +34,33 @@ pub struct Document {
     /// `file:PATH`, `referrer:DIGEST`, `attestation:DIGEST`.
     pub origin: String,
     pub sbom: Sbom,
+    /// Digests an enclosing in-toto statement binds the SBOM to (its
+    /// `subject`), in addition to what the SBOM itself says it describes.
+    pub bound_to: Vec<String>,
+}
+
+/// Whether an in-toto predicate type carries an SBOM
+/// (`https://cyclonedx.org/bom[/vX]`, `https://spdx.dev/Document[/vX]`).
+pub fn is_sbom_predicate(predicate_type: &str) -> bool {
+    predicate_type.starts_with("https://cyclonedx.org/bom")
+        || predicate_type.starts_with("https://cyclonedx.org/schema")
+        || predicate_type.starts_with("https://spdx.dev/Document")
+}
+
+/// OCI media types of SBOM blobs (referrer artifacts, `cosign attach sbom`).
+pub fn is_sbom_media_type(media_type: &str) -> bool {
+    let m = media_type.split(';').next().unwrap_or_default().trim();
+    matches!(
+        m,
+        "application/vnd.cyclonedx+json"
+            | "application/vnd.cyclonedx+xml"
+            | "application/vnd.cyclonedx"
+            | "application/spdx+json"
+            | "text/spdx"
+            | "text/spdx+json"
+            | "text/spdx+xml"
+            | "application/vnd.syft+json"
+    )
 }
 
 /// An SBOM that was supplied or found but could not be read.
@@ -64,7 +91,7 @@ impl Attached {
         for path in paths {
             let origin = format!("file:{}", path.display());
             match read_file(path, limit).and_then(|b| parse(&b)) {
-                Ok(sbom) => out.documents.push(Arc::new(Document { origin, sbom })),
+                Ok(sbom) => out.documents.push(Arc::new(Document { origin, sbom, bound_to: Vec::new() })),
                 Err(e) => out.problems.push(Problem { origin, message: e.to_string() }),
             }
         }

@@ -301,7 +301,7 @@ fn component(p: &PackageInformation) -> Component {
             .package_checksum
             .iter()
             .map(|c| Hash {
-                algorithm: serde_json::to_value(&c.algorithm)
+                algorithm: serde_json::to_value(c.algorithm)
                     .ok()
                     .and_then(|v| v.as_str().map(model::hash_algorithm))
                     .unwrap_or_default(),

@@ -67,6 +67,7 @@ pub(super) fn read(
     if reader.evidence.is_empty() {
         return Err(err(format!("no container image in this layout ({})", reader.notes.join("; "))));
     }
+    super::attached::discover(c, &index.manifests, &mut reader.evidence, &mut reader.notes);
     Ok(Input { path: path.to_path_buf(), format, evidence: reader.evidence, notes: reader.notes })
 }
 

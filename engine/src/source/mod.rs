@@ -8,6 +8,7 @@
 //! - one subject's evidence cannot be trusted (digest or size mismatch, missing
 //!   or malformed blob): [`Evidence::Unreadable`], which the engine denies.
 
+mod attached;
 mod container;
 mod docker;
 mod layout;

@@ -1,0 +1,170 @@
+//! SBOMs attached to images inside a layout: found, read and offered as
+//! evidence to the image they are attached to.
+//!
+//! Three attachment conventions are understood:
+//! - OCI 1.1 referrers: an artifact manifest whose `subject` is the image
+//!   (`oras attach`, `cosign attach --registry-referrers-mode oci-1-1`);
+//! - cosign's tag scheme: `sha256-<hex>.sbom` (`cosign attach sbom`) and
+//!   `sha256-<hex>.att` (`cosign attest`, DSSE envelopes per layer);
+//! - Docker buildx attestation manifests inside an index
+//!   (`vnd.docker.reference.type: attestation-manifest`, bare in-toto
+//!   statements per layer, `--sbom=true`).
+//!
+//! Layers are SBOM documents themselves, or in-toto statements (bare, in a
+//! DSSE envelope or in a Sigstore bundle) whose predicate is an SBOM. The
+//! statement's subject digests bind the SBOM to the image. Signatures over
+//! attestations are not checked here.
+
+use super::{Container, read_blob};
+use crate::attestation;
+use crate::digest::Digest;
+use crate::evidence::Evidence;
+use crate::oci::{self, Descriptor, media_type};
+use crate::sbom::{self, Attached, Document, Problem};
+use std::sync::Arc;
+
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const DOCKER_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+const DOCKER_REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
+
+/// An attachment manifest and the digest of what it is attached to.
+struct Candidate {
+    manifest: Descriptor,
+    target: String,
+    kind: &'static str,
+}
+
+/// `sha256-<hex>.sbom` / `.att` → `sha256:<hex>`.
+fn cosign_tag_target(name: &str) -> Option<String> {
+    let stem = name.strip_suffix(".sbom").or_else(|| name.strip_suffix(".att"))?;
+    let (alg, hex) = stem.split_once('-')?;
+    (alg == "sha256" && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
+}
+
+fn candidates(c: &dyn Container, top: &[Descriptor]) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let mut stack: Vec<(Descriptor, usize)> = top.iter().map(|d| (d.clone(), 0)).collect();
+    while let Some((d, depth)) = stack.pop() {
+        if media_type::is_index(&d.media_type) {
+            if depth < 4
+                && let Ok(index) = read_blob(c, &d.digest, Some(d.size), oci::MAX_MANIFEST_BYTES, "index")
+                    .and_then(|b| oci::parse_index(&b).map_err(|e| e.to_string()))
+            {
+                stack.extend(index.manifests.into_iter().map(|m| (m, depth + 1)));
+            }
+            continue;
+        }
+        if let Some(target) = d.annotation(REF_NAME).and_then(cosign_tag_target) {
+            out.push(Candidate { manifest: d.clone(), target, kind: "cosign-tag" });
+            continue;
+        }
+        if d.annotation(DOCKER_REFERENCE_TYPE) == Some("attestation-manifest")
+            && let Some(target) = d.annotation(DOCKER_REFERENCE_DIGEST)
+        {
+            out.push(Candidate { manifest: d.clone(), target: target.to_string(), kind: "buildx-attestation" });
+            continue;
+        }
+        // A referrer says so in its own manifest: read manifests that are not images.
+        if media_type::is_manifest(&d.media_type)
+            && let Ok(m) = read_blob(c, &d.digest, Some(d.size), oci::MAX_MANIFEST_BYTES, "manifest")
+                .and_then(|b| oci::parse_manifest(&b).map_err(|e| e.to_string()))
+            && let Some(subject) = &m.subject
+        {
+            out.push(Candidate { manifest: d.clone(), target: subject.digest.to_string(), kind: "referrer" });
+        }
+    }
+    out
+}
+
+/// Reads the SBOMs of one attachment manifest.
+fn read_attachment(c: &dyn Container, cand: &Candidate) -> (Vec<Document>, Vec<Problem>) {
+    let origin = format!("{}:{}", cand.kind, cand.manifest.digest);
+    let mut docs = Vec::new();
+    let mut problems = Vec::new();
+    let manifest =
+        match read_blob(c, &cand.manifest.digest, Some(cand.manifest.size), oci::MAX_MANIFEST_BYTES, "manifest")
+            .and_then(|b| oci::parse_manifest(&b).map_err(|e| format!("manifest {}: {e}", cand.manifest.digest)))
+        {
+            Ok(m) => m,
+            Err(message) => return (docs, vec![Problem { origin, message }]),
+        };
+    let artifact_is_sbom = manifest.artifact_type.as_deref().is_some_and(sbom::is_sbom_media_type)
+        || sbom::is_sbom_media_type(&manifest.config.media_type);
+    for layer in &manifest.layers {
+        let mt = layer.media_type.as_str();
+        let is_sbom = sbom::is_sbom_media_type(mt) || (artifact_is_sbom && manifest.layers.len() == 1);
+        if !is_sbom && !attestation::is_attestation_media_type(mt) {
+            continue;
+        }
+        let origin = format!("{origin}/{}", layer.digest);
+        let bytes = match read_blob(c, &layer.digest, Some(layer.size), sbom::DEFAULT_MAX_BYTES, "attachment") {
+            Ok(b) => b,
+            Err(message) => {
+                problems.push(Problem { origin, message });
+                continue;
+            }
+        };
+        if is_sbom {
+            match sbom::parse(&bytes) {
+                Ok(s) => docs.push(Document { origin, sbom: s, bound_to: Vec::new() }),
+                Err(e) => problems.push(Problem { origin, message: e.to_string() }),
+            }
+            continue;
+        }
+        let statement = match attestation::statement(mt, &bytes) {
+            Ok(s) => s,
+            Err(message) => {
+                problems.push(Problem { origin, message });
+                continue;
+            }
+        };
+        if !sbom::is_sbom_predicate(&statement.predicate_type) {
+            continue; // provenance, vulnerability scans...: not SBOMs
+        }
+        let parsed = serde_json::to_vec(&statement.predicate)
+            .map_err(|e| sbom::SbomError::Parse { message: e.to_string() })
+            .and_then(|b| sbom::parse(&b));
+        match parsed {
+            Ok(s) => docs.push(Document {
+                origin: format!("{origin} ({}, signature not checked)", statement.predicate_type),
+                sbom: s,
+                bound_to: statement.subject_digests(),
+            }),
+            Err(e) => {
+                problems.push(Problem { origin, message: format!("{} predicate: {e}", statement.predicate_type) })
+            }
+        }
+    }
+    (docs, problems)
+}
+
+/// Finds the SBOMs attached to images of a layout and offers each to the
+/// image (or every image of the index) it is attached to.
+pub(super) fn discover(c: &dyn Container, top: &[Descriptor], evidence: &mut [Evidence], notes: &mut Vec<String>) {
+    for cand in candidates(c, top) {
+        let Ok(target) = Digest::parse(&cand.target) else {
+            notes.push(format!("{} {}: attached to `{}`, not a digest", cand.kind, cand.manifest.digest, cand.target));
+            continue;
+        };
+        let (docs, problems) = read_attachment(c, &cand);
+        if docs.is_empty() && problems.is_empty() {
+            continue;
+        }
+        let found = Attached { documents: docs.into_iter().map(Arc::new).collect(), problems };
+        let mut attached = false;
+        for e in evidence.iter_mut() {
+            if let Evidence::Image(i) = e
+                && (i.subject.digest == target || i.subject.parent_index.as_ref() == Some(&target))
+            {
+                Arc::make_mut(&mut i.sboms).extend(&found);
+                attached = true;
+            }
+        }
+        if !attached {
+            notes.push(format!(
+                "{} {} is attached to {target}, which is not an image of this input",
+                cand.kind, cand.manifest.digest
+            ));
+        }
+    }
+}
