@@ -187,7 +187,9 @@ pub fn parse(bytes: &[u8]) -> Result<Sbom, SbomError> {
     match id.format {
         Format::CyclonedxJson => cyclonedx::from_json(json_value(bytes)?),
         Format::CyclonedxXml => cyclonedx::from_xml(bytes, &id.version),
-        Format::SpdxJson if id.version.starts_with("2.") => spdx::from_json(json_value(bytes)?),
+        Format::SpdxJson if id.version.starts_with("2.") => {
+            spdx::from_json_bytes(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes))
+        }
         Format::SpdxJson if id.version.starts_with("3.") => spdx3::from_json(json_value(bytes)?, &id.version),
         Format::SpdxJson => {
             Err(SbomError::Unsupported { what: format!("SPDX {}", id.version), supported: "SPDX 2.2, 2.3, 3.0" })

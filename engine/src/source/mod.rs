@@ -67,8 +67,9 @@ pub struct OpenOptions {
     pub progress: Option<crate::scan::ProgressSink>,
 }
 
-/// An opened input and the evidence of every subject in it.
-#[derive(Debug)]
+/// An opened input and the evidence of every subject in it. Cloning is
+/// cheap: the scanned file index is shared.
+#[derive(Debug, Clone)]
 pub struct Input {
     pub path: PathBuf,
     pub format: InputFormat,
