@@ -277,7 +277,18 @@ fn sbom_summary(m: &portcullis::sbom::Sbom) -> String {
     out
 }
 
+/// `portcullis ... | head` must end quietly when the reader goes away, as
+/// Unix tools do, instead of panicking on a failed write to stdout.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Sbom { command } => sbom_command(command),

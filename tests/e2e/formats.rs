@@ -153,3 +153,32 @@ fn policy_diagnostics_snapshot() {
     let Err(portcullis::EngineError::Policy(err)) = engine else { panic!("expected policy errors") };
     insta::assert_snapshot!("policy_diagnostics", err.render(false));
 }
+
+/// `portcullis sbom show ... | head -1`: the reader goes away early; the
+/// command ends by SIGPIPE like any Unix tool, without a panic message.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    use std::io::Read;
+    // 5,000 components: far more output than a pipe buffer holds.
+    let dir = tempfile::tempdir().unwrap();
+    let sbom = dir.path().join("big.cdx.json");
+    let components: Vec<serde_json::Value> = (0..5000)
+        .map(|i| serde_json::json!({"type": "library", "name": format!("component-{i}"), "version": "1.0.0"}))
+        .collect();
+    let doc =
+        serde_json::json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": components});
+    std::fs::write(&sbom, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["sbom", "show", sbom.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.as_mut().unwrap().read_exact(&mut first).unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
