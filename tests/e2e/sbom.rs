@@ -668,3 +668,19 @@ fn attached_sboms_are_discovered_in_layouts() {
         "{f1}"
     );
 }
+
+/// A docker archive has no manifest digest: an SBOM of the registry/layout
+/// image does not describe it, and the failure says why.
+#[test]
+fn docker_archive_with_layout_sbom_fails_closed_with_a_hint() {
+    let run = support::portcullis([
+        "audit",
+        "--policy",
+        support::workspace().join("policies/supply-chain.toml").to_str().unwrap(),
+        "--sbom",
+        support::image("sbom/go-static-good.cdx.json").to_str().unwrap(),
+        support::image("docker-archive/go-static-good.tar").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("`docker save` archive is known by its image ID"), "{}", run.stdout);
+}

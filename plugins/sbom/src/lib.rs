@@ -143,10 +143,16 @@ fn present(rule: &RuleConfig, image: &Image, all: &[Document], describing: &[&Do
     for p in sboms::problems() {
         why.push(format!("{} could not be read: {}", p.origin, p.message));
     }
+    // `docker save` archives have no manifest: the subject is the image ID.
+    let hint = if image.subject.digest == image.config_digest && !all.is_empty() {
+        " (this input has no manifest digest — a `docker save` archive is known by its image ID; audit the OCI layout or the registry image the SBOM was made from)"
+    } else {
+        ""
+    };
     if why.is_empty() {
         Finding::fail(id, format!("no SBOM supplied or attached for {}", image.subject.digest))
     } else {
-        Finding::fail(id, format!("no SBOM describes {}: {}", image.subject.digest, why.join("; ")))
+        Finding::fail(id, format!("no SBOM describes {}: {}{hint}", image.subject.digest, why.join("; ")))
     }
 }
 
@@ -252,9 +258,15 @@ fn consistent(rule: &RuleConfig, describing: &[&Document]) -> Finding {
     };
     // Components of every describing document count (an image may have one per tool).
     let sbom: BTreeSet<Key> = describing.iter().flat_map(|d| &d.components).filter_map(sbom_key).collect();
-    let missing: Vec<&Key> = image.iter().filter(|k| !sbom.iter().any(|s| s.matches(k))).collect();
+    // Keys are sorted by (kind, name, version): candidates for a match are
+    // the keys of the same kind and name, found by a range query.
+    let find = |set: &BTreeSet<Key>, k: &Key| {
+        let from = Key { kind: k.kind, name: k.name.clone(), version: String::new() };
+        set.range(from..).take_while(|c| c.kind == k.kind && c.name == k.name).any(|c| c.matches(k))
+    };
+    let missing: Vec<&Key> = image.iter().filter(|k| !find(&sbom, k)).collect();
     let extra: Vec<&Key> = if Params::of(rule).boolean("check_extra", true) {
-        sbom.iter().filter(|k| !image.iter().any(|i| i.matches(k))).collect()
+        sbom.iter().filter(|k| !find(&image, k)).collect()
     } else {
         Vec::new()
     };
