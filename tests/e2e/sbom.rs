@@ -684,3 +684,27 @@ fn docker_archive_with_layout_sbom_fails_closed_with_a_hint() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("`docker save` archive is known by its image ID"), "{}", run.stdout);
 }
+
+/// Violations name the place and the check, like the reference validators:
+/// `date-time` format, `pattern`, `enum`, with JSON pointers; XSD with lines.
+#[test]
+fn violations_point_at_the_offending_value() {
+    let dir = support::corpus("cyclonedx-specification/tools/src/test/resources/1.6");
+    let first = |f: &str| {
+        let v = validate_file(&dir.join(f)).unwrap();
+        let e = v.errors().next().unwrap_or_else(|| panic!("{f}: no error")).clone();
+        (e.location, e.message)
+    };
+    let (at, msg) = first("invalid-metadata-timestamp-1.6.json");
+    assert_eq!(at, "/metadata/timestamp");
+    assert!(msg.contains("date-time"), "{msg}");
+    let (at, msg) = first("invalid-serialnumber-1.6.json");
+    assert_eq!(at, "/serialNumber");
+    assert!(msg.contains("does not match"), "{msg}");
+    let (at, msg) = first("invalid-component-type-1.6.json");
+    assert_eq!(at, "/components/0/type");
+    assert!(msg.contains("is not one of"), "{msg}");
+    let (at, msg) = first("invalid-component-type-1.6.xml");
+    assert!(at.starts_with("line "), "{at}");
+    assert!(msg.contains("type"), "{msg}");
+}
