@@ -35,6 +35,7 @@ pub mod policy;
 pub mod report;
 pub mod sbom;
 pub mod scan;
+pub mod signature;
 pub mod source;
 
 pub use engine::{Engine, EngineError, EngineOptions};

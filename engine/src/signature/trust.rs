@@ -1,0 +1,168 @@
+//! The trusted root: which transparency logs, certificate authorities, CT
+//! logs and timestamp authorities are believed, and when. Read from a
+//! `trusted_root.json` (`application/vnd.dev.sigstore.trustedroot+json`);
+//! the Sigstore public-good production root is embedded (copied from
+//! sigstore/root-signing `targets/trusted_root.json`), so nothing is fetched
+//! at evaluation time.
+
+use base64::Engine as _;
+use serde::Deserialize;
+
+/// The embedded Sigstore public-good production trusted root.
+pub const PRODUCTION: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/trust/trusted_root.production.json"));
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ValidFor {
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    end: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PublicKey {
+    #[serde(default)]
+    raw_bytes: Option<String>,
+    #[serde(default)]
+    key_details: Option<String>,
+    #[serde(default)]
+    valid_for: Option<ValidFor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LogId {
+    key_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Log {
+    #[serde(default)]
+    base_url: Option<String>,
+    public_key: PublicKey,
+    log_id: LogId,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Raw {
+    media_type: String,
+    #[serde(default)]
+    tlogs: Vec<Log>,
+    #[serde(default)]
+    ctlogs: Vec<Log>,
+}
+
+/// A log's public key, when it was valid, and the identifiers it goes by.
+#[derive(Debug, Clone)]
+pub struct LogKey {
+    pub base_url: String,
+    /// SHA-256 of the DER public key: Rekor's `logID`.
+    pub log_id: Vec<u8>,
+    /// DER SubjectPublicKeyInfo.
+    pub der: Vec<u8>,
+    pub key_details: String,
+    /// Unix seconds.
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+}
+
+impl LogKey {
+    /// Whether the key was valid at `t` (unix seconds).
+    pub fn valid_at(&self, t: i64) -> bool {
+        self.valid_from.is_none_or(|s| t >= s) && self.valid_until.is_none_or(|e| t <= e)
+    }
+
+    /// The host name a signed note's signature line names (`rekor.sigstore.dev`).
+    pub fn origin_host(&self) -> &str {
+        self.base_url.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/')
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TrustRoot {
+    pub tlogs: Vec<LogKey>,
+    pub ctlogs: Vec<LogKey>,
+    /// The document, for the parts the `sigstore` crate reads itself.
+    pub json: String,
+}
+
+fn unix(t: &Option<String>, what: &str) -> Result<Option<i64>, String> {
+    match t {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<jiff::Timestamp>()
+            .map(|t| Some(t.as_second()))
+            .map_err(|e| format!("{what}: `{s}` is not an RFC 3339 time: {e}")),
+    }
+}
+
+fn log_keys(logs: &[Log], what: &str) -> Result<Vec<LogKey>, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    logs.iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let at = format!("{what}[{i}]");
+            let der = b64
+                .decode(l.public_key.raw_bytes.as_deref().ok_or(format!("{at}: no publicKey.rawBytes"))?)
+                .map_err(|e| format!("{at}.publicKey.rawBytes: {e}"))?;
+            let log_id = b64.decode(&l.log_id.key_id).map_err(|e| format!("{at}.logId.keyId: {e}"))?;
+            let valid = l.public_key.valid_for.clone();
+            Ok(LogKey {
+                base_url: l.base_url.clone().unwrap_or_default(),
+                log_id,
+                der,
+                key_details: l.public_key.key_details.clone().unwrap_or_default(),
+                valid_from: unix(&valid.as_ref().and_then(|v| v.start.clone()), &format!("{at}.validFor.start"))?,
+                valid_until: unix(&valid.as_ref().and_then(|v| v.end.clone()), &format!("{at}.validFor.end"))?,
+            })
+        })
+        .collect()
+}
+
+impl TrustRoot {
+    /// Parses a trusted root. Anything unreadable is an error naming the
+    /// field: verification never proceeds on a partial root.
+    pub fn parse(json: &str) -> Result<TrustRoot, String> {
+        let raw: Raw = serde_json::from_str(json).map_err(|e| format!("trusted root: {e}"))?;
+        if !raw.media_type.starts_with("application/vnd.dev.sigstore.trustedroot") {
+            return Err(format!("trusted root: media type `{}` is not a Sigstore trusted root", raw.media_type));
+        }
+        let tlogs = log_keys(&raw.tlogs, "tlogs")?;
+        if tlogs.is_empty() {
+            return Err("trusted root lists no transparency log".into());
+        }
+        Ok(TrustRoot { tlogs, ctlogs: log_keys(&raw.ctlogs, "ctlogs")?, json: json.to_string() })
+    }
+
+    pub fn production() -> TrustRoot {
+        TrustRoot::parse(PRODUCTION).expect("the embedded production trusted root parses (tested)")
+    }
+
+    /// The transparency log with this log ID.
+    pub fn tlog(&self, log_id: &[u8]) -> Option<&LogKey> {
+        self.tlogs.iter().find(|k| k.log_id == log_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_root_has_rekor_with_validity() {
+        let root = TrustRoot::production();
+        assert_eq!(root.tlogs.len(), 2);
+        let rekor = &root.tlogs[0];
+        assert_eq!(rekor.origin_host(), "rekor.sigstore.dev");
+        assert_eq!(rekor.valid_from, Some(1610452407)); // 2021-01-12T11:53:27Z
+        assert!(!rekor.valid_at(1610452406));
+        assert!(TrustRoot::parse("{}").is_err());
+        assert!(
+            TrustRoot::parse(r#"{"mediaType":"x","tlogs":[]}"#).unwrap_err().contains("not a Sigstore trusted root")
+        );
+    }
+}
