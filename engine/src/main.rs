@@ -74,6 +74,26 @@ enum Command {
         #[arg(long, short)]
         policy: Option<PathBuf>,
     },
+    /// Verify a Sigstore bundle offline against a trusted root (the
+    /// sigstore-conformance client shape). Exit 0 verified, 1 not (reason on stderr), 2 usage.
+    VerifyBundle {
+        #[arg(long)]
+        bundle: PathBuf,
+        /// PEM public key of a managed key.
+        #[arg(long, conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"])]
+        key: Option<PathBuf>,
+        /// Expected certificate SAN (exact).
+        #[arg(long, requires = "certificate_oidc_issuer")]
+        certificate_identity: Option<String>,
+        /// Expected OIDC issuer (exact).
+        #[arg(long, requires = "certificate_identity")]
+        certificate_oidc_issuer: Option<String>,
+        /// trusted_root.json (default: the embedded Sigstore public-good production root).
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
+        /// The artifact, or `sha256:HEX` of it.
+        artifact: String,
+    },
     /// Validate or inspect SBOMs (CycloneDX JSON/XML, SPDX JSON/tag-value).
     Sbom {
         #[command(subcommand)]
@@ -287,10 +307,68 @@ fn restore_sigpipe() {
     }
 }
 
+fn verify_bundle(
+    bundle: PathBuf,
+    key: Option<PathBuf>,
+    identity: Option<(String, String)>,
+    trusted_root: Option<PathBuf>,
+    artifact: String,
+) -> ExitCode {
+    use portcullis::signature::{bundle as b, trust::TrustRoot};
+    use sha2::Digest as _;
+    let root = match &trusted_root {
+        Some(p) => match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| TrustRoot::parse(&t)) {
+            Ok(r) => r,
+            Err(e) => return fail(format!("{}: {e}", p.display())),
+        },
+        None => TrustRoot::production(),
+    };
+    let expect = match (key, identity) {
+        (Some(k), _) => match std::fs::read(&k) {
+            Ok(pem) => b::Expectation::Key(pem),
+            Err(e) => return fail(format!("{}: {e}", k.display())),
+        },
+        (None, Some((identity, issuer))) => b::Expectation::Identity { identity, issuer },
+        (None, None) => return fail("give --key, or --certificate-identity and --certificate-oidc-issuer"),
+    };
+    let digest: [u8; 32] = match artifact.strip_prefix("sha256:") {
+        Some(hex) => match hex::decode(hex).ok().and_then(|d| d.try_into().ok()) {
+            Some(d) => d,
+            None => return fail(format!("`{artifact}` is not sha256:<64 hex digits>")),
+        },
+        None => match std::fs::read(&artifact) {
+            Ok(bytes) => sha2::Sha256::digest(&bytes).into(),
+            Err(e) => return fail(format!("{artifact}: {e}")),
+        },
+    };
+    let bytes = match std::fs::read(&bundle) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("{}: {e}", bundle.display())),
+    };
+    match b::verify(&bytes, digest, &expect, &root) {
+        Ok(()) => {
+            eprintln!("OK: {}", bundle.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("verification failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     restore_sigpipe();
     let cli = Cli::parse();
     match cli.command {
+        Command::VerifyBundle {
+            bundle,
+            key,
+            certificate_identity,
+            certificate_oidc_issuer,
+            trusted_root,
+            artifact,
+        } => verify_bundle(bundle, key, certificate_identity.zip(certificate_oidc_issuer), trusted_root, artifact),
         Command::Sbom { command } => sbom_command(command),
         Command::Audit {
             path,

@@ -90,3 +90,112 @@ fn rekor_v2_checkpoints() {
     assert!(matches!(verify("rekor2-checkpoint-missing-root-hash_fail"), Err(TlogError::BadCheckpoint(_))));
     assert!(matches!(verify("rekor2-no-inclusion-proof_fail"), Err(TlogError::NoEvidence)));
 }
+
+#[derive(serde::Deserialize)]
+struct ConformanceCase {
+    case: String,
+    expected: String,
+    bundle: String,
+    artifact: String,
+    trusted_root: String,
+    key: Option<String>,
+    identity: Option<String>,
+    issuer: Option<String>,
+}
+
+/// sigstore-conformance through `portcullis verify-bundle`, as its harness
+/// drives a client: every case with the artifact file and with its
+/// `sha256:` digest. Prints agreed/total. A FAIL case that fails counts as
+/// agreement only when the failure is a verification failure (exit 1), not
+/// a crash or usage error.
+///
+/// Issue #4 is not finished: managed-key bundles, `intoto` 0.0.2 log
+/// entries and RFC 3161 timestamps (Rekor v2) are not verified yet, so the
+/// PASS cases that need them fail closed. Those are listed, and the test asserts the rest agree — and that
+/// no FAIL case is ever admitted.
+#[test]
+fn sigstore_conformance_cases() {
+    let root = support::corpus("sigstore-conformance");
+    let cases: Vec<ConformanceCase> =
+        serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
+    let not_yet = [
+        "managed-key-and-trusted-root",
+        "intoto-with-custom-trust-root",
+        "rekor2-checkpoint-multiple-cosigs",
+        "rekor2-checkpoint-origin-not-first",
+        "rekor2-checkpoint-two-sigs-from-origin",
+        "rekor2-timestamp-with-expired-cert-chain",
+        "rekor2-timestamp-without-embedded-cert",
+    ];
+    let (mut agreed, mut total) = (0, 0);
+    let mut wrong = Vec::new();
+    let mut pending = Vec::new();
+    let mut closed_unsupported = Vec::new();
+    for c in &cases {
+        let artifact = root.join(&c.artifact);
+        let digest = {
+            use sha2::Digest as _;
+            format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(&artifact).unwrap())))
+        };
+        for subject in [artifact.display().to_string(), digest] {
+            let mut args =
+                vec!["verify-bundle".to_string(), "--bundle".into(), root.join(&c.bundle).display().to_string()];
+            if !c.trusted_root.contains("public-good production") {
+                args.extend(["--trusted-root".into(), root.join(&c.trusted_root).display().to_string()]);
+            }
+            match &c.key {
+                Some(k) => args.extend(["--key".into(), root.join(k).display().to_string()]),
+                None => args.extend([
+                    "--certificate-identity".into(),
+                    c.identity.clone().unwrap(),
+                    "--certificate-oidc-issuer".into(),
+                    c.issuer.clone().unwrap(),
+                ]),
+            }
+            args.push(subject.clone());
+            let run = support::portcullis(&args);
+            total += 1;
+            let ok = match c.expected.as_str() {
+                "pass" => run.code == 0,
+                _ => run.code == 1,
+            };
+            let unsupported = run.stderr.contains("not supported yet");
+            if ok && !unsupported {
+                agreed += 1;
+            } else if ok {
+                // A FAIL case refused because the check it is about is not
+                // implemented: closed, but not agreement.
+                closed_unsupported.push(format!("{} ({})", c.case, run.stderr.trim()));
+            } else if c.expected == "pass" && not_yet.contains(&c.case.as_str()) {
+                pending.push(format!(
+                    "{} ({}): {}",
+                    c.case,
+                    if subject.starts_with("sha256:") { "digest" } else { "file" },
+                    run.stderr.trim()
+                ));
+            } else {
+                wrong.push(format!(
+                    "{} [{}] expected {}, exit {}: {}",
+                    c.case,
+                    subject,
+                    c.expected,
+                    run.code,
+                    run.stderr.trim()
+                ));
+            }
+            assert!(!(c.expected == "fail" && run.code == 0), "{} was admitted", c.case);
+        }
+    }
+    println!(
+        "sigstore-conformance: {agreed}/{total} agreed (file and digest variants); {} FAIL runs refused as unsupported; {} PASS runs not supported yet",
+        closed_unsupported.len(),
+        pending.len()
+    );
+    for p in &closed_unsupported {
+        println!("  refused as unsupported (expected fail): {p}");
+    }
+    for p in &pending {
+        println!("  not yet supported (fails closed): {p}");
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -12,5 +12,6 @@
 //!   against the checkpoint's root hash, and the checkpoint's signature
 //!   (signed note) — each failure naming the check and the value.
 
+pub mod bundle;
 pub mod tlog;
 pub mod trust;
