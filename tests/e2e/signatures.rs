@@ -119,7 +119,6 @@ fn sigstore_conformance_cases() {
     let cases: Vec<ConformanceCase> =
         serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
     let not_yet = [
-        "managed-key-and-trusted-root",
         "intoto-with-custom-trust-root",
         "rekor2-checkpoint-multiple-cosigs",
         "rekor2-checkpoint-origin-not-first",

@@ -85,7 +85,7 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
     }
     let (identity, issuer) = match expect {
         Expectation::Identity { identity, issuer } => (identity, issuer),
-        Expectation::Key(_) => return Err(BundleError::Unsupported("managed-key bundles".into())),
+        Expectation::Key(pem) => return verify_with_key(&doc, &entries, digest, pem),
     };
     // The message digest is an unauthenticated hint, but one that disagrees
     // with the artifact means the bundle is not about this artifact.
@@ -134,4 +134,97 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
             BundleError::Verification(msg)
         },
     )
+}
+
+/// An ECDSA public key (P-256 or P-384) from PEM.
+enum EcKey {
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+impl EcKey {
+    fn from_pem(pem: &[u8]) -> Result<EcKey, String> {
+        let text = std::str::from_utf8(pem).map_err(|_| "public key is not PEM text".to_string())?;
+        if let Ok(k) = text.trim().parse::<p256::ecdsa::VerifyingKey>() {
+            return Ok(EcKey::P256(k));
+        }
+        if let Ok(k) = text.trim().parse::<p384::ecdsa::VerifyingKey>() {
+            return Ok(EcKey::P384(k));
+        }
+        Err("the public key is not an ECDSA P-256 or P-384 PEM key (other managed keys are not supported yet)".into())
+    }
+
+    fn sec1(&self) -> Vec<u8> {
+        match self {
+            EcKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+            EcKey::P384(k) => k.to_sec1_point(false).as_bytes().to_vec(),
+        }
+    }
+
+    /// Verifies a DER ECDSA signature over a SHA-256 digest.
+    fn verify_prehash(&self, digest: &[u8], der: &[u8]) -> Result<(), String> {
+        use p256::ecdsa::signature::hazmat::PrehashVerifier;
+        let r = match self {
+            EcKey::P256(k) => p256::ecdsa::DerSignature::try_from(der)
+                .map_err(|e| format!("signature is not DER ECDSA: {e}"))
+                .and_then(|sig| k.verify_prehash(digest, &sig).map_err(|e| e.to_string())),
+            EcKey::P384(k) => p384::ecdsa::DerSignature::try_from(der)
+                .map_err(|e| format!("signature is not DER ECDSA: {e}"))
+                .and_then(|sig| k.verify_prehash(digest, &sig).map_err(|e| e.to_string())),
+        };
+        r.map_err(|e| format!("signature does not verify with the given key: {e}"))
+    }
+}
+
+/// Managed-key bundles: a message signature over the artifact digest by the
+/// given key, logged as a `hashedrekord` entry that names the same digest,
+/// signature and key.
+fn verify_with_key(doc: &Value, entries: &[TlogEntry], digest: [u8; 32], pem: &[u8]) -> Result<(), BundleError> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if doc["verificationMaterial"].get("publicKey").is_none() {
+        return Err(BundleError::Verification(
+            "a key was given, but the bundle is signed with a certificate, not a managed key".into(),
+        ));
+    }
+    let key = EcKey::from_pem(pem).map_err(BundleError::Unsupported)?;
+    let sig_b64 = doc
+        .pointer("/messageSignature/signature")
+        .and_then(Value::as_str)
+        .ok_or_else(|| BundleError::Unsupported("managed-key DSSE bundles".into()))?;
+    let sig = b64.decode(sig_b64).map_err(|e| BundleError::Malformed(format!("messageSignature.signature: {e}")))?;
+    key.verify_prehash(&digest, &sig).map_err(BundleError::Verification)?;
+    // The log entry must be about this digest, signature and key.
+    for (index, e) in entries.iter().enumerate() {
+        let at = |m: String| BundleError::Verification(format!("tlogEntries[{index}]: {m}"));
+        if (e.kind_version.kind.as_str(), e.kind_version.version.as_str()) != ("hashedrekord", "0.0.1") {
+            return Err(BundleError::Unsupported(format!(
+                "{} {} log entries for managed keys",
+                e.kind_version.kind, e.kind_version.version
+            )));
+        }
+        let body: Value = b64
+            .decode(&e.canonicalized_body)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| at("canonicalizedBody is not base64 JSON".into()))?;
+        let logged_digest = body.pointer("/spec/data/hash/value").and_then(Value::as_str).unwrap_or_default();
+        if logged_digest != hex::encode(digest) {
+            return Err(at(format!("logged digest {logged_digest} is not the artifact's {}", hex::encode(digest))));
+        }
+        let logged_sig = body.pointer("/spec/signature/content").and_then(Value::as_str).unwrap_or_default();
+        if b64.decode(logged_sig).ok().as_deref() != Some(&sig[..]) {
+            return Err(at("logged signature differs from the bundle's".into()));
+        }
+        let logged_key = body
+            .pointer("/spec/signature/publicKey/content")
+            .and_then(Value::as_str)
+            .and_then(|k| b64.decode(k).ok())
+            .ok_or_else(|| at("no public key in the log entry".into()))?;
+        let logged_key = EcKey::from_pem(&logged_key).map_err(|m| at(format!("logged key: {m}")))?;
+        if logged_key.sec1() != key.sec1() {
+            return Err(at("the logged public key is not the given key".into()));
+        }
+    }
+    Ok(())
 }
