@@ -80,14 +80,20 @@ enum Command {
         #[arg(long)]
         bundle: PathBuf,
         /// PEM public key of a managed key.
-        #[arg(long, conflicts_with_all = ["certificate_identity", "certificate_oidc_issuer"])]
+        #[arg(long, conflicts_with_all = ["certificate_identity", "certificate_identity_regexp"])]
         key: Option<PathBuf>,
         /// Expected certificate SAN (exact).
-        #[arg(long, requires = "certificate_oidc_issuer")]
+        #[arg(long, conflicts_with = "certificate_identity_regexp")]
         certificate_identity: Option<String>,
+        /// Expected certificate SAN, as a regular expression matching the whole SAN.
+        #[arg(long)]
+        certificate_identity_regexp: Option<String>,
         /// Expected OIDC issuer (exact).
-        #[arg(long, requires = "certificate_identity")]
+        #[arg(long, conflicts_with = "certificate_oidc_issuer_regexp")]
         certificate_oidc_issuer: Option<String>,
+        /// Expected OIDC issuer, as a regular expression matching the whole issuer.
+        #[arg(long)]
+        certificate_oidc_issuer_regexp: Option<String>,
         /// trusted_root.json (default: the embedded Sigstore public-good production root).
         #[arg(long)]
         trusted_root: Option<PathBuf>,
@@ -307,10 +313,23 @@ fn restore_sigpipe() {
     }
 }
 
+/// An exact or regex matcher from a pair of flags.
+fn matcher(
+    exact: Option<String>,
+    regexp: Option<String>,
+) -> Result<Option<portcullis::signature::identity::Matcher>, String> {
+    use portcullis::signature::identity::Matcher;
+    match (exact, regexp) {
+        (Some(e), _) => Ok(Some(Matcher::Exact(e))),
+        (None, Some(r)) => Matcher::regex(&r).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 fn verify_bundle(
     bundle: PathBuf,
     key: Option<PathBuf>,
-    identity: Option<(String, String)>,
+    identity: Option<portcullis::signature::identity::Identity>,
     trusted_root: Option<PathBuf>,
     artifact: String,
 ) -> ExitCode {
@@ -328,8 +347,10 @@ fn verify_bundle(
             Ok(pem) => b::Expectation::Key(pem),
             Err(e) => return fail(format!("{}: {e}", k.display())),
         },
-        (None, Some((identity, issuer))) => b::Expectation::Identity { identity, issuer },
-        (None, None) => return fail("give --key, or --certificate-identity and --certificate-oidc-issuer"),
+        (None, Some(identity)) => b::Expectation::Identity(identity),
+        (None, None) => {
+            return fail("give --key, or --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]");
+        }
     };
     let digest: [u8; 32] = match artifact.strip_prefix("sha256:") {
         Some(hex) => match hex::decode(hex).ok().and_then(|d| d.try_into().ok()) {
@@ -365,10 +386,22 @@ fn main() -> ExitCode {
             bundle,
             key,
             certificate_identity,
+            certificate_identity_regexp,
             certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
             trusted_root,
             artifact,
-        } => verify_bundle(bundle, key, certificate_identity.zip(certificate_oidc_issuer), trusted_root, artifact),
+        } => {
+            let san = matcher(certificate_identity, certificate_identity_regexp);
+            let issuer = matcher(certificate_oidc_issuer, certificate_oidc_issuer_regexp);
+            let identity = match (san, issuer) {
+                (Ok(Some(san)), Ok(Some(issuer))) => Some(portcullis::signature::identity::Identity { san, issuer }),
+                (Ok(None), Ok(None)) => None,
+                (Err(e), _) | (_, Err(e)) => return fail(format!("bad regular expression {e}")),
+                _ => return fail("an identity needs both a SAN and an OIDC issuer constraint"),
+            };
+            verify_bundle(bundle, key, identity, trusted_root, artifact)
+        }
         Command::Sbom { command } => sbom_command(command),
         Command::Audit {
             path,

@@ -198,3 +198,41 @@ fn sigstore_conformance_cases() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Identity constraints by regular expression (cosign's `-regexp` flags):
+/// whole-value matches; a mismatch names the constraint and what the
+/// certificate says.
+#[test]
+fn identity_regexes() {
+    let bundle = case("happy-path-v0.3").join("bundle.sigstore.json");
+    let artifact = case("a.txt");
+    let run = |san: &str, issuer: &str| {
+        support::portcullis([
+            "verify-bundle",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--certificate-identity-regexp",
+            san,
+            "--certificate-oidc-issuer-regexp",
+            issuer,
+            artifact.to_str().unwrap(),
+        ])
+    };
+    let ok = run(r"https://github\.com/sigstore-conformance/.*", r"https://token\.actions\.githubusercontent\.com");
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let wrong = run(r"https://github\.com/acme/.*", r"https://token\.actions\.githubusercontent\.com");
+    assert_eq!(wrong.code, 1);
+    assert!(
+        wrong.stderr.contains("SubjectAltName") && wrong.stderr.contains("sigstore-conformance"),
+        "{}",
+        wrong.stderr
+    );
+    // A prefix is not a whole-value match.
+    let prefix = run(r"https://github\.com", r"https://token\.actions\.githubusercontent\.com");
+    assert_eq!(prefix.code, 1, "{}", prefix.stderr);
+    let issuer = run(r".*", r"https://accounts\.google\.com");
+    assert_eq!(issuer.code, 1);
+    assert!(issuer.stderr.contains("OIDC issuer"), "{}", issuer.stderr);
+    let bad = run("(", ".*");
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}

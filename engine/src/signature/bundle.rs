@@ -17,7 +17,7 @@
 //! only `dsse` entries), RFC 3161
 //! timestamps (Rekor v2 entries carry no integrated time, so their
 //! certificates cannot be checked for validity at signing time without
-//! one), and identity regexes / GitHub workflow extensions.
+//! one), and GitHub workflow extension constraints.
 
 use super::tlog::{TlogEntry, TlogError};
 use super::trust::TrustRoot;
@@ -26,8 +26,8 @@ use serde_json::Value;
 /// What the signer must be.
 #[derive(Debug, Clone)]
 pub enum Expectation {
-    /// Keyless: certificate SAN and OIDC issuer, exact.
-    Identity { identity: String, issuer: String },
+    /// Keyless: certificate SAN and OIDC issuer, exact or by regex.
+    Identity(super::identity::Identity),
     /// A managed key (PEM public key).
     Key(Vec<u8>),
 }
@@ -83,8 +83,8 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
             ));
         }
     }
-    let (identity, issuer) = match expect {
-        Expectation::Identity { identity, issuer } => (identity, issuer),
+    let policy = match expect {
+        Expectation::Identity(identity) => identity,
         Expectation::Key(pem) => return verify_with_key(&doc, &entries, digest, pem),
     };
     // The message digest is an unauthenticated hint, but one that disagrees
@@ -122,8 +122,7 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
         .map_err(|e| BundleError::Malformed(format!("trusted root: {e}")))?;
     let verifier = sigstore::bundle::verify::blocking::Verifier::new(Default::default(), trust)
         .map_err(|e| BundleError::Malformed(format!("trusted root: {e}")))?;
-    let policy = sigstore::bundle::verify::policy::Identity::new(identity, issuer);
-    verifier.verify_digest_with(sigstore::bundle::verify::ArtifactDigest::from(digest), parsed, &policy, true).map_err(
+    verifier.verify_digest_with(sigstore::bundle::verify::ArtifactDigest::from(digest), parsed, policy, true).map_err(
         |e| {
             let mut msg = e.to_string();
             let mut src = std::error::Error::source(&e);

@@ -13,5 +13,6 @@
 //!   (signed note) — each failure naming the check and the value.
 
 pub mod bundle;
+pub mod identity;
 pub mod tlog;
 pub mod trust;
