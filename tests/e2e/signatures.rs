@@ -236,3 +236,101 @@ fn identity_regexes() {
     let bad = run("(", ".*");
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
+
+mod cosign_simple_signing {
+    //! containers/image's cosign fixtures (signature/policy_eval_sigstore_test.go outcomes).
+    use super::support;
+    use portcullis::signature::cosign::{CosignSignature, Requirements, verify};
+    use sha2::Digest as _;
+
+    fn fixtures(rel: &str) -> std::path::PathBuf {
+        support::corpus("containers-image/signature/fixtures").join(rel)
+    }
+
+    fn pem(name: &str) -> Vec<u8> {
+        std::fs::read(fixtures(name)).unwrap()
+    }
+
+    /// ACCEPT when any signature of the image verifies (containers/image semantics).
+    fn accepted(dir: &str, keys: &[&str], rekor: &[&str]) -> Result<(), String> {
+        let d = fixtures(dir);
+        let manifest = std::fs::read(d.join("manifest.json")).map_err(|e| format!("no manifest: {e}"))?;
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
+        let req = Requirements {
+            keys: keys.iter().map(|k| pem(k)).collect(),
+            rekor_keys: rekor.iter().map(|k| pem(k)).collect(),
+        };
+        let mut why = Vec::new();
+        for i in 1.. {
+            let Ok(bytes) = std::fs::read(d.join(format!("signature-{i}"))) else { break };
+            match CosignSignature::from_sigstore_json(&bytes).and_then(|s| verify(&s, &digest, &req)) {
+                Ok(()) => return Ok(()),
+                Err(e) => why.push(e),
+            }
+        }
+        Err(if why.is_empty() { "no signatures".into() } else { why.join("; ") })
+    }
+
+    #[test]
+    fn key_signed_images() {
+        assert_eq!(accepted("dir-img-cosign-valid", &["cosign.pub"], &[]), Ok(()));
+        assert_eq!(accepted("dir-img-cosign-valid", &["cosign2.pub", "cosign.pub"], &[]), Ok(()));
+        assert!(
+            accepted("dir-img-cosign-valid", &["cosign2.pub"], &[]).unwrap_err().contains("none of the 1 given key")
+        );
+        assert_eq!(accepted("dir-img-cosign-valid-2", &["cosign.pub"], &[]), Ok(()));
+        assert_eq!(accepted("dir-img-cosign-mixed", &["cosign.pub"], &[]), Ok(()));
+        assert!(
+            accepted("dir-img-cosign-modified-manifest", &["cosign.pub"], &[])
+                .unwrap_err()
+                .contains("not for this image")
+        );
+        assert!(
+            accepted("dir-img-cosign-other-attachment", &["cosign.pub"], &[])
+                .unwrap_err()
+                .contains("not a cosign simple-signing")
+        );
+        assert!(accepted("dir-img-unsigned", &["cosign.pub"], &[]).is_err());
+        assert!(accepted("dir-img-valid", &["cosign.pub"], &[]).is_err(), "GPG signatures are not cosign signatures");
+        assert!(accepted("dir-img-cosign-no-manifest", &["cosign.pub"], &[]).unwrap_err().contains("no manifest"));
+    }
+
+    #[test]
+    fn key_signed_with_rekor_set() {
+        assert_eq!(accepted("dir-img-cosign-key-rekor-valid", &["cosign2.pub"], &["rekor.pub"]), Ok(()));
+        assert_eq!(
+            accepted("dir-img-cosign-key-rekor-valid", &["cosign2.pub", "cosign.pub"], &["cosign.pub", "rekor.pub"]),
+            Ok(())
+        );
+        // Rekor key is not Rekor's.
+        assert!(
+            accepted("dir-img-cosign-key-rekor-valid", &["cosign2.pub"], &["cosign.pub"])
+                .unwrap_err()
+                .contains("none of the Rekor keys")
+        );
+        // A key-only signature when Rekor is required.
+        assert!(accepted("dir-img-cosign-valid", &["cosign.pub"], &["rekor.pub"]).unwrap_err().contains("no bundle"));
+        // The SET of the key-rekor image grafted onto the key-only signature.
+        let d = fixtures("dir-img-cosign-key-rekor-valid");
+        let with_set: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(d.join("signature-1")).unwrap()[15..]).unwrap();
+        let valid = std::fs::read(fixtures("dir-img-cosign-valid/signature-1")).unwrap();
+        let mut sig = CosignSignature::from_sigstore_json(&valid).unwrap();
+        sig.annotations.insert(
+            "dev.sigstore.cosign/bundle".into(),
+            with_set["annotations"]["dev.sigstore.cosign/bundle"].as_str().unwrap().into(),
+        );
+        let manifest = std::fs::read(fixtures("dir-img-cosign-valid/manifest.json")).unwrap();
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
+        let req = Requirements { keys: vec![pem("cosign.pub")], rekor_keys: vec![pem("rekor.pub")] };
+        assert!(verify(&sig, &digest, &req).unwrap_err().contains("signature in Rekor SET does not match"));
+        // A modified SET.
+        let mut tampered = CosignSignature::from_sigstore_json(&std::fs::read(d.join("signature-1")).unwrap()).unwrap();
+        let b = tampered.annotations.get_mut("dev.sigstore.cosign/bundle").unwrap();
+        *b = b.replacen("\"integratedTime\":1", "\"integratedTime\":2", 1);
+        let manifest = std::fs::read(d.join("manifest.json")).unwrap();
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
+        let req = Requirements { keys: vec![pem("cosign2.pub")], rekor_keys: vec![pem("rekor.pub")] };
+        assert!(verify(&tampered, &digest, &req).is_err());
+    }
+}

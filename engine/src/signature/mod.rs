@@ -13,6 +13,7 @@
 //!   (signed note) — each failure naming the check and the value.
 
 pub mod bundle;
+pub mod cosign;
 pub mod identity;
 pub mod tlog;
 pub mod trust;

@@ -131,6 +131,16 @@ fn verify_with(key: &LogKey, sig: &[u8], msg: &[u8]) -> Result<(), String> {
     k.verify_signature(Signature::Raw(sig), msg).map_err(|e| e.to_string())
 }
 
+/// What a Rekor signed entry timestamp signs: the canonical JSON (sorted
+/// keys, no spaces) of the entry's body (base64), integrated time, log ID
+/// (hex) and index.
+pub fn set_message(body_b64: &str, integrated_time: i64, log_id_hex: &str, log_index: i64) -> String {
+    format!(
+        r#"{{"body":"{}","integratedTime":{integrated_time},"logID":"{log_id_hex}","logIndex":{log_index}}}"#,
+        body_b64.trim()
+    )
+}
+
 fn node(left: &[u8], right: &[u8]) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update([1u8]);
@@ -279,12 +289,7 @@ impl TlogEntry {
             let time = self.integrated_time.ok_or_else(|| TlogError::Malformed("SET without integratedTime".into()))?;
             let set = b64(&promise.signed_entry_timestamp, "signedEntryTimestamp")?;
             // Canonical JSON (RFC 8785 for these types: sorted keys, no spaces).
-            let msg = format!(
-                r#"{{"body":"{}","integratedTime":{time},"logID":"{}","logIndex":{}}}"#,
-                self.canonicalized_body.trim(),
-                hex::encode(&log_id),
-                self.log_index
-            );
+            let msg = set_message(&self.canonicalized_body, time, &hex::encode(&log_id), self.log_index);
             verify_with(key, &set, msg.as_bytes())
                 .map_err(|why| TlogError::BadSet { log: key.base_url.clone(), why })?;
             if !key.valid_at(time) {

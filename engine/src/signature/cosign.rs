@@ -1,0 +1,129 @@
+//! cosign signatures of container images (the "simple signing" format):
+//! a payload naming the image's manifest digest, signed by a key, optionally
+//! logged in Rekor (the `dev.sigstore.cosign/bundle` annotation carries the
+//! signed entry timestamp). Found as layers of a `sha256-<hex>.sig` image or
+//! as containers/image `dir:` signatures.
+//!
+//! A signature counts only when all hold: the payload is a cosign container
+//! image signature for *this* manifest digest, the signature verifies with
+//! one of the given keys, and — when a Rekor key is required — the SET
+//! verifies and its entry is about this signature and payload.
+
+use base64::Engine as _;
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+use sigstore::crypto::{CosignVerificationKey, Signature};
+use std::collections::BTreeMap;
+
+pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+const SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+const BUNDLE: &str = "dev.sigstore.cosign/bundle";
+
+/// One signature: its payload, media type and annotations.
+#[derive(Debug, Clone)]
+pub struct CosignSignature {
+    pub media_type: String,
+    pub payload: Vec<u8>,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl CosignSignature {
+    /// A containers/image `dir:` signature file: `\0sigstore-json\n` + JSON.
+    pub fn from_sigstore_json(bytes: &[u8]) -> Result<CosignSignature, String> {
+        let json = bytes.strip_prefix(b"\x00sigstore-json\n").ok_or("not a sigstore-json signature")?;
+        let v: Value = serde_json::from_slice(json).map_err(|e| format!("sigstore-json signature: {e}"))?;
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(v["payload"].as_str().unwrap_or_default())
+            .map_err(|e| format!("payload is not base64: {e}"))?;
+        let annotations = serde_json::from_value(v["annotations"].clone()).unwrap_or_default();
+        Ok(CosignSignature { media_type: v["mimeType"].as_str().unwrap_or_default().to_string(), payload, annotations })
+    }
+}
+
+/// What to require of a signature.
+pub struct Requirements {
+    /// PEM public keys; any one may have signed.
+    pub keys: Vec<Vec<u8>>,
+    /// PEM Rekor keys; when not empty, a valid SET from one of them is required.
+    pub rekor_keys: Vec<Vec<u8>>,
+}
+
+fn key(pem: &[u8]) -> Result<CosignVerificationKey, String> {
+    CosignVerificationKey::try_from_pem(pem).map_err(|e| format!("unusable public key: {e}"))
+}
+
+/// Verifies one signature for the image with `manifest_digest` (`sha256:…`).
+pub fn verify(sig: &CosignSignature, manifest_digest: &str, req: &Requirements) -> Result<(), String> {
+    if sig.media_type != SIMPLE_SIGNING {
+        return Err(format!("`{}` is not a cosign simple-signing signature", sig.media_type));
+    }
+    let payload: Value = serde_json::from_slice(&sig.payload).map_err(|e| format!("payload: {e}"))?;
+    let kind = payload.pointer("/critical/type").and_then(Value::as_str).unwrap_or_default();
+    if kind != "cosign container image signature" {
+        return Err(format!("payload type `{kind}` is not a cosign container image signature"));
+    }
+    let signed = payload.pointer("/critical/image/docker-manifest-digest").and_then(Value::as_str).unwrap_or_default();
+    if signed != manifest_digest {
+        return Err(format!("the signature is for {signed}, not for this image ({manifest_digest})"));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw = sig.annotations.get(SIGNATURE).ok_or("no signature annotation")?;
+    let raw = b64.decode(raw).map_err(|e| format!("signature is not base64: {e}"))?;
+    let mut why = Vec::new();
+    let mut ok = false;
+    for pem in &req.keys {
+        match key(pem).and_then(|k| k.verify_signature(Signature::Raw(&raw), &sig.payload).map_err(|e| e.to_string())) {
+            Ok(()) => {
+                ok = true;
+                break;
+            }
+            Err(e) => why.push(e),
+        }
+    }
+    if !ok {
+        return Err(format!(
+            "the signature verifies with none of the {} given key(s): {}",
+            req.keys.len(),
+            why.join("; ")
+        ));
+    }
+    if req.rekor_keys.is_empty() {
+        return Ok(());
+    }
+    let bundle =
+        sig.annotations.get(BUNDLE).ok_or("a Rekor entry is required, but the signature has no bundle (SET)")?;
+    let bundle: Value = serde_json::from_str(bundle).map_err(|e| format!("bundle annotation: {e}"))?;
+    let set = b64
+        .decode(bundle["SignedEntryTimestamp"].as_str().unwrap_or_default())
+        .map_err(|e| format!("SignedEntryTimestamp: {e}"))?;
+    let p = &bundle["Payload"];
+    let (body, time, log_id, index) = (
+        p["body"].as_str().unwrap_or_default(),
+        p["integratedTime"].as_i64().ok_or("bundle without integratedTime")?,
+        p["logID"].as_str().unwrap_or_default(),
+        p["logIndex"].as_i64().ok_or("bundle without logIndex")?,
+    );
+    let msg = super::tlog::set_message(body, time, log_id, index);
+    let by_rekor = req
+        .rekor_keys
+        .iter()
+        .any(|pem| key(pem).is_ok_and(|k| k.verify_signature(Signature::Raw(&set), msg.as_bytes()).is_ok()));
+    if !by_rekor {
+        return Err("the signed entry timestamp verifies with none of the Rekor keys".into());
+    }
+    // The logged entry must be this signature over this payload.
+    let entry: Value = b64
+        .decode(body)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("Rekor entry body is not base64 JSON")?;
+    let logged_sig = entry.pointer("/spec/signature/content").and_then(Value::as_str).unwrap_or_default();
+    if b64.decode(logged_sig).ok().as_deref() != Some(&raw[..]) {
+        return Err("signature in Rekor SET does not match the signature".into());
+    }
+    let logged_hash = entry.pointer("/spec/data/hash/value").and_then(Value::as_str).unwrap_or_default();
+    if logged_hash != hex::encode(Sha256::digest(&sig.payload)) {
+        return Err("the Rekor entry is for another payload".into());
+    }
+    Ok(())
+}
