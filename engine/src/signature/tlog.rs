@@ -235,8 +235,11 @@ fn key_hint(key: &LogKey, name: &str) -> [u8; 4] {
         let d: [u8; 32] = h.finalize().into();
         [d[0], d[1], d[2], d[3]]
     } else {
+        // A log ID shorter than 4 bytes (a malformed root) leaves zeros: no match, no panic.
         let mut hint = [0u8; 4];
-        hint.copy_from_slice(&key.log_id[..4.min(key.log_id.len())]);
+        for (h, b) in hint.iter_mut().zip(&key.log_id) {
+            *h = *b;
+        }
         hint
     }
 }
