@@ -186,29 +186,54 @@ pub(super) fn from_tag_value(text: &str) -> Result<Sbom, SbomError> {
     }
 }
 
-/// Finds, before `spdx-rs` does, the inputs that would make it panic.
-pub(super) fn check_tag_value(text: &str) -> Result<(), SbomError> {
+/// One line of a tag-value document.
+pub(super) enum TagLine<'a> {
+    /// `Tag: value`; a multi-line `<text>` value is its first line, the
+    /// rest of it is skipped.
+    Tag { line: usize, tag: &'a str, value: &'a str },
+    /// A line that is neither blank, a `#` comment, nor `Tag: value`.
+    Malformed { line: usize, text: &'a str },
+}
+
+/// The lines of a tag-value document (numbered from 1), and whether a
+/// `<text>` value is left unclosed at the end. The one walker both the
+/// guard below and the validator use.
+pub(super) fn tag_lines(text: &str) -> (Vec<TagLine<'_>>, bool) {
+    let mut out = Vec::new();
     let mut in_text = false;
     for (n, line) in text.lines().enumerate() {
-        // Multi-line values are wrapped in <text>...</text>.
         if in_text {
             in_text = !line.contains("</text>");
             continue;
         }
-        let Some((tag, value)) = line.split_once(':') else { continue };
-        let (tag, value) = (tag.trim(), value.trim());
-        if value.starts_with("<text>") {
-            in_text = !value.contains("</text>");
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
             continue;
         }
-        if LICENCE_TAGS.contains(&tag) && spdx_expression::SpdxExpression::parse(value).is_err() {
-            return Err(SbomError::At {
-                line: n + 1,
-                message: format!("{tag}: `{value}` is not an SPDX licence expression"),
-            });
+        let Some((tag, value)) = trimmed.split_once(':') else {
+            out.push(TagLine::Malformed { line: n + 1, text: trimmed });
+            continue;
+        };
+        let (tag, value) = (tag.trim(), value.trim());
+        in_text = value.starts_with("<text>") && !value.contains("</text>");
+        out.push(TagLine::Tag { line: n + 1, tag, value });
+    }
+    (out, in_text)
+}
+
+/// Finds, before `spdx-rs` does, the inputs that would make it panic.
+pub(super) fn check_tag_value(text: &str) -> Result<(), SbomError> {
+    let (lines, unclosed) = tag_lines(text);
+    for l in lines {
+        if let TagLine::Tag { line, tag, value } = l
+            && !value.starts_with("<text>")
+            && LICENCE_TAGS.contains(&tag)
+            && spdx_expression::SpdxExpression::parse(value).is_err()
+        {
+            return Err(SbomError::At { line, message: format!("{tag}: `{value}` is not an SPDX licence expression") });
         }
     }
-    if in_text {
+    if unclosed {
         return Err(SbomError::Parse { message: "a <text> value is never closed with </text>".into() });
     }
     Ok(())

@@ -305,25 +305,15 @@ fn tag_value(text: &str) -> Vec<Violation> {
             }
         }
     };
-    let mut in_text = false;
-    for (n, line) in text.lines().enumerate() {
-        let n = n + 1;
-        if in_text {
-            in_text = !line.contains("</text>");
-            continue;
-        }
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let Some((tag, value)) = trimmed.split_once(':') else {
-            out.push(error(format!("line {n}"), format!("`{trimmed}` is not a `Tag: value` line")));
-            continue;
+    let (lines, unclosed) = spdx::tag_lines(text);
+    for l in lines {
+        let (n, tag, value) = match l {
+            spdx::TagLine::Tag { line, tag, value } => (line, tag, value),
+            spdx::TagLine::Malformed { line, text } => {
+                out.push(error(format!("line {line}"), format!("`{text}` is not a `Tag: value` line")));
+                continue;
+            }
         };
-        let (tag, value) = (tag.trim(), value.trim());
-        if value.starts_with("<text>") && !value.contains("</text>") {
-            in_text = true;
-        }
         match tag {
             "PackageName" => {
                 check_package(&package, &mut out);
@@ -365,7 +355,7 @@ fn tag_value(text: &str) -> Vec<Violation> {
             out.push(error("line 1", format!("the document has no {t}")));
         }
     }
-    if in_text {
+    if unclosed {
         out.push(error("end of file", "a <text> value is never closed with </text>"));
     }
     if !out.iter().any(|v| v.severity == Severity::Error)
