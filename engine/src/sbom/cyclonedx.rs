@@ -57,18 +57,20 @@ pub(super) fn from_xml(bytes: &[u8], declared: &str) -> Result<Sbom, SbomError> 
         notes.push(format!(
             "CycloneDX {declared} read as {read_as} by cyclonedx-bom 0.8.1; elements {read_as} lacks are skipped"
         ));
+        // 1.2 → 1.3 only added elements; 1.6/1.7 need elements rewritten.
         let (text, changed) = if declared == "1.2" {
             let text =
                 std::str::from_utf8(bytes).map_err(|e| SbomError::Parse { message: format!("not UTF-8: {e}") })?;
-            (lower_namespace(text, declared, read_as), 0)
+            (std::borrow::Cow::Borrowed(text), 0)
         } else {
-            super::xml::lower_cyclonedx(bytes, declared, read_as)?
+            let (text, changed) = super::xml::lower_cyclonedx(bytes)?;
+            (std::borrow::Cow::Owned(text), changed)
         };
         if changed > 0 {
             notes
                 .push(format!("{changed} element(s) newer than {read_as} removed or rewritten to the {read_as} shape"));
         }
-        lowered = text;
+        lowered = lower_namespace(&text, declared, read_as);
         lowered.as_bytes()
     } else {
         bytes

@@ -155,10 +155,10 @@ pub(super) fn validate_cyclonedx(bytes: &[u8], version: &str) -> Result<(String,
 
 /// Rewrites a CycloneDX 1.6/1.7 XML document into the 1.5 shape
 /// `cyclonedx-bom` reads: elements 1.5 lacks and the model does not use are
-/// removed, `expression-detailed` licences become plain `expression`s, and
-/// the namespace moves to `read_as`. Returns the rewritten document and how
-/// many elements were changed.
-pub(super) fn lower_cyclonedx(bytes: &[u8], declared: &str, read_as: &str) -> Result<(String, usize), SbomError> {
+/// removed and `expression-detailed` licences become plain `expression`s
+/// (the namespace is the caller's to move). Returns the rewritten document
+/// and how many elements were changed.
+pub(super) fn lower_cyclonedx(bytes: &[u8]) -> Result<(String, usize), SbomError> {
     install_loader();
     let options = ParserOptions { no_net: true, ..Default::default() };
     let doc = Parser::default()
@@ -199,9 +199,5 @@ pub(super) fn lower_cyclonedx(bytes: &[u8], declared: &str, read_as: &str) -> Re
         }
         stack.extend(node.get_child_elements());
     }
-    let text = doc.to_string().replace(
-        &format!("http://cyclonedx.org/schema/bom/{declared}"),
-        &format!("http://cyclonedx.org/schema/bom/{read_as}"),
-    );
-    Ok((text, changed))
+    Ok((doc.to_string(), changed))
 }
