@@ -27,11 +27,18 @@ const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const DOCKER_REFERENCE_TYPE: &str = "vnd.docker.reference.type";
 const DOCKER_REFERENCE_DIGEST: &str = "vnd.docker.reference.digest";
 
-/// An attachment manifest and the digest of what it is attached to.
+/// An attachment manifest (read once: parsed, or why it could not be) and
+/// the digest of what it is attached to.
 struct Candidate {
-    manifest: Descriptor,
+    descriptor: Descriptor,
+    manifest: Result<oci::Manifest, String>,
     target: String,
     kind: &'static str,
+}
+
+fn read_manifest(c: &dyn Container, d: &Descriptor) -> Result<oci::Manifest, String> {
+    read_blob(c, &d.digest, Some(d.size), oci::MAX_MANIFEST_BYTES, "manifest")
+        .and_then(|b| oci::parse_manifest(&b).map_err(|e| format!("manifest {}: {e}", d.digest)))
 }
 
 /// `sha256-<hex>.sbom` / `.att` → `sha256:<hex>`.
@@ -55,22 +62,23 @@ fn candidates(c: &dyn Container, top: &[Descriptor]) -> Vec<Candidate> {
             continue;
         }
         if let Some(target) = d.annotation(REF_NAME).and_then(cosign_tag_target) {
-            out.push(Candidate { manifest: d.clone(), target, kind: "cosign-tag" });
+            let manifest = read_manifest(c, &d);
+            out.push(Candidate { descriptor: d, manifest, target, kind: "cosign-tag" });
             continue;
         }
         if d.annotation(DOCKER_REFERENCE_TYPE) == Some("attestation-manifest")
-            && let Some(target) = d.annotation(DOCKER_REFERENCE_DIGEST)
+            && let Some(target) = d.annotation(DOCKER_REFERENCE_DIGEST).map(str::to_owned)
         {
-            out.push(Candidate { manifest: d.clone(), target: target.to_string(), kind: "buildx-attestation" });
+            let manifest = read_manifest(c, &d);
+            out.push(Candidate { descriptor: d, manifest, target, kind: "buildx-attestation" });
             continue;
         }
         // A referrer says so in its own manifest: read manifests that are not images.
         if media_type::is_manifest(&d.media_type)
-            && let Ok(m) = read_blob(c, &d.digest, Some(d.size), oci::MAX_MANIFEST_BYTES, "manifest")
-                .and_then(|b| oci::parse_manifest(&b).map_err(|e| e.to_string()))
-            && let Some(subject) = &m.subject
+            && let Ok(m) = read_manifest(c, &d)
+            && let Some(target) = m.subject.as_ref().map(|s| s.digest.to_string())
         {
-            out.push(Candidate { manifest: d.clone(), target: subject.digest.to_string(), kind: "referrer" });
+            out.push(Candidate { descriptor: d, manifest: Ok(m), target, kind: "referrer" });
         }
     }
     out
@@ -78,16 +86,13 @@ fn candidates(c: &dyn Container, top: &[Descriptor]) -> Vec<Candidate> {
 
 /// Reads the SBOMs of one attachment manifest.
 fn read_attachment(c: &dyn Container, cand: &Candidate) -> (Vec<Document>, Vec<Problem>) {
-    let origin = format!("{}:{}", cand.kind, cand.manifest.digest);
+    let origin = format!("{}:{}", cand.kind, cand.descriptor.digest);
     let mut docs = Vec::new();
     let mut problems = Vec::new();
-    let manifest =
-        match read_blob(c, &cand.manifest.digest, Some(cand.manifest.size), oci::MAX_MANIFEST_BYTES, "manifest")
-            .and_then(|b| oci::parse_manifest(&b).map_err(|e| format!("manifest {}: {e}", cand.manifest.digest)))
-        {
-            Ok(m) => m,
-            Err(message) => return (docs, vec![Problem { origin, message }]),
-        };
+    let manifest = match &cand.manifest {
+        Ok(m) => m,
+        Err(message) => return (docs, vec![Problem { origin, message: message.clone() }]),
+    };
     let artifact_is_sbom = manifest.artifact_type.as_deref().is_some_and(sbom::is_sbom_media_type)
         || sbom::is_sbom_media_type(&manifest.config.media_type);
     for layer in &manifest.layers {
@@ -143,7 +148,8 @@ fn read_attachment(c: &dyn Container, cand: &Candidate) -> (Vec<Document>, Vec<P
 pub(super) fn discover(c: &dyn Container, top: &[Descriptor], evidence: &mut [Evidence], notes: &mut Vec<String>) {
     for cand in candidates(c, top) {
         let Ok(target) = Digest::parse(&cand.target) else {
-            notes.push(format!("{} {}: attached to `{}`, not a digest", cand.kind, cand.manifest.digest, cand.target));
+            notes
+                .push(format!("{} {}: attached to `{}`, not a digest", cand.kind, cand.descriptor.digest, cand.target));
             continue;
         };
         let (docs, problems) = read_attachment(c, &cand);
@@ -163,7 +169,7 @@ pub(super) fn discover(c: &dyn Container, top: &[Descriptor], evidence: &mut [Ev
         if !attached {
             notes.push(format!(
                 "{} {} is attached to {target}, which is not an image of this input",
-                cand.kind, cand.manifest.digest
+                cand.kind, cand.descriptor.digest
             ));
         }
     }
