@@ -112,10 +112,11 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
     }
     // The crate knows v0.3 only by its new spelling; the version is checked above.
     let mut doc = doc;
-    doc["mediaType"] = Value::String(format!("application/vnd.dev.sigstore.bundle.v0.{minor}+json"));
-    if minor < 3 {
-        doc["mediaType"] = Value::String(format!("application/vnd.dev.sigstore.bundle+json;version=0.{minor}"));
-    }
+    doc["mediaType"] = Value::String(if minor >= 3 {
+        format!("application/vnd.dev.sigstore.bundle.v0.{minor}+json")
+    } else {
+        format!("application/vnd.dev.sigstore.bundle+json;version=0.{minor}")
+    });
     let parsed: sigstore::bundle::Bundle =
         serde_json::from_value(doc).map_err(|e| BundleError::Malformed(e.to_string()))?;
     let trust = sigstore::trust::sigstore::SigstoreTrustRoot::from_trusted_root_json_unchecked(root.json.as_bytes())
@@ -202,24 +203,19 @@ fn verify_with_key(doc: &Value, entries: &[TlogEntry], digest: [u8; 32], pem: &[
                 e.kind_version.kind, e.kind_version.version
             )));
         }
-        let body: Value = b64
-            .decode(&e.canonicalized_body)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+        let logged = super::tlog::HashedRekord::from_body(&e.canonicalized_body)
             .ok_or_else(|| at("canonicalizedBody is not base64 JSON".into()))?;
-        let logged_digest = body.pointer("/spec/data/hash/value").and_then(Value::as_str).unwrap_or_default();
-        if logged_digest != hex::encode(digest) {
-            return Err(at(format!("logged digest {logged_digest} is not the artifact's {}", hex::encode(digest))));
+        if logged.digest_hex != hex::encode(digest) {
+            return Err(at(format!(
+                "logged digest {} is not the artifact's {}",
+                logged.digest_hex,
+                hex::encode(digest)
+            )));
         }
-        let logged_sig = body.pointer("/spec/signature/content").and_then(Value::as_str).unwrap_or_default();
-        if b64.decode(logged_sig).ok().as_deref() != Some(&sig[..]) {
+        if logged.signature.as_deref() != Some(&sig[..]) {
             return Err(at("logged signature differs from the bundle's".into()));
         }
-        let logged_key = body
-            .pointer("/spec/signature/publicKey/content")
-            .and_then(Value::as_str)
-            .and_then(|k| b64.decode(k).ok())
-            .ok_or_else(|| at("no public key in the log entry".into()))?;
+        let logged_key = logged.verifier_pem.ok_or_else(|| at("no public key in the log entry".into()))?;
         let logged_key = EcKey::from_pem(&logged_key).map_err(|m| at(format!("logged key: {m}")))?;
         if logged_key.sec1() != key.sec1() {
             return Err(at("the logged public key is not the given key".into()));

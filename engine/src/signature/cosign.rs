@@ -112,17 +112,11 @@ pub fn verify(sig: &CosignSignature, manifest_digest: &str, req: &Requirements) 
         return Err("the signed entry timestamp verifies with none of the Rekor keys".into());
     }
     // The logged entry must be this signature over this payload.
-    let entry: Value = b64
-        .decode(body)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or("Rekor entry body is not base64 JSON")?;
-    let logged_sig = entry.pointer("/spec/signature/content").and_then(Value::as_str).unwrap_or_default();
-    if b64.decode(logged_sig).ok().as_deref() != Some(&raw[..]) {
+    let logged = super::tlog::HashedRekord::from_body(body).ok_or("Rekor entry body is not base64 JSON")?;
+    if logged.signature.as_deref() != Some(&raw[..]) {
         return Err("signature in Rekor SET does not match the signature".into());
     }
-    let logged_hash = entry.pointer("/spec/data/hash/value").and_then(Value::as_str).unwrap_or_default();
-    if logged_hash != hex::encode(Sha256::digest(&sig.payload)) {
+    if logged.digest_hex != hex::encode(Sha256::digest(&sig.payload)) {
         return Err("the Rekor entry is for another payload".into());
     }
     Ok(())
