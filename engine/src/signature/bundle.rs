@@ -70,8 +70,12 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
     let doc: Value = serde_json::from_slice(bundle).map_err(|e| BundleError::NotJson(e.to_string()))?;
     let media_type = doc.get("mediaType").and_then(Value::as_str).unwrap_or_default();
     let (_, minor) = version(media_type).ok_or_else(|| BundleError::UnknownVersion(media_type.to_string()))?;
-    let entries: Vec<TlogEntry> =
-        serde_json::from_value(doc["verificationMaterial"]["tlogEntries"].clone()).unwrap_or_default();
+    // Absent entries are "no entry"; present but unreadable ones say why.
+    let entries: Vec<TlogEntry> = match doc.pointer("/verificationMaterial/tlogEntries") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| BundleError::Malformed(format!("verificationMaterial.tlogEntries: {e}")))?,
+    };
     if entries.is_empty() {
         return Err(BundleError::NoTlogEntry);
     }
