@@ -109,27 +109,41 @@ struct ConformanceCase {
 /// agreement only when the failure is a verification failure (exit 1), not
 /// a crash or usage error.
 ///
-/// Issue #4 is not finished: managed-key bundles, `intoto` 0.0.2 log
-/// entries and RFC 3161 timestamps (Rekor v2) are not verified yet, so the
-/// PASS cases that need them fail closed. Those are listed, and the test asserts the rest agree — and that
-/// no FAIL case is ever admitted.
+/// Every case must agree, for both variants, and each FAIL case must fail
+/// for the reason it was built for (the check named in `REASONS`), not for
+/// an incidental one.
 #[test]
 fn sigstore_conformance_cases() {
     let root = support::corpus("sigstore-conformance");
     let cases: Vec<ConformanceCase> =
         serde_json::from_slice(&std::fs::read(root.join("expected.json")).unwrap()).unwrap();
-    let not_yet = [
-        "intoto-with-custom-trust-root",
-        "rekor2-checkpoint-multiple-cosigs",
-        "rekor2-checkpoint-origin-not-first",
-        "rekor2-checkpoint-two-sigs-from-origin",
-        "rekor2-timestamp-with-expired-cert-chain",
-        "rekor2-timestamp-without-embedded-cert",
+    // What each FAIL case is about, as the refusal must say it.
+    const REASONS: &[(&str, &str)] = &[
+        ("bundle-negative-log-index_fail", "negative log index"),
+        ("checkpoint-bad-keyhint_fail", "key hint"),
+        ("dsse-invalid-sig_fail", "signature"),
+        ("dsse-mismatch-sig_fail", "signature"),
+        ("inclusion-proof-corrupted-hash_fail", "inclusion proof"),
+        ("integrated-time-in-future_fail", "not valid at the signing time"),
+        ("intoto-log-entry-mismatch_fail", "not among the logged ones"),
+        ("intoto-set-outside-signing-cert-validity_fail", "not valid at the signing time"),
+        ("invalid-ct-key_fail", "SCT"),
+        ("managed-key-no-key_fail", "signed with a key"),
+        ("message-digest-mismatch_fail", "messageDigest"),
+        ("rekor2-checkpoint-missing-log-signature_fail", "checkpoint"),
+        ("rekor2-checkpoint-missing-root-hash_fail", "root hash"),
+        ("rekor2-dsse-invalid-sig_fail", "logged signature"),
+        ("rekor2-dsse-mismatch-sig_fail", "logged signature"),
+        ("rekor2-no-inclusion-proof_fail", "inclusion proof"),
+        ("rekor2-timestamp-outside-trust-root-tsa-validity_fail", "not trusted at"),
+        ("rekor2-timestamp-payload-mismatch_fail", "not over the bundle's signature"),
+        ("rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail", "no timestamp authority"),
+        ("signature-mismatch_fail", "signature"),
+        ("wrong-hashedrekord-artifact_fail", "not the artifact"),
+        ("wrong-hashedrekord-entry_fail", "not the artifact"),
     ];
     let (mut agreed, mut total) = (0, 0);
     let mut wrong = Vec::new();
-    let mut pending = Vec::new();
-    let mut closed_unsupported = Vec::new();
     for c in &cases {
         let artifact = root.join(&c.artifact);
         let digest = {
@@ -158,26 +172,17 @@ fn sigstore_conformance_cases() {
                 "pass" => run.code == 0,
                 _ => run.code == 1,
             };
-            let unsupported = run.stderr.contains("not supported yet");
-            if ok && !unsupported {
+            let reason = REASONS.iter().find(|(name, _)| *name == c.case).map(|(_, r)| *r);
+            let for_its_reason = reason.is_none_or(|r| run.stderr.contains(r));
+            if ok && for_its_reason && !run.stderr.contains("not supported") {
                 agreed += 1;
-            } else if ok {
-                // A FAIL case refused because the check it is about is not
-                // implemented: closed, but not agreement.
-                closed_unsupported.push(format!("{} ({})", c.case, run.stderr.trim()));
-            } else if c.expected == "pass" && not_yet.contains(&c.case.as_str()) {
-                pending.push(format!(
-                    "{} ({}): {}",
-                    c.case,
-                    if subject.starts_with("sha256:") { "digest" } else { "file" },
-                    run.stderr.trim()
-                ));
             } else {
                 wrong.push(format!(
-                    "{} [{}] expected {}, exit {}: {}",
+                    "{} [{}] expected {}{}, exit {}: {}",
                     c.case,
                     subject,
                     c.expected,
+                    reason.map(|r| format!(" ({r})")).unwrap_or_default(),
                     run.code,
                     run.stderr.trim()
                 ));
@@ -185,18 +190,9 @@ fn sigstore_conformance_cases() {
             assert!(!(c.expected == "fail" && run.code == 0), "{} was admitted", c.case);
         }
     }
-    println!(
-        "sigstore-conformance: {agreed}/{total} agreed (file and digest variants); {} FAIL runs refused as unsupported; {} PASS runs not supported yet",
-        closed_unsupported.len(),
-        pending.len()
-    );
-    for p in &closed_unsupported {
-        println!("  refused as unsupported (expected fail): {p}");
-    }
-    for p in &pending {
-        println!("  not yet supported (fails closed): {p}");
-    }
+    println!("sigstore-conformance: {agreed}/{total} agreed (file and digest variants, FAIL cases for their reason)");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(total, 70);
 }
 
 /// Identity constraints by regular expression (cosign's `-regexp` flags):

@@ -5,23 +5,32 @@
 //!    both spellings) — an unknown version is refused, never guessed;
 //! 2. every transparency-log entry passes [`super::tlog`] (SET, inclusion
 //!    proof, checkpoint), with an inclusion proof required from v0.2 on;
-//! 3. the `sigstore` crate's verifier: the certificate chains to a Fulcio CA
-//!    of the trusted root, its SCT verifies against a CT log key, the
-//!    identity (SAN) and OIDC issuer match, the signature is over the
-//!    artifact (or its DSSE envelope binds it), the log entry is the one for
-//!    this signature, and the certificate was valid at the integrated time —
-//!    which step 2 has made trustworthy (the crate takes it as given).
+//! 3. the signing time: Rekor v1's integrated time when its SET verified,
+//!    and every RFC 3161 timestamp ([`super::timestamp`]) — all must verify,
+//!    and at least one time must be established;
+//! 4. every log entry records this bundle's signature by this signer
+//!    ([`super::entry`]: `hashedrekord` 0.0.1/0.0.2, `dsse`, `intoto`);
+//! 5. managed keys: the signature verifies with the given key. Keyless: the
+//!    certificate was valid at every signing time, then the `sigstore`
+//!    crate's verifier checks the chain to a Fulcio CA of the trusted root,
+//!    the SCT, the identity and issuer, and the signature (DSSE: the
+//!    envelope and the statement's subject).
 //!
-//! Not yet here (issue #4 continues): managed-key bundles, DSSE bundles
-//! logged as `intoto` 0.0.2 entries (the crate's consistency check knows
-//! only `dsse` entries), RFC 3161
-//! timestamps (Rekor v2 entries carry no integrated time, so their
-//! certificates cannot be checked for validity at signing time without
-//! one), and GitHub workflow extension constraints.
+//! How the crate is extended: it reads only Rekor v1 entries of kinds
+//! `hashedrekord` 0.0.1 and `dsse` 0.0.1 and takes `integratedTime` as the
+//! signing time. For other entries (Rekor v2, `intoto` 0.0.2), once steps
+//! 2–4 have proven the entry and the time here, the crate is handed the same
+//! entry restated in the form it reads, with the verified time.
 
+use super::entry::{Content, Logged, Signer};
+use super::keys::{self, EcKey};
 use super::tlog::{TlogEntry, TlogError};
 use super::trust::TrustRoot;
+use base64::Engine as _;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// What the signer must be.
 #[derive(Debug, Clone)]
@@ -44,6 +53,8 @@ pub enum BundleError {
     NoTlogEntry,
     #[error("tlogEntries[{index}]: {source}")]
     Tlog { index: usize, source: TlogError },
+    #[error("rfc3161Timestamps[{index}]: {source}")]
+    Timestamp { index: usize, source: super::timestamp::TimestampError },
     #[error("bundle: {0}")]
     Malformed(String),
     #[error("{0}")]
@@ -65,6 +76,60 @@ pub fn version(media_type: &str) -> Option<(u32, u32)> {
     }
 }
 
+/// The signed content of a bundle, decoded.
+enum Signed {
+    Message { signature: Vec<u8> },
+    Envelope { payload_type: String, payload: Vec<u8>, signature: Vec<u8> },
+}
+
+impl Signed {
+    fn read(doc: &Value) -> Result<Signed, BundleError> {
+        let field = |p: &str| -> Result<Vec<u8>, BundleError> {
+            let s = doc
+                .pointer(p)
+                .and_then(Value::as_str)
+                .ok_or_else(|| BundleError::Malformed(format!("{p} is missing")))?;
+            B64.decode(s).map_err(|e| BundleError::Malformed(format!("{p} is not base64: {e}")))
+        };
+        if doc.get("messageSignature").is_some() {
+            return Ok(Signed::Message { signature: field("/messageSignature/signature")? });
+        }
+        if doc.get("dsseEnvelope").is_some() {
+            let n = doc.pointer("/dsseEnvelope/signatures").and_then(Value::as_array).map_or(0, Vec::len);
+            if n != 1 {
+                return Err(BundleError::Verification(format!(
+                    "the DSSE envelope has {n} signatures (exactly one expected)"
+                )));
+            }
+            return Ok(Signed::Envelope {
+                payload_type: doc
+                    .pointer("/dsseEnvelope/payloadType")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                payload: field("/dsseEnvelope/payload")?,
+                signature: field("/dsseEnvelope/signatures/0/sig")?,
+            });
+        }
+        Err(BundleError::Malformed("neither messageSignature nor dsseEnvelope".into()))
+    }
+
+    fn signature(&self) -> &[u8] {
+        match self {
+            Signed::Message { signature } | Signed::Envelope { signature, .. } => signature,
+        }
+    }
+
+    fn content(&self, digest: [u8; 32]) -> Content<'_> {
+        match self {
+            Signed::Message { signature } => Content::Message { digest, signature },
+            Signed::Envelope { payload_type, payload, signature } => {
+                Content::Envelope { payload_type, payload, signature }
+            }
+        }
+    }
+}
+
 /// Verifies a bundle over an artifact given by its SHA-256 digest.
 pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &TrustRoot) -> Result<(), BundleError> {
     let doc: Value = serde_json::from_slice(bundle).map_err(|e| BundleError::NotJson(e.to_string()))?;
@@ -79,50 +144,155 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
     if entries.is_empty() {
         return Err(BundleError::NoTlogEntry);
     }
+    let mut times = Vec::new();
     for (index, e) in entries.iter().enumerate() {
-        e.verify(root, minor >= 2).map_err(|source| BundleError::Tlog { index, source })?;
-        if e.integrated_time.unwrap_or(0) == 0 {
-            return Err(BundleError::Unsupported(
-                "Rekor v2 entries (no integrated time): RFC 3161 timestamp verification is not implemented yet".into(),
-            ));
+        let verified = e.verify(root, minor >= 2).map_err(|source| BundleError::Tlog { index, source })?;
+        times.extend(verified.integrated_time);
+    }
+    let signed = Signed::read(&doc)?;
+    check_message_digest(&doc, digest)?;
+    let stamps = doc
+        .pointer("/verificationMaterial/timestampVerificationData/rfc3161Timestamps")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for (index, stamp) in stamps.iter().enumerate() {
+        let der = stamp["signedTimestamp"].as_str().and_then(|s| B64.decode(s).ok()).ok_or_else(|| {
+            BundleError::Malformed(format!("rfc3161Timestamps[{index}].signedTimestamp is not base64"))
+        })?;
+        let t = super::timestamp::verify(&der, signed.signature(), root)
+            .map_err(|source| BundleError::Timestamp { index, source })?;
+        times.push(t.time);
+    }
+    if times.is_empty() {
+        return Err(BundleError::Verification(
+            "no verified signing time: no log entry carries a signed entry timestamp and the bundle has no RFC 3161 timestamp".into(),
+        ));
+    }
+    let has_key = doc["verificationMaterial"].get("publicKey").is_some();
+    let signer = match expect {
+        Expectation::Key(pem) => {
+            if !has_key {
+                return Err(BundleError::Verification(
+                    "a key was given, but the bundle is signed with a certificate, not a managed key".into(),
+                ));
+            }
+            Signer::Key(EcKey::from_pem(pem).map_err(BundleError::Unsupported)?.sec1())
+        }
+        Expectation::Identity(_) => {
+            if has_key {
+                return Err(BundleError::Verification(
+                    "the bundle is signed with a key, but a certificate identity was expected".into(),
+                ));
+            }
+            Signer::Certificate(leaf_certificate(&doc)?)
+        }
+    };
+    let content = signed.content(digest);
+    for (index, e) in entries.iter().enumerate() {
+        Logged::read(&e.canonicalized_body)
+            .and_then(|logged| logged.binds(&content, &signer))
+            .map_err(|m| BundleError::Verification(format!("tlogEntries[{index}]: {m}")))?;
+    }
+    match expect {
+        Expectation::Key(pem) => verify_with_key(&signed, digest, pem),
+        Expectation::Identity(policy) => {
+            let Signer::Certificate(leaf) = &signer else { unreachable!("identity expectations have a certificate") };
+            check_validity(leaf, &times)?;
+            verify_keyless(doc, minor, &entries, &signed, leaf, times[0], digest, policy, root)
         }
     }
-    let policy = match expect {
-        Expectation::Identity(identity) => identity,
-        Expectation::Key(pem) => return verify_with_key(&doc, &entries, digest, pem),
-    };
-    // The message digest is an unauthenticated hint, but one that disagrees
-    // with the artifact means the bundle is not about this artifact.
-    if let Some(md) = doc.pointer("/messageSignature/messageDigest") {
-        let algorithm = md.get("algorithm").and_then(Value::as_str).unwrap_or_default();
-        let value = md.get("digest").and_then(Value::as_str).unwrap_or_default();
-        let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, value)
-            .map_err(|e| BundleError::Malformed(format!("messageSignature.messageDigest.digest: {e}")))?;
-        if algorithm != "SHA2_256" {
-            return Err(BundleError::Unsupported(format!("message digest algorithm {algorithm}")));
-        }
-        if decoded != digest {
+}
+
+/// The message digest is an unauthenticated hint, but one that disagrees
+/// with the artifact means the bundle is not about this artifact.
+fn check_message_digest(doc: &Value, digest: [u8; 32]) -> Result<(), BundleError> {
+    let Some(md) = doc.pointer("/messageSignature/messageDigest") else { return Ok(()) };
+    let algorithm = md.get("algorithm").and_then(Value::as_str).unwrap_or_default();
+    let value = md.get("digest").and_then(Value::as_str).unwrap_or_default();
+    let decoded =
+        B64.decode(value).map_err(|e| BundleError::Malformed(format!("messageSignature.messageDigest.digest: {e}")))?;
+    if algorithm != "SHA2_256" {
+        return Err(BundleError::Unsupported(format!("message digest algorithm {algorithm}")));
+    }
+    if decoded != digest {
+        return Err(BundleError::Verification(format!(
+            "messageSignature.messageDigest {} does not match the artifact's sha256 {}",
+            hex::encode(&decoded),
+            hex::encode(digest)
+        )));
+    }
+    Ok(())
+}
+
+/// The signing certificate (DER): `certificate` (v0.3) or the first of
+/// `x509CertificateChain`.
+fn leaf_certificate(doc: &Value) -> Result<Vec<u8>, BundleError> {
+    let vm = &doc["verificationMaterial"];
+    let raw = vm
+        .pointer("/certificate/rawBytes")
+        .or_else(|| vm.pointer("/x509CertificateChain/certificates/0/rawBytes"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| BundleError::Verification("the bundle holds no signing certificate".into()))?;
+    B64.decode(raw).map_err(|e| BundleError::Malformed(format!("signing certificate is not base64: {e}")))
+}
+
+/// The certificate must have been valid at every verified signing time.
+fn check_validity(leaf: &[u8], times: &[i64]) -> Result<(), BundleError> {
+    use der::Decode as _;
+    let cert = x509_cert::Certificate::from_der(leaf)
+        .map_err(|e| BundleError::Malformed(format!("signing certificate: {e}")))?;
+    let v = cert.tbs_certificate().validity();
+    let (nb, na) = (v.not_before.to_unix_duration().as_secs() as i64, v.not_after.to_unix_duration().as_secs() as i64);
+    let show = |t: i64| jiff::Timestamp::from_second(t).map(|t| t.to_string()).unwrap_or_else(|_| t.to_string());
+    for &t in times {
+        if t < nb || t > na {
             return Err(BundleError::Verification(format!(
-                "messageSignature.messageDigest {} does not match the artifact's sha256 {}",
-                hex::encode(&decoded),
-                hex::encode(digest)
+                "the signing certificate was not valid at the signing time {} (valid {} to {})",
+                show(t),
+                show(nb),
+                show(na)
             )));
         }
     }
-    if doc["verificationMaterial"].get("publicKey").is_some() {
-        return Err(BundleError::Verification(
-            "the bundle is signed with a key, but a certificate identity was expected".into(),
-        ));
-    }
+    Ok(())
+}
+
+/// Keyless: the crate's chain, SCT, identity and signature checks.
+#[allow(clippy::too_many_arguments)]
+fn verify_keyless(
+    mut doc: Value,
+    minor: u32,
+    entries: &[TlogEntry],
+    signed: &Signed,
+    leaf: &[u8],
+    time: i64,
+    digest: [u8; 32],
+    policy: &super::identity::Identity,
+    root: &TrustRoot,
+) -> Result<(), BundleError> {
     // The crate knows v0.3 only by its new spelling; the version is checked above.
-    let mut doc = doc;
     doc["mediaType"] = Value::String(if minor >= 3 {
         format!("application/vnd.dev.sigstore.bundle.v0.{minor}+json")
     } else {
         format!("application/vnd.dev.sigstore.bundle+json;version=0.{minor}")
     });
-    let parsed: sigstore::bundle::Bundle =
+    let mut parsed: sigstore::bundle::Bundle =
         serde_json::from_value(doc).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    let e = &entries[0];
+    let readable = match (e.kind_version.kind.as_str(), e.kind_version.version.as_str(), signed) {
+        ("hashedrekord", "0.0.1", Signed::Message { .. }) | ("dsse", "0.0.1", Signed::Envelope { .. }) => {
+            e.integrated_time.unwrap_or(0) != 0
+        }
+        _ => false,
+    };
+    if !readable {
+        let body = restate(&parsed, signed, leaf, digest)?;
+        if let Some(entry) = parsed.verification_material.as_mut().and_then(|m| m.tlog_entries.first_mut()) {
+            entry.canonicalized_body = body;
+            entry.integrated_time = time;
+        }
+    }
     let trust = sigstore::trust::sigstore::SigstoreTrustRoot::from_trusted_root_json_unchecked(root.json.as_bytes())
         .map_err(|e| BundleError::Malformed(format!("trusted root: {e}")))?;
     let verifier = sigstore::bundle::verify::blocking::Verifier::new(Default::default(), trust)
@@ -140,90 +310,59 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
     )
 }
 
-/// An ECDSA public key (P-256 or P-384) from PEM.
-enum EcKey {
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
+/// The log entry the crate reads (`hashedrekord` 0.0.1 or `dsse` 0.0.1)
+/// that records what the bundle's own entry was proven to record.
+fn restate(
+    parsed: &sigstore::bundle::Bundle,
+    signed: &Signed,
+    leaf: &[u8],
+    digest: [u8; 32],
+) -> Result<Vec<u8>, BundleError> {
+    use sigstore::rekor::models::hashedrekord as hr;
+    let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, leaf)
+        .map_err(|e| BundleError::Malformed(format!("signing certificate: {e}")))?;
+    let body = match signed {
+        Signed::Message { signature } => serde_json::to_vec(&sigstore::rekor::models::Hashedrekord::new(
+            "hashedrekord".into(),
+            "0.0.1".into(),
+            hr::Spec::new(
+                hr::Signature::new(B64.encode(signature), hr::PublicKey::new(B64.encode(&pem))),
+                hr::Data::new(hr::Hash::new(hr::AlgorithmKind::sha256, hex::encode(digest))),
+            ),
+        )),
+        Signed::Envelope { payload, signature, .. } => {
+            use sigstore_protobuf_specs::dev::sigstore::bundle::v1::bundle::Content;
+            let Some(Content::DsseEnvelope(envelope)) = &parsed.content else {
+                return Err(BundleError::Malformed("dsseEnvelope did not parse".into()));
+            };
+            let envelope_json = serde_json::to_vec(envelope).map_err(|e| BundleError::Malformed(e.to_string()))?;
+            serde_json::to_vec(&serde_json::json!({
+                "apiVersion": "0.0.1",
+                "kind": "dsse",
+                "spec": {
+                    "envelopeHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(&envelope_json))},
+                    "payloadHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(payload))},
+                    "signatures": [{"signature": B64.encode(signature), "verifier": B64.encode(&pem)}],
+                }
+            }))
+        }
+    };
+    body.map_err(|e| BundleError::Malformed(e.to_string()))
 }
 
-impl EcKey {
-    fn from_pem(pem: &[u8]) -> Result<EcKey, String> {
-        let text = std::str::from_utf8(pem).map_err(|_| "public key is not PEM text".to_string())?;
-        if let Ok(k) = text.trim().parse::<p256::ecdsa::VerifyingKey>() {
-            return Ok(EcKey::P256(k));
-        }
-        if let Ok(k) = text.trim().parse::<p384::ecdsa::VerifyingKey>() {
-            return Ok(EcKey::P384(k));
-        }
-        Err("the public key is not an ECDSA P-256 or P-384 PEM key (other managed keys are not supported yet)".into())
-    }
-
-    fn sec1(&self) -> Vec<u8> {
-        match self {
-            EcKey::P256(k) => k.to_sec1_point(false).as_bytes().to_vec(),
-            EcKey::P384(k) => k.to_sec1_point(false).as_bytes().to_vec(),
-        }
-    }
-
-    /// Verifies a DER ECDSA signature over a SHA-256 digest.
-    fn verify_prehash(&self, digest: &[u8], der: &[u8]) -> Result<(), String> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        let r = match self {
-            EcKey::P256(k) => p256::ecdsa::DerSignature::try_from(der)
-                .map_err(|e| format!("signature is not DER ECDSA: {e}"))
-                .and_then(|sig| k.verify_prehash(digest, &sig).map_err(|e| e.to_string())),
-            EcKey::P384(k) => p384::ecdsa::DerSignature::try_from(der)
-                .map_err(|e| format!("signature is not DER ECDSA: {e}"))
-                .and_then(|sig| k.verify_prehash(digest, &sig).map_err(|e| e.to_string())),
-        };
-        r.map_err(|e| format!("signature does not verify with the given key: {e}"))
-    }
-}
-
-/// Managed-key bundles: a message signature over the artifact digest by the
-/// given key, logged as a `hashedrekord` entry that names the same digest,
-/// signature and key.
-fn verify_with_key(doc: &Value, entries: &[TlogEntry], digest: [u8; 32], pem: &[u8]) -> Result<(), BundleError> {
-    use base64::Engine as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    if doc["verificationMaterial"].get("publicKey").is_none() {
-        return Err(BundleError::Verification(
-            "a key was given, but the bundle is signed with a certificate, not a managed key".into(),
-        ));
-    }
+/// Managed keys: the signature over the artifact digest (message) or the
+/// envelope's PAE (DSSE) verifies with the given key.
+fn verify_with_key(signed: &Signed, digest: [u8; 32], pem: &[u8]) -> Result<(), BundleError> {
     let key = EcKey::from_pem(pem).map_err(BundleError::Unsupported)?;
-    let sig_b64 = doc
-        .pointer("/messageSignature/signature")
-        .and_then(Value::as_str)
-        .ok_or_else(|| BundleError::Unsupported("managed-key DSSE bundles".into()))?;
-    let sig = b64.decode(sig_b64).map_err(|e| BundleError::Malformed(format!("messageSignature.signature: {e}")))?;
-    key.verify_prehash(&digest, &sig).map_err(BundleError::Verification)?;
-    // The log entry must be about this digest, signature and key.
-    for (index, e) in entries.iter().enumerate() {
-        let at = |m: String| BundleError::Verification(format!("tlogEntries[{index}]: {m}"));
-        if (e.kind_version.kind.as_str(), e.kind_version.version.as_str()) != ("hashedrekord", "0.0.1") {
-            return Err(BundleError::Unsupported(format!(
-                "{} {} log entries for managed keys",
-                e.kind_version.kind, e.kind_version.version
-            )));
+    let r = match signed {
+        Signed::Message { signature } => key.verify_prehash(&digest, signature),
+        Signed::Envelope { payload_type, payload, signature } => {
+            let alg = match key {
+                EcKey::P256(_) => keys::ECDSA_SHA256,
+                EcKey::P384(_) => keys::ECDSA_SHA384,
+            };
+            key.verify(&alg, &super::entry::pae(payload_type, payload), signature)
         }
-        let logged = super::tlog::HashedRekord::from_body(&e.canonicalized_body)
-            .ok_or_else(|| at("canonicalizedBody is not base64 JSON".into()))?;
-        if logged.digest_hex != hex::encode(digest) {
-            return Err(at(format!(
-                "logged digest {} is not the artifact's {}",
-                logged.digest_hex,
-                hex::encode(digest)
-            )));
-        }
-        if logged.signature.as_deref() != Some(&sig[..]) {
-            return Err(at("logged signature differs from the bundle's".into()));
-        }
-        let logged_key = logged.verifier_pem.ok_or_else(|| at("no public key in the log entry".into()))?;
-        let logged_key = EcKey::from_pem(&logged_key).map_err(|m| at(format!("logged key: {m}")))?;
-        if logged_key.sec1() != key.sec1() {
-            return Err(at("the logged public key is not the given key".into()));
-        }
-    }
-    Ok(())
+    };
+    r.map_err(|e| BundleError::Verification(format!("with the given key: {e}")))
 }

@@ -14,6 +14,9 @@
 
 pub mod bundle;
 pub mod cosign;
+pub mod entry;
 pub mod identity;
+pub mod keys;
+pub mod timestamp;
 pub mod tlog;
 pub mod trust;

@@ -353,7 +353,12 @@ impl TlogEntry {
             None if require_proof => return Err(TlogError::NoProof),
             None => {}
         }
-        Ok(Verified { integrated_time: self.integrated_time, log_url: key.base_url.clone(), body })
+        // Without a verified SET, `integratedTime` is only the bundle's word.
+        Ok(Verified {
+            integrated_time: self.inclusion_promise.as_ref().and(self.integrated_time),
+            log_url: key.base_url.clone(),
+            body,
+        })
     }
 }
 

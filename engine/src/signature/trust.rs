@@ -48,12 +48,56 @@ struct Log {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct RawCert {
+    raw_bytes: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CertChain {
+    #[serde(default)]
+    certificates: Vec<RawCert>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAuthority {
+    #[serde(default)]
+    uri: Option<String>,
+    cert_chain: CertChain,
+    #[serde(default)]
+    valid_for: Option<ValidFor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Raw {
     media_type: String,
     #[serde(default)]
     tlogs: Vec<Log>,
     #[serde(default)]
     ctlogs: Vec<Log>,
+    #[serde(default)]
+    timestamp_authorities: Vec<RawAuthority>,
+}
+
+/// A certificate authority (here: an RFC 3161 timestamp authority): its
+/// chain, leaf first, and when the root believes it.
+#[derive(Debug, Clone)]
+pub struct Authority {
+    pub uri: String,
+    /// DER certificates, leaf first, root last.
+    pub chain: Vec<Vec<u8>>,
+    /// Unix seconds.
+    pub valid_from: Option<i64>,
+    pub valid_until: Option<i64>,
+}
+
+impl Authority {
+    /// Whether the root believes the authority at `t` (a closed interval).
+    pub fn valid_at(&self, t: i64) -> bool {
+        self.valid_from.is_none_or(|s| t >= s) && self.valid_until.is_none_or(|e| t <= e)
+    }
 }
 
 /// A log's public key, when it was valid, and the identifiers it goes by.
@@ -86,6 +130,7 @@ impl LogKey {
 pub struct TrustRoot {
     pub tlogs: Vec<LogKey>,
     pub ctlogs: Vec<LogKey>,
+    pub timestamp_authorities: Vec<Authority>,
     /// The document, for the parts the `sigstore` crate reads itself.
     pub json: String,
 }
@@ -135,7 +180,28 @@ impl TrustRoot {
         if tlogs.is_empty() {
             return Err("trusted root lists no transparency log".into());
         }
-        Ok(TrustRoot { tlogs, ctlogs: log_keys(&raw.ctlogs, "ctlogs")?, json: json.to_string() })
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut timestamp_authorities = Vec::new();
+        for (i, a) in raw.timestamp_authorities.iter().enumerate() {
+            let at = format!("timestampAuthorities[{i}]");
+            let chain = a
+                .cert_chain
+                .certificates
+                .iter()
+                .enumerate()
+                .map(|(j, c)| b64.decode(&c.raw_bytes).map_err(|e| format!("{at}.certChain.certificates[{j}]: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            if chain.is_empty() {
+                return Err(format!("{at}: empty certChain"));
+            }
+            timestamp_authorities.push(Authority {
+                uri: a.uri.clone().unwrap_or_default(),
+                chain,
+                valid_from: unix(&a.valid_for.as_ref().and_then(|v| v.start.clone()), &format!("{at}.validFor.start"))?,
+                valid_until: unix(&a.valid_for.as_ref().and_then(|v| v.end.clone()), &format!("{at}.validFor.end"))?,
+            });
+        }
+        Ok(TrustRoot { tlogs, ctlogs: log_keys(&raw.ctlogs, "ctlogs")?, timestamp_authorities, json: json.to_string() })
     }
 
     pub fn production() -> TrustRoot {
