@@ -36,6 +36,7 @@ pub mod report;
 pub mod sbom;
 pub mod scan;
 pub mod signature;
+pub mod slsa;
 pub mod source;
 
 pub use engine::{Engine, EngineError, EngineOptions};

@@ -367,7 +367,7 @@ fn verify_bundle(
         Err(e) => return fail(format!("{}: {e}", bundle.display())),
     };
     match b::verify(&bytes, digest, &expect, &root) {
-        Ok(()) => {
+        Ok(_) => {
             eprintln!("OK: {}", bundle.display());
             ExitCode::SUCCESS
         }

@@ -130,8 +130,25 @@ impl Signed {
     }
 }
 
+/// What a verified bundle establishes, for checks that build on it (SLSA
+/// provenance, workflow identities).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The signing certificate (DER), for keyless bundles.
+    pub certificate: Option<Vec<u8>>,
+    /// The DSSE envelope's payload type and payload, when it holds one.
+    pub envelope: Option<(String, Vec<u8>)>,
+    /// Every verified signing time (unix seconds).
+    pub times: Vec<i64>,
+}
+
 /// Verifies a bundle over an artifact given by its SHA-256 digest.
-pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &TrustRoot) -> Result<(), BundleError> {
+pub fn verify(
+    bundle: &[u8],
+    digest: [u8; 32],
+    expect: &Expectation,
+    root: &TrustRoot,
+) -> Result<Verified, BundleError> {
     let doc: Value = serde_json::from_slice(bundle).map_err(|e| BundleError::NotJson(e.to_string()))?;
     let media_type = doc.get("mediaType").and_then(Value::as_str).unwrap_or_default();
     let (_, minor) = version(media_type).ok_or_else(|| BundleError::UnknownVersion(media_type.to_string()))?;
@@ -194,14 +211,23 @@ pub fn verify(bundle: &[u8], digest: [u8; 32], expect: &Expectation, root: &Trus
             .and_then(|logged| logged.binds(&content, &signer))
             .map_err(|m| BundleError::Verification(format!("tlogEntries[{index}]: {m}")))?;
     }
-    match expect {
-        Expectation::Key(pem) => verify_with_key(&signed, digest, pem),
-        Expectation::Identity(policy) => {
-            let Signer::Certificate(leaf) = &signer else { unreachable!("identity expectations have a certificate") };
-            check_validity(leaf, &times)?;
-            verify_keyless(doc, minor, &entries, &signed, leaf, times[0], digest, policy, root)
+    let certificate = match expect {
+        Expectation::Key(pem) => {
+            verify_with_key(&signed, digest, pem)?;
+            None
         }
-    }
+        Expectation::Identity(policy) => {
+            let Signer::Certificate(leaf) = signer else { unreachable!("identity expectations have a certificate") };
+            check_validity(&leaf, &times)?;
+            verify_keyless(doc, minor, &entries, &signed, &leaf, times[0], digest, policy, root)?;
+            Some(leaf)
+        }
+    };
+    let envelope = match signed {
+        Signed::Envelope { payload_type, payload, .. } => Some((payload_type, payload)),
+        Signed::Message { .. } => None,
+    };
+    Ok(Verified { certificate, envelope, times })
 }
 
 /// The message digest is an unauthenticated hint, but one that disagrees

@@ -80,6 +80,75 @@ pub fn issuer(cert: &x509_cert::Certificate) -> Option<String> {
         .and_then(|e| std::str::from_utf8(e.extn_value.as_bytes()).ok().map(str::to_owned))
 }
 
+/// A Fulcio extension as text: the v2 OID (DER UTF8String) or, for older
+/// certificates, its deprecated v1 OID (raw bytes). When both are present
+/// they must agree; `Err` names the disagreement.
+pub fn extension(cert: &x509_cert::Certificate, v2: &str, v1: Option<&str>) -> Result<Option<String>, String> {
+    let new = match find_extension(cert, v2) {
+        Some(bytes) => Some(
+            der::asn1::Utf8StringRef::from_der(bytes)
+                .map(|s| s.as_str().to_string())
+                .map_err(|e| format!("extension {v2}: {e}"))?,
+        ),
+        None => None,
+    };
+    let old = v1.and_then(|oid| raw_extension(cert, oid));
+    match (new, old) {
+        (Some(n), Some(o)) if n != o => {
+            Err(format!("extensions {v2} (`{n}`) and {} (`{o}`) disagree", v1.unwrap_or("")))
+        }
+        (Some(n), _) => Ok(Some(n)),
+        (None, o) => Ok(o),
+    }
+}
+
+fn find_extension<'c>(cert: &'c x509_cert::Certificate, oid: &str) -> Option<&'c [u8]> {
+    let oid = ObjectIdentifier::new(oid).ok()?;
+    cert.tbs_certificate().extensions()?.iter().find(|e| e.extn_id == oid).map(|e| e.extn_value.as_bytes())
+}
+
+/// A deprecated (v1) Fulcio extension: the raw bytes as text.
+fn raw_extension(cert: &x509_cert::Certificate, oid: &str) -> Option<String> {
+    find_extension(cert, oid).and_then(|b| std::str::from_utf8(b).ok().map(str::to_owned))
+}
+
+/// What a GitHub Actions certificate says about the workflow run.
+#[derive(Debug, Clone, Default)]
+pub struct Workflow {
+    /// `ORG/REPO` the run was for.
+    pub source_repository: String,
+    pub source_ref: Option<String>,
+    pub source_digest: Option<String>,
+    pub trigger: Option<String>,
+    /// The workflow that signed (SAN): `https://github.com/ORG/REPO/PATH@REF`.
+    pub signer_workflow: String,
+}
+
+impl Workflow {
+    pub fn from_certificate(cert: &x509_cert::Certificate) -> Result<Workflow, String> {
+        let repo_uri = extension(cert, "1.3.6.1.4.1.57264.1.12", None)?;
+        let repo_old = raw_extension(cert, "1.3.6.1.4.1.57264.1.5");
+        let source_repository = match (repo_uri, repo_old) {
+            (Some(uri), Some(old)) if uri != format!("https://github.com/{old}") => {
+                return Err(format!("source repository extensions disagree: `{uri}` and `{old}`"));
+            }
+            (Some(uri), _) => uri.trim_start_matches("https://github.com/").to_string(),
+            (None, Some(old)) => old,
+            (None, None) => return Err("the certificate names no source repository".into()),
+        };
+        Ok(Workflow {
+            source_repository,
+            source_ref: extension(cert, "1.3.6.1.4.1.57264.1.14", Some("1.3.6.1.4.1.57264.1.6"))?,
+            source_digest: extension(cert, "1.3.6.1.4.1.57264.1.13", Some("1.3.6.1.4.1.57264.1.3"))?,
+            trigger: extension(cert, "1.3.6.1.4.1.57264.1.20", Some("1.3.6.1.4.1.57264.1.2"))?,
+            signer_workflow: sans(cert)
+                .into_iter()
+                .find(|s| s.starts_with("https://"))
+                .ok_or("the certificate names no workflow URI")?,
+        })
+    }
+}
+
 impl VerificationPolicy for Identity {
     fn verify(&self, cert: &x509_cert::Certificate) -> PolicyResult {
         let issuer = issuer(cert).ok_or(PolicyError::ExtensionNotFound)?;

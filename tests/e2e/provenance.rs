@@ -1,0 +1,106 @@
+//! SLSA provenance, checked against slsa-verifier's own regression cases
+//! (`../shared/corpus/slsa-verifier/expected_cases.jsonl`: every case of
+//! its `main_regression_test.go` expanded the way the Go loops expand them).
+//!
+//! A run agrees when the verdict is the same and, for a failure, the
+//! failure kind is the one slsa-verifier names. Runs whose provenance is a
+//! bare DSSE envelope need an online Rekor search upstream; they are N/A
+//! by rule — and the rule is tested: each such run must be refused with
+//! `OnlineOnly`, never admitted, never counted as agreement.
+
+mod support;
+
+use portcullis::signature::trust::TrustRoot;
+use portcullis::slsa::{Failure, gha};
+use serde_json::Value;
+use sha2::Digest as _;
+use std::collections::BTreeMap;
+
+/// The artifact's digest: hashed when present, as recorded when omitted for
+/// size; `None` when upstream's own snapshot lacks it.
+fn artifact_digest(root: &std::path::Path, a: &Value) -> Option<[u8; 32]> {
+    if a["present"].as_bool() == Some(true) {
+        Some(sha2::Sha256::digest(std::fs::read(root.join(a["path"].as_str().unwrap())).unwrap()).into())
+    } else {
+        Some(hex::decode(a["sha256"].as_str()?).unwrap().try_into().unwrap())
+    }
+}
+
+#[test]
+fn slsa_verifier_artifact_cases() {
+    let root = support::corpus("slsa-verifier");
+    let trust = TrustRoot::production();
+    let text = std::fs::read_to_string(root.join("expected_cases.jsonl")).unwrap();
+    let (mut agreed, mut applicable, mut not_applicable, mut absent) = (0, 0, 0, 0);
+    let mut not_yet: BTreeMap<String, usize> = BTreeMap::new();
+    let mut wrong = Vec::new();
+    for line in text.lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let test = case["test"].as_str().unwrap();
+        if test != "Test_runVerifyGHAArtifactPath" {
+            *not_yet.entry(test.to_string()).or_default() += 1;
+            continue;
+        }
+        let bytes = std::fs::read(root.join(case["provenance"]["path"].as_str().unwrap())).unwrap();
+        let s = |k: &str| case[k].as_str().map(str::to_owned);
+        let expect = gha::Expectations {
+            source_uri: s("source_uri").unwrap(),
+            builder_id: s("builder_id"),
+            branch: s("source_branch"),
+            tag: s("source_tag"),
+            versioned_tag: s("source_versioned_tag"),
+            workflow_inputs: case["build_workflow_inputs"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect())
+                .unwrap_or_default(),
+            // The regression test runs in slsa-verifier's testing mode.
+            testing: true,
+        };
+        let bare = case["provenance_format"].as_str().unwrap_or_default().starts_with("bare-dsse");
+        let Some(digests) =
+            case["artifacts"].as_array().unwrap().iter().map(|a| artifact_digest(&root, a)).collect::<Option<Vec<_>>>()
+        else {
+            absent += 1;
+            continue;
+        };
+        let results: Vec<_> = digests.iter().map(|d| gha::verify(&bytes, *d, &expect, &trust)).collect();
+        let label = format!("{} [{}] {}", case["name"], case["builder_dir"], case["builder_id"]);
+        let expected_pass = case["expected"] == "pass";
+        if bare {
+            // N/A by rule: refused as online-only, whatever upstream expects.
+            not_applicable += 1;
+            if !results.iter().all(|r| matches!(r, Err(e) if e.kind == Failure::OnlineOnly)) {
+                wrong.push(format!("{label}: a bare envelope was not refused as online-only: {results:?}"));
+            }
+            continue;
+        }
+        applicable += 1;
+        let first_err = results.iter().find_map(|r| r.as_ref().err());
+        let ok = match (expected_pass, first_err) {
+            (true, None) => case["expected_out_builder_id"]
+                .as_str()
+                .is_none_or(|b| results.iter().all(|r| r.as_ref().is_ok_and(|v| v.builder_id == b))),
+            (false, Some(e)) => e.kind.slsa_verifier_names().contains(&case["expected_error"].as_str().unwrap_or("")),
+            _ => false,
+        };
+        if ok {
+            agreed += 1;
+        } else {
+            wrong.push(format!(
+                "{label}: expected {} {}, got {:?}",
+                case["expected"],
+                case["expected_error"],
+                first_err.map(|e| (e.kind, e.message.clone()))
+            ));
+        }
+    }
+    println!(
+        "slsa-verifier verify-artifact: {agreed} agreed / {applicable} applicable; {not_applicable} N/A (bare DSSE: online Rekor search); {absent} not runnable (artifact absent upstream)"
+    );
+    for (test, n) in &not_yet {
+        println!("  not run yet: {test} ({n} runs)");
+    }
+    let shown: Vec<_> = wrong.iter().take(25).cloned().collect();
+    assert!(wrong.is_empty(), "{} disagree:\n{}", wrong.len(), shown.join("\n"));
+    assert!(applicable > 1000, "the corpus changed: {applicable} applicable runs");
+}
