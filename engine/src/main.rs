@@ -100,6 +100,38 @@ enum Command {
         /// The artifact, or `sha256:HEX` of it.
         artifact: String,
     },
+    /// Verify SLSA provenance from slsa-github-generator offline, deciding as
+    /// slsa-verifier's `verify-artifact` does. Exit 0 verified, 1 not (the
+    /// failed check on stderr), 2 usage.
+    VerifyProvenance {
+        /// The provenance: a Sigstore bundle holding a DSSE in-toto statement.
+        #[arg(long)]
+        provenance: PathBuf,
+        /// Expected source repository, e.g. github.com/acme/app.
+        #[arg(long)]
+        source_uri: String,
+        /// Expected builder, NAME[@VERSION] (default: any trusted builder).
+        #[arg(long)]
+        builder_id: Option<String>,
+        #[arg(long)]
+        source_branch: Option<String>,
+        #[arg(long)]
+        source_tag: Option<String>,
+        /// A semantic version the tag must match as far as given (v1, v1.2, v1.2.3).
+        #[arg(long)]
+        source_versioned_tag: Option<String>,
+        /// KEY=VALUE inputs the workflow_dispatch run must have had.
+        #[arg(long = "build-workflow-input", value_parser = key_value)]
+        build_workflow_inputs: Vec<(String, String)>,
+        /// trusted_root.json (default: the embedded Sigstore public-good production root).
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
+        /// Print the normalised provenance as JSON on success.
+        #[arg(long)]
+        print_provenance: bool,
+        /// The artifact, or `sha256:HEX` of it.
+        artifact: String,
+    },
     /// Validate or inspect SBOMs (CycloneDX JSON/XML, SPDX JSON/tag-value).
     Sbom {
         #[command(subcommand)]
@@ -326,6 +358,79 @@ fn matcher(
     }
 }
 
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+}
+
+/// The trusted root: the given file, or the embedded production root.
+fn trust_root(path: &Option<PathBuf>) -> Result<portcullis::signature::trust::TrustRoot, String> {
+    use portcullis::signature::trust::TrustRoot;
+    match path {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| TrustRoot::parse(&t))
+            .map_err(|e| format!("{}: {e}", p.display())),
+        None => Ok(TrustRoot::production()),
+    }
+}
+
+/// An artifact's SHA-256: `sha256:HEX`, or the file's.
+fn artifact_sha256(artifact: &str) -> Result<[u8; 32], String> {
+    use sha2::Digest as _;
+    match artifact.strip_prefix("sha256:") {
+        Some(hex) => hex::decode(hex)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| format!("`{artifact}` is not sha256:<64 hex digits>")),
+        None => {
+            std::fs::read(artifact).map(|b| sha2::Sha256::digest(&b).into()).map_err(|e| format!("{artifact}: {e}"))
+        }
+    }
+}
+
+struct ProvenanceArgs {
+    provenance: PathBuf,
+    expect: portcullis::slsa::gha::Expectations,
+    trusted_root: Option<PathBuf>,
+    print_provenance: bool,
+    artifact: String,
+}
+
+fn verify_provenance(a: ProvenanceArgs) -> ExitCode {
+    let (root, digest) = match (trust_root(&a.trusted_root), artifact_sha256(&a.artifact)) {
+        (Ok(r), Ok(d)) => (r, d),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    let bytes = match std::fs::read(&a.provenance) {
+        Ok(b) => b,
+        Err(e) => return fail(format!("{}: {e}", a.provenance.display())),
+    };
+    match portcullis::slsa::gha::verify(&bytes, digest, &a.expect, &root) {
+        Ok(v) => {
+            eprintln!("Verified build using builder {} from {}", v.builder_id, a.expect.source_uri);
+            if a.print_provenance {
+                let p = &v.provenance;
+                let out = serde_json::json!({
+                    "predicateType": p.predicate_type,
+                    "builderId": p.builder_id,
+                    "buildType": p.build_type,
+                    "trigger": p.trigger_uri,
+                    "source": p.source.as_ref().map(|d| serde_json::json!({"uri": d.uri, "digest": d.digest})),
+                    "subjects": p.subjects.iter().map(|s| serde_json::json!({"name": s.name, "digest": s.digest})).collect::<Vec<_>>(),
+                    "externalParameters": p.external_parameters,
+                    "resolvedDependencies": p.resolved_dependencies.iter().map(|d| serde_json::json!({"uri": d.uri, "digest": d.digest})).collect::<Vec<_>>(),
+                });
+                println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("verification failed ({}): {e}", e.kind.slsa_verifier_names()[0]);
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn verify_bundle(
     bundle: PathBuf,
     key: Option<PathBuf>,
@@ -333,14 +438,10 @@ fn verify_bundle(
     trusted_root: Option<PathBuf>,
     artifact: String,
 ) -> ExitCode {
-    use portcullis::signature::{bundle as b, trust::TrustRoot};
-    use sha2::Digest as _;
-    let root = match &trusted_root {
-        Some(p) => match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| TrustRoot::parse(&t)) {
-            Ok(r) => r,
-            Err(e) => return fail(format!("{}: {e}", p.display())),
-        },
-        None => TrustRoot::production(),
+    use portcullis::signature::bundle as b;
+    let root = match trust_root(&trusted_root) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
     };
     let expect = match (key, identity) {
         (Some(k), _) => match std::fs::read(&k) {
@@ -352,15 +453,9 @@ fn verify_bundle(
             return fail("give --key, or --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]");
         }
     };
-    let digest: [u8; 32] = match artifact.strip_prefix("sha256:") {
-        Some(hex) => match hex::decode(hex).ok().and_then(|d| d.try_into().ok()) {
-            Some(d) => d,
-            None => return fail(format!("`{artifact}` is not sha256:<64 hex digits>")),
-        },
-        None => match std::fs::read(&artifact) {
-            Ok(bytes) => sha2::Sha256::digest(&bytes).into(),
-            Err(e) => return fail(format!("{artifact}: {e}")),
-        },
+    let digest = match artifact_sha256(&artifact) {
+        Ok(d) => d,
+        Err(e) => return fail(e),
     };
     let bytes = match std::fs::read(&bundle) {
         Ok(b) => b,
@@ -402,6 +497,32 @@ fn main() -> ExitCode {
             };
             verify_bundle(bundle, key, identity, trusted_root, artifact)
         }
+        Command::VerifyProvenance {
+            provenance,
+            source_uri,
+            builder_id,
+            source_branch,
+            source_tag,
+            source_versioned_tag,
+            build_workflow_inputs,
+            trusted_root,
+            print_provenance,
+            artifact,
+        } => verify_provenance(ProvenanceArgs {
+            provenance,
+            expect: portcullis::slsa::gha::Expectations {
+                source_uri,
+                builder_id,
+                branch: source_branch,
+                tag: source_tag,
+                versioned_tag: source_versioned_tag,
+                workflow_inputs: build_workflow_inputs.into_iter().collect(),
+                testing: false,
+            },
+            trusted_root,
+            print_provenance,
+            artifact,
+        }),
         Command::Sbom { command } => sbom_command(command),
         Command::Audit {
             path,

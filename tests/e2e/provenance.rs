@@ -104,3 +104,45 @@ fn slsa_verifier_artifact_cases() {
     assert!(wrong.is_empty(), "{} disagree:\n{}", wrong.len(), shown.join("\n"));
     assert!(applicable > 1000, "the corpus changed: {applicable} applicable runs");
 }
+
+/// The CLI: exit 0 with the builder named, exit 1 with the failed check
+/// named the way slsa-verifier names it, never an admit for a bare envelope;
+/// production mode (no testing flag) refuses a builder at a branch.
+#[test]
+fn verify_provenance_cli() {
+    let t = support::corpus("slsa-verifier").join("cli/slsa-verifier/testdata");
+    let go = t.join("gha_go/v2.1.0");
+    let run = |prov: &std::path::Path, artifact: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "verify-provenance".to_string(),
+            "--provenance".into(),
+            prov.display().to_string(),
+            "--source-uri".into(),
+            "github.com/slsa-framework/example-package".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.push(artifact.display().to_string());
+        support::portcullis(&args)
+    };
+    let prov = go.join("binary-linux-amd64-push-v14.2.intoto.jsonl");
+    let art = go.join("binary-linux-amd64-push-v14.2");
+    let ok = run(&prov, &art, &["--source-versioned-tag", "v14"]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stderr.contains("builder_go_slsa3.yml@refs/tags/v2.1.0"), "{}", ok.stderr);
+    let tag = run(&prov, &art, &["--source-tag", "v14.1"]);
+    assert_eq!(tag.code, 1);
+    assert!(tag.stderr.contains("ErrorMismatchTag") && tag.stderr.contains("`v14.2`"), "{}", tag.stderr);
+    // Any file that is not a subject (the provenance itself will do).
+    let other = run(&prov, &prov, &[]);
+    assert!(other.code == 1 && other.stderr.contains("ErrorMismatchHash"), "{}", other.stderr);
+    let bare = run(&t.join("workflow-inputs.intoto.jsonl"), &t.join("workflow-inputs"), &[]);
+    assert!(bare.code == 1 && bare.stderr.contains("online"), "{}", bare.stderr);
+    // The delegator v1.9.0 run was signed at refs/heads/main: accepted only in testing mode.
+    let d = t.join("gha_delegator/v1.9.0");
+    let main = run(
+        &d.join("binary-linux-amd64-workflow_dispatch.build.slsa"),
+        &d.join("binary-linux-amd64-workflow_dispatch"),
+        &[],
+    );
+    assert!(main.code == 1 && main.stderr.contains("ErrorInvalidRef"), "{}", main.stderr);
+}
