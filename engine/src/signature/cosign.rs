@@ -112,11 +112,15 @@ pub fn verify(sig: &CosignSignature, manifest_digest: &str, req: &Requirements) 
         return Err("the signed entry timestamp verifies with none of the Rekor keys".into());
     }
     // The logged entry must be this signature over this payload.
-    let logged = super::tlog::HashedRekord::from_body(body).ok_or("Rekor entry body is not base64 JSON")?;
-    if logged.signature.as_deref() != Some(&raw[..]) {
+    let super::entry::Logged::Hashed { digest, signature, .. } =
+        super::entry::Logged::read(body).map_err(|e| format!("Rekor entry: {e}"))?
+    else {
+        return Err("the Rekor entry is not a hashedrekord entry".into());
+    };
+    if signature != raw {
         return Err("signature in Rekor SET does not match the signature".into());
     }
-    if logged.digest_hex != hex::encode(Sha256::digest(&sig.payload)) {
+    if digest[..] != Sha256::digest(&sig.payload)[..] {
         return Err("the Rekor entry is for another payload".into());
     }
     Ok(())

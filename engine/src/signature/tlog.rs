@@ -131,30 +131,6 @@ fn verify_with(key: &LogKey, sig: &[u8], msg: &[u8]) -> Result<(), String> {
     k.verify_signature(Signature::Raw(sig), msg).map_err(|e| e.to_string())
 }
 
-/// The fields of a `hashedrekord` 0.0.1 entry body that bind it to a
-/// signature: the signed digest (hex), the signature, and the verifier (a
-/// PEM public key or certificate), all as logged.
-#[derive(Debug, Clone)]
-pub struct HashedRekord {
-    pub digest_hex: String,
-    pub signature: Option<Vec<u8>>,
-    pub verifier_pem: Option<Vec<u8>>,
-}
-
-impl HashedRekord {
-    /// Reads an entry body (base64 JSON); `None` when it is not one.
-    pub fn from_body(body_b64: &str) -> Option<HashedRekord> {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let body: serde_json::Value = serde_json::from_slice(&b64.decode(body_b64.trim()).ok()?).ok()?;
-        let text = |p: &str| body.pointer(p).and_then(serde_json::Value::as_str);
-        Some(HashedRekord {
-            digest_hex: text("/spec/data/hash/value").unwrap_or_default().to_string(),
-            signature: text("/spec/signature/content").and_then(|s| b64.decode(s).ok()),
-            verifier_pem: text("/spec/signature/publicKey/content").and_then(|s| b64.decode(s).ok()),
-        })
-    }
-}
-
 /// What a Rekor signed entry timestamp signs: the canonical JSON (sorted
 /// keys, no spaces) of the entry's body (base64), integrated time, log ID
 /// (hex) and index.
