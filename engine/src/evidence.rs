@@ -80,6 +80,9 @@ pub struct ImageEvidence {
     pub scan: Option<Arc<crate::scan::ImageScan>>,
     /// SBOMs attached to the image or supplied for it.
     pub sboms: Arc<crate::sbom::Attached>,
+    /// Signatures and attestations attached to the image or to its index
+    /// (each names its target), unverified: plugins ask the host to verify.
+    pub signatures: Arc<Vec<crate::signature::material::Material>>,
 }
 
 #[derive(Debug, Clone)]

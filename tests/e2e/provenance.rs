@@ -10,6 +10,7 @@
 
 mod support;
 
+use portcullis::signature::material::Material;
 use portcullis::signature::trust::TrustRoot;
 use portcullis::slsa::{Failure, gha};
 use serde_json::Value;
@@ -26,22 +27,41 @@ fn artifact_digest(root: &std::path::Path, a: &Value) -> Option<[u8; 32]> {
     }
 }
 
+/// The signatures and attestations discovered in a layout, as `audit`
+/// finds them.
+fn attached_materials(layout: &std::path::Path) -> Vec<Material> {
+    let opts = portcullis::source::OpenOptions { skip_layers: true, ..Default::default() };
+    let input = portcullis::source::open(layout, &opts).unwrap();
+    let mut out: Vec<Material> = Vec::new();
+    for e in &input.evidence {
+        if let portcullis::evidence::Evidence::Image(i) = e {
+            for m in i.signatures.iter() {
+                if !out.iter().any(|o| o.origin == m.origin) {
+                    out.push(m.clone());
+                }
+            }
+        }
+    }
+    assert!(!out.is_empty(), "no attestation found in {}", layout.display());
+    out
+}
+
 #[test]
 fn slsa_verifier_artifact_cases() {
     let root = support::corpus("slsa-verifier");
     let trust = TrustRoot::production();
     let text = std::fs::read_to_string(root.join("expected_cases.jsonl")).unwrap();
-    let (mut agreed, mut applicable, mut not_applicable, mut absent) = (0, 0, 0, 0);
+    let (mut agreed, mut applicable, mut not_applicable, mut absent, mut image_runs) = (0, 0, 0, 0, 0);
+    let mut layouts: BTreeMap<std::path::PathBuf, Vec<Material>> = BTreeMap::new();
     let mut not_yet: BTreeMap<String, usize> = BTreeMap::new();
     let mut wrong = Vec::new();
     for line in text.lines() {
         let case: Value = serde_json::from_str(line).unwrap();
         let test = case["test"].as_str().unwrap();
-        if test != "Test_runVerifyGHAArtifactPath" {
+        if test != "Test_runVerifyGHAArtifactPath" && test != "Test_runVerifyGHAArtifactImage" {
             *not_yet.entry(test.to_string()).or_default() += 1;
             continue;
         }
-        let bytes = std::fs::read(root.join(case["provenance"]["path"].as_str().unwrap())).unwrap();
         let s = |k: &str| case[k].as_str().map(str::to_owned);
         let expect = gha::Expectations {
             source_uri: s("source_uri").unwrap(),
@@ -56,6 +76,37 @@ fn slsa_verifier_artifact_cases() {
             // The regression test runs in slsa-verifier's testing mode.
             testing: true,
         };
+        if test == "Test_runVerifyGHAArtifactImage" {
+            // A `cosign save` layout: the image and its attestations.
+            let layout = root.join(case["image_oci_layout"]["path"].as_str().unwrap());
+            let image = portcullis::digest::Digest::parse(case["image_digest"].as_str().unwrap()).unwrap();
+            let materials = layouts.entry(layout.clone()).or_insert_with(|| attached_materials(&layout)).clone();
+            let result = gha::verify_image(&materials, &image, &expect, &trust);
+            applicable += 1;
+            image_runs += 1;
+            let ok = match (&result, case["expected"] == "pass") {
+                (Ok(v), true) => case["expected_out_builder_id"].as_str().is_none_or(|b| v.builder_id == b),
+                (Err(e), false) => {
+                    e.kind.slsa_verifier_names().contains(&case["expected_error"].as_str().unwrap_or(""))
+                }
+                _ => false,
+            };
+            if ok {
+                agreed += 1;
+            } else {
+                wrong.push(format!(
+                    "image {} [{}] {}: expected {} {}, got {:?}",
+                    case["name"],
+                    case["builder_dir"],
+                    case["builder_id"],
+                    case["expected"],
+                    case["expected_error"],
+                    result.as_ref().map(|v| v.builder_id.clone()).map_err(|e| (e.kind, e.message.clone()))
+                ));
+            }
+            continue;
+        }
+        let bytes = std::fs::read(root.join(case["provenance"]["path"].as_str().unwrap())).unwrap();
         let bare = case["provenance_format"].as_str().unwrap_or_default().starts_with("bare-dsse");
         let Some(digests) =
             case["artifacts"].as_array().unwrap().iter().map(|a| artifact_digest(&root, a)).collect::<Option<Vec<_>>>()
@@ -95,7 +146,7 @@ fn slsa_verifier_artifact_cases() {
         }
     }
     println!(
-        "slsa-verifier verify-artifact: {agreed} agreed / {applicable} applicable; {not_applicable} N/A (bare DSSE: online Rekor search); {absent} not runnable (artifact absent upstream)"
+        "slsa-verifier verify-artifact + verify-image: {agreed} agreed / {applicable} applicable ({image_runs} image runs on cosign layouts); {not_applicable} N/A (bare DSSE: online Rekor search); {absent} not runnable (artifact absent upstream)"
     );
     for (test, n) in &not_yet {
         println!("  not run yet: {test} ({n} runs)");

@@ -120,11 +120,11 @@ impl Signed {
         }
     }
 
-    fn content(&self, digest: [u8; 32]) -> Content<'_> {
+    fn content<'a>(&'a self, digest: [u8; 32], raw: Option<&'a [u8]>) -> Content<'a> {
         match self {
             Signed::Message { signature } => Content::Message { digest, signature },
             Signed::Envelope { payload_type, payload, signature } => {
-                Content::Envelope { payload_type, payload, signature }
+                Content::Envelope { payload_type, payload, signature, raw }
             }
         }
     }
@@ -148,6 +148,18 @@ pub fn verify(
     digest: [u8; 32],
     expect: &Expectation,
     root: &TrustRoot,
+) -> Result<Verified, BundleError> {
+    verify_with_envelope(bundle, digest, expect, root, None)
+}
+
+/// [`verify`], knowing the DSSE envelope's bytes as they were logged (a
+/// cosign attestation layer): `intoto` 0.0.1 entries bind those bytes.
+pub fn verify_with_envelope(
+    bundle: &[u8],
+    digest: [u8; 32],
+    expect: &Expectation,
+    root: &TrustRoot,
+    envelope: Option<&[u8]>,
 ) -> Result<Verified, BundleError> {
     let doc: Value = serde_json::from_slice(bundle).map_err(|e| BundleError::NotJson(e.to_string()))?;
     let media_type = doc.get("mediaType").and_then(Value::as_str).unwrap_or_default();
@@ -205,7 +217,7 @@ pub fn verify(
             Signer::Certificate(leaf_certificate(&doc)?)
         }
     };
-    let content = signed.content(digest);
+    let content = signed.content(digest, envelope);
     for (index, e) in entries.iter().enumerate() {
         Logged::read(&e.canonicalized_body)
             .and_then(|logged| logged.binds(&content, &signer))
@@ -306,10 +318,12 @@ fn verify_keyless(
     let mut parsed: sigstore::bundle::Bundle =
         serde_json::from_value(doc).map_err(|e| BundleError::Malformed(e.to_string()))?;
     let e = &entries[0];
+    // DSSE entries are always restated: the crate recomputes `envelopeHash`
+    // from its own serialisation of the envelope, which need not be the
+    // bytes the signer submitted (cosign's are not); the entry's binding to
+    // signature, signer and payload was proven above.
     let readable = match (e.kind_version.kind.as_str(), e.kind_version.version.as_str(), signed) {
-        ("hashedrekord", "0.0.1", Signed::Message { .. }) | ("dsse", "0.0.1", Signed::Envelope { .. }) => {
-            e.integrated_time.unwrap_or(0) != 0
-        }
+        ("hashedrekord", "0.0.1", Signed::Message { .. }) => e.integrated_time.unwrap_or(0) != 0,
         _ => false,
     };
     if !readable {

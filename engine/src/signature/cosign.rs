@@ -40,6 +40,60 @@ impl CosignSignature {
     }
 }
 
+const CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+pub const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
+
+/// A keyless cosign signature or attestation layer restated as the Sigstore
+/// bundle (v0.1) it amounts to: the Fulcio certificate annotation, the Rekor
+/// entry with its SET (the bundle annotation), and what was signed — a
+/// message signature over the simple-signing payload, or the DSSE envelope
+/// the layer is. The bundle is then verified like any other.
+pub fn keyless_bundle(sig: &CosignSignature) -> Result<Vec<u8>, String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let cert = sig.annotations.get(CERTIFICATE).ok_or("no certificate annotation: not a keyless signature")?;
+    let (_, leaf) = super::entry::pem_blocks(cert.as_bytes())
+        .map_err(|e| format!("certificate annotation: {e}"))?
+        .into_iter()
+        .find(|(label, _)| label == "CERTIFICATE")
+        .ok_or("the certificate annotation holds no certificate")?;
+    let rekor = sig.annotations.get(BUNDLE).ok_or("no Rekor bundle annotation: the signature was not logged")?;
+    let rekor: Value = serde_json::from_str(rekor).map_err(|e| format!("bundle annotation: {e}"))?;
+    let p = &rekor["Payload"];
+    let body = p["body"].as_str().ok_or("bundle annotation: no Payload.body")?;
+    let decoded: Value = b64
+        .decode(body)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or("bundle annotation: Payload.body is not base64 JSON")?;
+    let log_id =
+        hex::decode(p["logID"].as_str().unwrap_or_default()).map_err(|e| format!("bundle annotation logID: {e}"))?;
+    let entry = serde_json::json!({
+        "logIndex": p["logIndex"].as_i64().ok_or("bundle annotation: no logIndex")?.to_string(),
+        "logId": {"keyId": b64.encode(log_id)},
+        "kindVersion": {"kind": decoded["kind"], "version": decoded["apiVersion"]},
+        "integratedTime": p["integratedTime"].as_i64().ok_or("bundle annotation: no integratedTime")?.to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": rekor["SignedEntryTimestamp"]},
+        "canonicalizedBody": body,
+    });
+    let mut bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        "verificationMaterial": {
+            "x509CertificateChain": {"certificates": [{"rawBytes": b64.encode(leaf)}]},
+            "tlogEntries": [entry],
+        },
+    });
+    if sig.media_type == DSSE {
+        let envelope: Value = serde_json::from_slice(&sig.payload).map_err(|e| format!("DSSE envelope: {e}"))?;
+        bundle["dsseEnvelope"] = envelope;
+    } else {
+        bundle["messageSignature"] = serde_json::json!({
+            "messageDigest": {"algorithm": "SHA2_256", "digest": b64.encode(Sha256::digest(&sig.payload))},
+            "signature": sig.annotations.get(SIGNATURE).ok_or("no signature annotation")?,
+        });
+    }
+    serde_json::to_vec(&bundle).map_err(|e| e.to_string())
+}
+
 /// What to require of a signature.
 pub struct Requirements {
     /// PEM public keys; any one may have signed.

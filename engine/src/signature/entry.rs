@@ -35,8 +35,9 @@ impl Signer {
 pub enum Content<'a> {
     /// A signature over the artifact's SHA-256 digest.
     Message { digest: [u8; 32], signature: &'a [u8] },
-    /// A DSSE envelope's (first) signature over PAE(payload type, payload).
-    Envelope { payload_type: &'a str, payload: &'a [u8], signature: &'a [u8] },
+    /// A DSSE envelope's (first) signature over PAE(payload type, payload);
+    /// `raw`: the envelope's bytes as submitted to the log, when known.
+    Envelope { payload_type: &'a str, payload: &'a [u8], signature: &'a [u8], raw: Option<&'a [u8]> },
 }
 
 /// DSSE pre-authentication encoding.
@@ -51,23 +52,34 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
 pub enum Logged {
     /// `hashedrekord`: a signature over a SHA-256 digest.
     Hashed { digest: Vec<u8>, signature: Vec<u8>, signer: Signer },
-    /// `dsse` / `intoto`: signatures over an envelope with this payload hash.
+    /// `dsse` / `intoto` 0.0.2: signatures over an envelope with this payload hash.
     Envelope { payload_sha256: Vec<u8>, signatures: Vec<(Vec<u8>, Signer)> },
+    /// `intoto` 0.0.1: the hash of the envelope's bytes (which covers its
+    /// signature), its payload hash and the signer.
+    EnvelopeHash { envelope_sha256: Vec<u8>, payload_sha256: Vec<u8>, signer: Signer },
+}
+
+/// The PEM blocks of a text, `(label, DER)`, leniently: bodies may be on
+/// one line or wrapped at any width.
+pub fn pem_blocks(pem: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let text = std::str::from_utf8(pem).map_err(|_| "not PEM text".to_string())?;
+    let mut out = Vec::new();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    while let Some(line) = lines.next() {
+        let Some(label) = line.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) else { continue };
+        let body: String = lines.by_ref().take_while(|l| !l.starts_with("-----END ")).collect();
+        let der = B64.decode(body).map_err(|e| format!("PEM `{label}` body is not base64: {e}"))?;
+        out.push((label.to_string(), der));
+    }
+    Ok(out)
 }
 
 /// PEM (certificate or public key) → its DER and kind. Rekor stores PEM as
 /// clients sent it, sometimes with the body on one line, which strict
 /// RFC 7468 readers refuse; this one joins the body lines.
 fn signer_from_pem(pem: &[u8]) -> Result<Signer, String> {
-    let text = std::str::from_utf8(pem).map_err(|_| "verifier is not PEM text".to_string())?;
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let label = lines
-        .next()
-        .and_then(|l| l.strip_prefix("-----BEGIN ")?.strip_suffix("-----"))
-        .ok_or("verifier is not PEM (no BEGIN line)")?;
-    let body: String = lines.take_while(|l| !l.starts_with("-----END ")).collect();
-    let der = B64.decode(body).map_err(|e| format!("verifier PEM body is not base64: {e}"))?;
-    match label {
+    let (label, der) = pem_blocks(pem)?.into_iter().next().ok_or("verifier is not PEM (no BEGIN line)")?;
+    match label.as_str() {
         "CERTIFICATE" => Ok(Signer::Certificate(der)),
         "PUBLIC KEY" => Ok(Signer::key(der)),
         other => Err(format!("verifier PEM holds a `{other}`")),
@@ -131,6 +143,11 @@ impl Logged {
                     signatures,
                 })
             }
+            ("intoto", "0.0.1") => Ok(Logged::EnvelopeHash {
+                envelope_sha256: hex_sha256(&spec["content"]["hash"], "spec.content.hash")?,
+                payload_sha256: hex_sha256(&spec["content"]["payloadHash"], "spec.content.payloadHash")?,
+                signer: signer_from_pem(&b64(&spec["publicKey"], "spec.publicKey")?)?,
+            }),
             ("intoto", "0.0.2") => {
                 let content = &spec["content"];
                 // Rekor has stored a signature both as base64 of the raw
@@ -163,7 +180,7 @@ impl Logged {
             (Logged::Hashed { digest, signature, signer: logged }, _) => {
                 let (expected, sig, what) = match content {
                     Content::Message { digest, signature } => (digest.to_vec(), *signature, "the artifact"),
-                    Content::Envelope { payload_type, payload, signature } => {
+                    Content::Envelope { payload_type, payload, signature, .. } => {
                         (Sha256::digest(pae(payload_type, payload)).to_vec(), *signature, "the envelope")
                     }
                 };
@@ -191,7 +208,24 @@ impl Logged {
                 }
                 Ok(())
             }
-            (Logged::Envelope { .. }, Content::Message { .. }) => {
+            (
+                Logged::EnvelopeHash { envelope_sha256, payload_sha256, signer: logged },
+                Content::Envelope { payload, raw, .. },
+            ) => {
+                let raw = raw
+                    .ok_or("an intoto 0.0.1 entry binds the envelope's exact bytes, which this bundle does not keep")?;
+                if *envelope_sha256 != Sha256::digest(raw).to_vec() {
+                    return Err("the logged envelope hash is not this envelope's".into());
+                }
+                if *payload_sha256 != Sha256::digest(payload).to_vec() {
+                    return Err("the logged payload hash is not the envelope's payload".into());
+                }
+                if logged != signer {
+                    return Err("the logged signer is not the bundle's".into());
+                }
+                Ok(())
+            }
+            (Logged::Envelope { .. } | Logged::EnvelopeHash { .. }, Content::Message { .. }) => {
                 Err("the log entry records an envelope, but the bundle holds a message signature".into())
             }
         }

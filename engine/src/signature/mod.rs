@@ -17,6 +17,7 @@ pub mod cosign;
 pub mod entry;
 pub mod identity;
 pub mod keys;
+pub mod material;
 pub mod timestamp;
 pub mod tlog;
 pub mod trust;

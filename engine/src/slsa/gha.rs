@@ -18,6 +18,7 @@
 use super::{Failure, Provenance, SlsaError, fail, semver};
 use crate::signature::bundle::{self, Expectation};
 use crate::signature::identity::{Identity, Matcher, Workflow};
+use crate::signature::material::{Kind, Material};
 use crate::signature::trust::TrustRoot;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -26,14 +27,18 @@ const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator
 const GHA_ISSUER: &str = "https://token.actions.githubusercontent.com";
 const BYOB_BUILD_TYPE: &str = "https://github.com/slsa-framework/slsa-github-generator/delegator-generic@v0";
 
-/// The workflows trusted to sign provenance for artifacts, without being asked.
-const TRUSTED: &[&str] = &[
+/// The workflows trusted to sign provenance for artifacts, without being
+/// asked; the delegators among them vouch for a builder (BYOB) named in the
+/// provenance.
+const FOR_ARTIFACTS: &[&str] = &[
     "generator_generic_slsa3.yml",
     "builder_go_slsa3.yml",
     "builder_container-based_slsa3.yml",
-    "generator_container_slsa3.yml",
+    "delegator_generic_slsa3.yml",
+    "delegator_lowperms-generic_slsa3.yml",
 ];
-/// Delegators: trusted to vouch for a builder (BYOB) named in the provenance.
+/// The workflows trusted to sign provenance for container images.
+const FOR_IMAGES: &[&str] = &["generator_container_slsa3.yml"];
 const DELEGATORS: &[&str] = &["delegator_generic_slsa3.yml", "delegator_lowperms-generic_slsa3.yml"];
 
 fn trusted_name(name: &str, set: &[&str]) -> bool {
@@ -166,11 +171,7 @@ pub fn verify(
             Ok,
         )?
     };
-    let identity = Identity {
-        san: Matcher::regex(r"https://github\.com/.+").expect("a valid pattern"),
-        issuer: Matcher::Exact(GHA_ISSUER.into()),
-    };
-    let verified = bundle::verify(bytes, bind, &Expectation::Identity(identity), root)
+    let verified = bundle::verify(bytes, bind, &Expectation::Identity(github_identity()), root)
         .or_else(|e| fail(Failure::Signature, e.to_string()))?;
     let (payload_type, payload) =
         verified.envelope.map_or_else(|| fail(Failure::Format, "the bundle signs no envelope"), Ok)?;
@@ -178,21 +179,69 @@ pub fn verify(
         return fail(Failure::Format, format!("payload type `{payload_type}` is not an in-toto statement"));
     }
     let cert = verified.certificate.map_or_else(|| fail(Failure::Signature, "no signing certificate"), Ok)?;
-    let cert = <x509_cert::Certificate as der::Decode>::from_der(&cert)
+    check_run(&cert, &payload, &artifact_hex, expect, FOR_ARTIFACTS)
+}
+
+/// Verifies the provenance attestations attached to an image (cosign
+/// attestations: keyless DSSE envelopes) the way slsa-verifier's
+/// `verify-image` does: the first attestation that passes decides; if none
+/// does, the first failure is the reason.
+pub fn verify_image(
+    materials: &[Material],
+    image: &crate::digest::Digest,
+    expect: &Expectations,
+    root: &TrustRoot,
+) -> Result<Verified, SlsaError> {
+    let mut first: Option<SlsaError> = None;
+    for m in materials.iter().filter(|m| &m.target == image && m.kind() == Kind::Attestation) {
+        let r =
+            m.verify_keyless(root).or_else(|e| fail(Failure::Signature, format!("{}: {e}", m.origin))).and_then(|v| {
+                let cert = v.certificate.map_or_else(|| fail(Failure::Signature, "no signing certificate"), Ok)?;
+                let statement = v.statement.map_or_else(|| fail(Failure::Format, "no statement"), Ok)?;
+                check_run(&cert, &statement, image.encoded(), expect, FOR_IMAGES)
+            });
+        match r {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first
+        .unwrap_or(SlsaError { kind: Failure::Signature, message: format!("no attestation is attached to {image}") }))
+}
+
+fn github_identity() -> Identity {
+    Identity {
+        san: Matcher::regex(r"https://github\.com/.+").expect("a valid pattern"),
+        issuer: Matcher::Exact(GHA_ISSUER.into()),
+    }
+}
+
+/// The checks after the signature: the signing workflow (certificate), the
+/// certificate's source, and the provenance's claims.
+fn check_run(
+    cert: &[u8],
+    statement: &[u8],
+    artifact_hex: &str,
+    expect: &Expectations,
+    trusted: &[&str],
+) -> Result<Verified, SlsaError> {
+    let cert = <x509_cert::Certificate as der::Decode>::from_der(cert)
         .or_else(|e| fail(Failure::Signature, format!("signing certificate: {e}")))?;
     let workflow = Workflow::from_certificate(&cert).or_else(|e| fail(Failure::Format, e))?;
-    let prov = Provenance::from_statement(&payload)?;
+    let prov = Provenance::from_statement(statement)?;
 
     // 2. The signing workflow is a trusted builder at a release tag.
     let signer = workflow.signer_workflow.rsplit_once('@').map_or_else(
         || fail(Failure::Format, format!("workflow `{}` names no ref", workflow.signer_workflow)),
         |(name, r)| Ok(BuilderId { name, version: r }),
     )?;
-    let byob = trusted_name(signer.name, DELEGATORS);
+    let byob = trusted_name(signer.name, DELEGATORS) && trusted_name(signer.name, trusted);
     match &expect.builder_id {
         None | Some(_) if byob => {}
         None => {
-            if !trusted_name(signer.name, TRUSTED) {
+            if !trusted_name(signer.name, trusted) {
                 return fail(Failure::UntrustedBuilder, format!("`{}` is not a trusted builder", signer.name));
             }
         }
@@ -246,7 +295,7 @@ pub fn verify(
         prov_builder.matches(&signer_id, true, Failure::BuilderMismatch)?;
         signer_id
     };
-    check_common(&prov, &artifact_hex, expect)?;
+    check_common(&prov, artifact_hex, expect)?;
     Ok(Verified { builder_id: builder, provenance: prov })
 }
 

@@ -21,6 +21,7 @@ use crate::digest::Digest;
 use crate::evidence::Evidence;
 use crate::oci::{self, Descriptor, media_type};
 use crate::sbom::{self, Attached, Document, Problem};
+use crate::signature::material::{Material, is_material_media_type};
 use std::sync::Arc;
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -41,15 +42,54 @@ fn read_manifest(c: &dyn Container, d: &Descriptor) -> Result<oci::Manifest, Str
         .and_then(|b| oci::parse_manifest(&b).map_err(|e| format!("manifest {}: {e}", d.digest)))
 }
 
-/// `sha256-<hex>.sbom` / `.att` → `sha256:<hex>`.
+const COSIGN_KIND: &str = "kind";
+
+/// Whether a top-level layout entry is an attachment (cosign signature,
+/// attestation or SBOM, by tag or as `cosign save` writes them) rather
+/// than an image to evaluate.
+pub(super) fn is_attachment(d: &Descriptor) -> bool {
+    d.annotation(REF_NAME).is_some_and(|n| cosign_tag_target(n).is_some())
+        || d.annotation(COSIGN_KIND).is_some_and(|k| {
+            matches!(
+                k,
+                "dev.cosignproject.cosign/atts" | "dev.cosignproject.cosign/sigs" | "dev.cosignproject.cosign/sboms"
+            )
+        })
+}
+
+/// `sha256-<hex>.sbom` / `.att` / `.sig` → `sha256:<hex>`.
 fn cosign_tag_target(name: &str) -> Option<String> {
-    let stem = name.strip_suffix(".sbom").or_else(|| name.strip_suffix(".att"))?;
+    let stem =
+        name.strip_suffix(".sbom").or_else(|| name.strip_suffix(".att")).or_else(|| name.strip_suffix(".sig"))?;
     let (alg, hex) = stem.split_once('-')?;
     (alg == "sha256" && hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| format!("sha256:{hex}"))
 }
 
 fn candidates(c: &dyn Container, top: &[Descriptor]) -> Vec<Candidate> {
     let mut out = Vec::new();
+    // `cosign save` writes the image and its signatures/attestations side
+    // by side in index.json, told apart by a `kind` annotation.
+    let saved_image = top.iter().find(|d| {
+        matches!(
+            d.annotation(COSIGN_KIND),
+            Some("dev.cosignproject.cosign/image" | "dev.cosignproject.cosign/imageIndex")
+        )
+    });
+    for d in top {
+        if let (
+            Some(image),
+            Some("dev.cosignproject.cosign/atts" | "dev.cosignproject.cosign/sigs" | "dev.cosignproject.cosign/sboms"),
+        ) = (saved_image, d.annotation(COSIGN_KIND))
+        {
+            let manifest = read_manifest(c, d);
+            out.push(Candidate {
+                descriptor: d.clone(),
+                manifest,
+                target: image.digest.to_string(),
+                kind: "cosign-save",
+            });
+        }
+    }
     let mut stack: Vec<(Descriptor, usize)> = top.iter().map(|d| (d.clone(), 0)).collect();
     while let Some((d, depth)) = stack.pop() {
         if media_type::is_index(&d.media_type) {
@@ -143,8 +183,32 @@ fn read_attachment(c: &dyn Container, cand: &Candidate) -> (Vec<Document>, Vec<P
     (docs, problems)
 }
 
-/// Finds the SBOMs attached to images of a layout and offers each to the
-/// image (or every image of the index) it is attached to.
+/// The signature and attestation layers of one attachment manifest.
+fn read_materials(c: &dyn Container, cand: &Candidate, target: &Digest, notes: &mut Vec<String>) -> Vec<Material> {
+    let Ok(manifest) = &cand.manifest else { return Vec::new() };
+    let mut out = Vec::new();
+    for layer in manifest.layers.iter().filter(|l| is_material_media_type(&l.media_type)) {
+        let origin = format!("{}:{}/{}", cand.kind, cand.descriptor.digest, layer.digest);
+        match read_blob(c, &layer.digest, Some(layer.size), MAX_MATERIAL_BYTES, "signature") {
+            Ok(content) => out.push(Material {
+                origin,
+                target: target.clone(),
+                media_type: layer.media_type.clone(),
+                content,
+                annotations: layer.annotations.clone().unwrap_or_default(),
+            }),
+            Err(e) => notes.push(format!("{origin}: {e}")),
+        }
+    }
+    out
+}
+
+/// Largest signature or attestation layer read.
+const MAX_MATERIAL_BYTES: u64 = 16 << 20;
+
+/// Finds the SBOMs, signatures and attestations attached to images of a
+/// layout and offers each to the image (or every image of the index) it is
+/// attached to.
 pub(super) fn discover(c: &dyn Container, top: &[Descriptor], evidence: &mut [Evidence], notes: &mut Vec<String>) {
     for cand in candidates(c, top) {
         let Ok(target) = Digest::parse(&cand.target) else {
@@ -152,6 +216,16 @@ pub(super) fn discover(c: &dyn Container, top: &[Descriptor], evidence: &mut [Ev
                 .push(format!("{} {}: attached to `{}`, not a digest", cand.kind, cand.descriptor.digest, cand.target));
             continue;
         };
+        let materials = read_materials(c, &cand, &target, notes);
+        if !materials.is_empty() {
+            for e in evidence.iter_mut() {
+                if let Evidence::Image(i) = e
+                    && (i.subject.digest == target || i.subject.parent_index.as_ref() == Some(&target))
+                {
+                    Arc::make_mut(&mut i.signatures).extend(materials.iter().cloned());
+                }
+            }
+        }
         let (docs, problems) = read_attachment(c, &cand);
         if docs.is_empty() && problems.is_empty() {
             continue;

@@ -149,6 +149,7 @@ fn image(path: &Path, c: &dyn Container, e: &Entry, tag: Option<Reference>, opts
         layers,
         scan: None,
         sboms: Default::default(),
+        signatures: Default::default(),
     });
     super::scan_layers(c, image, e.layers.clone(), opts)
 }

@@ -35,7 +35,7 @@ pub(super) fn read(
     }
 
     let selected: Vec<&Descriptor> = if opts.images.is_empty() {
-        index.manifests.iter().collect()
+        index.manifests.iter().filter(|d| !super::attached::is_attachment(d)).collect()
     } else {
         let chosen: Vec<&Descriptor> =
             index.manifests.iter().filter(|d| opts.images.iter().any(|sel| entry_matches(d, sel))).collect();
@@ -222,6 +222,7 @@ impl LayoutReader<'_> {
             layers,
             scan: None,
             sboms: Default::default(),
+            signatures: Default::default(),
         });
         Some(super::scan_layers(self.c, image, names, self.opts))
     }
