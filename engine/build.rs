@@ -13,6 +13,7 @@ fn main() {
         ("PORTCULLIS_BUILTIN_GO_FILESYSTEM", "portcullis-plugin-go-filesystem"),
         ("PORTCULLIS_BUILTIN_GO_INDEX", "portcullis-plugin-go-index"),
         ("PORTCULLIS_BUILTIN_SBOM", "portcullis-plugin-sbom"),
+        ("PORTCULLIS_BUILTIN_SIGNATURES", "portcullis-plugin-signatures"),
         ("PORTCULLIS_TEST_HOSTILE_WASM", "portcullis-guest-hostile"),
     ];
     let packages: Vec<&str> = guests.iter().map(|(_, p)| *p).collect();
@@ -26,6 +27,7 @@ fn main() {
             "plugins/go-filesystem",
             "plugins/go-index",
             "plugins/sbom",
+            "plugins/signatures",
             "tests/guests",
             "Cargo.toml",
         ],

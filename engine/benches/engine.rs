@@ -45,7 +45,7 @@ fn main() {
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-image");
     let path = if shared.is_dir() { shared } else { sample };
     let cache = tempfile::tempdir().unwrap();
-    let options = || EngineOptions { cache_dir: Some(cache.path().to_path_buf()), today: None };
+    let options = || EngineOptions { cache_dir: Some(cache.path().to_path_buf()), today: None, ..Default::default() };
 
     // Cold, empty cache (compiles every builtin component).
     let start = Instant::now();

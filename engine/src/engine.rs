@@ -5,6 +5,7 @@
 //! metadata); `Engine::audit` is then cheap and can be called concurrently —
 //! the same semantics an admission controller embedding the library gets.
 
+use std::sync::Arc;
 use crate::evidence::Evidence;
 use crate::model::{Enforcement, FailurePolicy, Outcome, RawFinding, Severity};
 use crate::plugin::{LoadError, LoadedPlugin, PluginHost, PluginInfo, Queries, bindings};
@@ -33,11 +34,14 @@ pub struct EngineOptions {
     pub cache_dir: Option<PathBuf>,
     /// "Today", for waiver expiry (defaults to the local date).
     pub today: Option<jiff::civil::Date>,
+    /// The trusted root keyless signatures are verified against (default:
+    /// the embedded Sigstore public-good production root).
+    pub trust_root: Option<crate::signature::trust::TrustRoot>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { cache_dir: crate::plugin::cache::default_dir(), today: None }
+        EngineOptions { cache_dir: crate::plugin::cache::default_dir(), today: None, trust_root: None }
     }
 }
 
@@ -50,6 +54,7 @@ pub struct Engine {
     /// parameters, as sent on every call: fixed by the policy, built once.
     rule_configs: Vec<Vec<bindings::wit::RuleConfig>>,
     today: jiff::civil::Date,
+    trust: Arc<crate::signature::trust::TrustRoot>,
 }
 
 impl Engine {
@@ -89,7 +94,8 @@ impl Engine {
                     .collect()
             })
             .collect();
-        Ok(Engine { policy, plan, host, plugins, rule_configs, today })
+        let trust = Arc::new(options.trust_root.unwrap_or_else(crate::signature::trust::TrustRoot::production));
+        Ok(Engine { policy, plan, host, plugins, rule_configs, today, trust })
     }
 
     pub fn policy(&self) -> &Policy {
@@ -141,9 +147,12 @@ impl Engine {
             None => Vec::new(),
             Some(target) => {
                 let queries = match evidence {
-                    Evidence::Image(i) => {
-                        Queries { scan: i.scan.clone(), sboms: (!i.sboms.is_empty()).then(|| i.sboms.clone()) }
-                    }
+                    Evidence::Image(i) => Queries {
+                        scan: i.scan.clone(),
+                        sboms: (!i.sboms.is_empty()).then(|| i.sboms.clone()),
+                        signatures: (!i.signatures.is_empty()).then(|| i.signatures.clone()),
+                        trust: Some(self.trust.clone()),
+                    },
                     _ => Queries::default(),
                 };
                 self.plugins

@@ -55,6 +55,10 @@ enum Command {
         /// Largest SBOM read, in bytes.
         #[arg(long, default_value_t = portcullis::sbom::DEFAULT_MAX_BYTES)]
         max_sbom_bytes: u64,
+        /// trusted_root.json that keyless signatures and attestations are
+        /// verified against (default: the embedded Sigstore public-good root).
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
     },
     /// Work with policy files.
     Policy {
@@ -228,6 +232,14 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 fn engine(policy: Option<&PathBuf>, no_cache: bool) -> Result<Engine, ExitCode> {
+    engine_with(policy, no_cache, None)
+}
+
+fn engine_with(
+    policy: Option<&PathBuf>,
+    no_cache: bool,
+    trust_root: Option<portcullis::signature::trust::TrustRoot>,
+) -> Result<Engine, ExitCode> {
     let policy = match policy {
         Some(p) => Policy::from_file(p).map_err(|e| {
             eprint!("{}", e.render(stderr_color()));
@@ -235,7 +247,7 @@ fn engine(policy: Option<&PathBuf>, no_cache: bool) -> Result<Engine, ExitCode> 
         })?,
         None => Policy::builtin_default(),
     };
-    let mut options = EngineOptions::default();
+    let mut options = EngineOptions { trust_root, ..Default::default() };
     if no_cache {
         options.cache_dir = None;
     }
@@ -535,7 +547,16 @@ fn main() -> ExitCode {
             skip_layers,
             sboms,
             max_sbom_bytes,
+            trusted_root,
         } => {
+            // Read before the input: a bad root is a usage error, found fast.
+            let trust_root = match &trusted_root {
+                Some(_) => match trust_root(&trusted_root) {
+                    Ok(r) => Some(r),
+                    Err(e) => return fail(e),
+                },
+                None => None,
+            };
             let bar = progress_bar();
             let progress = bar.as_ref().map(|(b, _)| portcullis::scan::ProgressSink(b.clone()));
             let opened = source::open(
@@ -553,7 +574,7 @@ fn main() -> ExitCode {
             if !sboms.is_empty() {
                 input.supply_sboms(&portcullis::sbom::Attached::from_files(&sboms, max_sbom_bytes));
             }
-            let engine = match engine(policy.as_ref(), cli.no_cache) {
+            let engine = match engine_with(policy.as_ref(), cli.no_cache, trust_root) {
                 Ok(e) => e,
                 Err(code) => return code,
             };

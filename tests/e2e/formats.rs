@@ -148,7 +148,7 @@ fn policy_diagnostics_snapshot() {
     let policy = portcullis::Policy::parse("demo.toml", text, None).expect("form is fine");
     let engine = portcullis::Engine::new(
         policy,
-        portcullis::EngineOptions { cache_dir: Some(support::cache_dir()), today: None },
+        portcullis::EngineOptions { cache_dir: Some(support::cache_dir()), today: None, ..Default::default() },
     );
     let Err(portcullis::EngineError::Policy(err)) = engine else { panic!("expected policy errors") };
     insta::assert_snapshot!("policy_diagnostics", err.render(false));

@@ -148,9 +148,11 @@ fn docker_archive_subject_is_the_image_id() {
     assert_eq!(s["platform"], "linux/amd64");
 }
 
-/// The SBOM rules (supply-chain pack) on every shared image: alone (no SBOM:
-/// SC-SBOM-001 fails, the rest n/a), then with its syft SBOM supplied, in
-/// CycloneDX and in SPDX (SC-SBOM-001 and 002 pass), as FIXTURES.md says.
+/// The supply-chain pack on every shared image: alone (no SBOM: SC-SBOM-001
+/// fails, the rest n/a; no signature or provenance: SC-SIG-001 and
+/// SC-SLSA-001 fail, SC-SIG-004 fails for the multi-arch index's platforms,
+/// the rest n/a), then with its syft SBOM supplied, in CycloneDX and in SPDX
+/// (SC-SBOM-001 and 002 pass), as FIXTURES.md says.
 #[test]
 fn sbom_rules_match_fixtures_with_and_without_sboms() {
     let pack = support::workspace().join("policies/supply-chain.toml").display().to_string();
@@ -172,6 +174,6 @@ fn sbom_rules_match_fixtures_with_and_without_sboms() {
             compared += check_outcomes_with(name, &path, &args, "with_sbom_supplied");
         }
     }
-    // 4 rules alone + 2 rules (001, 002) x 2 formats, on 4 images.
-    assert_eq!(compared, 4 * 4 + 4 * 2 * 2);
+    // 12 rules alone (4 SBOM, 4 SIG, 4 SLSA) + 2 rules (SBOM 001, 002) x 2 formats, on 4 images.
+    assert_eq!(compared, 12 * 4 + 4 * 2 * 2);
 }

@@ -185,7 +185,7 @@ fn non_components_are_rejected_with_a_reason() {
             path.display()
         );
         let policy = Policy::parse("bad.toml", &text, None).unwrap();
-        let err = portcullis::Engine::new(policy, portcullis::EngineOptions { cache_dir: None, today: None })
+        let err = portcullis::Engine::new(policy, portcullis::EngineOptions { cache_dir: None, today: None, ..Default::default() })
             .err()
             .expect("load fails");
         let msg = err.to_string();

@@ -9,6 +9,7 @@ wasmtime::component::bindgen!({
 pub use self::portcullis::policy::filesystem as fs;
 pub use self::portcullis::policy::image_scan as scan;
 pub use self::portcullis::policy::sboms;
+pub use self::portcullis::policy::signatures as sigs;
 pub use self::portcullis::policy::types as wit;
 
 use crate::evidence::{self, Evidence, FileKind, ImageEvidence, IndexEvidence, Subject};
@@ -310,4 +311,93 @@ pub fn sbom_document(d: &crate::sbom::Document) -> sboms::Document {
             .map(|d| sboms::Dependency { reference: d.reference.clone(), depends_on: d.depends_on.clone() })
             .collect(),
     }
+}
+
+/// A material as listed to plugins.
+pub fn material(m: &crate::signature::material::Material) -> sigs::Material {
+    use crate::signature::material::Kind;
+    sigs::Material {
+        origin: m.origin.clone(),
+        target: m.target.to_string(),
+        kind: match m.kind() {
+            Kind::Signature => sigs::MaterialKind::Signature,
+            Kind::Attestation => sigs::MaterialKind::Attestation,
+        },
+    }
+}
+
+/// JSON flattened to (JSON pointer, scalar as text) pairs, bounded.
+fn flatten(v: &serde_json::Value, pointer: &mut String, out: &mut Vec<wit::KeyValue>) {
+    use serde_json::Value;
+    if out.len() >= 4096 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                flatten(child, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{i}"));
+                flatten(child, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        Value::Null => {}
+        Value::String(s) => out.push(wit::KeyValue { key: pointer.clone(), value: s.clone() }),
+        other => out.push(wit::KeyValue { key: pointer.clone(), value: other.to_string() }),
+    }
+}
+
+/// What verified material establishes, for plugins.
+pub fn verified(v: &crate::signature::material::Verified) -> sigs::Verified {
+    use crate::signature::identity;
+    let identity = v.certificate.as_ref().and_then(|der| {
+        let cert = <x509_cert::Certificate as der::Decode>::from_der(der).ok()?;
+        let ext = |v2: &str, v1: &str| identity::extension(&cert, v2, Some(v1)).ok().flatten();
+        Some(sigs::Identity {
+            sans: identity::sans(&cert),
+            issuer: identity::issuer(&cert),
+            source_repository: identity::extension(&cert, "1.3.6.1.4.1.57264.1.12", None)
+                .ok()
+                .flatten()
+                .map(|u| u.trim_start_matches("https://github.com/").to_string())
+                .or_else(|| identity::raw_extension(&cert, "1.3.6.1.4.1.57264.1.5")),
+            source_ref: ext("1.3.6.1.4.1.57264.1.14", "1.3.6.1.4.1.57264.1.6"),
+            source_digest: ext("1.3.6.1.4.1.57264.1.13", "1.3.6.1.4.1.57264.1.3"),
+            trigger: ext("1.3.6.1.4.1.57264.1.20", "1.3.6.1.4.1.57264.1.2"),
+        })
+    });
+    let statement = v.statement.as_deref().and_then(|s| serde_json::from_slice::<serde_json::Value>(s).ok());
+    let predicate_type = statement.as_ref().and_then(|s| s["predicateType"].as_str().map(str::to_owned));
+    let subjects = statement
+        .as_ref()
+        .and_then(|s| s["subject"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| s["digest"]["sha256"].as_str().map(|h| format!("sha256:{}", h.to_ascii_lowercase())))
+        .collect();
+    let provenance = v.statement.as_deref().and_then(|s| crate::slsa::Provenance::from_statement(s).ok()).map(|p| {
+        let mut external = Vec::new();
+        flatten(&p.external_parameters, &mut String::new(), &mut external);
+        sigs::Provenance {
+            predicate_type: p.predicate_type.clone(),
+            builder_id: p.builder_id.clone(),
+            build_type: p.build_type.clone(),
+            source_uri: p.source.as_ref().map(|d| d.uri.clone()),
+            source_digest: p.source.as_ref().map(|d| kv(&d.digest.clone().into_iter().collect())).unwrap_or_default(),
+            trigger_uri: p.trigger_uri.clone(),
+            run_ref: p.run_ref(),
+            external_parameters: external,
+            resolved_dependencies: p.resolved_dependencies.iter().map(|d| d.uri.clone()).collect(),
+        }
+    });
+    sigs::Verified { identity, annotations: kv(&v.annotations), predicate_type, subjects, provenance }
 }

@@ -6,6 +6,7 @@ const BUILTINS: &[(&str, &[u8])] = &[
     ("go-filesystem", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_FILESYSTEM"))),
     ("go-index", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_INDEX"))),
     ("sbom", include_bytes!(env!("PORTCULLIS_BUILTIN_SBOM"))),
+    ("signatures", include_bytes!(env!("PORTCULLIS_BUILTIN_SIGNATURES"))),
 ];
 
 /// Names a policy can use in `[plugins.NAME]` without a path.

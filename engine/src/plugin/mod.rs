@@ -23,7 +23,10 @@ use crate::evidence::FileIndex;
 use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
 use crate::policy::{Limits, PluginSource, PluginSpec};
 use crate::scan::ImageScan;
-use bindings::{PolicyPluginPre, fs, sboms, scan, wit};
+use bindings::{PolicyPluginPre, fs, sboms, scan, sigs, wit};
+use crate::signature::material::Material;
+use crate::signature::trust::TrustRoot;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -66,6 +69,9 @@ pub enum LoadError {
 pub struct Queries {
     pub scan: Option<Arc<ImageScan>>,
     pub sboms: Option<Arc<crate::sbom::Attached>>,
+    pub signatures: Option<Arc<Vec<Material>>>,
+    /// The trusted root signatures are verified against.
+    pub trust: Option<Arc<TrustRoot>>,
 }
 
 /// Per-store state: WASI context and the current subject's queryable evidence.
@@ -75,6 +81,49 @@ struct HostState {
     limiter: MemoryLimiter,
     scan: Option<Arc<ImageScan>>,
     sboms: Option<Arc<crate::sbom::Attached>>,
+    signatures: Option<Arc<Vec<Material>>>,
+    trust: Option<Arc<TrustRoot>>,
+    /// Verifications already done in this call, by (item, key).
+    verified: HashMap<(u32, Option<String>), Result<sigs::Verified, String>>,
+}
+
+impl HostState {
+    fn material(&self, index: u32) -> Result<&Material, String> {
+        self.signatures
+            .as_ref()
+            .and_then(|s| s.get(index as usize))
+            .ok_or_else(|| format!("no signature or attestation #{index}"))
+    }
+
+    fn verify(&mut self, index: u32, key: Option<String>) -> Result<sigs::Verified, String> {
+        if let Some(done) = self.verified.get(&(index, key.clone())) {
+            return done.clone();
+        }
+        let result = self.material(index).and_then(|m| match &key {
+            Some(pem) => m.verify_with_key(pem.as_bytes()),
+            None => match &self.trust {
+                Some(root) => m.verify_keyless(root),
+                None => Err("no trusted root is configured".to_string()),
+            },
+        });
+        let result = result.map(|v| bindings::verified(&v));
+        self.verified.insert((index, key), result.clone());
+        result
+    }
+}
+
+impl sigs::Host for HostState {
+    fn list(&mut self) -> Vec<sigs::Material> {
+        self.signatures.iter().flat_map(|s| s.iter()).map(bindings::material).collect()
+    }
+
+    fn verify_keyless(&mut self, index: u32) -> Result<sigs::Verified, String> {
+        self.verify(index, None)
+    }
+
+    fn verify_key(&mut self, index: u32, public_key_pem: String) -> Result<sigs::Verified, String> {
+        self.verify(index, Some(public_key_pem))
+    }
 }
 
 impl sboms::Host for HostState {
@@ -356,6 +405,9 @@ impl PluginHost {
             limiter: MemoryLimiter { max_bytes: limits.memory_bytes as usize, exceeded: None },
             scan: queries.scan,
             sboms: queries.sboms,
+            signatures: queries.signatures,
+            trust: queries.trust,
+            verified: HashMap::new(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -108,7 +108,7 @@ fn find_extension<'c>(cert: &'c x509_cert::Certificate, oid: &str) -> Option<&'c
 }
 
 /// A deprecated (v1) Fulcio extension: the raw bytes as text.
-fn raw_extension(cert: &x509_cert::Certificate, oid: &str) -> Option<String> {
+pub fn raw_extension(cert: &x509_cert::Certificate, oid: &str) -> Option<String> {
     find_extension(cert, oid).and_then(|b| std::str::from_utf8(b).ok().map(str::to_owned))
 }
 

@@ -263,6 +263,12 @@ impl Provenance {
         }
     }
 
+    /// The git ref the run was for (`refs/heads/…`, `refs/tags/…`), when
+    /// the provenance records the GitHub run environment.
+    pub fn run_ref(&self) -> Option<String> {
+        self.env_str("github_ref").ok()
+    }
+
     /// The inputs of a `workflow_dispatch` run.
     pub fn workflow_inputs(&self) -> Result<&Map<String, Value>, SlsaError> {
         let event = self.env_str("github_event_name")?;

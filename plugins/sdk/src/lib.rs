@@ -24,6 +24,7 @@ pub use exports::portcullis::policy::plugin::Guest as Plugin;
 pub use portcullis::policy::filesystem;
 pub use portcullis::policy::image_scan;
 pub use portcullis::policy::sboms;
+pub use portcullis::policy::signatures;
 pub use portcullis::policy::types::*;
 
 /// Typed access to the parameters of one configured rule.

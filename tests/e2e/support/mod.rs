@@ -73,7 +73,7 @@ where
 }
 
 pub fn engine_with(policy: portcullis::Policy) -> portcullis::Engine {
-    let options = portcullis::EngineOptions { cache_dir: Some(cache_dir()), today: None };
+    let options = portcullis::EngineOptions { cache_dir: Some(cache_dir()), today: None, ..Default::default() };
     portcullis::Engine::new(policy, options).expect("engine")
 }
 

@@ -1,0 +1,518 @@
+//! Builtin plugin `signatures`: who signed the image and how it was built.
+//!
+//! - SC-SIG-001: a cosign signature over this image (or the index it
+//!   belongs to) verifies — keyless against the pinned trusted root, or
+//!   with one of the configured keys.
+//! - SC-SIG-002: a verified keyless signature's signer matches the identity
+//!   pattern and its OIDC issuer is the expected one.
+//! - SC-SIG-003: a verified signature carries the required annotations.
+//! - SC-SIG-004: a platform image of an index is signed itself, unless the
+//!   policy accepts the index's signature for it.
+//! - SC-SLSA-001: a SLSA provenance attestation (v0.2 or v1) verifies and
+//!   names this image (or its index) as a subject.
+//! - SC-SLSA-002: the provenance's builder is on the allow list, at the
+//!   required SLSA build level, and is the workflow that signed it.
+//! - SC-SLSA-003: the source repository and ref match the expected ones.
+//! - SC-SLSA-004: the build's external parameters carry no secrets.
+//!
+//! The host does the cryptography (`signatures` interface); this plugin
+//! judges what verified material says.
+
+use portcullis_sdk::signatures::{self, Material, MaterialKind, Provenance, Verified};
+use portcullis_sdk::{
+    Enforcement, Finding, Image, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target,
+    lookup, wildcard_match,
+};
+
+pub struct SignaturesPlugin;
+
+const SIGNED: &str = "SC-SIG-001";
+const IDENTITY: &str = "SC-SIG-002";
+const ANNOTATIONS: &str = "SC-SIG-003";
+const PLATFORMS: &str = "SC-SIG-004";
+const PROVENANCE: &str = "SC-SLSA-001";
+const BUILDER: &str = "SC-SLSA-002";
+const SOURCE: &str = "SC-SLSA-003";
+const PARAMETERS: &str = "SC-SLSA-004";
+
+impl Plugin for SignaturesPlugin {
+    fn metadata() -> PluginMeta {
+        PluginMeta { name: "signatures".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
+        let image = match &target {
+            Target::Image(image) => image,
+            Target::Index(_) => {
+                return rules
+                    .iter()
+                    .map(|r| {
+                        Finding::skip(&r.id, "judged per platform image (SC-SIG-004 decides whether an index signature stands for them)")
+                    })
+                    .collect();
+            }
+        };
+        let cfg = |id: &str| rules.iter().find(|r| r.id == id);
+        let signatures = Checked::signatures(image, cfg(SIGNED));
+        let provenance = Checked::provenance(image, cfg(PROVENANCE));
+        rules
+            .iter()
+            .map(|r| match r.id.as_str() {
+                SIGNED => signed(r, image, &signatures),
+                IDENTITY => identity(r, &signatures),
+                ANNOTATIONS => annotations(r, &signatures),
+                PLATFORMS => platforms(r, image, &signatures),
+                PROVENANCE => provenance_found(r, image, &provenance),
+                BUILDER => builder(r, &provenance),
+                SOURCE => source(r, &provenance),
+                PARAMETERS => parameters(r, &provenance),
+                other => Finding::error(other, "not a rule of this plugin"),
+            })
+            .collect()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+portcullis_sdk::export_plugin!(SignaturesPlugin);
+
+pub fn rules() -> Vec<RuleMeta> {
+    vec![
+        RuleMeta::new(
+            SIGNED,
+            "The image is signed",
+            Severity::High,
+            Enforcement::Enforce,
+            "A cosign signature over this image's digest (or the digest of the index it belongs to) verifies: keyless against the pinned trusted root (Fulcio chain, SCT, Rekor entry with its proofs), or with one of the configured public keys.",
+            "Sign the pushed digest: `cosign sign IMAGE@sha256:...` (keyless in CI) or `cosign sign --key cosign.key IMAGE@sha256:...`.",
+        )
+        .param("keys", ParamValue::TextList(Vec::new()), "PEM public keys whose signatures count (ECDSA, RSA, Ed25519).")
+        .param("keyless", ParamValue::Boolean(true), "Count keyless (Fulcio) signatures verified against the trusted root."),
+        RuleMeta::new(
+            IDENTITY,
+            "The signer is the expected identity",
+            Severity::High,
+            Enforcement::Enforce,
+            "A verified keyless signature's certificate names a signer matching `identity` (a regular expression over the whole SAN: e-mail or workflow URI) and the OIDC issuer `issuer`.",
+            "Sign from the expected CI workflow or account, or correct the identity pattern.",
+        )
+        .param("identity", ParamValue::Text(String::new()), "Regular expression a SAN must match whole, e.g. `.*@acme\\.corp` or `https://github\\.com/acme/.*`.")
+        .param("issuer", ParamValue::Text(String::new()), "The OIDC issuer, exactly, e.g. `https://token.actions.githubusercontent.com`."),
+        RuleMeta::new(
+            ANNOTATIONS,
+            "The signature carries the required annotations",
+            Severity::Medium,
+            Enforcement::Enforce,
+            "A verified signature's payload has each required annotation (`key` present, or `key=value`).",
+            "Sign with the annotations: `cosign sign -a build.env=prod -a git.commit=$SHA ...`.",
+        )
+        .param("required", ParamValue::TextList(Vec::new()), "Annotations: `key` or `key=value`."),
+        RuleMeta::new(
+            PLATFORMS,
+            "Each platform image is signed",
+            Severity::Medium,
+            Enforcement::Enforce,
+            "A platform image of a multi-arch index has a verified signature over its own digest; with `accept_index_signature`, a verified signature over the index stands for its platforms.",
+            "Sign every platform digest (`cosign sign --recursive IMAGE@sha256:<index>`), or accept index signatures in the policy.",
+        )
+        .param("accept_index_signature", ParamValue::Boolean(false), "Let a signature over the index stand for its platform images."),
+        RuleMeta::new(
+            PROVENANCE,
+            "SLSA provenance verifies and names this image",
+            Severity::High,
+            Enforcement::Enforce,
+            "A SLSA provenance attestation (v0.2 or v1.0, in-toto, DSSE) attached to the image or its index verifies keylessly against the trusted root (or with a configured key), and one of its subjects is this image's digest or its index's.",
+            "Generate provenance in the build (slsa-github-generator `generator_container_slsa3.yml`, `docker buildx --provenance`, Cloud Build) and attach it (`cosign attest --type slsaprovenance`).",
+        )
+        .param("keys", ParamValue::TextList(Vec::new()), "PEM public keys whose attestations count, besides keyless ones."),
+        RuleMeta::new(
+            BUILDER,
+            "A trusted builder at the required level built the image",
+            Severity::High,
+            Enforcement::Enforce,
+            "The provenance's builder id is on the allow list (`NAME`, `NAME@REF`, `*` wildcards), its SLSA build level is at least `min_level` (slsa-github-generator workflows and Google Cloud Build are level 3; others take the level `levels` gives them), and for GitHub workflows the signer is the builder itself or a trusted delegator.",
+            "Build with an allowed builder, or extend the allow list after review.",
+        )
+        .param("builders", ParamValue::TextList(Vec::new()), "Allowed builder ids: `NAME`, `NAME@REF`, wildcards.")
+        .param("min_level", ParamValue::Integer(3), "Minimum SLSA build level.")
+        .param("levels", ParamValue::TextList(Vec::new()), "Levels of other builders: `BUILDER-PATTERN=LEVEL`."),
+        RuleMeta::new(
+            SOURCE,
+            "Built from the expected source",
+            Severity::High,
+            Enforcement::Enforce,
+            "The provenance's source repository matches one of `repositories` (`github.com/acme/*`) and its ref one of `refs` (`refs/tags/v*`: release tags only).",
+            "Build releases from the expected repository and a release tag.",
+        )
+        .param("repositories", ParamValue::TextList(Vec::new()), "Allowed repositories: `github.com/ORG/REPO`, wildcards.")
+        .param("refs", ParamValue::TextList(Vec::new()), "Allowed refs: `refs/tags/*`, `refs/heads/main`..."),
+        RuleMeta::new(
+            PARAMETERS,
+            "Build parameters carry no secrets",
+            Severity::High,
+            Enforcement::Enforce,
+            "No external parameter of the provenance is a secret: parameters named like a secret (`*token*`, `*password*`, `*secret*`, `*key*`) must be masked, and no value may look like a credential (GitHub, GitLab, AWS, Slack tokens, private keys).",
+            "Pass secrets as secrets (masked, never as workflow inputs), rotate the exposed credential, and rebuild.",
+        ),
+    ]
+}
+
+/// One piece of material, checked.
+struct Checked {
+    material: Material,
+    /// How it verified (`keyless`, `key #1`), or why it did not.
+    result: Result<(String, Verified), String>,
+}
+
+fn keys(rule: Option<&RuleConfig>) -> Vec<String> {
+    rule.map(|r| Params::of(r).text_list("keys")).unwrap_or_default()
+}
+
+/// Verifies material of one kind attached to this image or its index:
+/// keyless first (when allowed), then with each key.
+fn check(image: &Image, kind: MaterialKind, keyless: bool, keys: &[String]) -> Vec<Checked> {
+    let ours = |t: &str| t == image.subject.digest || image.subject.parent_index.as_deref() == Some(t);
+    signatures::list()
+        .into_iter()
+        .enumerate()
+        .filter(|(_, m)| m.kind == kind && ours(&m.target))
+        .map(|(i, material)| {
+            let mut why = Vec::new();
+            if keyless {
+                match signatures::verify_keyless(i as u32) {
+                    Ok(v) => return Checked { material, result: Ok(("keyless".into(), v)) },
+                    Err(e) => why.push(format!("keyless: {e}")),
+                }
+            }
+            for (k, pem) in keys.iter().enumerate() {
+                match signatures::verify_key(i as u32, pem) {
+                    Ok(v) => return Checked { material, result: Ok((format!("key #{}", k + 1), v)) },
+                    Err(e) => why.push(format!("key #{}: {e}", k + 1)),
+                }
+            }
+            if why.is_empty() {
+                why.push("no way to verify it (keyless off, no keys)".into());
+            }
+            Checked { material, result: Err(why.join("; ")) }
+        })
+        .collect()
+}
+
+impl Checked {
+    fn signatures(image: &Image, rule: Option<&RuleConfig>) -> Vec<Checked> {
+        let keyless = rule.is_none_or(|r| Params::of(r).boolean("keyless", true));
+        check(image, MaterialKind::Signature, keyless, &keys(rule))
+    }
+
+    fn provenance(image: &Image, rule: Option<&RuleConfig>) -> Vec<Checked> {
+        check(image, MaterialKind::Attestation, true, &keys(rule))
+            .into_iter()
+            .filter(|c| match &c.result {
+                Ok((_, v)) => v.provenance.is_some(),
+                // Unverified attestations are kept: they may be provenance.
+                Err(_) => true,
+            })
+            .collect()
+    }
+
+    fn verified(&self) -> Option<&Verified> {
+        self.result.as_ref().ok().map(|(_, v)| v)
+    }
+}
+
+fn signed(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Finding {
+    let id = rule.id.as_str();
+    if let Some(c) = found.iter().find(|c| c.result.is_ok()) {
+        let (how, _) = c.result.as_ref().expect("checked");
+        let over = if c.material.target == image.subject.digest { "this digest" } else { "its index" };
+        return Finding::pass(id, format!("signature over {over} verifies ({how}): {}", c.material.origin));
+    }
+    if found.is_empty() {
+        return Finding::fail(id, format!("no signature is attached to {} or its index", image.subject.digest));
+    }
+    let why: Vec<String> =
+        found.iter().map(|c| format!("{}: {}", c.material.origin, c.result.as_ref().err().map_or("", |e| e))).collect();
+    Finding::fail(id, format!("no attached signature verifies: {}", why.join("; ")))
+}
+
+fn identity(rule: &RuleConfig, found: &[Checked]) -> Finding {
+    let id = rule.id.as_str();
+    let p = Params::of(rule);
+    let (pattern, issuer) = (p.text("identity", ""), p.text("issuer", ""));
+    if pattern.is_empty() || issuer.is_empty() {
+        return Finding::skip(id, "not configured: set `identity` and `issuer`");
+    }
+    let re = match regex_lite::Regex::new(&format!("^(?:{pattern})$")) {
+        Ok(re) => re,
+        Err(e) => return Finding::error(id, format!("`identity` is not a regular expression: {e}")),
+    };
+    let mut seen = Vec::new();
+    for c in found {
+        let Some(who) = c.verified().and_then(|v| v.identity.as_ref()) else { continue };
+        let issuer_ok = who.issuer.as_deref() == Some(issuer.as_str());
+        if let Some(san) = who.sans.iter().find(|s| re.is_match(s))
+            && issuer_ok
+        {
+            return Finding::pass(id, format!("signed by {san} ({issuer})"));
+        }
+        seen.push(format!("{} ({})", who.sans.join(", "), who.issuer.as_deref().unwrap_or("no issuer")));
+    }
+    if seen.is_empty() {
+        return Finding::fail(id, "no verified keyless signature");
+    }
+    Finding::fail(id, format!("signed by {}, not /{pattern}/ from {issuer}", seen.join("; ")))
+}
+
+fn annotations(rule: &RuleConfig, found: &[Checked]) -> Finding {
+    let id = rule.id.as_str();
+    let required = Params::of(rule).text_list("required");
+    if required.is_empty() {
+        return Finding::skip(id, "not configured: set `required`");
+    }
+    let mut best: Option<Vec<&str>> = None;
+    for v in found.iter().filter_map(Checked::verified) {
+        let missing: Vec<&str> = required
+            .iter()
+            .map(String::as_str)
+            .filter(|r| match r.split_once('=') {
+                Some((k, want)) => lookup(&v.annotations, k) != Some(want),
+                None => lookup(&v.annotations, r).is_none(),
+            })
+            .collect();
+        if missing.is_empty() {
+            return Finding::pass(id, format!("a verified signature carries {}", required.join(", ")));
+        }
+        if best.as_ref().is_none_or(|b| missing.len() < b.len()) {
+            best = Some(missing);
+        }
+    }
+    match best {
+        Some(missing) => Finding::fail(id, format!("no verified signature carries {}", missing.join(", "))),
+        None => Finding::fail(id, "no verified signature"),
+    }
+}
+
+fn platforms(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Finding {
+    let id = rule.id.as_str();
+    let Some(index) = &image.subject.parent_index else {
+        return Finding::skip(id, "not part of an index");
+    };
+    let verified_over = |d: &str| found.iter().any(|c| c.result.is_ok() && c.material.target == d);
+    if verified_over(&image.subject.digest) {
+        return Finding::pass(id, "this platform image is signed itself");
+    }
+    if verified_over(index) {
+        if Params::of(rule).boolean("accept_index_signature", false) {
+            return Finding::pass(id, format!("the index {index} is signed, and the policy accepts index signatures"));
+        }
+        return Finding::fail(id, format!("only the index {index} is signed, not this platform image"));
+    }
+    Finding::fail(id, "neither this platform image nor its index has a verified signature")
+}
+
+/// Verified provenance naming this image (or its index) as a subject.
+fn naming<'a>(image: &Image, found: &'a [Checked]) -> Vec<(&'a Checked, &'a Provenance)> {
+    found
+        .iter()
+        .filter_map(|c| {
+            let v = c.verified()?;
+            let names = v.subjects.iter().any(|s| {
+                *s == image.subject.digest || image.subject.parent_index.as_deref() == Some(s.as_str())
+            });
+            names.then_some((c, v.provenance.as_ref()?))
+        })
+        .collect()
+}
+
+fn provenance_found(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Finding {
+    let id = rule.id.as_str();
+    if let Some((c, p)) = naming(image, found).first() {
+        let (how, _) = c.result.as_ref().expect("verified");
+        return Finding::pass(id, format!("{} provenance by {} verifies ({how}): {}", p.predicate_type, p.builder_id, c.material.origin));
+    }
+    if found.is_empty() {
+        return Finding::fail(id, format!("no provenance attestation is attached to {} or its index", image.subject.digest));
+    }
+    let why: Vec<String> = found
+        .iter()
+        .map(|c| match &c.result {
+            Err(e) => format!("{}: {e}", c.material.origin),
+            Ok((_, v)) => format!("{}: names {}, not this image", c.material.origin, v.subjects.join(", ")),
+        })
+        .collect();
+    Finding::fail(id, format!("no provenance verifies for this image: {}", why.join("; ")))
+}
+
+/// The verified provenance the SLSA rules judge, or the skip that says why
+/// there is none (SC-SLSA-001 fails for it).
+fn judged(found: &[Checked]) -> Vec<(&Checked, &Provenance)> {
+    found.iter().filter_map(|c| Some((c, c.verified()?.provenance.as_ref()?))).collect()
+}
+
+const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/";
+const DELEGATORS: &[&str] = &["delegator_generic_slsa3.yml", "delegator_lowperms-generic_slsa3.yml"];
+
+/// The SLSA build level of a builder: known hosted builders, then the
+/// policy's `levels`, else 0 (unknown).
+fn level(builder: &str, levels: &[String]) -> i64 {
+    let name = builder.split('@').next().unwrap_or(builder);
+    for entry in levels {
+        if let Some((pattern, l)) = entry.rsplit_once('=')
+            && wildcard_match(pattern.trim(), name)
+            && let Ok(l) = l.trim().parse()
+        {
+            return l;
+        }
+    }
+    if name.starts_with(GENERATOR) || name == "https://cloudbuild.googleapis.com/GoogleHostedWorker" {
+        return 3;
+    }
+    0
+}
+
+fn builder(rule: &RuleConfig, found: &[Checked]) -> Finding {
+    let id = rule.id.as_str();
+    let p = Params::of(rule);
+    let allowed = p.text_list("builders");
+    if allowed.is_empty() {
+        return Finding::skip(id, "not configured: set `builders`");
+    }
+    let (min, levels) = (p.integer("min_level", 3), p.text_list("levels"));
+    let provenance = judged(found);
+    if provenance.is_empty() {
+        return Finding::skip(id, "no verified provenance (see SC-SLSA-001)");
+    }
+    let mut why = Vec::new();
+    for (c, prov) in provenance {
+        let b = prov.builder_id.as_str();
+        if !allowed.iter().any(|a| wildcard_match(a, b) || wildcard_match(a, b.split('@').next().unwrap_or(b))) {
+            why.push(format!("builder {b} is not allowed"));
+            continue;
+        }
+        let l = level(b, &levels);
+        if l < min {
+            why.push(format!("builder {b} is SLSA build level {l}, below {min}"));
+            continue;
+        }
+        // A GitHub workflow builder must be the workflow that signed (or a
+        // trusted delegator vouching for it).
+        let signer = c.verified().and_then(|v| v.identity.as_ref()).and_then(|i| i.sans.iter().find(|s| s.starts_with("https://github.com/")));
+        if let Some(signer) = signer {
+            let signer_name = signer.rsplit_once('@').map_or(signer.as_str(), |(n, _)| n);
+            let delegated = signer_name.strip_prefix(GENERATOR).is_some_and(|w| DELEGATORS.contains(&w));
+            if !delegated && signer_name != b.split('@').next().unwrap_or(b) {
+                why.push(format!("builder {b} did not sign its provenance ({signer} did)"));
+                continue;
+            }
+        }
+        return Finding::pass(id, format!("built by {b} (SLSA build level {l})"));
+    }
+    Finding::fail(id, why.join("; "))
+}
+
+/// `git+https://github.com/o/r@refs/x` → (`github.com/o/r`, `refs/x`).
+fn split_source(uri: &str) -> (String, Option<String>) {
+    let u = uri.trim_start_matches("git+").trim_start_matches("https://").trim_start_matches("http://");
+    match u.split_once('@') {
+        Some((repo, r)) => (repo.trim_end_matches(".git").to_string(), Some(r.to_string())),
+        None => (u.trim_end_matches(".git").to_string(), None),
+    }
+}
+
+fn source(rule: &RuleConfig, found: &[Checked]) -> Finding {
+    let id = rule.id.as_str();
+    let p = Params::of(rule);
+    let (repos, refs) = (p.text_list("repositories"), p.text_list("refs"));
+    if repos.is_empty() && refs.is_empty() {
+        return Finding::skip(id, "not configured: set `repositories` and/or `refs`");
+    }
+    let provenance = judged(found);
+    if provenance.is_empty() {
+        return Finding::skip(id, "no verified provenance (see SC-SLSA-001)");
+    }
+    let mut why = Vec::new();
+    for (_, prov) in provenance {
+        let Some(uri) = prov.source_uri.as_deref().or(prov.trigger_uri.as_deref()) else {
+            why.push(format!("provenance by {} names no source", prov.builder_id));
+            continue;
+        };
+        let (repo, from_uri) = split_source(uri);
+        let r = prov.run_ref.clone().or(from_uri).unwrap_or_default();
+        if !repos.is_empty() && !repos.iter().any(|p| wildcard_match(p, &repo)) {
+            why.push(format!("source {repo} is not among {}", repos.join(", ")));
+            continue;
+        }
+        if !refs.is_empty() && !refs.iter().any(|p| wildcard_match(p, &r)) {
+            why.push(format!("ref `{r}` of {repo} is not among {}", refs.join(", ")));
+            continue;
+        }
+        return Finding::pass(id, format!("built from {repo} at {r}"));
+    }
+    Finding::fail(id, why.join("; "))
+}
+
+/// Credential shapes that must never appear in a build's parameters.
+const TOKEN_PREFIXES: &[(&str, &str)] = &[
+    ("ghp_", "GitHub personal access token"),
+    ("gho_", "GitHub OAuth token"),
+    ("ghs_", "GitHub app token"),
+    ("github_pat_", "GitHub fine-grained token"),
+    ("glpat-", "GitLab token"),
+    ("xoxb-", "Slack bot token"),
+    ("xoxp-", "Slack user token"),
+    ("AKIA", "AWS access key id"),
+    ("-----BEGIN", "PEM key"),
+];
+
+fn masked(v: &str) -> bool {
+    let t = v.trim();
+    t.is_empty() || t.chars().all(|c| c == '*') || t.eq_ignore_ascii_case("<redacted>") || t.eq_ignore_ascii_case("redacted")
+}
+
+fn secret_name(pointer: &str) -> bool {
+    let last = pointer.rsplit('/').next().unwrap_or(pointer);
+    ["*token*", "*password*", "*passwd*", "*secret*", "*apikey*", "*api_key*", "*api-key*", "*private*key*", "*credential*"]
+        .iter()
+        .any(|p| wildcard_match(p, last))
+}
+
+fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
+    let id = rule.id.as_str();
+    let provenance = judged(found);
+    if provenance.is_empty() {
+        return Finding::skip(id, "no verified provenance (see SC-SLSA-001)");
+    }
+    let mut leaks = Vec::new();
+    for (_, prov) in &provenance {
+        for kv in &prov.external_parameters {
+            let value = kv.value.trim();
+            if let Some((_, what)) = TOKEN_PREFIXES.iter().find(|(p, _)| value.starts_with(p) && value.len() > p.len() + 8) {
+                leaks.push(format!("{} looks like a {what}", kv.key));
+            } else if secret_name(&kv.key) && !masked(value) && value != "true" && value != "false" {
+                leaks.push(format!("{} is named like a secret and is not masked", kv.key));
+            }
+        }
+    }
+    if leaks.is_empty() {
+        let n: usize = provenance.iter().map(|(_, p)| p.external_parameters.len()).sum();
+        return Finding::pass(id, format!("{n} external parameter(s), none a secret"));
+    }
+    Finding::fail(id, leaks.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_by_name_and_shape() {
+        assert!(secret_name("/inputs/github-token"));
+        assert!(secret_name("/inputs/DB_PASSWORD"));
+        assert!(!secret_name("/inputs/username"));
+        assert!(masked("***"));
+        assert!(!masked("hunter2"));
+        assert_eq!(split_source("git+https://github.com/acme/app@refs/tags/v1"), ("github.com/acme/app".into(), Some("refs/tags/v1".into())));
+        assert_eq!(level("https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0", &[]), 3);
+        assert_eq!(level("https://example.com/builder", &["https://example.com/*=2".into()]), 2);
+        assert_eq!(level("https://example.com/builder", &[]), 0);
+    }
+}
