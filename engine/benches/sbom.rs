@@ -48,8 +48,11 @@ fn main() {
     let policy =
         Policy::from_file(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../policies/supply-chain.toml")).unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let engine =
-        Engine::new(policy, EngineOptions { cache_dir: Some(cache.path().to_path_buf()), today: None, ..Default::default() }).unwrap();
+    let engine = Engine::new(
+        policy,
+        EngineOptions { cache_dir: Some(cache.path().to_path_buf()), today: None, ..Default::default() },
+    )
+    .unwrap();
     // The layer scan is the audit's business, not the SBOM's: scan once.
     let input = portcullis::source::open(&image, &Default::default()).unwrap();
     println!(

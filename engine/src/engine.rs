@@ -5,7 +5,6 @@
 //! metadata); `Engine::audit` is then cheap and can be called concurrently —
 //! the same semantics an admission controller embedding the library gets.
 
-use std::sync::Arc;
 use crate::evidence::Evidence;
 use crate::model::{Enforcement, FailurePolicy, Outcome, RawFinding, Severity};
 use crate::plugin::{LoadError, LoadedPlugin, PluginHost, PluginInfo, Queries, bindings};
@@ -14,6 +13,7 @@ use crate::report::{Effect, Finding, Report, SubjectReport, Verdict, WaiverUse};
 use crate::source::Input;
 use rayon::prelude::*;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Rule id of the host's own finding for evidence that could not be trusted.
 pub const EVIDENCE_RULE: &str = "portcullis/evidence";

@@ -185,9 +185,12 @@ fn non_components_are_rejected_with_a_reason() {
             path.display()
         );
         let policy = Policy::parse("bad.toml", &text, None).unwrap();
-        let err = portcullis::Engine::new(policy, portcullis::EngineOptions { cache_dir: None, today: None, ..Default::default() })
-            .err()
-            .expect("load fails");
+        let err = portcullis::Engine::new(
+            policy,
+            portcullis::EngineOptions { cache_dir: None, today: None, ..Default::default() },
+        )
+        .err()
+        .expect("load fails");
         let msg = err.to_string();
         assert!(msg.contains("plugin `bad`"), "{name}: {msg}");
     }

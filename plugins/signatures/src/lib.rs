@@ -47,7 +47,10 @@ impl Plugin for SignaturesPlugin {
                 return rules
                     .iter()
                     .map(|r| {
-                        Finding::skip(&r.id, "judged per platform image (SC-SIG-004 decides whether an index signature stands for them)")
+                        Finding::skip(
+                            &r.id,
+                            "judged per platform image (SC-SIG-004 decides whether an index signature stands for them)",
+                        )
                     })
                     .collect();
             }
@@ -315,9 +318,10 @@ fn naming<'a>(image: &Image, found: &'a [Checked]) -> Vec<(&'a Checked, &'a Prov
         .iter()
         .filter_map(|c| {
             let v = c.verified()?;
-            let names = v.subjects.iter().any(|s| {
-                *s == image.subject.digest || image.subject.parent_index.as_deref() == Some(s.as_str())
-            });
+            let names = v
+                .subjects
+                .iter()
+                .any(|s| *s == image.subject.digest || image.subject.parent_index.as_deref() == Some(s.as_str()));
             names.then_some((c, v.provenance.as_ref()?))
         })
         .collect()
@@ -327,10 +331,16 @@ fn provenance_found(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Find
     let id = rule.id.as_str();
     if let Some((c, p)) = naming(image, found).first() {
         let (how, _) = c.result.as_ref().expect("verified");
-        return Finding::pass(id, format!("{} provenance by {} verifies ({how}): {}", p.predicate_type, p.builder_id, c.material.origin));
+        return Finding::pass(
+            id,
+            format!("{} provenance by {} verifies ({how}): {}", p.predicate_type, p.builder_id, c.material.origin),
+        );
     }
     if found.is_empty() {
-        return Finding::fail(id, format!("no provenance attestation is attached to {} or its index", image.subject.digest));
+        return Finding::fail(
+            id,
+            format!("no provenance attestation is attached to {} or its index", image.subject.digest),
+        );
     }
     let why: Vec<String> = found
         .iter()
@@ -395,7 +405,10 @@ fn builder(rule: &RuleConfig, found: &[Checked]) -> Finding {
         }
         // A GitHub workflow builder must be the workflow that signed (or a
         // trusted delegator vouching for it).
-        let signer = c.verified().and_then(|v| v.identity.as_ref()).and_then(|i| i.sans.iter().find(|s| s.starts_with("https://github.com/")));
+        let signer = c
+            .verified()
+            .and_then(|v| v.identity.as_ref())
+            .and_then(|i| i.sans.iter().find(|s| s.starts_with("https://github.com/")));
         if let Some(signer) = signer {
             let signer_name = signer.rsplit_once('@').map_or(signer.as_str(), |(n, _)| n);
             let delegated = signer_name.strip_prefix(GENERATOR).is_some_and(|w| DELEGATORS.contains(&w));
@@ -465,14 +478,27 @@ const TOKEN_PREFIXES: &[(&str, &str)] = &[
 
 fn masked(v: &str) -> bool {
     let t = v.trim();
-    t.is_empty() || t.chars().all(|c| c == '*') || t.eq_ignore_ascii_case("<redacted>") || t.eq_ignore_ascii_case("redacted")
+    t.is_empty()
+        || t.chars().all(|c| c == '*')
+        || t.eq_ignore_ascii_case("<redacted>")
+        || t.eq_ignore_ascii_case("redacted")
 }
 
 fn secret_name(pointer: &str) -> bool {
     let last = pointer.rsplit('/').next().unwrap_or(pointer);
-    ["*token*", "*password*", "*passwd*", "*secret*", "*apikey*", "*api_key*", "*api-key*", "*private*key*", "*credential*"]
-        .iter()
-        .any(|p| wildcard_match(p, last))
+    [
+        "*token*",
+        "*password*",
+        "*passwd*",
+        "*secret*",
+        "*apikey*",
+        "*api_key*",
+        "*api-key*",
+        "*private*key*",
+        "*credential*",
+    ]
+    .iter()
+    .any(|p| wildcard_match(p, last))
 }
 
 fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
@@ -485,7 +511,9 @@ fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
     for (_, prov) in &provenance {
         for kv in &prov.external_parameters {
             let value = kv.value.trim();
-            if let Some((_, what)) = TOKEN_PREFIXES.iter().find(|(p, _)| value.starts_with(p) && value.len() > p.len() + 8) {
+            if let Some((_, what)) =
+                TOKEN_PREFIXES.iter().find(|(p, _)| value.starts_with(p) && value.len() > p.len() + 8)
+            {
                 leaks.push(format!("{} looks like a {what}", kv.key));
             } else if secret_name(&kv.key) && !masked(value) && value != "true" && value != "false" {
                 leaks.push(format!("{} is named like a secret and is not masked", kv.key));
@@ -510,8 +538,17 @@ mod tests {
         assert!(!secret_name("/inputs/username"));
         assert!(masked("***"));
         assert!(!masked("hunter2"));
-        assert_eq!(split_source("git+https://github.com/acme/app@refs/tags/v1"), ("github.com/acme/app".into(), Some("refs/tags/v1".into())));
-        assert_eq!(level("https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0", &[]), 3);
+        assert_eq!(
+            split_source("git+https://github.com/acme/app@refs/tags/v1"),
+            ("github.com/acme/app".into(), Some("refs/tags/v1".into()))
+        );
+        assert_eq!(
+            level(
+                "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0",
+                &[]
+            ),
+            3
+        );
         assert_eq!(level("https://example.com/builder", &["https://example.com/*=2".into()]), 2);
         assert_eq!(level("https://example.com/builder", &[]), 0);
     }

@@ -1,0 +1,295 @@
+//! The signature and provenance rules (builtin plugin `signatures`,
+//! SC-SIG-001..004 and SC-SLSA-001..004) through `audit`, on real material:
+//! - slsa-github-generator's container provenance, keyless, in the `cosign
+//!   save` layouts of slsa-verifier's test data (verified offline against
+//!   the embedded Sigstore root);
+//! - cosign simple-signing signatures made here with a fixed P-256 key over
+//!   the shared images, attached by cosign's tag scheme (`sha256-<hex>.sig`).
+
+mod support;
+
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use std::path::{Path, PathBuf};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Writes a blob into a layout; returns its descriptor fields.
+fn add_blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
+    let hex = hex::encode(sha2::Sha256::digest(bytes));
+    std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
+    (format!("sha256:{hex}"), bytes.len())
+}
+
+fn index_of(layout: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap()
+}
+
+/// A policy running the supply-chain rules of the `signatures` plugin with
+/// the given rule tables.
+fn policy(dir: &Path, rules: &str) -> PathBuf {
+    let p = dir.join("policy.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[policy]\nname = \"sig-test\"\nversion = \"1\"\nenforcement = \"enforce\"\nfailure-policy = \"deny\"\n\n[plugins.signatures]\n\n{rules}\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// `audit --format json` → (rule → (outcome, message)) per image subject digest.
+fn audit(layout: &Path, policy: &Path, extra: &[&str]) -> Vec<(String, Vec<(String, String, String)>)> {
+    let mut args =
+        vec!["audit".to_string(), "--format".into(), "json".into(), "--skip-layers".into(), "--policy".into()];
+    args.push(policy.display().to_string());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push(layout.display().to_string());
+    let run = support::portcullis(&args);
+    assert!(run.code == 0 || run.code == 1, "exit {}: {}", run.code, run.stderr);
+    let report = run.json();
+    report["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == "image")
+        .map(|s| {
+            let findings = s["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    (
+                        f["rule"].as_str().unwrap().to_string(),
+                        f["outcome"].as_str().unwrap().to_string(),
+                        f["message"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            (s["digest"].as_str().unwrap().to_string(), findings)
+        })
+        .collect()
+}
+
+fn outcome<'a>(findings: &'a [(String, String, String)], rule: &str) -> (&'a str, &'a str) {
+    let f = findings.iter().find(|f| f.0 == rule).unwrap_or_else(|| panic!("no {rule} finding in {findings:?}"));
+    (f.1.as_str(), f.2.as_str())
+}
+
+const GENERATOR_CONTAINER: &str =
+    "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml";
+
+fn slsa_layout(version: &str) -> PathBuf {
+    support::corpus("slsa-verifier")
+        .join("cli/slsa-verifier/testdata/gha_generic_container")
+        .join(version)
+        .join("container_workflow_dispatch")
+}
+
+#[test]
+fn provenance_rules_on_slsa_github_generator_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = |builders: &str, refs: &str| {
+        format!(
+            "[rules.SC-SLSA-001]\n[rules.SC-SLSA-002]\nparams = {{ builders = [{builders}], min_level = 3 }}\n[rules.SC-SLSA-003]\nparams = {{ repositories = [\"github.com/slsa-framework/*\"], refs = [{refs}] }}\n[rules.SC-SLSA-004]\n"
+        )
+    };
+    // v2.1.0 (dsse 0.0.1 entry) and v1.4.0 (intoto 0.0.1 entry).
+    for version in ["v2.1.0", "v1.4.0"] {
+        let ok = policy(dir.path(), &rules(&format!("\"{GENERATOR_CONTAINER}\""), "\"refs/heads/main\""));
+        let subjects = audit(&slsa_layout(version), &ok, &[]);
+        assert_eq!(subjects.len(), 1);
+        let f = &subjects[0].1;
+        for rule in ["SC-SLSA-001", "SC-SLSA-002", "SC-SLSA-003", "SC-SLSA-004"] {
+            assert_eq!(outcome(f, rule).0, "pass", "{version} {rule}: {f:?}");
+        }
+        assert!(outcome(f, "SC-SLSA-002").1.contains("level 3"), "{f:?}");
+        assert!(outcome(f, "SC-SLSA-003").1.contains("github.com/slsa-framework/example-package at refs/heads/main"));
+    }
+    // Release tags only: the run was a workflow_dispatch on main.
+    let tags = policy(dir.path(), &rules(&format!("\"{GENERATOR_CONTAINER}\""), "\"refs/tags/v*\""));
+    let f = &audit(&slsa_layout("v2.1.0"), &tags, &[])[0].1;
+    let (o, m) = outcome(f, "SC-SLSA-003");
+    assert_eq!(o, "fail");
+    assert!(m.contains("refs/heads/main"), "{m}");
+    // A builder outside the allow list.
+    let other = policy(dir.path(), &rules("\"https://github.com/acme/*\"", "\"refs/heads/main\""));
+    let f = &audit(&slsa_layout("v2.1.0"), &other, &[])[0].1;
+    assert_eq!(outcome(f, "SC-SLSA-002").0, "fail", "{f:?}");
+    // Another trust root: Fulcio and Rekor are not the ones it pins (fail closed).
+    let staging = support::corpus("sigstore-conformance")
+        .join("test/assets/bundle-verify/rekor2-checkpoint-multiple-cosigs/trusted_root.json");
+    let f = &audit(&slsa_layout("v2.1.0"), &tags, &["--trusted-root", staging.to_str().unwrap()])[0].1;
+    let (o, m) = outcome(f, "SC-SLSA-001");
+    assert_eq!(o, "fail");
+    assert!(m.contains("keyless"), "{m}");
+    assert_eq!(outcome(f, "SC-SLSA-002").0, "skip", "{f:?}");
+}
+
+/// The attestation's Rekor SET replaced by another entry's: the layout is
+/// consistent (digests updated), the signature material is not.
+#[test]
+fn tampered_attestation_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    copy_dir(&slsa_layout("v2.1.0"), &layout);
+    let mut index = index_of(&layout);
+    let entries = index["manifests"].as_array_mut().unwrap();
+    let atts = entries.iter_mut().find(|d| d["annotations"]["kind"] == "dev.cosignproject.cosign/atts").unwrap();
+    let digest = atts["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let mut manifest: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(&digest)).unwrap()).unwrap();
+    let ann = &mut manifest["layers"][0]["annotations"];
+    let mut bundle: Value = serde_json::from_str(ann["dev.sigstore.cosign/bundle"].as_str().unwrap()).unwrap();
+    bundle["Payload"]["integratedTime"] = json!(bundle["Payload"]["integratedTime"].as_i64().unwrap() + 1);
+    ann["dev.sigstore.cosign/bundle"] = json!(bundle.to_string());
+    let (d, size) = add_blob(&layout, &serde_json::to_vec(&manifest).unwrap());
+    atts["digest"] = json!(d);
+    atts["size"] = json!(size);
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let p = policy(dir.path(), "[rules.SC-SLSA-001]\n");
+    let f = &audit(&layout, &p, &[])[0].1;
+    let (o, m) = outcome(f, "SC-SLSA-001");
+    assert_eq!(o, "fail");
+    assert!(m.contains("signed entry timestamp"), "{m}");
+}
+
+/// A fixed P-256 key (deterministic RFC 6979 signatures: reproducible tests).
+fn key(seed: u8) -> (p256::ecdsa::SigningKey, String) {
+    use p256::pkcs8::EncodePublicKey as _;
+    let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+    let pem = sk.verifying_key().to_public_key_pem(p256::pkcs8::LineEnding::LF).unwrap();
+    (sk, pem)
+}
+
+/// Signs `digest` cosign-style and attaches the signature by tag.
+fn sign(layout: &Path, digest: &str, sk: &p256::ecdsa::SigningKey, optional: Value) {
+    use p256::ecdsa::signature::Signer as _;
+    let payload = serde_json::to_vec(&json!({
+        "critical": {
+            "identity": {"docker-reference": "example.test/app"},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"
+        },
+        "optional": optional
+    }))
+    .unwrap();
+    let sig: p256::ecdsa::Signature = sk.sign(&payload);
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig.to_der().as_bytes());
+    let (payload_digest, payload_size) = add_blob(layout, &payload);
+    let (config_digest, config_size) = add_blob(layout, b"{}");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{
+            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+            "digest": payload_digest,
+            "size": payload_size,
+            "annotations": {"dev.cosignproject.cosign/signature": b64}
+        }]
+    });
+    let (md, ms) = add_blob(layout, &serde_json::to_vec(&manifest).unwrap());
+    let mut index = index_of(layout);
+    index["manifests"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": md,
+        "size": ms,
+        "annotations": {"org.opencontainers.image.ref.name": format!("{}.sig", digest.replace(':', "-"))}
+    }));
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+fn toml_list(items: &[&str]) -> String {
+    items.iter().map(|i| format!("'''{i}'''")).collect::<Vec<_>>().join(", ")
+}
+
+#[test]
+fn key_signed_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("good");
+    copy_dir(&support::image("oci/go-static-good"), &layout);
+    let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let (sk, pem) = key(7);
+    let (_, other_pem) = key(9);
+    sign(&layout, &digest, &sk, json!({"build.env": "prod", "git.commit": "5c3b2eb"}));
+    let rules = |keys: &[&str], required: &[&str]| {
+        format!(
+            "[rules.SC-SIG-001]\nparams = {{ keyless = true, keys = [{}] }}\n[rules.SC-SIG-002]\nparams = {{ identity = '.*@acme\\.corp', issuer = 'https://accounts.google.com' }}\n[rules.SC-SIG-003]\nparams = {{ required = [{}] }}\n[rules.SC-SIG-004]\n",
+            toml_list(keys),
+            toml_list(required)
+        )
+    };
+    let p = policy(dir.path(), &rules(&[&pem], &["build.env=prod", "git.commit"]));
+    let f = &audit(&layout, &p, &[])[0].1;
+    let (o, m) = outcome(f, "SC-SIG-001");
+    assert_eq!(o, "pass", "{m}");
+    assert!(m.contains("key #1") && m.contains("this digest"), "{m}");
+    assert_eq!(outcome(f, "SC-SIG-003").0, "pass");
+    // Key-signed: no keyless identity to match.
+    let (o, m) = outcome(f, "SC-SIG-002");
+    assert_eq!(o, "fail");
+    assert!(m.contains("no verified keyless signature"), "{m}");
+    assert_eq!(outcome(f, "SC-SIG-004").0, "skip");
+    // Annotation values must match.
+    let p = policy(dir.path(), &rules(&[&pem], &["build.env=staging"]));
+    let subjects = audit(&layout, &p, &[]);
+    let (o, m) = outcome(&subjects[0].1, "SC-SIG-003");
+    assert_eq!((o, m), ("fail", "no verified signature carries build.env=staging"));
+    // Another key: nothing verifies (keyless is tried too, and fails: no certificate).
+    let p = policy(dir.path(), &rules(&[&other_pem], &[]));
+    let f = &audit(&layout, &p, &[])[0].1;
+    let (o, m) = outcome(f, "SC-SIG-001");
+    assert_eq!(o, "fail");
+    assert!(m.contains("key #1") && m.contains("keyless"), "{m}");
+    // The unsigned original.
+    let f = &audit(&support::image("oci/go-static-good"), &p, &[])[0].1;
+    assert!(outcome(f, "SC-SIG-001").1.contains("no signature is attached"));
+}
+
+#[test]
+fn index_signatures_and_platform_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("multi");
+    copy_dir(&support::image("oci/go-static-multiarch"), &layout);
+    let index_digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let (sk, pem) = key(7);
+    sign(&layout, &index_digest, &sk, json!({}));
+    let rules = |accept: bool| {
+        format!(
+            "[rules.SC-SIG-001]\nparams = {{ keys = [{}] }}\n[rules.SC-SIG-004]\nparams = {{ accept_index_signature = {accept} }}\n",
+            toml_list(&[&pem])
+        )
+    };
+    let strict = audit(&layout, &policy(dir.path(), &rules(false)), &[]);
+    assert_eq!(strict.len(), 2);
+    for (digest, f) in &strict {
+        let (o, m) = outcome(f, "SC-SIG-001");
+        assert!(o == "pass" && m.contains("its index"), "{digest}: {m}");
+        let (o, m) = outcome(f, "SC-SIG-004");
+        assert_eq!(o, "fail", "{digest}");
+        assert!(m.contains("only the index"), "{m}");
+    }
+    for (digest, f) in &audit(&layout, &policy(dir.path(), &rules(true)), &[]) {
+        assert_eq!(outcome(f, "SC-SIG-004").0, "pass", "{digest}");
+    }
+    // Signing one platform too: that platform passes on its own.
+    let amd64 = strict[0].0.clone();
+    sign(&layout, &amd64, &sk, json!({}));
+    for (digest, f) in &audit(&layout, &policy(dir.path(), &rules(false)), &[]) {
+        let want = if *digest == amd64 { "pass" } else { "fail" };
+        assert_eq!(outcome(f, "SC-SIG-004").0, want, "{digest}");
+    }
+}
