@@ -50,8 +50,11 @@ fn policy(dir: &Path, rules: &str) -> PathBuf {
     p
 }
 
-/// `audit --format json` → (rule → (outcome, message)) per image subject digest.
-fn audit(layout: &Path, policy: &Path, extra: &[&str]) -> Vec<(String, Vec<(String, String, String)>)> {
+/// (rule, outcome, message) of each finding of a subject.
+type Findings = Vec<(String, String, String)>;
+
+/// `audit --format json` → the findings of each image subject, by digest.
+fn audit(layout: &Path, policy: &Path, extra: &[&str]) -> Vec<(String, Findings)> {
     let mut args =
         vec!["audit".to_string(), "--format".into(), "json".into(), "--skip-layers".into(), "--policy".into()];
     args.push(policy.display().to_string());

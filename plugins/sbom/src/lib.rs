@@ -126,9 +126,9 @@ fn label(doc: &Document) -> String {
 fn present(rule: &RuleConfig, image: &Image, all: &[Document], describing: &[&Document]) -> Finding {
     let id = rule.id.as_str();
     if let Some(doc) = describing.first() {
-        let via = if doc.describes.iter().any(|d| *d == image.subject.digest) {
+        let via = if doc.describes.contains(&image.subject.digest) {
             "this digest"
-        } else if doc.describes.iter().any(|d| *d == image.config_digest) {
+        } else if doc.describes.contains(&image.config_digest) {
             "this image's config digest"
         } else {
             "the index this image belongs to"
