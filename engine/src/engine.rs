@@ -153,6 +153,11 @@ impl Engine {
                         signatures: (!i.signatures.is_empty()).then(|| i.signatures.clone()),
                         trust: Some(self.trust.clone()),
                     },
+                    Evidence::Artifact(a) => Queries {
+                        signatures: Some(a.signatures.clone()),
+                        trust: Some(self.trust.clone()),
+                        ..Queries::default()
+                    },
                     _ => Queries::default(),
                 };
                 self.plugins

@@ -12,9 +12,12 @@ use std::sync::Arc;
 pub enum SubjectKind {
     Image,
     Index,
+    /// A release artifact (a file, or its digest) with its sidecars.
+    Artifact,
 }
 
-/// What is being judged: one platform image, or an index of them.
+/// What is being judged: one platform image, an index of them, or a
+/// release artifact.
 #[derive(Debug, Clone)]
 pub struct Subject {
     pub kind: SubjectKind,
@@ -92,11 +95,20 @@ pub struct IndexEvidence {
     pub manifests: Vec<Descriptor>,
 }
 
+/// A release artifact: its digest, and the signatures, bundles and
+/// provenance given beside it.
+#[derive(Debug, Clone)]
+pub struct ArtifactEvidence {
+    pub subject: Subject,
+    pub signatures: Arc<Vec<crate::signature::material::Material>>,
+}
+
 /// Everything gathered about one subject.
 #[derive(Debug, Clone)]
 pub enum Evidence {
     Image(Box<ImageEvidence>),
     Index(IndexEvidence),
+    Artifact(ArtifactEvidence),
     /// The subject exists but its evidence could not be read or trusted (a
     /// digest mismatch, a missing or malformed blob). It is denied with this
     /// reason: the engine never decides on evidence it could not verify.
@@ -111,6 +123,7 @@ impl Evidence {
         match self {
             Evidence::Image(i) => &i.subject,
             Evidence::Index(i) => &i.subject,
+            Evidence::Artifact(a) => &a.subject,
             Evidence::Unreadable { subject, .. } => subject,
         }
     }

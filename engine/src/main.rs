@@ -59,6 +59,19 @@ enum Command {
         /// verified against (default: the embedded Sigstore public-good root).
         #[arg(long)]
         trusted_root: Option<PathBuf>,
+        /// Release artifacts (IMAGE is then a file, or `sha256:HEX`): a Sigstore
+        /// bundle for it (`cosign sign-blob --bundle`); repeatable.
+        #[arg(long = "bundle", value_name = "FILE")]
+        bundles: Vec<PathBuf>,
+        /// Release artifacts: SLSA provenance for it (a bundle, or DSSE envelopes); repeatable.
+        #[arg(long = "provenance", value_name = "FILE")]
+        provenance: Vec<PathBuf>,
+        /// Release artifacts: a cosign blob signature (`--output-signature`).
+        #[arg(long, value_name = "FILE")]
+        signature: Option<PathBuf>,
+        /// Release artifacts: the signature's certificate (`--output-certificate`).
+        #[arg(long, value_name = "FILE", requires = "signature")]
+        certificate: Option<PathBuf>,
     },
     /// Work with policy files.
     Policy {
@@ -548,6 +561,10 @@ fn main() -> ExitCode {
             sboms,
             max_sbom_bytes,
             trusted_root,
+            bundles,
+            provenance,
+            signature,
+            certificate,
         } => {
             // Read before the input: a bad root is a usage error, found fast.
             let trust_root = match &trusted_root {
@@ -557,12 +574,19 @@ fn main() -> ExitCode {
                 },
                 None => None,
             };
-            let bar = progress_bar();
+            let sidecars = source::artifact::Sidecars { bundles, provenance, signature, certificate };
+            let spec = path.display().to_string();
+            let artifact = !sidecars.is_empty() || spec.starts_with("sha256:");
+            let bar = if artifact { None } else { progress_bar() };
             let progress = bar.as_ref().map(|(b, _)| portcullis::scan::ProgressSink(b.clone()));
-            let opened = source::open(
-                &path,
-                &source::OpenOptions { images, repository, skip_layers, progress, ..Default::default() },
-            );
+            let opened = if artifact {
+                source::artifact::open(&spec, &sidecars)
+            } else {
+                source::open(
+                    &path,
+                    &source::OpenOptions { images, repository, skip_layers, progress, ..Default::default() },
+                )
+            };
             if let Some((b, done)) = &bar {
                 done.store(true, std::sync::atomic::Ordering::Relaxed);
                 b.0.finish_and_clear();

@@ -170,7 +170,7 @@ fn tampered_attestation_is_refused() {
 }
 
 /// A fixed P-256 key (deterministic RFC 6979 signatures: reproducible tests).
-fn key(seed: u8) -> (p256::ecdsa::SigningKey, String) {
+fn key_pair(seed: u8) -> (p256::ecdsa::SigningKey, String) {
     use p256::pkcs8::EncodePublicKey as _;
     let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
     let pem = sk.verifying_key().to_public_key_pem(p256::pkcs8::LineEnding::LF).unwrap();
@@ -225,8 +225,8 @@ fn key_signed_images() {
     let layout = dir.path().join("good");
     copy_dir(&support::image("oci/go-static-good"), &layout);
     let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
-    let (sk, pem) = key(7);
-    let (_, other_pem) = key(9);
+    let (sk, pem) = key_pair(7);
+    let (_, other_pem) = key_pair(9);
     sign(&layout, &digest, &sk, json!({"build.env": "prod", "git.commit": "5c3b2eb"}));
     let rules = |keys: &[&str], required: &[&str]| {
         format!(
@@ -268,7 +268,7 @@ fn index_signatures_and_platform_images() {
     let layout = dir.path().join("multi");
     copy_dir(&support::image("oci/go-static-multiarch"), &layout);
     let index_digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
-    let (sk, pem) = key(7);
+    let (sk, pem) = key_pair(7);
     sign(&layout, &index_digest, &sk, json!({}));
     let rules = |accept: bool| {
         format!(
@@ -295,4 +295,171 @@ fn index_signatures_and_platform_images() {
         let want = if *digest == amd64 { "pass" } else { "fail" };
         assert_eq!(outcome(f, "SC-SIG-004").0, want, "{digest}");
     }
+}
+
+fn conformance(case: &str) -> PathBuf {
+    support::corpus("sigstore-conformance").join("test/assets/bundle-verify").join(case)
+}
+
+/// Release artifacts signed, without provenance: the SLSA rules off.
+const NO_SLSA: &str = "[rules.SC-SLSA-001]\nenabled = false\n[rules.SC-SLSA-002]\nenabled = false\n[rules.SC-SLSA-003]\nenabled = false\n[rules.SC-SLSA-004]\nenabled = false\n";
+
+const BEACON: &str = "https://github\\.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.*";
+
+/// Release artifacts: a file (or its digest) with sidecars.
+#[test]
+fn release_artifacts_with_sidecars() {
+    let dir = tempfile::tempdir().unwrap();
+    let go = support::corpus("slsa-verifier").join("cli/slsa-verifier/testdata/gha_go/v2.1.0");
+    let slsa = policy(
+        dir.path(),
+        "[rules.SC-SIG-001]\nenabled = false\n[rules.SC-SLSA-001]\n[rules.SC-SLSA-002]\nparams = { builders = ['https://github.com/slsa-framework/slsa-github-generator/.github/workflows/builder_go_slsa3.yml'] }\n[rules.SC-SLSA-003]\nparams = { repositories = ['github.com/slsa-framework/example-package'], refs = ['refs/tags/v*'] }\n",
+    );
+    let prov = go.join("binary-linux-amd64-push-v14.2.intoto.jsonl");
+    let art = go.join("binary-linux-amd64-push-v14.2");
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(std::fs::read(&art).unwrap())));
+    for subject in [art.display().to_string(), digest.clone()] {
+        let run = support::portcullis([
+            "audit",
+            "--format",
+            "json",
+            "--policy",
+            slsa.to_str().unwrap(),
+            "--provenance",
+            prov.to_str().unwrap(),
+            &subject,
+        ]);
+        assert_eq!(run.code, 0, "{subject}: {}{}", run.stdout, run.stderr);
+        let report = run.json();
+        assert_eq!(report["subjects"][0]["kind"], "artifact");
+        assert_eq!(report["subjects"][0]["digest"], digest.as_str());
+    }
+    // Another artifact: the provenance does not name it.
+    let run = support::portcullis([
+        "audit",
+        "--format",
+        "json",
+        "--policy",
+        slsa.to_str().unwrap(),
+        "--provenance",
+        prov.to_str().unwrap(),
+        prov.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    let f = &run.json()["subjects"][0]["findings"];
+    let slsa1 = f.as_array().unwrap().iter().find(|f| f["rule"] == "SC-SLSA-001").unwrap();
+    assert!(slsa1["message"].as_str().unwrap().contains("no in-toto statement subject matches"), "{slsa1}");
+    // A bare envelope: refused, offline verification is impossible.
+    let t = support::corpus("slsa-verifier").join("cli/slsa-verifier/testdata");
+    let run = support::portcullis([
+        "audit",
+        "--format",
+        "json",
+        "--policy",
+        slsa.to_str().unwrap(),
+        "--provenance",
+        t.join("workflow-inputs.intoto.jsonl").to_str().unwrap(),
+        t.join("workflow-inputs").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("online Rekor search"), "{}", run.stdout);
+}
+
+#[test]
+fn release_artifacts_signed_with_bundles_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_txt = support::corpus("sigstore-conformance").join("test/assets/a.txt");
+    // Keyless bundle (Sigstore public-good): signature, then identity.
+    let keyless = |identity: &str| {
+        policy(
+            dir.path(),
+            &format!(
+                "[rules.SC-SIG-001]\n[rules.SC-SIG-002]\nparams = {{ identity = '{identity}', issuer = 'https://token.actions.githubusercontent.com' }}\n{NO_SLSA}"
+            ),
+        )
+    };
+    let bundle = conformance("happy-path-v0.3").join("bundle.sigstore.json");
+    let run = support::portcullis([
+        "audit",
+        "--policy",
+        keyless(BEACON).to_str().unwrap(),
+        "--bundle",
+        bundle.to_str().unwrap(),
+        a_txt.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = support::portcullis([
+        "audit",
+        "--policy",
+        keyless("https://github\\.com/acme/.*").to_str().unwrap(),
+        "--bundle",
+        bundle.to_str().unwrap(),
+        a_txt.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("SC-SIG-002") && run.stdout.contains("not /https://github\\.com/acme/.*/"),
+        "{}",
+        run.stdout
+    );
+    // Managed key bundle, with its own trusted root.
+    let mk = conformance("managed-key-and-trusted-root");
+    let key = std::fs::read_to_string(mk.join("key.pub")).unwrap();
+    let keyed = policy(
+        dir.path(),
+        &format!("[rules.SC-SIG-001]\nparams = {{ keyless = false, keys = ['''{key}'''] }}\n{NO_SLSA}"),
+    );
+    let run = support::portcullis([
+        "audit",
+        "--policy",
+        keyed.to_str().unwrap(),
+        "--trusted-root",
+        mk.join("trusted_root.json").to_str().unwrap(),
+        "--bundle",
+        mk.join("bundle.sigstore.json").to_str().unwrap(),
+        a_txt.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // A blob signature made here with a fixed key, verified from the digest.
+    let (sk, pem) = key_pair(7);
+    let file = dir.path().join("release.tar.gz");
+    std::fs::write(&file, b"release bytes").unwrap();
+    let sig_file = dir.path().join("release.sig");
+    {
+        use p256::ecdsa::signature::Signer as _;
+        let sig: p256::ecdsa::Signature = sk.sign(b"release bytes");
+        std::fs::write(
+            &sig_file,
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig.to_der().as_bytes()),
+        )
+        .unwrap();
+    }
+    let keyed = policy(dir.path(), &format!("[rules.SC-SIG-001]\nparams = {{ keys = ['''{pem}'''] }}\n{NO_SLSA}"));
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(b"release bytes")));
+    for subject in [file.display().to_string(), digest] {
+        let run = support::portcullis([
+            "audit",
+            "--policy",
+            keyed.to_str().unwrap(),
+            "--signature",
+            sig_file.to_str().unwrap(),
+            &subject,
+        ]);
+        assert_eq!(run.code, 0, "{subject}: {}{}", run.stdout, run.stderr);
+    }
+    // Signature and certificate without the Rekor entry: keyless is refused, by name.
+    let cert = dir.path().join("cert.pem");
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n").unwrap();
+    let run = support::portcullis([
+        "audit",
+        "--policy",
+        keyless(BEACON).to_str().unwrap(),
+        "--signature",
+        sig_file.to_str().unwrap(),
+        "--certificate",
+        cert.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("cosign sign-blob --bundle"), "{}", run.stdout);
 }

@@ -117,6 +117,7 @@ pub fn target(e: &Evidence) -> Option<wit::Target> {
     match e {
         Evidence::Image(i) => Some(wit::Target::Image(image(i))),
         Evidence::Index(i) => Some(wit::Target::Index(index(i))),
+        Evidence::Artifact(a) => Some(wit::Target::Artifact(wit::Artifact { subject: subject(&a.subject) })),
         Evidence::Unreadable { .. } => None,
     }
 }

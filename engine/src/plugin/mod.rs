@@ -99,12 +99,12 @@ impl HostState {
         if let Some(done) = self.verified.get(&(index, key.clone())) {
             return done.clone();
         }
-        let result = self.material(index).and_then(|m| match &key {
-            Some(pem) => m.verify_with_key(pem.as_bytes()),
-            None => match &self.trust {
-                Some(root) => m.verify_keyless(root),
-                None => Err("no trusted root is configured".to_string()),
-            },
+        let result = self.material(index).and_then(|m| {
+            let root = self.trust.as_ref().ok_or("no trusted root is configured")?;
+            match &key {
+                Some(pem) => m.verify_with_key(pem.as_bytes(), root),
+                None => m.verify_keyless(root),
+            }
         });
         let result = result.map(|v| bindings::verified(&v));
         self.verified.insert((index, key), result.clone());

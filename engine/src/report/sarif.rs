@@ -66,8 +66,8 @@ pub fn render(r: &Report) -> String {
             let kind = if f.outcome == Outcome::Error { ResultKind::Open } else { ResultKind::Fail };
             let logical = LogicalLocation::builder()
                 .fully_qualified_name(format!("{}@{}", s.reference, s.digest))
-                .name(s.platform.clone().unwrap_or_else(|| "index".into()))
-                .kind("image")
+                .name(s.platform.clone().unwrap_or_else(|| format!("{:?}", s.kind).to_lowercase()))
+                .kind(if s.kind == crate::evidence::SubjectKind::Artifact { "resource" } else { "image" })
                 .build();
             let mut location = Location::builder().logical_locations(vec![logical]).build();
             if let Some(path) = f.location.as_ref().and_then(|l| l.path.as_ref()) {

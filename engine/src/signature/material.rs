@@ -51,6 +51,13 @@ pub struct Verified {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// A cosign blob signature given beside a release artifact
+/// (`cosign sign-blob --output-signature [--output-certificate]`): the
+/// signature and certificate are in the annotations, the content is empty.
+pub const BLOB_SIGNATURE: &str = "application/vnd.portcullis.blob-signature";
+pub const SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+pub const CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+
 pub fn is_material_media_type(mt: &str) -> bool {
     mt == SIMPLE_SIGNING || mt == DSSE || mt.starts_with("application/vnd.dev.sigstore.bundle")
 }
@@ -61,7 +68,7 @@ fn any_identity() -> Identity {
 
 impl Material {
     pub fn kind(&self) -> Kind {
-        if self.media_type == SIMPLE_SIGNING {
+        if self.media_type == SIMPLE_SIGNING || self.media_type == BLOB_SIGNATURE {
             return Kind::Signature;
         }
         if self.media_type == DSSE {
@@ -108,6 +115,18 @@ impl Material {
             .flatten()
             .and_then(|d| d.try_into().ok())
             .ok_or_else(|| format!("{} is not a sha256 digest", self.target))?;
+        if self.media_type == BLOB_SIGNATURE {
+            return Err(
+                "a blob signature and certificate alone cannot be verified offline: its Rekor entry is not given (pass the Sigstore bundle: `cosign sign-blob --bundle`)"
+                    .into(),
+            );
+        }
+        if self.media_type == DSSE && !self.annotations.contains_key(CERTIFICATE) {
+            return Err(
+                "a bare DSSE envelope carries no transparency-log proof: verifying it needs an online Rekor search (provide a Sigstore bundle)"
+                    .into(),
+            );
+        }
         let (bundle_bytes, digest, raw) = if self.media_type.starts_with("application/vnd.dev.sigstore.bundle") {
             (self.content.clone(), target, None)
         } else if self.media_type == DSSE {
@@ -125,8 +144,23 @@ impl Material {
     }
 
     /// Verifies key-signed material with a PEM public key (ECDSA, RSA,
-    /// Ed25519): simple signing over the payload, or DSSE over its PAE.
-    pub fn verify_with_key(&self, pem: &[u8]) -> Result<Verified, String> {
+    /// Ed25519): simple signing over the payload, DSSE over its PAE, a blob
+    /// signature over the artifact's digest, or a managed-key Sigstore
+    /// bundle (whose log entry is checked against `root`).
+    pub fn verify_with_key(&self, pem: &[u8], root: &TrustRoot) -> Result<Verified, String> {
+        if self.media_type.starts_with("application/vnd.dev.sigstore.bundle") {
+            let target: [u8; 32] = hex::decode(self.target.encoded())
+                .ok()
+                .and_then(|d| d.try_into().ok())
+                .ok_or_else(|| format!("{} is not a sha256 digest", self.target))?;
+            let v = bundle::verify(&self.content, target, &Expectation::Key(pem.to_vec()), root)
+                .map_err(|e| e.to_string())?;
+            return Ok(Verified {
+                certificate: None,
+                statement: v.envelope.map(|(_, p)| p),
+                annotations: BTreeMap::new(),
+            });
+        }
         match self.media_type.as_str() {
             SIMPLE_SIGNING => {
                 let req = cosign::Requirements { keys: vec![pem.to_vec()], rekor_keys: Vec::new() };
@@ -159,6 +193,23 @@ impl Material {
                     return Err(format!("the statement is not about {}", self.target));
                 }
                 Ok(Verified { certificate: None, statement: Some(payload), annotations: BTreeMap::new() })
+            }
+            BLOB_SIGNATURE => {
+                // The artifact may be known by its digest only: ECDSA over
+                // SHA-256 verifies from the digest (cosign's P-256 keys).
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let sig = self.annotations.get(SIGNATURE).map(|s| b64.decode(s.trim())).transpose();
+                let sig = sig.map_err(|e| format!("signature is not base64: {e}"))?.ok_or("no signature")?;
+                let digest = hex::decode(self.target.encoded()).map_err(|e| e.to_string())?;
+                let key = super::keys::EcKey::from_pem(pem)?;
+                if !matches!(key, super::keys::EcKey::P256(_)) {
+                    return Err(
+                        "blob signatures verify with ECDSA P-256 keys only (the artifact is known by its SHA-256)"
+                            .into(),
+                    );
+                }
+                key.verify_prehash(&digest, &sig)?;
+                Ok(Verified { certificate: None, statement: None, annotations: BTreeMap::new() })
             }
             other => Err(format!("`{other}` material cannot be verified with a key")),
         }

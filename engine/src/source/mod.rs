@@ -8,6 +8,7 @@
 //! - one subject's evidence cannot be trusted (digest or size mismatch, missing
 //!   or malformed blob): [`Evidence::Unreadable`], which the engine denies.
 
+pub mod artifact;
 mod attached;
 mod container;
 mod docker;
@@ -38,6 +39,8 @@ pub enum InputFormat {
     OciLayout,
     OciArchive,
     DockerArchive,
+    /// A release artifact with its sidecars.
+    Artifact,
 }
 
 impl std::fmt::Display for InputFormat {
@@ -46,6 +49,7 @@ impl std::fmt::Display for InputFormat {
             InputFormat::OciLayout => "oci",
             InputFormat::OciArchive => "oci-archive",
             InputFormat::DockerArchive => "docker-archive",
+            InputFormat::Artifact => "artifact",
         })
     }
 }

@@ -27,6 +27,7 @@ impl Plugin for GoIndexPlugin {
             .map(|r| match &target {
                 Target::Index(index) => on_index(r, index),
                 Target::Image(image) => on_image(r, image),
+                Target::Artifact(_) => Finding::skip(&r.id, portcullis_sdk::NOT_AN_IMAGE),
             })
             .collect()
     }

@@ -28,6 +28,7 @@ impl Plugin for ImageConfigPlugin {
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
         let image = match target {
             Target::Image(image) => image,
+            Target::Artifact(_) => return portcullis_sdk::skip_all(&rules, portcullis_sdk::NOT_AN_IMAGE),
             Target::Index(_) => {
                 return rules
                     .iter()

@@ -148,6 +148,15 @@ impl RuleMeta {
     }
 }
 
+/// The same skip finding for every configured rule: the subject is not one
+/// the plugin's rules are about.
+pub fn skip_all(rules: &[RuleConfig], why: &str) -> Vec<Finding> {
+    rules.iter().map(|r| Finding::skip(&r.id, why)).collect()
+}
+
+/// Why image rules skip a release artifact.
+pub const NOT_AN_IMAGE: &str = "a container image rule; this subject is a release artifact";
+
 /// Convenience for `ParamValue::TextList` from string literals.
 pub fn text_list(items: &[&str]) -> ParamValue {
     ParamValue::TextList(items.iter().map(|s| s.to_string()).collect())

@@ -20,7 +20,7 @@
 
 use portcullis_sdk::signatures::{self, Material, MaterialKind, Provenance, Verified};
 use portcullis_sdk::{
-    Enforcement, Finding, Image, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target,
+    Enforcement, Finding, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Subject, Target,
     lookup, wildcard_match,
 };
 
@@ -41,8 +41,9 @@ impl Plugin for SignaturesPlugin {
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
-        let image = match &target {
-            Target::Image(image) => image,
+        let subject = match &target {
+            Target::Image(image) => &image.subject,
+            Target::Artifact(artifact) => &artifact.subject,
             Target::Index(_) => {
                 return rules
                     .iter()
@@ -56,16 +57,19 @@ impl Plugin for SignaturesPlugin {
             }
         };
         let cfg = |id: &str| rules.iter().find(|r| r.id == id);
-        let signatures = Checked::signatures(image, cfg(SIGNED));
-        let provenance = Checked::provenance(image, cfg(PROVENANCE));
+        let signatures = Checked::signatures(subject, cfg(SIGNED));
+        let provenance = Checked::provenance(subject, cfg(PROVENANCE));
         rules
             .iter()
             .map(|r| match r.id.as_str() {
-                SIGNED => signed(r, image, &signatures),
+                SIGNED => signed(r, subject, &signatures),
                 IDENTITY => identity(r, &signatures),
+                ANNOTATIONS if matches!(target, Target::Artifact(_)) => {
+                    Finding::skip(&r.id, "a release artifact's signatures carry no annotations")
+                }
                 ANNOTATIONS => annotations(r, &signatures),
-                PLATFORMS => platforms(r, image, &signatures),
-                PROVENANCE => provenance_found(r, image, &provenance),
+                PLATFORMS => platforms(r, subject, &signatures),
+                PROVENANCE => provenance_found(r, subject, &provenance),
                 BUILDER => builder(r, &provenance),
                 SOURCE => source(r, &provenance),
                 PARAMETERS => parameters(r, &provenance),
@@ -172,8 +176,8 @@ fn keys(rule: Option<&RuleConfig>) -> Vec<String> {
 
 /// Verifies material of one kind attached to this image or its index:
 /// keyless first (when allowed), then with each key.
-fn check(image: &Image, kind: MaterialKind, keyless: bool, keys: &[String]) -> Vec<Checked> {
-    let ours = |t: &str| t == image.subject.digest || image.subject.parent_index.as_deref() == Some(t);
+fn check(subject: &Subject, kind: MaterialKind, keyless: bool, keys: &[String]) -> Vec<Checked> {
+    let ours = |t: &str| t == subject.digest || subject.parent_index.as_deref() == Some(t);
     signatures::list()
         .into_iter()
         .enumerate()
@@ -201,13 +205,13 @@ fn check(image: &Image, kind: MaterialKind, keyless: bool, keys: &[String]) -> V
 }
 
 impl Checked {
-    fn signatures(image: &Image, rule: Option<&RuleConfig>) -> Vec<Checked> {
+    fn signatures(subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
         let keyless = rule.is_none_or(|r| Params::of(r).boolean("keyless", true));
-        check(image, MaterialKind::Signature, keyless, &keys(rule))
+        check(subject, MaterialKind::Signature, keyless, &keys(rule))
     }
 
-    fn provenance(image: &Image, rule: Option<&RuleConfig>) -> Vec<Checked> {
-        check(image, MaterialKind::Attestation, true, &keys(rule))
+    fn provenance(subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
+        check(subject, MaterialKind::Attestation, true, &keys(rule))
             .into_iter()
             .filter(|c| match &c.result {
                 Ok((_, v)) => v.provenance.is_some(),
@@ -222,15 +226,16 @@ impl Checked {
     }
 }
 
-fn signed(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Finding {
+fn signed(rule: &RuleConfig, subject: &Subject, found: &[Checked]) -> Finding {
     let id = rule.id.as_str();
     if let Some(c) = found.iter().find(|c| c.result.is_ok()) {
         let (how, _) = c.result.as_ref().expect("checked");
-        let over = if c.material.target == image.subject.digest { "this digest" } else { "its index" };
+        let over = if c.material.target == subject.digest { "this digest" } else { "its index" };
         return Finding::pass(id, format!("signature over {over} verifies ({how}): {}", c.material.origin));
     }
     if found.is_empty() {
-        return Finding::fail(id, format!("no signature is attached to {} or its index", image.subject.digest));
+        let index = if subject.parent_index.is_some() { " or its index" } else { "" };
+        return Finding::fail(id, format!("no signature is attached to {}{index}", subject.digest));
     }
     let why: Vec<String> =
         found.iter().map(|c| format!("{}: {}", c.material.origin, c.result.as_ref().err().map_or("", |e| e))).collect();
@@ -294,13 +299,13 @@ fn annotations(rule: &RuleConfig, found: &[Checked]) -> Finding {
     }
 }
 
-fn platforms(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Finding {
+fn platforms(rule: &RuleConfig, subject: &Subject, found: &[Checked]) -> Finding {
     let id = rule.id.as_str();
-    let Some(index) = &image.subject.parent_index else {
+    let Some(index) = &subject.parent_index else {
         return Finding::skip(id, "not part of an index");
     };
     let verified_over = |d: &str| found.iter().any(|c| c.result.is_ok() && c.material.target == d);
-    if verified_over(&image.subject.digest) {
+    if verified_over(&subject.digest) {
         return Finding::pass(id, "this platform image is signed itself");
     }
     if verified_over(index) {
@@ -313,23 +318,21 @@ fn platforms(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Finding {
 }
 
 /// Verified provenance naming this image (or its index) as a subject.
-fn naming<'a>(image: &Image, found: &'a [Checked]) -> Vec<(&'a Checked, &'a Provenance)> {
+fn naming<'a>(subject: &Subject, found: &'a [Checked]) -> Vec<(&'a Checked, &'a Provenance)> {
     found
         .iter()
         .filter_map(|c| {
             let v = c.verified()?;
-            let names = v
-                .subjects
-                .iter()
-                .any(|s| *s == image.subject.digest || image.subject.parent_index.as_deref() == Some(s.as_str()));
+            let names =
+                v.subjects.iter().any(|s| *s == subject.digest || subject.parent_index.as_deref() == Some(s.as_str()));
             names.then_some((c, v.provenance.as_ref()?))
         })
         .collect()
 }
 
-fn provenance_found(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Finding {
+fn provenance_found(rule: &RuleConfig, subject: &Subject, found: &[Checked]) -> Finding {
     let id = rule.id.as_str();
-    if let Some((c, p)) = naming(image, found).first() {
+    if let Some((c, p)) = naming(subject, found).first() {
         let (how, _) = c.result.as_ref().expect("verified");
         return Finding::pass(
             id,
@@ -337,10 +340,8 @@ fn provenance_found(rule: &RuleConfig, image: &Image, found: &[Checked]) -> Find
         );
     }
     if found.is_empty() {
-        return Finding::fail(
-            id,
-            format!("no provenance attestation is attached to {} or its index", image.subject.digest),
-        );
+        let index = if subject.parent_index.is_some() { " or its index" } else { "" };
+        return Finding::fail(id, format!("no provenance attestation is attached to {}{index}", subject.digest));
     }
     let why: Vec<String> = found
         .iter()
