@@ -17,7 +17,7 @@ fn images(path: &Path) -> Vec<ImageEvidence> {
         .map(|e| match e {
             Evidence::Image(i) => *i,
             Evidence::Unreadable { reason, subject } => panic!("{}: {reason}", subject.reference),
-            Evidence::Index(_) => panic!("unexpected index"),
+            Evidence::Index(_) | Evidence::Artifact(_) => panic!("unexpected index or artifact"),
         })
         .collect()
 }
