@@ -56,7 +56,7 @@ enum Command {
         #[arg(long, default_value_t = portcullis::sbom::DEFAULT_MAX_BYTES)]
         max_sbom_bytes: u64,
         /// trusted_root.json that keyless signatures and attestations are
-        /// verified against (default: the embedded Sigstore public-good root).
+        /// verified against, or `staging` / `production` (embedded; default: production).
         #[arg(long)]
         trusted_root: Option<PathBuf>,
         /// Release artifacts (IMAGE is then a file, or `sha256:HEX`): a Sigstore
@@ -111,7 +111,7 @@ enum Command {
         /// Expected OIDC issuer, as a regular expression matching the whole issuer.
         #[arg(long)]
         certificate_oidc_issuer_regexp: Option<String>,
-        /// trusted_root.json (default: the embedded Sigstore public-good production root).
+        /// trusted_root.json, or `staging` / `production` (embedded; default: production).
         #[arg(long)]
         trusted_root: Option<PathBuf>,
         /// The artifact, or `sha256:HEX` of it.
@@ -140,7 +140,7 @@ enum Command {
         /// KEY=VALUE inputs the workflow_dispatch run must have had.
         #[arg(long = "build-workflow-input", value_parser = key_value)]
         build_workflow_inputs: Vec<(String, String)>,
-        /// trusted_root.json (default: the embedded Sigstore public-good production root).
+        /// trusted_root.json, or `staging` / `production` (embedded; default: production).
         #[arg(long)]
         trusted_root: Option<PathBuf>,
         /// Print the normalised provenance as JSON on success.
@@ -387,14 +387,11 @@ fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
 }
 
-/// The trusted root: the given file, or the embedded production root.
+/// The trusted root: `production` (the default), `staging`, or a file.
 fn trust_root(path: &Option<PathBuf>) -> Result<portcullis::signature::trust::TrustRoot, String> {
     use portcullis::signature::trust::TrustRoot;
     match path {
-        Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| e.to_string())
-            .and_then(|t| TrustRoot::parse(&t))
-            .map_err(|e| format!("{}: {e}", p.display())),
+        Some(p) => TrustRoot::named_or_file(&p.display().to_string()),
         None => Ok(TrustRoot::production()),
     }
 }

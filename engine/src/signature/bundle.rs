@@ -32,6 +32,9 @@ use sha2::{Digest as _, Sha256};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// The most RFC 3161 timestamps a bundle may carry.
+const MAX_TIMESTAMPS: usize = 32;
+
 /// What the signer must be.
 #[derive(Debug, Clone)]
 pub enum Expectation {
@@ -170,6 +173,15 @@ pub fn verify_with_envelope(
         Some(v) => serde_json::from_value(v.clone())
             .map_err(|e| BundleError::Malformed(format!("verificationMaterial.tlogEntries: {e}")))?,
     };
+    let vm = &doc["verificationMaterial"];
+    let has_signer = vm.pointer("/certificate/rawBytes").is_some()
+        || vm.pointer("/x509CertificateChain/certificates/0").is_some()
+        || vm.get("publicKey").is_some();
+    if !has_signer {
+        return Err(BundleError::Malformed(
+            "verificationMaterial holds no signing certificate (or an empty chain) and no public key".into(),
+        ));
+    }
     if entries.is_empty() {
         return Err(BundleError::NoTlogEntry);
     }
@@ -185,6 +197,18 @@ pub fn verify_with_envelope(
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
+    // As sigstore-python: a bounded number of timestamps, none repeated.
+    if stamps.len() > MAX_TIMESTAMPS {
+        return Err(BundleError::Malformed(format!(
+            "{} RFC 3161 timestamps: too many timestamps (at most {MAX_TIMESTAMPS})",
+            stamps.len()
+        )));
+    }
+    for (i, stamp) in stamps.iter().enumerate() {
+        if stamps[..i].iter().any(|s| s["signedTimestamp"] == stamp["signedTimestamp"]) {
+            return Err(BundleError::Malformed(format!("rfc3161Timestamps[{i}] is a duplicate timestamp")));
+        }
+    }
     for (index, stamp) in stamps.iter().enumerate() {
         let der = stamp["signedTimestamp"].as_str().and_then(|s| B64.decode(s).ok()).ok_or_else(|| {
             BundleError::Malformed(format!("rfc3161Timestamps[{index}].signedTimestamp is not base64"))

@@ -11,6 +11,9 @@ use serde::Deserialize;
 /// The embedded Sigstore public-good production trusted root.
 pub const PRODUCTION: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/trust/trusted_root.production.json"));
 
+/// The embedded Sigstore staging trusted root (`sigstage.dev`).
+pub const STAGING: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/trust/trusted_root.staging.json"));
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ValidFor {
@@ -208,6 +211,21 @@ impl TrustRoot {
         TrustRoot::parse(PRODUCTION).expect("the embedded production trusted root parses (tested)")
     }
 
+    pub fn staging() -> TrustRoot {
+        TrustRoot::parse(STAGING).expect("the embedded staging trusted root parses (tested)")
+    }
+
+    /// `production`, `staging`, or a `trusted_root.json` file.
+    pub fn named_or_file(spec: &str) -> Result<TrustRoot, String> {
+        match spec {
+            "production" => Ok(TrustRoot::production()),
+            "staging" => Ok(TrustRoot::staging()),
+            path => std::fs::read_to_string(path)
+                .map_err(|e| format!("{path}: {e}"))
+                .and_then(|t| TrustRoot::parse(&t).map_err(|e| format!("{path}: {e}"))),
+        }
+    }
+
     /// The transparency log with this log ID.
     pub fn tlog(&self, log_id: &[u8]) -> Option<&LogKey> {
         self.tlogs.iter().find(|k| k.log_id == log_id)
@@ -224,6 +242,7 @@ mod tests {
         assert_eq!(root.tlogs.len(), 2);
         let rekor = &root.tlogs[0];
         assert_eq!(rekor.origin_host(), "rekor.sigstore.dev");
+        assert!(TrustRoot::staging().tlogs.iter().any(|t| t.origin_host().contains("sigstage.dev")));
         assert_eq!(rekor.valid_from, Some(1610452407)); // 2021-01-12T11:53:27Z
         assert!(!rekor.valid_at(1610452406));
         assert!(TrustRoot::parse("{}").is_err());
