@@ -125,9 +125,11 @@ impl Provenance {
     pub fn from_statement(payload: &[u8]) -> Result<Provenance, SlsaError> {
         let st: Value = serde_json::from_slice(payload)
             .or_else(|e| fail(Failure::Format, format!("the statement is not JSON: {e}")))?;
-        let statement_type = st["_type"].as_str().unwrap_or_default();
-        if !statement_type.starts_with("https://in-toto.io/Statement/") {
-            return fail(Failure::Format, format!("`{statement_type}` is not an in-toto statement type"));
+        crate::attestation::validate::statement(&st)
+            .or_else(|e| fail(Failure::Format, format!("in-toto statement: {e}")))?;
+        if st["predicateType"].as_str().is_some_and(|t| t.starts_with(V1)) {
+            crate::attestation::validate::provenance_v1(&st["predicate"])
+                .or_else(|e| fail(Failure::Format, format!("SLSA provenance v1: {e}")))?;
         }
         let predicate_type = st["predicateType"].as_str().unwrap_or_default().to_string();
         let subjects: Vec<Subject> = st["subject"]
