@@ -357,10 +357,7 @@ fn verify_keyless(
             entry.integrated_time = time;
         }
     }
-    let trust = sigstore::trust::sigstore::SigstoreTrustRoot::from_trusted_root_json_unchecked(root.json.as_bytes())
-        .map_err(|e| BundleError::Malformed(format!("trusted root: {e}")))?;
-    let verifier = sigstore::bundle::verify::blocking::Verifier::new(Default::default(), trust)
-        .map_err(|e| BundleError::Malformed(format!("trusted root: {e}")))?;
+    let verifier = root.crate_verifier().map_err(BundleError::Malformed)?;
     verifier.verify_digest_with(sigstore::bundle::verify::ArtifactDigest::from(digest), parsed, policy, true).map_err(
         |e| {
             let mut msg = e.to_string();

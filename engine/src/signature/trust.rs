@@ -7,6 +7,7 @@
 
 use base64::Engine as _;
 use serde::Deserialize;
+use std::sync::{Arc, OnceLock};
 
 /// The embedded Sigstore public-good production trusted root.
 pub const PRODUCTION: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/trust/trusted_root.production.json"));
@@ -129,11 +130,23 @@ impl LogKey {
     }
 }
 
+/// The `sigstore` crate's verifier for this root, built once (parsing the
+/// root and its certificate pool dominates a verification otherwise).
+#[derive(Clone, Default)]
+pub struct CrateVerifier(Arc<OnceLock<Result<sigstore::bundle::verify::blocking::Verifier, String>>>);
+
+impl std::fmt::Debug for CrateVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CrateVerifier")
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TrustRoot {
     pub tlogs: Vec<LogKey>,
     pub ctlogs: Vec<LogKey>,
     pub timestamp_authorities: Vec<Authority>,
+    verifier: CrateVerifier,
     /// The document, for the parts the `sigstore` crate reads itself.
     pub json: String,
 }
@@ -204,7 +217,13 @@ impl TrustRoot {
                 valid_until: unix(&a.valid_for.as_ref().and_then(|v| v.end.clone()), &format!("{at}.validFor.end"))?,
             });
         }
-        Ok(TrustRoot { tlogs, ctlogs: log_keys(&raw.ctlogs, "ctlogs")?, timestamp_authorities, json: json.to_string() })
+        Ok(TrustRoot {
+            tlogs,
+            ctlogs: log_keys(&raw.ctlogs, "ctlogs")?,
+            timestamp_authorities,
+            json: json.to_string(),
+            verifier: CrateVerifier::default(),
+        })
     }
 
     pub fn production() -> TrustRoot {
@@ -224,6 +243,20 @@ impl TrustRoot {
                 .map_err(|e| format!("{path}: {e}"))
                 .and_then(|t| TrustRoot::parse(&t).map_err(|e| format!("{path}: {e}"))),
         }
+    }
+
+    /// The `sigstore` crate's verifier for this root.
+    pub fn crate_verifier(&self) -> Result<&sigstore::bundle::verify::blocking::Verifier, String> {
+        self.verifier
+            .0
+            .get_or_init(|| {
+                let trust = sigstore::trust::sigstore::SigstoreTrustRoot::from_trusted_root_json_unchecked(self.json.as_bytes())
+                    .map_err(|e| format!("trusted root: {e}"))?;
+                sigstore::bundle::verify::blocking::Verifier::new(Default::default(), trust)
+                    .map_err(|e| format!("trusted root: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The transparency log with this log ID.
