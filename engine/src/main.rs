@@ -72,6 +72,13 @@ enum Command {
         /// Release artifacts: the signature's certificate (`--output-certificate`).
         #[arg(long, value_name = "FILE", requires = "signature")]
         certificate: Option<PathBuf>,
+        /// Also write a SLSA Verification Summary Attestation per subject
+        /// (JSON Lines of in-toto statements) to this file.
+        #[arg(long, value_name = "FILE")]
+        vsa: Option<PathBuf>,
+        /// Sign the VSAs (DSSE) with this ECDSA P-256 PKCS#8 PEM private key.
+        #[arg(long, value_name = "FILE", requires = "vsa")]
+        vsa_key: Option<PathBuf>,
     },
     /// Work with policy files.
     Policy {
@@ -562,6 +569,8 @@ fn main() -> ExitCode {
             provenance,
             signature,
             certificate,
+            vsa,
+            vsa_key,
         } => {
             // Read before the input: a bad root is a usage error, found fast.
             let trust_root = match &trusted_root {
@@ -600,6 +609,19 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let report = engine.audit(&input);
+            if let Some(file) = &vsa {
+                let key = match vsa_key.as_ref().map(std::fs::read_to_string).transpose() {
+                    Ok(k) => k,
+                    Err(e) => return fail(format!("--vsa-key: {e}")),
+                };
+                let written = portcullis::report::vsa::render(&report, key.as_deref(), &jiff::Timestamp::now())
+                    .and_then(|text| {
+                        std::fs::write(file, text).map_err(|e| format!("cannot write {}: {e}", file.display()))
+                    });
+                if let Err(e) = written {
+                    return fail(e);
+                }
+            }
             let to_tty = output.is_none() && std::io::stdout().is_terminal();
             let text = match format {
                 Format::Human => human::render(

@@ -463,3 +463,66 @@ fn release_artifacts_signed_with_bundles_and_keys() {
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("cosign sign-blob --bundle"), "{}", run.stdout);
 }
+
+/// `audit --vsa`: one SLSA Verification Summary per subject, a valid in-toto
+/// statement, DSSE-signed with the given key, saying what was verified.
+#[test]
+fn verification_summary_attestations() {
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::pkcs8::EncodePrivateKey as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (sk, _) = key_pair(5);
+    let key = dir.path().join("vsa.pem");
+    std::fs::write(&key, sk.to_pkcs8_pem(p256::pkcs8::LineEnding::LF).unwrap().as_bytes()).unwrap();
+    let go = support::corpus("slsa-verifier").join("cli/slsa-verifier/testdata/gha_go/v2.1.0");
+    let p = policy(
+        dir.path(),
+        "[rules.SC-SIG-001]\nenabled = false\n[rules.SC-SLSA-002]\nparams = { builders = ['https://github.com/slsa-framework/slsa-github-generator/.github/workflows/*'] }\n",
+    );
+    let out = dir.path().join("vsa.jsonl");
+    let art = go.join("binary-linux-amd64-push-v14.2");
+    let run = support::portcullis([
+        "audit",
+        "--policy",
+        p.to_str().unwrap(),
+        "--provenance",
+        go.join("binary-linux-amd64-push-v14.2.intoto.jsonl").to_str().unwrap(),
+        "--vsa",
+        out.to_str().unwrap(),
+        "--vsa-key",
+        key.to_str().unwrap(),
+        art.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    let env: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = base64::Engine::decode(&b64, env["payload"].as_str().unwrap()).unwrap();
+    let sig = base64::Engine::decode(&b64, env["signatures"][0]["sig"].as_str().unwrap()).unwrap();
+    let pae = portcullis::signature::entry::pae("application/vnd.in-toto+json", &payload);
+    sk.verifying_key().verify(&pae, &p256::ecdsa::DerSignature::try_from(&sig[..]).unwrap()).expect("the VSA verifies");
+    let st: Value = serde_json::from_slice(&payload).unwrap();
+    portcullis::attestation::validate::statement(&st).unwrap();
+    assert_eq!(st["predicateType"], "https://slsa.dev/verification_summary/v1");
+    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&art).unwrap()));
+    assert_eq!(st["subject"][0]["digest"]["sha256"], digest.as_str());
+    assert_eq!(st["predicate"]["verificationResult"], "PASSED");
+    assert_eq!(st["predicate"]["verifiedLevels"], json!(["SLSA_BUILD_LEVEL_3"]));
+    assert_eq!(st["predicate"]["policy"]["uri"], "sig-test@1");
+    // Denied: the summary says FAILED (and is still written).
+    let p = policy(dir.path(), "[rules.SC-SIG-001]\n");
+    let run = support::portcullis([
+        "audit",
+        "--policy",
+        p.to_str().unwrap(),
+        "--provenance",
+        go.join("binary-linux-amd64-push-v14.2.intoto.jsonl").to_str().unwrap(),
+        "--vsa",
+        out.to_str().unwrap(),
+        art.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    let st: Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().lines().next().unwrap()).unwrap();
+    assert_eq!(st["predicate"]["verificationResult"], "FAILED");
+}

@@ -4,6 +4,7 @@
 
 pub mod human;
 pub mod sarif;
+pub mod vsa;
 
 use crate::evidence::{Subject, SubjectKind};
 use crate::model::{Enforcement, FailurePolicy, Location, Outcome, RuleInfo, Severity};

@@ -250,8 +250,10 @@ impl TrustRoot {
         self.verifier
             .0
             .get_or_init(|| {
-                let trust = sigstore::trust::sigstore::SigstoreTrustRoot::from_trusted_root_json_unchecked(self.json.as_bytes())
-                    .map_err(|e| format!("trusted root: {e}"))?;
+                let trust = sigstore::trust::sigstore::SigstoreTrustRoot::from_trusted_root_json_unchecked(
+                    self.json.as_bytes(),
+                )
+                .map_err(|e| format!("trusted root: {e}"))?;
                 sigstore::bundle::verify::blocking::Verifier::new(Default::default(), trust)
                     .map_err(|e| format!("trusted root: {e}"))
             })
