@@ -156,6 +156,30 @@ enum Command {
         /// The artifact, or `sha256:HEX` of it.
         artifact: String,
     },
+    /// Verify a SLSA Verification Summary Attestation (a DSSE envelope, or
+    /// the first line of a JSON Lines file) with the issuer's public key, as
+    /// slsa-verifier's `verify-vsa` does. Exit 0 verified, 1 not, 2 usage.
+    VerifyVsa {
+        #[arg(long)]
+        vsa: PathBuf,
+        /// The issuer's PEM public key.
+        #[arg(long)]
+        public_key: PathBuf,
+        /// The key id the envelope's signature must name (`audit --vsa-key`
+        /// writes `sha256:` of the public key's DER).
+        #[arg(long)]
+        public_key_id: String,
+        /// `ALG:VALUE` digests the subjects must cover; repeatable.
+        #[arg(long = "subject-digest")]
+        subject_digests: Vec<String>,
+        #[arg(long)]
+        resource_uri: Option<String>,
+        #[arg(long)]
+        verifier_id: Option<String>,
+        /// Levels the VSA must attest (`SLSA_BUILD_LEVEL_2` is met by level 3); repeatable.
+        #[arg(long = "verified-level")]
+        verified_levels: Vec<String>,
+    },
     /// Validate or inspect SBOMs (CycloneDX JSON/XML, SPDX JSON/tag-value).
     Sbom {
         #[command(subcommand)]
@@ -552,6 +576,42 @@ fn main() -> ExitCode {
             print_provenance,
             artifact,
         }),
+        Command::VerifyVsa {
+            vsa,
+            public_key,
+            public_key_id,
+            subject_digests,
+            resource_uri,
+            verifier_id,
+            verified_levels,
+        } => {
+            let (text, key) = match (std::fs::read(&vsa), std::fs::read(&public_key)) {
+                (Ok(t), Ok(k)) => (t, k),
+                (Err(e), _) => return fail(format!("{}: {e}", vsa.display())),
+                (_, Err(e)) => return fail(format!("{}: {e}", public_key.display())),
+            };
+            let line = text.split(|b| *b == b'\n').find(|l| !l.trim_ascii().is_empty()).unwrap_or_default();
+            let expect = portcullis::slsa::vsa::Expectations {
+                key_id: public_key_id,
+                subject_digests,
+                resource_uri,
+                verifier_id,
+                verified_levels,
+            };
+            match portcullis::slsa::vsa::verify(line, &key, &expect) {
+                Ok(st) => {
+                    eprintln!(
+                        "Verified VSA for {} by {}",
+                        st["predicate"]["resourceUri"], st["predicate"]["verifier"]["id"]
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("verification failed ({}): {e}", e.kind.slsa_verifier_names()[0]);
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Sbom { command } => sbom_command(command),
         Command::Audit {
             path,

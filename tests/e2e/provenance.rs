@@ -51,13 +51,48 @@ fn slsa_verifier_artifact_cases() {
     let root = support::corpus("slsa-verifier");
     let trust = TrustRoot::production();
     let text = std::fs::read_to_string(root.join("expected_cases.jsonl")).unwrap();
-    let (mut agreed, mut applicable, mut not_applicable, mut absent, mut image_runs) = (0, 0, 0, 0, 0);
+    let (mut agreed, mut applicable, mut not_applicable, mut absent, mut image_runs, mut vsa_runs) = (0, 0, 0, 0, 0, 0);
     let mut layouts: BTreeMap<std::path::PathBuf, Vec<Material>> = BTreeMap::new();
     let mut not_yet: BTreeMap<String, usize> = BTreeMap::new();
     let mut wrong = Vec::new();
     for line in text.lines() {
         let case: Value = serde_json::from_str(line).unwrap();
         let test = case["test"].as_str().unwrap();
+        if test == "Test_runVerifyVSA" {
+            let s = |k: &str| case[k].as_str().map(str::to_owned);
+            let list = |k: &str| -> Vec<String> {
+                case[k].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+            };
+            let expect = portcullis::slsa::vsa::Expectations {
+                key_id: s("public_key_id").unwrap_or_default(),
+                subject_digests: list("subject_digests"),
+                resource_uri: s("resource_uri"),
+                verifier_id: s("verifier_id"),
+                verified_levels: list("verified_levels"),
+            };
+            let att = std::fs::read(root.join(case["attestation"]["path"].as_str().unwrap())).unwrap();
+            let key = std::fs::read(root.join(case["public_key"]["path"].as_str().unwrap())).unwrap();
+            let line = att.split(|b| *b == b'\n').next().unwrap();
+            let result = portcullis::slsa::vsa::verify(line, &key, &expect);
+            applicable += 1;
+            vsa_runs += 1;
+            let ok = match (&result, case["expected"] == "pass") {
+                (Ok(_), true) => true,
+                (Err(e), false) => {
+                    e.kind.slsa_verifier_names().contains(&case["expected_error"].as_str().unwrap_or(""))
+                }
+                _ => false,
+            };
+            if ok {
+                agreed += 1;
+            } else {
+                wrong.push(format!(
+                    "vsa {}: expected {} {}, got {result:?}",
+                    case["name"], case["expected"], case["expected_error"]
+                ));
+            }
+            continue;
+        }
         if test != "Test_runVerifyGHAArtifactPath" && test != "Test_runVerifyGHAArtifactImage" {
             *not_yet.entry(test.to_string()).or_default() += 1;
             continue;
@@ -146,7 +181,7 @@ fn slsa_verifier_artifact_cases() {
         }
     }
     println!(
-        "slsa-verifier verify-artifact + verify-image: {agreed} agreed / {applicable} applicable ({image_runs} image runs on cosign layouts); {not_applicable} N/A (bare DSSE: online Rekor search); {absent} not runnable (artifact absent upstream)"
+        "slsa-verifier verify-artifact + verify-image + verify-vsa: {agreed} agreed / {applicable} applicable ({image_runs} image runs on cosign layouts, {vsa_runs} VSA runs); {not_applicable} N/A (bare DSSE: online Rekor search); {absent} not runnable (artifact absent upstream)"
     );
     for (test, n) in &not_yet {
         println!("  not run yet: {test} ({n} runs)");

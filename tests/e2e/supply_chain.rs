@@ -510,6 +510,32 @@ fn verification_summary_attestations() {
     assert_eq!(st["predicate"]["verificationResult"], "PASSED");
     assert_eq!(st["predicate"]["verifiedLevels"], json!(["SLSA_BUILD_LEVEL_3"]));
     assert_eq!(st["predicate"]["policy"]["uri"], "sig-test@1");
+    // Round trip: `verify-vsa` accepts it with the public key and its id.
+    use p256::pkcs8::EncodePublicKey as _;
+    let pub_pem = dir.path().join("vsa.pub");
+    std::fs::write(&pub_pem, sk.verifying_key().to_public_key_pem(p256::pkcs8::LineEnding::LF).unwrap()).unwrap();
+    let key_id = env["signatures"][0]["keyid"].as_str().unwrap().to_string();
+    assert!(key_id.starts_with("sha256:"), "{key_id}");
+    let verify = |level: &str, id: &str| {
+        support::portcullis([
+            "verify-vsa",
+            "--vsa",
+            out.to_str().unwrap(),
+            "--public-key",
+            pub_pem.to_str().unwrap(),
+            "--public-key-id",
+            id,
+            "--subject-digest",
+            &format!("sha256:{digest}"),
+            "--verified-level",
+            level,
+        ])
+    };
+    assert_eq!(verify("SLSA_BUILD_LEVEL_2", &key_id).code, 0);
+    let too_high = verify("SLSA_BUILD_LEVEL_4", &key_id);
+    assert!(too_high.code == 1 && too_high.stderr.contains("SLSA_BUILD_LEVEL_4"), "{}", too_high.stderr);
+    let wrong_id = verify("SLSA_BUILD_LEVEL_2", "another-key");
+    assert!(wrong_id.code == 1 && wrong_id.stderr.contains("ErrorNoValidSignature"), "{}", wrong_id.stderr);
     // Denied: the summary says FAILED (and is still written).
     let p = policy(dir.path(), "[rules.SC-SIG-001]\n");
     let run = support::portcullis([

@@ -74,8 +74,16 @@ pub fn sign(statement: &Value, key_pem: &str) -> Result<Value, String> {
     Ok(json!({
         "payloadType": "application/vnd.in-toto+json",
         "payload": b64.encode(&payload),
-        "signatures": [{"keyid": "", "sig": b64.encode(sig.to_der().as_bytes())}],
+        "signatures": [{"keyid": key_id(key.verifying_key())?, "sig": b64.encode(sig.to_der().as_bytes())}],
     }))
+}
+
+/// A signing key's id: `sha256:` of its DER SubjectPublicKeyInfo.
+pub fn key_id(key: &p256::ecdsa::VerifyingKey) -> Result<String, String> {
+    use p256::pkcs8::EncodePublicKey as _;
+    use sha2::Digest as _;
+    let der = key.to_public_key_der().map_err(|e| e.to_string())?;
+    Ok(format!("sha256:{}", hex::encode(sha2::Sha256::digest(der.as_bytes()))))
 }
 
 /// JSON Lines: one statement (or signed envelope) per subject.

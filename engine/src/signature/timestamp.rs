@@ -256,9 +256,15 @@ fn by_authority(tsa: &Authority, signer: &SignerInfo, embedded: &[Vec<u8>], t: i
         if !cert_time_ok(c, t) {
             return Err(format!("certificate {i} of its chain was not valid at the timestamp's time"));
         }
-        let issuer = chain.get(i + 1).unwrap_or(c);
-        keys::verify_issued_by(c, issuer).map_err(|e| format!("certificate {i} of its chain: {e}"))?;
     }
+    tsa.chain_signatures
+        .get_or_init(|| {
+            chain.iter().enumerate().try_for_each(|(i, c)| {
+                let issuer = chain.get(i + 1).unwrap_or(c);
+                keys::verify_issued_by(c, issuer).map_err(|e| format!("certificate {i} of its chain: {e}"))
+            })
+        })
+        .clone()?;
     let eku =
         leaf.tbs_certificate().get_extension::<x509_cert::ext::pkix::ExtendedKeyUsage>().map_err(|e| e.to_string())?;
     if !eku.is_some_and(|(_, e)| e.0.contains(&EKU_TIME_STAMPING)) {

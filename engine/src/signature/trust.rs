@@ -95,6 +95,9 @@ pub struct Authority {
     /// Unix seconds.
     pub valid_from: Option<i64>,
     pub valid_until: Option<i64>,
+    /// Whether each certificate of the chain is signed by the next: checked
+    /// once (the signatures do not depend on the timestamp being verified).
+    pub chain_signatures: Arc<OnceLock<Result<(), String>>>,
 }
 
 impl Authority {
@@ -215,6 +218,7 @@ impl TrustRoot {
                 chain,
                 valid_from: unix(&a.valid_for.as_ref().and_then(|v| v.start.clone()), &format!("{at}.validFor.start"))?,
                 valid_until: unix(&a.valid_for.as_ref().and_then(|v| v.end.clone()), &format!("{at}.validFor.end"))?,
+                chain_signatures: Default::default(),
             });
         }
         Ok(TrustRoot {

@@ -13,6 +13,7 @@
 
 pub mod gha;
 pub mod semver;
+pub mod vsa;
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
