@@ -12,19 +12,6 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 use std::path::{Path, PathBuf};
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Writes a blob into a layout; returns its descriptor fields.
 fn add_blob(layout: &Path, bytes: &[u8]) -> (String, usize) {
     let hex = hex::encode(sha2::Sha256::digest(bytes));
@@ -147,7 +134,7 @@ fn provenance_rules_on_slsa_github_generator_images() {
 fn tampered_attestation_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("layout");
-    copy_dir(&slsa_layout("v2.1.0"), &layout);
+    support::copy_dir(&slsa_layout("v2.1.0"), &layout);
     let mut index = index_of(&layout);
     let entries = index["manifests"].as_array_mut().unwrap();
     let atts = entries.iter_mut().find(|d| d["annotations"]["kind"] == "dev.cosignproject.cosign/atts").unwrap();
@@ -223,7 +210,7 @@ fn toml_list(items: &[&str]) -> String {
 fn key_signed_images() {
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("good");
-    copy_dir(&support::image("oci/go-static-good"), &layout);
+    support::copy_dir(&support::image("oci/go-static-good"), &layout);
     let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
     let (sk, pem) = key_pair(7);
     let (_, other_pem) = key_pair(9);
@@ -266,7 +253,7 @@ fn key_signed_images() {
 fn index_signatures_and_platform_images() {
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("multi");
-    copy_dir(&support::image("oci/go-static-multiarch"), &layout);
+    support::copy_dir(&support::image("oci/go-static-multiarch"), &layout);
     let index_digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
     let (sk, pem) = key_pair(7);
     sign(&layout, &index_digest, &sk, json!({}));
@@ -402,6 +389,34 @@ fn release_artifacts_signed_with_bundles_and_keys() {
         "{}",
         run.stdout
     );
+    // GitHub workflow extensions of the certificate: repository and trigger.
+    let with_ext = |repos: &str| {
+        policy(
+            dir.path(),
+            &format!(
+                "[rules.SC-SIG-001]\n[rules.SC-SIG-002]\nparams = {{ identity = '{BEACON}', issuer = 'https://token.actions.githubusercontent.com', source_repositories = [{repos}], source_refs = ['refs/heads/*'] }}\n{NO_SLSA}"
+            ),
+        )
+    };
+    for (repos, code) in [("'sigstore-conformance/*'", 0), ("'acme/*'", 1)] {
+        let run = support::portcullis([
+            "audit",
+            "--policy",
+            with_ext(repos).to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            a_txt.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, code, "{repos}: {}", run.stdout);
+        if code == 1 {
+            assert!(
+                run.stdout
+                    .contains("from sigstore-conformance/extremely-dangerous-public-oidc-beacon at refs/heads/main"),
+                "{}",
+                run.stdout
+            );
+        }
+    }
     // Managed key bundle, with its own trusted root.
     let mk = conformance("managed-key-and-trusted-root");
     let key = std::fs::read_to_string(mk.join("key.pub")).unwrap();

@@ -103,7 +103,10 @@ pub fn rules() -> Vec<RuleMeta> {
             "Sign from the expected CI workflow or account, or correct the identity pattern.",
         )
         .param("identity", ParamValue::Text(String::new()), "Regular expression a SAN must match whole, e.g. `.*@acme\\.corp` or `https://github\\.com/acme/.*`.")
-        .param("issuer", ParamValue::Text(String::new()), "The OIDC issuer, exactly, e.g. `https://token.actions.githubusercontent.com`."),
+        .param("issuer", ParamValue::Text(String::new()), "The OIDC issuer, exactly, e.g. `https://token.actions.githubusercontent.com`.")
+        .param("source_repositories", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the run's repository (`ORG/REPO`, wildcards); empty: any.")
+        .param("source_refs", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the run's ref (`refs/tags/v*`, wildcards); empty: any.")
+        .param("triggers", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the triggering event (`push`, `release`...); empty: any."),
         RuleMeta::new(
             ANNOTATIONS,
             "The signature carries the required annotations",
@@ -253,6 +256,12 @@ fn identity(rule: &RuleConfig, found: &[Checked]) -> Finding {
         Ok(re) => re,
         Err(e) => return Finding::error(id, format!("`identity` is not a regular expression: {e}")),
     };
+    // GitHub workflow extensions, when the policy constrains them.
+    let (repos, refs, triggers) =
+        (p.text_list("source_repositories"), p.text_list("source_refs"), p.text_list("triggers"));
+    let ext_ok = |value: &Option<String>, patterns: &[String]| {
+        patterns.is_empty() || value.as_deref().is_some_and(|v| patterns.iter().any(|p| wildcard_match(p, v)))
+    };
     let mut seen = Vec::new();
     for c in found {
         let Some(who) = c.verified().and_then(|v| v.identity.as_ref()) else { continue };
@@ -260,6 +269,18 @@ fn identity(rule: &RuleConfig, found: &[Checked]) -> Finding {
         if let Some(san) = who.sans.iter().find(|s| re.is_match(s))
             && issuer_ok
         {
+            if !ext_ok(&who.source_repository, &repos)
+                || !ext_ok(&who.source_ref, &refs)
+                || !ext_ok(&who.trigger, &triggers)
+            {
+                seen.push(format!(
+                    "{san} from {} at {} on {}, outside the allowed repositories/refs/triggers",
+                    who.source_repository.as_deref().unwrap_or("no repository"),
+                    who.source_ref.as_deref().unwrap_or("no ref"),
+                    who.trigger.as_deref().unwrap_or("no trigger")
+                ));
+                continue;
+            }
             return Finding::pass(id, format!("signed by {san} ({issuer})"));
         }
         seen.push(format!("{} ({})", who.sans.join(", "), who.issuer.as_deref().unwrap_or("no issuer")));
