@@ -236,6 +236,33 @@ fn identity_regexes() {
 mod cosign_simple_signing {
     //! containers/image's cosign fixtures (signature/policy_eval_sigstore_test.go outcomes).
     use super::support;
+
+    /// The keyless fixture (Fulcio certificate + Rekor SET, production
+    /// Sigstore): verified offline as the bundle it amounts to, signer
+    /// mitr@redhat.com via GitHub OAuth (ACCEPT upstream); the same
+    /// signature presented for another image is refused.
+    #[test]
+    fn keyless_fulcio_rekor_fixture() {
+        use portcullis::signature::material::Material;
+        let d = fixtures("dir-img-cosign-fulcio-rekor-valid");
+        let manifest = std::fs::read(d.join("manifest.json")).unwrap();
+        let sig = CosignSignature::from_sigstore_json(&std::fs::read(d.join("signature-1")).unwrap()).unwrap();
+        let material = |target: &str| Material {
+            origin: "dir:signature-1".into(),
+            target: portcullis::digest::Digest::parse(target).unwrap(),
+            media_type: sig.media_type.clone(),
+            content: sig.payload.clone(),
+            annotations: sig.annotations.clone(),
+        };
+        let root = portcullis::signature::trust::TrustRoot::production();
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
+        let v = material(&digest).verify_keyless(&root).expect("the keyless fixture verifies");
+        let cert = <x509_cert::Certificate as der::Decode>::from_der(&v.certificate.unwrap()).unwrap();
+        assert_eq!(portcullis::signature::identity::sans(&cert), ["mitr@redhat.com"]);
+        assert_eq!(portcullis::signature::identity::issuer(&cert).as_deref(), Some("https://github.com/login/oauth"));
+        let other = material(&format!("sha256:{}", "ab".repeat(32))).verify_keyless(&root).unwrap_err();
+        assert!(other.contains("the signature is for"), "{other}");
+    }
     use portcullis::signature::cosign::{CosignSignature, Requirements, verify};
     use sha2::Digest as _;
 
