@@ -121,7 +121,7 @@ enum Command {
         /// trusted_root.json, or `staging` / `production` (embedded; default: production).
         #[arg(long)]
         trusted_root: Option<PathBuf>,
-        /// The artifact, or `sha256:HEX` of it.
+        /// The artifact, or `sha256:HEX` of it (`sha512:HEX` for statements with SHA-512 subjects only).
         artifact: String,
     },
     /// Verify SLSA provenance from slsa-github-generator offline, deciding as
@@ -427,6 +427,20 @@ fn trust_root(path: &Option<PathBuf>) -> Result<portcullis::signature::trust::Tr
     }
 }
 
+/// An artifact's digest for bundle verification: `sha256:HEX`, `sha512:HEX`
+/// (statements naming SHA-512 subjects only), or the file's SHA-256.
+fn artifact_digest(artifact: &str) -> Result<portcullis::signature::bundle::Artifact, String> {
+    use portcullis::signature::bundle::Artifact;
+    if let Some(hex) = artifact.strip_prefix("sha512:") {
+        return hex::decode(hex)
+            .ok()
+            .and_then(|d| <[u8; 64]>::try_from(d).ok())
+            .map(Artifact::Sha512)
+            .ok_or_else(|| format!("`{artifact}` is not sha512:<128 hex digits>"));
+    }
+    artifact_sha256(artifact).map(Artifact::Sha256)
+}
+
 /// An artifact's SHA-256: `sha256:HEX`, or the file's.
 fn artifact_sha256(artifact: &str) -> Result<[u8; 32], String> {
     use sha2::Digest as _;
@@ -506,7 +520,7 @@ fn verify_bundle(
             return fail("give --key, or --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]");
         }
     };
-    let digest = match artifact_sha256(&artifact) {
+    let digest = match artifact_digest(&artifact) {
         Ok(d) => d,
         Err(e) => return fail(e),
     };

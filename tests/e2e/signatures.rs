@@ -375,6 +375,9 @@ struct ClientCase {
 
 const ANY: &str = ".*|.*";
 
+/// The sha512 of the sigstore@2.0.0 npm tarball (sigstore-go's test).
+const SIGSTORE_JS_SHA512: &str = "sha512:46d4e2f74c4877316640000a6fdf8a8b59f1e0847667973e9859f774dd31b8f1e0937813b777fb66a2ac67d50540fe34640966eee9fc2ccca387082b4c85cd3c";
+
 /// Bundles from the Sigstore clients' test suites (sigstore-python,
 /// sigstore-js, sigstore-go, sigstore-rs, cosign), with the outcome their
 /// tests assert (SOURCE.md of each corpus folder). Not in the table: cases
@@ -407,7 +410,10 @@ const CLIENT_CASES: &[ClientCase] = &[
     ClientCase { corpus: "sigstore-js", bundle: "extracted/client_bundles_valid.v2__messageSignature__withSigningCert.sigstore.json", artifact: "extracted/artifact.txt", root: "extracted/client_trusted_root.json", signer: ".*|https://github.com/login/oauth", pass: true, reason: "" },
     ClientCase { corpus: "sigstore-js", bundle: "extracted/client_bundles_valid.v3__messageSignature__withSigningCert.sigstore.json", artifact: "extracted/artifact.txt", root: "extracted/client_trusted_root.json", signer: ".*|https://github.com/login/oauth", pass: true, reason: "" },
     ClientCase { corpus: "sigstore-js", bundle: "extracted/client_bundles_invalid.v1__messageSignature__invalidExpiredCert.sigstore.json", artifact: "extracted/artifact.txt", root: "extracted/client_trusted_root.json", signer: ".*|https://github.com/login/oauth", pass: false, reason: "not valid at the signing time" },
-    // sigstore-go
+    // sigstore-go: npm provenance of sigstore@2.0.0 (SHA-512 subject, intoto 0.0.2 entry)
+    ClientCase { corpus: "sigstore-go", bundle: "pkg/testing/data/bundles/sigstore.js@2.0.0-provenance.sigstore.json", artifact: SIGSTORE_JS_SHA512, root: "pkg/testing/data/trusted-roots/public-good.json", signer: "https://github.com/sigstore/sigstore-js/.*|https://token.actions.githubusercontent.com", pass: true, reason: "" },
+    ClientCase { corpus: "sigstore-go", bundle: "pkg/testing/data/bundles/sigstore.js@2.0.0-provenance.sigstore.json", artifact: SIGSTORE_JS_SHA512, root: "pkg/testing/data/trusted-roots/public-good.json", signer: "BadSANValue|https://token.actions.githubusercontent.com", pass: false, reason: "SubjectAltName" },
+    ClientCase { corpus: "sigstore-go", bundle: "pkg/testing/data/bundles/sigstore.js@2.0.0-provenance.sigstore.json", artifact: "sha512:00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", root: "pkg/testing/data/trusted-roots/public-good.json", signer: ANY, pass: false, reason: "subject" },
     ClientCase { corpus: "sigstore-go", bundle: "pkg/testing/data/bundles/dsse-2sigs.sigstore.json", artifact: "", root: "pkg/testing/data/trusted-roots/public-good.json", signer: ANY, pass: false, reason: "2 signatures" },
     // sigstore-rs: cosign v3 bundle of a kubewarden image (TSA + dsse 0.0.1)
     ClientCase { corpus: "sigstore-rs", bundle: "tests/data/bundle_v03.json", artifact: "", root: "production", signer: "https://github\\.com/kubewarden/.*|https://token.actions.githubusercontent.com", pass: true, reason: "" },
@@ -436,8 +442,13 @@ fn sigstore_client_corpora() {
     for c in CLIENT_CASES {
         let dir = support::corpus(c.corpus);
         let bundle = dir.join(c.bundle);
-        let subject =
-            if c.artifact.is_empty() { first_subject(&bundle) } else { dir.join(c.artifact).display().to_string() };
+        let subject = if c.artifact.is_empty() {
+            first_subject(&bundle)
+        } else if c.artifact.starts_with("sha512:") {
+            c.artifact.to_string()
+        } else {
+            dir.join(c.artifact).display().to_string()
+        };
         let root = match c.root {
             "production" | "staging" => c.root.to_string(),
             file => dir.join(file).display().to_string(),

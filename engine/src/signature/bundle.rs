@@ -32,6 +32,46 @@ use sha2::{Digest as _, Sha256};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// The artifact a bundle is checked against, by its digest. Message
+/// signatures bind SHA-256; DSSE statements may name SHA-512 subjects only
+/// (npm provenance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Artifact {
+    Sha256([u8; 32]),
+    Sha512([u8; 64]),
+}
+
+impl From<[u8; 32]> for Artifact {
+    fn from(d: [u8; 32]) -> Artifact {
+        Artifact::Sha256(d)
+    }
+}
+
+impl From<[u8; 64]> for Artifact {
+    fn from(d: [u8; 64]) -> Artifact {
+        Artifact::Sha512(d)
+    }
+}
+
+impl Artifact {
+    /// The SHA-256 a message signature binds, or why there is none.
+    fn sha256(self) -> Result<[u8; 32], BundleError> {
+        match self {
+            Artifact::Sha256(d) => Ok(d),
+            Artifact::Sha512(_) => Err(BundleError::Verification(
+                "a message signature binds the artifact's SHA-256; only its SHA-512 was given".into(),
+            )),
+        }
+    }
+
+    fn for_crate(self) -> sigstore::bundle::verify::ArtifactDigest {
+        match self {
+            Artifact::Sha256(d) => d.into(),
+            Artifact::Sha512(d) => d.into(),
+        }
+    }
+}
+
 /// The most RFC 3161 timestamps a bundle may carry.
 const MAX_TIMESTAMPS: usize = 32;
 
@@ -123,13 +163,13 @@ impl Signed {
         }
     }
 
-    fn content<'a>(&'a self, digest: [u8; 32], raw: Option<&'a [u8]>) -> Content<'a> {
-        match self {
-            Signed::Message { signature } => Content::Message { digest, signature },
+    fn content<'a>(&'a self, artifact: Artifact, raw: Option<&'a [u8]>) -> Result<Content<'a>, BundleError> {
+        Ok(match self {
+            Signed::Message { signature } => Content::Message { digest: artifact.sha256()?, signature },
             Signed::Envelope { payload_type, payload, signature } => {
                 Content::Envelope { payload_type, payload, signature, raw }
             }
-        }
+        })
     }
 }
 
@@ -148,22 +188,23 @@ pub struct Verified {
 /// Verifies a bundle over an artifact given by its SHA-256 digest.
 pub fn verify(
     bundle: &[u8],
-    digest: [u8; 32],
+    artifact: impl Into<Artifact>,
     expect: &Expectation,
     root: &TrustRoot,
 ) -> Result<Verified, BundleError> {
-    verify_with_envelope(bundle, digest, expect, root, None)
+    verify_with_envelope(bundle, artifact, expect, root, None)
 }
 
 /// [`verify`], knowing the DSSE envelope's bytes as they were logged (a
 /// cosign attestation layer): `intoto` 0.0.1 entries bind those bytes.
 pub fn verify_with_envelope(
     bundle: &[u8],
-    digest: [u8; 32],
+    artifact: impl Into<Artifact>,
     expect: &Expectation,
     root: &TrustRoot,
     envelope: Option<&[u8]>,
 ) -> Result<Verified, BundleError> {
+    let artifact = artifact.into();
     let doc: Value = serde_json::from_slice(bundle).map_err(|e| BundleError::NotJson(e.to_string()))?;
     let media_type = doc.get("mediaType").and_then(Value::as_str).unwrap_or_default();
     let (_, minor) = version(media_type).ok_or_else(|| BundleError::UnknownVersion(media_type.to_string()))?;
@@ -191,7 +232,9 @@ pub fn verify_with_envelope(
         times.extend(verified.integrated_time);
     }
     let signed = Signed::read(&doc)?;
-    check_message_digest(&doc, digest)?;
+    if matches!(signed, Signed::Message { .. }) {
+        check_message_digest(&doc, artifact.sha256()?)?;
+    }
     let stamps = doc
         .pointer("/verificationMaterial/timestampVerificationData/rfc3161Timestamps")
         .and_then(Value::as_array)
@@ -241,7 +284,7 @@ pub fn verify_with_envelope(
             Signer::Certificate(leaf_certificate(&doc)?)
         }
     };
-    let content = signed.content(digest, envelope);
+    let content = signed.content(artifact, envelope)?;
     for (index, e) in entries.iter().enumerate() {
         Logged::read(&e.canonicalized_body)
             .and_then(|logged| logged.binds(&content, &signer))
@@ -249,13 +292,13 @@ pub fn verify_with_envelope(
     }
     let certificate = match expect {
         Expectation::Key(pem) => {
-            verify_with_key(&signed, digest, pem)?;
+            verify_with_key(&signed, artifact, pem)?;
             None
         }
         Expectation::Identity(policy) => {
             let Signer::Certificate(leaf) = signer else { unreachable!("identity expectations have a certificate") };
             check_validity(&leaf, &times)?;
-            verify_keyless(doc, minor, &entries, &signed, &leaf, times[0], digest, policy, root)?;
+            verify_keyless(doc, minor, &entries, &signed, &leaf, times[0], artifact, policy, root)?;
             Some(leaf)
         }
     };
@@ -329,7 +372,7 @@ fn verify_keyless(
     signed: &Signed,
     leaf: &[u8],
     time: i64,
-    digest: [u8; 32],
+    artifact: Artifact,
     policy: &super::identity::Identity,
     root: &TrustRoot,
 ) -> Result<(), BundleError> {
@@ -351,24 +394,22 @@ fn verify_keyless(
         _ => false,
     };
     if !readable {
-        let body = restate(&parsed, signed, leaf, digest)?;
+        let body = restate(&parsed, signed, leaf, artifact)?;
         if let Some(entry) = parsed.verification_material.as_mut().and_then(|m| m.tlog_entries.first_mut()) {
             entry.canonicalized_body = body;
             entry.integrated_time = time;
         }
     }
     let verifier = root.crate_verifier().map_err(BundleError::Malformed)?;
-    verifier.verify_digest_with(sigstore::bundle::verify::ArtifactDigest::from(digest), parsed, policy, true).map_err(
-        |e| {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            BundleError::Verification(msg)
-        },
-    )
+    verifier.verify_digest_with(artifact.for_crate(), parsed, policy, true).map_err(|e| {
+        let mut msg = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            msg.push_str(&format!(": {s}"));
+            src = s.source();
+        }
+        BundleError::Verification(msg)
+    })
 }
 
 /// The log entry the crate reads (`hashedrekord` 0.0.1 or `dsse` 0.0.1)
@@ -377,7 +418,7 @@ fn restate(
     parsed: &sigstore::bundle::Bundle,
     signed: &Signed,
     leaf: &[u8],
-    digest: [u8; 32],
+    artifact: Artifact,
 ) -> Result<Vec<u8>, BundleError> {
     use sigstore::rekor::models::hashedrekord as hr;
     let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, leaf)
@@ -388,7 +429,7 @@ fn restate(
             "0.0.1".into(),
             hr::Spec::new(
                 hr::Signature::new(B64.encode(signature), hr::PublicKey::new(B64.encode(&pem))),
-                hr::Data::new(hr::Hash::new(hr::AlgorithmKind::sha256, hex::encode(digest))),
+                hr::Data::new(hr::Hash::new(hr::AlgorithmKind::sha256, hex::encode(artifact.sha256()?))),
             ),
         )),
         Signed::Envelope { payload, signature, .. } => {
@@ -413,10 +454,10 @@ fn restate(
 
 /// Managed keys: the signature over the artifact digest (message) or the
 /// envelope's PAE (DSSE) verifies with the given key.
-fn verify_with_key(signed: &Signed, digest: [u8; 32], pem: &[u8]) -> Result<(), BundleError> {
+fn verify_with_key(signed: &Signed, artifact: Artifact, pem: &[u8]) -> Result<(), BundleError> {
     let key = EcKey::from_pem(pem).map_err(BundleError::Unsupported)?;
     let r = match signed {
-        Signed::Message { signature } => key.verify_prehash(&digest, signature),
+        Signed::Message { signature } => key.verify_prehash(&artifact.sha256()?, signature),
         Signed::Envelope { payload_type, payload, signature } => {
             let alg = match key {
                 EcKey::P256(_) => keys::ECDSA_SHA256,
