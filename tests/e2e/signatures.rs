@@ -487,3 +487,30 @@ fn sigstore_client_corpora() {
     println!("sigstore client corpora: {agreed}/{} agree", CLIENT_CASES.len());
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// npm publish attestations (slsa-verifier's npm test data): DSSE bundles
+/// signed with the npm registry's key (sigstore-go ships it as
+/// `examples/publish_key.pub`, one long PEM line), over the tarball's
+/// SHA-512. The `-invalidsigpub` variant is refused.
+#[test]
+fn npm_publish_attestations_with_the_registry_key() {
+    use portcullis::signature::bundle::{Expectation, verify};
+    use sha2::Digest as _;
+    let npm = support::corpus("slsa-verifier").join("cli/slsa-verifier/testdata/npm/gha");
+    let key = std::fs::read(support::corpus("sigstore-go").join("examples/publish_key.pub")).unwrap();
+    let root = TrustRoot::production();
+    for (name, ok) in [("gundam-visor-cli-v1-tag", true), ("gundam-visor-cli-v1-tag-invalidsigpub", false)] {
+        let set: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(npm.join(format!("{name}.tgz.json"))).unwrap()).unwrap();
+        let publish = set["attestations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["predicateType"].as_str().unwrap().starts_with("https://github.com/npm/attestation/"))
+            .unwrap();
+        let bundle = serde_json::to_vec(&publish["bundle"]).unwrap();
+        let sha512: [u8; 64] = sha2::Sha512::digest(std::fs::read(npm.join(format!("{name}.tgz"))).unwrap()).into();
+        let r = verify(&bundle, sha512, &Expectation::Key(key.clone()), &root);
+        assert_eq!(r.is_ok(), ok, "{name}: {r:?}");
+    }
+}

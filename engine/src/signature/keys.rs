@@ -43,6 +43,14 @@ impl EcKey {
         if let Ok(k) = text.trim().parse::<p384::ecdsa::VerifyingKey>() {
             return Ok(EcKey::P384(k));
         }
+        // PEM written with other line lengths (one long line: npm's registry
+        // keys) is refused by the strict RFC 7468 reader; read it leniently.
+        if let Some((_, der)) =
+            super::entry::pem_blocks(pem).ok().and_then(|b| b.into_iter().find(|(l, _)| l == "PUBLIC KEY"))
+            && let Ok(k) = EcKey::from_spki_der(&der)
+        {
+            return Ok(k);
+        }
         Err("the public key is not an ECDSA P-256 or P-384 PEM key (other managed keys are not supported yet)".into())
     }
 
@@ -101,4 +109,16 @@ pub fn verify_issued_by(cert: &x509_cert::Certificate, issuer: &x509_cert::Certi
     let tbs = cert.tbs_certificate().to_der().map_err(|e| e.to_string())?;
     let sig = cert.signature().as_bytes().ok_or("certificate signature has unused bits")?;
     key.verify(&cert.signature_algorithm().oid, &tbs, sig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_keys_with_any_line_length() {
+        let one_line = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE1Olb3zMAFFxXKHiIkQO5cJ3Yhl5i6UPp+IhuteBJbuHcA5UogKo0EWtlWwW6KSaKoTNEYL7JlCQiVnkhBktUgg==\n-----END PUBLIC KEY-----\n";
+        assert!(matches!(EcKey::from_pem(one_line.as_bytes()), Ok(EcKey::P256(_))));
+        assert!(EcKey::from_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+    }
 }
