@@ -1,19 +1,24 @@
-//! SBOMs attached to images inside a layout: found, read and offered as
-//! evidence to the image they are attached to.
+//! What is attached to images inside a layout — SBOMs, signatures and
+//! attestations — found, read and offered as evidence to the image they are
+//! attached to.
 //!
-//! Three attachment conventions are understood:
+//! Four attachment conventions are understood:
 //! - OCI 1.1 referrers: an artifact manifest whose `subject` is the image
 //!   (`oras attach`, `cosign attach --registry-referrers-mode oci-1-1`);
-//! - cosign's tag scheme: `sha256-<hex>.sbom` (`cosign attach sbom`) and
-//!   `sha256-<hex>.att` (`cosign attest`, DSSE envelopes per layer);
+//! - cosign's tag scheme: `sha256-<hex>.sig` (`cosign sign`),
+//!   `sha256-<hex>.sbom` (`cosign attach sbom`) and `sha256-<hex>.att`
+//!   (`cosign attest`, DSSE envelopes per layer);
+//! - `cosign save` layouts: the image and its `sigs`/`atts` side by side in
+//!   `index.json`, told apart by `kind: dev.cosignproject.cosign/*`;
 //! - Docker buildx attestation manifests inside an index
 //!   (`vnd.docker.reference.type: attestation-manifest`, bare in-toto
 //!   statements per layer, `--sbom=true`).
 //!
-//! Layers are SBOM documents themselves, or in-toto statements (bare, in a
-//! DSSE envelope or in a Sigstore bundle) whose predicate is an SBOM. The
-//! statement's subject digests bind the SBOM to the image. Signatures over
-//! attestations are not checked here.
+//! SBOM layers are SBOM documents themselves, or in-toto statements (bare,
+//! in a DSSE envelope or in a Sigstore bundle) whose predicate is an SBOM;
+//! the statement's subject digests bind the SBOM to the image (the SBOM
+//! rules do not check signatures). Signature and attestation layers are kept
+//! as found ([`Material`]) for the `signatures` plugin to have verified.
 
 use super::{Container, read_blob};
 use crate::attestation;
