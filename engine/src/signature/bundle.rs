@@ -382,6 +382,15 @@ fn verify_keyless(
     } else {
         format!("application/vnd.dev.sigstore.bundle+json;version=0.{minor}")
     });
+    // The chain is built from the trusted root's CAs, never from what the
+    // bundle carries: certificates after the leaf are hints, ignored (as
+    // sigstore-go does; older npm and sigstore-js bundles ship the whole
+    // chain, root included, which the crate would refuse outright).
+    if let Some(chain) =
+        doc.pointer_mut("/verificationMaterial/x509CertificateChain/certificates").and_then(Value::as_array_mut)
+    {
+        chain.truncate(1);
+    }
     let mut parsed: sigstore::bundle::Bundle =
         serde_json::from_value(doc).map_err(|e| BundleError::Malformed(e.to_string()))?;
     let e = &entries[0];

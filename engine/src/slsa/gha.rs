@@ -119,7 +119,7 @@ fn ref_name<'a>(kind: &str, r: &'a str) -> Result<&'a str, SlsaError> {
 
 /// A builder's ref must be a release tag `refs/tags/vX.Y.Z` (in testing
 /// mode a pre-release is allowed too).
-fn release_tag(r: &str, testing: bool) -> Result<(), SlsaError> {
+pub(crate) fn release_tag(r: &str, testing: bool) -> Result<(), SlsaError> {
     let tag = ref_name("tags", r)?;
     match semver::parse(tag) {
         Some(v) if v.parts.len() == 3 && (testing || v.prerelease.is_none()) && v.build.is_none() => Ok(()),

@@ -12,6 +12,7 @@
 //! workflow inputs are read.
 
 pub mod gha;
+pub mod npm;
 pub mod semver;
 pub mod vsa;
 
@@ -44,6 +45,10 @@ pub enum Failure {
     WorkflowInputs,
     /// The statement or predicate is not what it must be.
     Format,
+    /// The builder is not one this verifier can judge.
+    NotSupported,
+    PackageName,
+    PackageVersion,
     /// Deciding needs an online Rekor search (a bare DSSE envelope without
     /// a log proof): not decided offline, and never admitted.
     OnlineOnly,
@@ -66,6 +71,9 @@ impl Failure {
             Failure::WorkflowInputs => &["ErrorMismatchWorkflowInputs"],
             Failure::Format => &["ErrorInvalidDssePayload", "ErrorInvalidFormat", "ErrorMalformedURI"],
             Failure::OnlineOnly => &["ErrorRekorSearch"],
+            Failure::NotSupported => &["ErrorNotSupported"],
+            Failure::PackageName => &["ErrorMismatchPackageName"],
+            Failure::PackageVersion => &["ErrorMismatchPackageVersion"],
         }
     }
 }
