@@ -117,9 +117,34 @@ fn ref_name<'a>(kind: &str, r: &'a str) -> Result<&'a str, SlsaError> {
     }
 }
 
+/// The signing builder's ref: a release tag (in testing mode, the
+/// generator's own and its end-to-end test repository may also run at
+/// `refs/heads/main` or at pre-release tags).
+pub(crate) fn signer_ref_ok(workflow: &Workflow, r: &str, testing: bool) -> Result<(), SlsaError> {
+    let test_repo = [GENERATOR_REPOSITORY, E2E_REPOSITORY].contains(&workflow.source_repository.as_str());
+    if testing && test_repo && r == "refs/heads/main" {
+        return Ok(());
+    }
+    release_tag(r, testing && test_repo)
+}
+
+/// The certificate's source repository must be the expected one
+/// (`github.com/ORG/REPO`, scheme optional); returns `ORG/REPO`.
+pub(crate) fn certificate_source<'a>(workflow: &Workflow, source_uri: &'a str) -> Result<&'a str, SlsaError> {
+    let expected = source_uri.trim_start_matches("git+").trim_start_matches("https://");
+    let expected = expected.strip_prefix("github.com/").unwrap_or(expected);
+    if workflow.source_repository != expected {
+        return fail(
+            Failure::Source,
+            format!("the certificate is for `{}`, not `{expected}`", workflow.source_repository),
+        );
+    }
+    Ok(expected)
+}
+
 /// A builder's ref must be a release tag `refs/tags/vX.Y.Z` (in testing
 /// mode a pre-release is allowed too).
-pub(crate) fn release_tag(r: &str, testing: bool) -> Result<(), SlsaError> {
+fn release_tag(r: &str, testing: bool) -> Result<(), SlsaError> {
     let tag = ref_name("tags", r)?;
     match semver::parse(tag) {
         Some(v) if v.parts.len() == 3 && (testing || v.prerelease.is_none()) && v.build.is_none() => Ok(()),
@@ -249,20 +274,10 @@ fn check_run(
             .matches(expected, false, Failure::UntrustedBuilder)
             .or_else(|e| fail(Failure::UntrustedBuilder, e.message))?,
     }
-    let test_repo = [GENERATOR_REPOSITORY, E2E_REPOSITORY].contains(&workflow.source_repository.as_str());
-    if !(expect.testing && test_repo && signer.version == "refs/heads/main") {
-        release_tag(signer.version, expect.testing && test_repo)?;
-    }
+    signer_ref_ok(&workflow, signer.version, expect.testing)?;
 
     // 3. The certificate's source repository.
-    let expected_repo = expect.source_uri.trim_start_matches("git+").trim_start_matches("https://");
-    let expected_repo = expected_repo.strip_prefix("github.com/").unwrap_or(expected_repo);
-    if workflow.source_repository != expected_repo {
-        return fail(
-            Failure::Source,
-            format!("the certificate is for `{}`, not `{expected_repo}`", workflow.source_repository),
-        );
-    }
+    certificate_source(&workflow, &expect.source_uri)?;
 
     // 4. The provenance.
     let prov_builder = builder_id(&prov.builder_id, byob)?;

@@ -168,20 +168,9 @@ pub fn verify(
     let trusted = signer == LOWPERMS_DELEGATOR;
     if trusted {
         let r = workflow.signer_workflow.rsplit_once('@').map(|(_, r)| r).unwrap_or_default();
-        let test_repo = ["slsa-framework/slsa-github-generator", "slsa-framework/example-package"]
-            .contains(&workflow.source_repository.as_str());
-        if !(expect.testing && test_repo && r == "refs/heads/main") {
-            super::gha::release_tag(r, expect.testing && test_repo)?;
-        }
+        super::gha::signer_ref_ok(&workflow, r, expect.testing)?;
     }
-    let expected_repo = expect.source_uri.trim_start_matches("git+").trim_start_matches("https://");
-    let expected_repo = expected_repo.strip_prefix("github.com/").unwrap_or(expected_repo);
-    if workflow.source_repository != expected_repo {
-        return fail(
-            Failure::Source,
-            format!("the certificate is for `{}`, not `{expected_repo}`", workflow.source_repository),
-        );
-    }
+    let expected_repo = super::gha::certificate_source(&workflow, &expect.source_uri)?;
     let Some(expected_builder) = &expect.builder_id else {
         return fail(Failure::InvalidBuilderId, "npm packages need an expected builder id");
     };
