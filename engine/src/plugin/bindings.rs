@@ -362,18 +362,15 @@ pub fn verified(v: &crate::signature::material::Verified) -> sigs::Verified {
     use crate::signature::identity;
     let identity = v.certificate.as_ref().and_then(|der| {
         let cert = <x509_cert::Certificate as der::Decode>::from_der(der).ok()?;
-        let ext = |v2: &str, v1: &str| identity::extension(&cert, v2, Some(v1)).ok().flatten();
+        // Contradictory claims are no claims: constraints on them then fail.
+        let claims = identity::GithubClaims::from_certificate(&cert).unwrap_or_default();
         Some(sigs::Identity {
             sans: identity::sans(&cert),
             issuer: identity::issuer(&cert),
-            source_repository: identity::extension(&cert, "1.3.6.1.4.1.57264.1.12", None)
-                .ok()
-                .flatten()
-                .map(|u| u.trim_start_matches("https://github.com/").to_string())
-                .or_else(|| identity::raw_extension(&cert, "1.3.6.1.4.1.57264.1.5")),
-            source_ref: ext("1.3.6.1.4.1.57264.1.14", "1.3.6.1.4.1.57264.1.6"),
-            source_digest: ext("1.3.6.1.4.1.57264.1.13", "1.3.6.1.4.1.57264.1.3"),
-            trigger: ext("1.3.6.1.4.1.57264.1.20", "1.3.6.1.4.1.57264.1.2"),
+            source_repository: claims.source_repository,
+            source_ref: claims.source_ref,
+            source_digest: claims.source_digest,
+            trigger: claims.trigger,
         })
     });
     let statement = v.statement.as_deref().and_then(|s| serde_json::from_slice::<serde_json::Value>(s).ok());

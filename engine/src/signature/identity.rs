@@ -112,35 +112,56 @@ pub fn raw_extension(cert: &x509_cert::Certificate, oid: &str) -> Option<String>
     find_extension(cert, oid).and_then(|b| std::str::from_utf8(b).ok().map(str::to_owned))
 }
 
-/// What a GitHub Actions certificate says about the workflow run.
+/// The GitHub workflow claims a Fulcio certificate may carry, each read
+/// from its v2 extension or its deprecated v1 one (which must agree).
 #[derive(Debug, Clone, Default)]
-pub struct Workflow {
+pub struct GithubClaims {
     /// `ORG/REPO` the run was for.
-    pub source_repository: String,
+    pub source_repository: Option<String>,
     pub source_ref: Option<String>,
     pub source_digest: Option<String>,
     pub trigger: Option<String>,
-    /// The workflow that signed (SAN): `https://github.com/ORG/REPO/PATH@REF`.
-    pub signer_workflow: String,
+    /// `github-hosted` or `self-hosted`.
+    pub runner_environment: Option<String>,
 }
 
-impl Workflow {
-    pub fn from_certificate(cert: &x509_cert::Certificate) -> Result<Workflow, String> {
+impl GithubClaims {
+    pub fn from_certificate(cert: &x509_cert::Certificate) -> Result<GithubClaims, String> {
         let repo_uri = extension(cert, "1.3.6.1.4.1.57264.1.12", None)?;
         let repo_old = raw_extension(cert, "1.3.6.1.4.1.57264.1.5");
         let source_repository = match (repo_uri, repo_old) {
             (Some(uri), Some(old)) if uri != format!("https://github.com/{old}") => {
                 return Err(format!("source repository extensions disagree: `{uri}` and `{old}`"));
             }
-            (Some(uri), _) => uri.trim_start_matches("https://github.com/").to_string(),
-            (None, Some(old)) => old,
-            (None, None) => return Err("the certificate names no source repository".into()),
+            (Some(uri), _) => Some(uri.trim_start_matches("https://github.com/").to_string()),
+            (None, old) => old,
         };
-        Ok(Workflow {
+        Ok(GithubClaims {
             source_repository,
             source_ref: extension(cert, "1.3.6.1.4.1.57264.1.14", Some("1.3.6.1.4.1.57264.1.6"))?,
             source_digest: extension(cert, "1.3.6.1.4.1.57264.1.13", Some("1.3.6.1.4.1.57264.1.3"))?,
             trigger: extension(cert, "1.3.6.1.4.1.57264.1.20", Some("1.3.6.1.4.1.57264.1.2"))?,
+            runner_environment: extension(cert, "1.3.6.1.4.1.57264.1.11", None)?,
+        })
+    }
+}
+
+/// What a GitHub Actions certificate says about the workflow run.
+#[derive(Debug, Clone, Default)]
+pub struct Workflow {
+    /// `ORG/REPO` the run was for.
+    pub source_repository: String,
+    pub claims: GithubClaims,
+    /// The workflow that signed (SAN): `https://github.com/ORG/REPO/PATH@REF`.
+    pub signer_workflow: String,
+}
+
+impl Workflow {
+    pub fn from_certificate(cert: &x509_cert::Certificate) -> Result<Workflow, String> {
+        let claims = GithubClaims::from_certificate(cert)?;
+        Ok(Workflow {
+            source_repository: claims.source_repository.clone().ok_or("the certificate names no source repository")?,
+            claims,
             signer_workflow: sans(cert)
                 .into_iter()
                 .find(|s| s.starts_with("https://"))

@@ -236,7 +236,9 @@ pub fn verify_image(
         .unwrap_or(SlsaError { kind: Failure::Signature, message: format!("no attestation is attached to {image}") }))
 }
 
-fn github_identity() -> Identity {
+/// Any GitHub Actions workflow, as Fulcio certifies them: who exactly is
+/// for the builder checks to judge.
+pub(crate) fn github_identity() -> Identity {
     Identity {
         san: Matcher::regex(r"https://github\.com/.+").expect("a valid pattern"),
         issuer: Matcher::Exact(GHA_ISSUER.into()),

@@ -10,7 +10,7 @@
 
 use super::{Failure, Provenance, SlsaError, fail};
 use crate::signature::bundle::{self, Expectation};
-use crate::signature::identity::{Identity, Matcher, Workflow};
+use crate::signature::identity::Workflow;
 use crate::signature::trust::TrustRoot;
 use base64::Engine as _;
 use serde_json::Value;
@@ -150,17 +150,13 @@ pub fn verify(
     let prov_bundle = serde_json::to_vec(&prov_att["bundle"]).unwrap_or_default();
     let claimed = bundle_statement(&prov_att["bundle"])?;
     let bind = sha512_subject(&claimed).unwrap_or(tarball_sha512);
-    let identity = Identity {
-        san: Matcher::regex(r"https://github\.com/.+").expect("valid"),
-        issuer: Matcher::Exact("https://token.actions.githubusercontent.com".into()),
-    };
-    let verified = bundle::verify(&prov_bundle, bind, &Expectation::Identity(identity), root)
+    let verified = bundle::verify(&prov_bundle, bind, &Expectation::Identity(super::gha::github_identity()), root)
         .or_else(|e| fail(Failure::Signature, format!("provenance: {e}")))?;
     let cert = verified.certificate.map_or_else(|| fail(Failure::Signature, "no signing certificate"), Ok)?;
     let cert = <x509_cert::Certificate as der::Decode>::from_der(&cert)
         .or_else(|e| fail(Failure::Signature, format!("signing certificate: {e}")))?;
     let workflow = Workflow::from_certificate(&cert).or_else(|e| fail(Failure::Format, e))?;
-    let hosted = crate::signature::identity::extension(&cert, "1.3.6.1.4.1.57264.1.11", None).ok().flatten();
+    let hosted = workflow.claims.runner_environment.clone();
     let statement = verified.envelope.map(|(_, p)| p).unwrap_or_default();
 
     // 2. The builder: the OSSF delegator (trusted) or the npm CLI on a runner.
