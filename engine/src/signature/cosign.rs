@@ -16,7 +16,9 @@ use sigstore::crypto::{CosignVerificationKey, Signature};
 use std::collections::BTreeMap;
 
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-const SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+/// Layer annotations cosign writes: the signature, the Fulcio certificate,
+/// the Rekor entry (SET).
+pub const SIGNATURE: &str = "dev.cosignproject.cosign/signature";
 const BUNDLE: &str = "dev.sigstore.cosign/bundle";
 
 /// One signature: its payload, media type and annotations.
@@ -40,7 +42,7 @@ impl CosignSignature {
     }
 }
 
-const CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+pub const CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
 pub const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
 
 /// A keyless cosign signature or attestation layer restated as the Sigstore

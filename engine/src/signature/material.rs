@@ -55,8 +55,7 @@ pub struct Verified {
 /// (`cosign sign-blob --output-signature [--output-certificate]`): the
 /// signature and certificate are in the annotations, the content is empty.
 pub const BLOB_SIGNATURE: &str = "application/vnd.portcullis.blob-signature";
-pub const SIGNATURE: &str = "dev.cosignproject.cosign/signature";
-pub const CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+pub use super::cosign::{CERTIFICATE, SIGNATURE};
 
 pub fn is_material_media_type(mt: &str) -> bool {
     mt == SIMPLE_SIGNING || mt == DSSE || mt.starts_with("application/vnd.dev.sigstore.bundle")
@@ -77,6 +76,15 @@ impl Material {
         // A bundle says which by its content.
         let v: Value = serde_json::from_slice(&self.content).unwrap_or_default();
         if v.get("dsseEnvelope").is_some() { Kind::Attestation } else { Kind::Signature }
+    }
+
+    /// The target's SHA-256, the digest signatures and statements bind.
+    fn target_sha256(&self) -> Result<[u8; 32], String> {
+        (self.target.algorithm() == "sha256")
+            .then(|| hex::decode(self.target.encoded()).ok())
+            .flatten()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| format!("{} is not a sha256 digest", self.target))
     }
 
     fn cosign(&self) -> CosignSignature {
@@ -110,11 +118,7 @@ impl Material {
     /// binding to the image. The identity is returned, not judged: policy
     /// decides which identities it accepts.
     pub fn verify_keyless(&self, root: &TrustRoot) -> Result<Verified, String> {
-        let target: [u8; 32] = (self.target.algorithm() == "sha256")
-            .then(|| hex::decode(self.target.encoded()).ok())
-            .flatten()
-            .and_then(|d| d.try_into().ok())
-            .ok_or_else(|| format!("{} is not a sha256 digest", self.target))?;
+        let target = self.target_sha256()?;
         if self.media_type == BLOB_SIGNATURE {
             return Err(
                 "a blob signature and certificate alone cannot be verified offline: its Rekor entry is not given (pass the Sigstore bundle: `cosign sign-blob --bundle`)"
@@ -149,10 +153,7 @@ impl Material {
     /// bundle (whose log entry is checked against `root`).
     pub fn verify_with_key(&self, pem: &[u8], root: &TrustRoot) -> Result<Verified, String> {
         if self.media_type.starts_with("application/vnd.dev.sigstore.bundle") {
-            let target: [u8; 32] = hex::decode(self.target.encoded())
-                .ok()
-                .and_then(|d| d.try_into().ok())
-                .ok_or_else(|| format!("{} is not a sha256 digest", self.target))?;
+            let target = self.target_sha256()?;
             let v = bundle::verify(&self.content, target, &Expectation::Key(pem.to_vec()), root)
                 .map_err(|e| e.to_string())?;
             return Ok(Verified {
@@ -200,7 +201,7 @@ impl Material {
                 let b64 = base64::engine::general_purpose::STANDARD;
                 let sig = self.annotations.get(SIGNATURE).map(|s| b64.decode(s.trim())).transpose();
                 let sig = sig.map_err(|e| format!("signature is not base64: {e}"))?.ok_or("no signature")?;
-                let digest = hex::decode(self.target.encoded()).map_err(|e| e.to_string())?;
+                let digest = self.target_sha256()?;
                 let key = super::keys::EcKey::from_pem(pem)?;
                 if !matches!(key, super::keys::EcKey::P256(_)) {
                     return Err(
