@@ -54,7 +54,10 @@ pub struct Engine {
     /// parameters, as sent on every call: fixed by the policy, built once.
     rule_configs: Vec<Vec<bindings::wit::RuleConfig>>,
     today: jiff::civil::Date,
-    trust: Arc<crate::signature::trust::TrustRoot>,
+    /// The root given in the options; the default is parsed only when a
+    /// subject carries signatures to verify.
+    trust_root: Option<crate::signature::trust::TrustRoot>,
+    trust: std::sync::OnceLock<Arc<crate::signature::trust::TrustRoot>>,
 }
 
 impl Engine {
@@ -94,8 +97,16 @@ impl Engine {
                     .collect()
             })
             .collect();
-        let trust = Arc::new(options.trust_root.unwrap_or_else(crate::signature::trust::TrustRoot::production));
-        Ok(Engine { policy, plan, host, plugins, rule_configs, today, trust })
+        Ok(Engine {
+            policy,
+            plan,
+            host,
+            plugins,
+            rule_configs,
+            today,
+            trust_root: options.trust_root,
+            trust: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn policy(&self) -> &Policy {
@@ -140,24 +151,38 @@ impl Engine {
         )
     }
 
+    /// The trusted root signatures are verified against, parsed on first use.
+    fn trust_root(&self) -> Arc<crate::signature::trust::TrustRoot> {
+        self.trust
+            .get_or_init(|| {
+                Arc::new(self.trust_root.clone().unwrap_or_else(crate::signature::trust::TrustRoot::production))
+            })
+            .clone()
+    }
+
     /// Runs every enabled rule over one subject and applies the policy.
     fn judge(&self, evidence: &Evidence) -> SubjectReport {
         let subject = evidence.subject();
         let raw: Vec<RawFinding> = match bindings::target(evidence) {
             None => Vec::new(),
             Some(target) => {
+                let signed = |s: &Arc<Vec<crate::signature::material::Material>>| {
+                    (!s.is_empty()).then(|| (s.clone(), self.trust_root()))
+                };
                 let queries = match evidence {
-                    Evidence::Image(i) => Queries {
-                        scan: i.scan.clone(),
-                        sboms: (!i.sboms.is_empty()).then(|| i.sboms.clone()),
-                        signatures: (!i.signatures.is_empty()).then(|| i.signatures.clone()),
-                        trust: Some(self.trust.clone()),
-                    },
-                    Evidence::Artifact(a) => Queries {
-                        signatures: Some(a.signatures.clone()),
-                        trust: Some(self.trust.clone()),
-                        ..Queries::default()
-                    },
+                    Evidence::Image(i) => {
+                        let (signatures, trust) = signed(&i.signatures).unzip();
+                        Queries {
+                            scan: i.scan.clone(),
+                            sboms: (!i.sboms.is_empty()).then(|| i.sboms.clone()),
+                            signatures,
+                            trust,
+                        }
+                    }
+                    Evidence::Artifact(a) => {
+                        let (signatures, trust) = signed(&a.signatures).unzip();
+                        Queries { signatures, trust, ..Queries::default() }
+                    }
                     _ => Queries::default(),
                 };
                 self.plugins
