@@ -35,23 +35,14 @@ pub enum EcKey {
 }
 
 impl EcKey {
+    /// From a PEM `PUBLIC KEY`, whatever its line length (npm's registry
+    /// keys come on one long line, which strict RFC 7468 readers refuse).
     pub fn from_pem(pem: &[u8]) -> Result<EcKey, String> {
-        let text = std::str::from_utf8(pem).map_err(|_| "public key is not PEM text".to_string())?;
-        if let Ok(k) = text.trim().parse::<p256::ecdsa::VerifyingKey>() {
-            return Ok(EcKey::P256(k));
-        }
-        if let Ok(k) = text.trim().parse::<p384::ecdsa::VerifyingKey>() {
-            return Ok(EcKey::P384(k));
-        }
-        // PEM written with other line lengths (one long line: npm's registry
-        // keys) is refused by the strict RFC 7468 reader; read it leniently.
-        if let Some((_, der)) =
-            super::entry::pem_blocks(pem).ok().and_then(|b| b.into_iter().find(|(l, _)| l == "PUBLIC KEY"))
-            && let Ok(k) = EcKey::from_spki_der(&der)
-        {
-            return Ok(k);
-        }
-        Err("the public key is not an ECDSA P-256 or P-384 PEM key (other managed keys are not supported yet)".into())
+        let unusable =
+            || "the public key is not an ECDSA P-256 or P-384 PEM key (other managed keys are not supported yet)";
+        let blocks = super::entry::pem_blocks(pem).map_err(|_| unusable().to_string())?;
+        let (_, der) = blocks.into_iter().find(|(l, _)| l == "PUBLIC KEY").ok_or_else(unusable)?;
+        EcKey::from_spki_der(&der).map_err(|_| unusable().to_string())
     }
 
     /// From a DER SubjectPublicKeyInfo.
