@@ -81,8 +81,8 @@ fn slsa_verifier_artifact_cases() {
     for line in text.lines() {
         let case: Value = serde_json::from_str(line).unwrap();
         let test = case["test"].as_str().unwrap();
+        let s = |k: &str| case[k].as_str().map(str::to_owned);
         if test == "Test_runVerifyVSA" {
-            let s = |k: &str| case[k].as_str().map(str::to_owned);
             let list = |k: &str| -> Vec<String> {
                 case[k].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
             };
@@ -125,7 +125,6 @@ fn slsa_verifier_artifact_cases() {
             continue;
         }
         if test == "Test_runVerifyNpmPackage" {
-            let s = |k: &str| case[k].as_str().map(str::to_owned);
             let expect = portcullis::slsa::npm::Expectations {
                 source_uri: s("source_uri").unwrap(),
                 builder_id: s("builder_id"),
@@ -153,7 +152,6 @@ fn slsa_verifier_artifact_cases() {
             *not_yet.entry(test.to_string()).or_default() += 1;
             continue;
         }
-        let s = |k: &str| case[k].as_str().map(str::to_owned);
         let expect = gha::Expectations {
             source_uri: s("source_uri").unwrap(),
             builder_id: s("builder_id"),

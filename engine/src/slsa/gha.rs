@@ -180,12 +180,7 @@ pub fn verify(
     let artifact_hex = hex::encode(artifact);
     // The statement is read before it is verified only to choose which of
     // its subjects the signature check binds; nothing else is used unverified.
-    let claimed = doc
-        .pointer("/dsseEnvelope/payload")
-        .and_then(Value::as_str)
-        .and_then(|p| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, p).ok())
-        .map_or_else(|| fail(Failure::Format, "the bundle holds no DSSE envelope"), Ok)?;
-    let claimed = Provenance::from_statement(&claimed)?;
+    let claimed = Provenance::from_statement(&super::bundle_payload(&doc)?)?;
     let bind = if claimed.has_subject(&artifact_hex) {
         artifact
     } else {

@@ -85,6 +85,17 @@ pub struct SlsaError {
     pub message: String,
 }
 
+/// The statement a Sigstore bundle's DSSE envelope carries, as bytes (read
+/// before verification only to choose which subject to bind).
+pub(crate) fn bundle_payload(bundle: &Value) -> Result<Vec<u8>, SlsaError> {
+    use base64::Engine as _;
+    bundle
+        .pointer("/dsseEnvelope/payload")
+        .and_then(Value::as_str)
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .map_or_else(|| fail(Failure::Format, "the bundle holds no DSSE envelope"), Ok)
+}
+
 pub(crate) fn fail<T>(kind: Failure, message: impl Into<String>) -> Result<T, SlsaError> {
     Err(SlsaError { kind, message: message.into() })
 }

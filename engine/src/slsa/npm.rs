@@ -12,7 +12,6 @@ use super::{Failure, Provenance, SlsaError, fail};
 use crate::signature::bundle::{self, Expectation};
 use crate::signature::identity::Workflow;
 use crate::signature::trust::TrustRoot;
-use base64::Engine as _;
 use serde_json::Value;
 
 const PUBLISH_PREFIX: &str = "https://github.com/npm/attestation/tree/main/specs/publish/";
@@ -47,12 +46,8 @@ pub struct RegistryKey {
 }
 
 fn bundle_statement(bundle: &Value) -> Result<Value, SlsaError> {
-    let payload = bundle
-        .pointer("/dsseEnvelope/payload")
-        .and_then(Value::as_str)
-        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
-        .map_or_else(|| fail(Failure::Format, "the attestation holds no DSSE envelope"), Ok)?;
-    serde_json::from_slice(&payload).or_else(|e| fail(Failure::Format, format!("statement: {e}")))
+    serde_json::from_slice(&super::bundle_payload(bundle)?)
+        .or_else(|e| fail(Failure::Format, format!("statement: {e}")))
 }
 
 fn sha512_subject(st: &Value) -> Option<[u8; 64]> {
