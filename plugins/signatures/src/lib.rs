@@ -57,8 +57,9 @@ impl Plugin for SignaturesPlugin {
             }
         };
         let cfg = |id: &str| rules.iter().find(|r| r.id == id);
-        let signatures = Checked::signatures(subject, cfg(SIGNED));
-        let provenance = Checked::provenance(subject, cfg(PROVENANCE));
+        let attached = signatures::list();
+        let signatures = Checked::signatures(&attached, subject, cfg(SIGNED));
+        let provenance = Checked::provenance(&attached, subject, cfg(PROVENANCE));
         rules
             .iter()
             .map(|r| match r.id.as_str() {
@@ -179,13 +180,14 @@ fn keys(rule: Option<&RuleConfig>) -> Vec<String> {
 
 /// Verifies material of one kind attached to this image or its index:
 /// keyless first (when allowed), then with each key.
-fn check(subject: &Subject, kind: MaterialKind, keyless: bool, keys: &[String]) -> Vec<Checked> {
+fn check(attached: &[Material], subject: &Subject, kind: MaterialKind, keyless: bool, keys: &[String]) -> Vec<Checked> {
     let ours = |t: &str| t == subject.digest || subject.parent_index.as_deref() == Some(t);
-    signatures::list()
-        .into_iter()
+    attached
+        .iter()
         .enumerate()
         .filter(|(_, m)| m.kind == kind && ours(&m.target))
         .map(|(i, material)| {
+            let material = material.clone();
             let mut why = Vec::new();
             if keyless {
                 match signatures::verify_keyless(i as u32) {
@@ -208,13 +210,13 @@ fn check(subject: &Subject, kind: MaterialKind, keyless: bool, keys: &[String]) 
 }
 
 impl Checked {
-    fn signatures(subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
+    fn signatures(attached: &[Material], subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
         let keyless = rule.is_none_or(|r| Params::of(r).boolean("keyless", true));
-        check(subject, MaterialKind::Signature, keyless, &keys(rule))
+        check(attached, subject, MaterialKind::Signature, keyless, &keys(rule))
     }
 
-    fn provenance(subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
-        check(subject, MaterialKind::Attestation, true, &keys(rule))
+    fn provenance(attached: &[Material], subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
+        check(attached, subject, MaterialKind::Attestation, true, &keys(rule))
             .into_iter()
             .filter(|c| match &c.result {
                 Ok((_, v)) => v.provenance.is_some(),
