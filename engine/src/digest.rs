@@ -40,6 +40,13 @@ impl Digest {
         Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 
+    /// The SHA-256 of a file, streamed (release artifacts can be large).
+    pub fn sha256_file(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
+        let mut hasher = Sha256::default();
+        std::io::copy(&mut std::io::BufReader::new(std::fs::File::open(path)?), &mut hasher)?;
+        Ok(hasher.finalize().into())
+    }
+
     pub fn algorithm(&self) -> &str {
         self.0.split_once(':').map(|(a, _)| a).unwrap_or("")
     }

@@ -443,15 +443,13 @@ fn artifact_digest(artifact: &str) -> Result<portcullis::signature::bundle::Arti
 
 /// An artifact's SHA-256: `sha256:HEX`, or the file's.
 fn artifact_sha256(artifact: &str) -> Result<[u8; 32], String> {
-    use sha2::Digest as _;
     match artifact.strip_prefix("sha256:") {
         Some(hex) => hex::decode(hex)
             .ok()
             .and_then(|d| d.try_into().ok())
             .ok_or_else(|| format!("`{artifact}` is not sha256:<64 hex digits>")),
-        None => {
-            std::fs::read(artifact).map(|b| sha2::Sha256::digest(&b).into()).map_err(|e| format!("{artifact}: {e}"))
-        }
+        None => portcullis::digest::Digest::sha256_file(std::path::Path::new(artifact))
+            .map_err(|e| format!("{artifact}: {e}")),
     }
 }
 

@@ -103,8 +103,14 @@ pub struct Authority {
 impl Authority {
     /// Whether the root believes the authority at `t` (a closed interval).
     pub fn valid_at(&self, t: i64) -> bool {
-        self.valid_from.is_none_or(|s| t >= s) && self.valid_until.is_none_or(|e| t <= e)
+        within(t, self.valid_from, self.valid_until)
     }
+}
+
+/// Whether `t` lies in a trusted root's `validFor` window: a closed
+/// interval, open-ended where a bound is absent.
+fn within(t: i64, from: Option<i64>, until: Option<i64>) -> bool {
+    from.is_none_or(|s| t >= s) && until.is_none_or(|e| t <= e)
 }
 
 /// A log's public key, when it was valid, and the identifiers it goes by.
@@ -124,7 +130,7 @@ pub struct LogKey {
 impl LogKey {
     /// Whether the key was valid at `t` (unix seconds).
     pub fn valid_at(&self, t: i64) -> bool {
-        self.valid_from.is_none_or(|s| t >= s) && self.valid_until.is_none_or(|e| t <= e)
+        within(t, self.valid_from, self.valid_until)
     }
 
     /// The host name a signed note's signature line names (`rekor.sigstore.dev`).

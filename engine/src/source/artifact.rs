@@ -76,12 +76,9 @@ pub fn open(spec: &str, sidecars: &Sidecars) -> Result<Input, InputError> {
     let digest = match spec.strip_prefix("sha256:") {
         Some(_) => Digest::parse(spec).map_err(|e| InputError::new(spec_path, e))?,
         None => {
-            let file =
-                std::fs::File::open(spec_path).map_err(|e| InputError::new(spec_path, format!("cannot read: {e}")))?;
-            let mut hasher = sha2::Sha256::default();
-            std::io::copy(&mut std::io::BufReader::new(file), &mut hasher)
-                .map_err(|e| InputError::new(spec_path, format!("cannot read: {e}")))?;
-            Digest::parse(&format!("sha256:{}", hex::encode(sha2::Digest::finalize(hasher)))).expect("a sha256 digest")
+            let d =
+                Digest::sha256_file(spec_path).map_err(|e| InputError::new(spec_path, format!("cannot read: {e}")))?;
+            Digest::parse(&format!("sha256:{}", hex::encode(d))).expect("a sha256 digest")
         }
     };
     let mut materials = Vec::new();
