@@ -58,6 +58,8 @@ pub struct Engine {
     /// subject carries signatures to verify.
     trust_root: Option<crate::signature::trust::TrustRoot>,
     trust: std::sync::OnceLock<Arc<crate::signature::trust::TrustRoot>>,
+    /// What a verdict of this engine depends on besides the subject.
+    fingerprint: String,
 }
 
 impl Engine {
@@ -82,6 +84,8 @@ impl Engine {
             }
             all_rules.extend(p.rules.iter().cloned());
         }
+        // The workload rules of admission are the host's own.
+        all_rules.extend(crate::admission::rules());
         let today = options.today.unwrap_or_else(|| jiff::Zoned::now().date());
         let plan = policy.resolve(&all_rules, today)?;
         let rule_configs = plugins
@@ -97,7 +101,20 @@ impl Engine {
                     .collect()
             })
             .collect();
+        let fingerprint = {
+            use sha2::{Digest as _, Sha256};
+            let root = options.trust_root.as_ref().map_or(crate::signature::trust::PRODUCTION, |t| t.json.as_str());
+            let mut h = Sha256::new();
+            h.update(policy.digest.as_str());
+            h.update(b"\ntrust-root:");
+            h.update(Sha256::digest(root));
+            for p in &plugins {
+                h.update(format!("\nplugin:{}={}", p.info.name, p.info.sha256));
+            }
+            format!("sha256:{}", hex::encode(h.finalize()))
+        };
         Ok(Engine {
+            fingerprint,
             policy,
             plan,
             host,
@@ -107,6 +124,14 @@ impl Engine {
             trust_root: options.trust_root,
             trust: std::sync::OnceLock::new(),
         })
+    }
+
+    /// A digest of everything a verdict depends on besides the subject: the
+    /// policy text, the trusted root, the plugins' code. Two engines with the
+    /// same fingerprint judge a subject alike (up to waiver expiry dates), so
+    /// a verdict may be reused under (subject digest, fingerprint).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     pub fn policy(&self) -> &Policy {

@@ -24,6 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod admission;
 pub mod attestation;
 pub mod digest;
 pub mod engine;
@@ -32,8 +33,10 @@ pub mod model;
 pub mod oci;
 pub mod plugin;
 pub mod policy;
+pub mod registry;
 pub mod report;
 pub mod sbom;
+pub mod serve;
 pub mod scan;
 pub mod signature;
 pub mod slsa;

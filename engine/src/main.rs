@@ -19,13 +19,61 @@ struct Cli {
     no_cache: bool,
 }
 
+/// How registries are reached (`docker://` images).
+#[derive(clap::Args, Debug, Clone, Default)]
+struct RegistryArgs {
+    /// docker config.json / containers auth.json with registry credentials
+    /// (default: $REGISTRY_AUTH_FILE, $DOCKER_CONFIG, ~/.docker/config.json).
+    #[arg(long, value_name = "FILE")]
+    registry_config: Option<PathBuf>,
+    /// Speak plain HTTP to this registry (HOST[:PORT]); loopback registries always are. Repeatable.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    insecure_registries: Vec<String>,
+    /// Blob cache directory (default: ~/.cache/portcullis/registry).
+    #[arg(long, value_name = "DIR")]
+    registry_cache: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> portcullis::registry::RegistryOptions {
+        let mut o = portcullis::registry::RegistryOptions::default();
+        if let Some(d) = &self.registry_cache {
+            o.cache_dir = d.clone();
+        }
+        o.auth_file = self.registry_config.clone();
+        o.insecure = self.insecure_registries.clone();
+        o
+    }
+}
+
+/// Pulls a `docker://` image into the blob cache and opens it.
+fn open_remote(
+    spec: &str,
+    args: &RegistryArgs,
+    opts: &source::OpenOptions,
+) -> Result<source::Input, source::InputError> {
+    let err = |m: String| source::InputError { path: spec.to_string(), message: m };
+    let reference = portcullis::registry::parse_reference(spec).map_err(|e| err(e.to_string()))?;
+    let registry = portcullis::registry::Registry::new(args.options()).map_err(|e| err(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| err(format!("cannot start the network runtime: {e}")))?;
+    let pulled = runtime.block_on(registry.pull(&reference, opts.skip_layers)).map_err(|e| err(e.to_string()))?;
+    source::open_pulled(&pulled, opts)
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Audit an image: an OCI layout directory, an OCI archive or a `docker save` tar.
+    /// Audit an image: an OCI layout directory, an OCI archive, a `docker save` tar,
+    /// or `docker://HOST/REPO:TAG` (or `@sha256:…`) in a registry.
     #[command(after_help = EXIT_HELP)]
     Audit {
         /// The image to audit.
         path: PathBuf,
+        #[command(flatten)]
+        registry: RegistryArgs,
         /// Policy file (default: the embedded go-container-baseline pack).
         #[arg(long, short)]
         policy: Option<PathBuf>,
@@ -79,6 +127,28 @@ enum Command {
         /// Sign the VSAs (DSSE) with this ECDSA P-256 PKCS#8 PEM private key.
         #[arg(long, value_name = "FILE", requires = "vsa")]
         vsa_key: Option<PathBuf>,
+    },
+    /// Serve admission webhooks (`/validate`, `/mutate`) and a JSON API
+    /// (`/v1/evaluate`), with `/healthz`, `/readyz` and `/metrics`.
+    Serve {
+        /// Policy file; repeatable. The first one judges admission requests;
+        /// `/v1/evaluate` picks any by name. Reloaded when the file changes.
+        #[arg(long, short, required = true)]
+        policy: Vec<PathBuf>,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: std::net::SocketAddr,
+        /// PEM certificate chain (HTTPS); reloaded when it changes.
+        #[arg(long, requires = "tls_key", value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert", value_name = "FILE")]
+        tls_key: Option<PathBuf>,
+        /// trusted_root.json for keyless signatures, or `staging` / `production`.
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
+        #[command(flatten)]
+        registry: RegistryArgs,
     },
     /// Work with policy files.
     Policy {
@@ -625,8 +695,45 @@ fn main() -> ExitCode {
             }
         }
         Command::Sbom { command } => sbom_command(command),
+        Command::Serve { policy, listen, tls_cert, tls_key, trusted_root, registry } => {
+            // A policy that does not parse is a usage error, reported before listening.
+            for p in &policy {
+                if let Err(e) = Policy::from_file(p) {
+                    eprint!("{}", e.render(stderr_color()));
+                    return ExitCode::from(2);
+                }
+            }
+            let trust_root = match &trusted_root {
+                Some(_) => match trust_root(&trusted_root) {
+                    Ok(r) => Some(r),
+                    Err(e) => return fail(e),
+                },
+                None => None,
+            };
+            let mut engine = EngineOptions { trust_root, ..EngineOptions::default() };
+            if cli.no_cache {
+                engine.cache_dir = None;
+            }
+            let options = portcullis::serve::ServeOptions {
+                policies: policy,
+                listen,
+                tls: tls_cert.zip(tls_key),
+                registry: registry.options(),
+                engine,
+                reload_interval: std::time::Duration::from_secs(2),
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => return fail(format!("cannot start the runtime: {e}")),
+            };
+            match runtime.block_on(portcullis::serve::run(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
         Command::Audit {
             path,
+            registry,
             policy,
             format,
             images,
@@ -659,6 +766,12 @@ fn main() -> ExitCode {
             let progress = bar.as_ref().map(|(b, _)| portcullis::scan::ProgressSink(b.clone()));
             let opened = if artifact {
                 source::artifact::open(&spec, &sidecars)
+            } else if spec.starts_with("docker://") {
+                let opts = source::OpenOptions { images, repository, skip_layers, progress, ..Default::default() };
+                if !opts.images.is_empty() || opts.repository.is_some() {
+                    return fail("--image and --repository do not apply to docker:// images (the reference names both)");
+                }
+                open_remote(&spec, &registry, &opts)
             } else {
                 source::open(
                     &path,

@@ -44,6 +44,8 @@ pub struct PolicyFile {
     pub rules: BTreeMap<Spanned<String>, RuleCfg>,
     #[serde(default)]
     pub waivers: Vec<WaiverCfg>,
+    #[serde(default)]
+    pub admission: crate::admission::AdmissionCfg,
 }
 
 #[derive(Debug, Deserialize)]

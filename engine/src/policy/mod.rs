@@ -110,6 +110,8 @@ pub struct Policy {
     pub source: String,
     pub plugins: Vec<PluginSpec>,
     pub waivers: Vec<Waiver>,
+    /// How the admission server applies this policy (`[admission]`).
+    pub admission: crate::admission::AdmissionSettings,
     text: String,
     rules: Vec<(String, Range<usize>, cfg::RuleCfg)>,
 }
@@ -314,6 +316,7 @@ impl Policy {
             source: source.to_string(),
             plugins,
             waivers,
+            admission: file.admission.settings(),
             text: text.to_string(),
             rules,
         })

@@ -15,7 +15,7 @@ mod docker;
 mod layout;
 pub mod reference;
 
-pub use container::{Container, ContainerError, DirContainer, TarContainer};
+pub use container::{Container, ContainerError, DirContainer, Stream, TarContainer};
 
 use crate::evidence::Evidence;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,8 @@ pub enum InputFormat {
     DockerArchive,
     /// A release artifact with its sidecars.
     Artifact,
+    /// An image pulled from a registry (`docker://`).
+    Registry,
 }
 
 impl std::fmt::Display for InputFormat {
@@ -50,6 +52,7 @@ impl std::fmt::Display for InputFormat {
             InputFormat::OciArchive => "oci-archive",
             InputFormat::DockerArchive => "docker-archive",
             InputFormat::Artifact => "artifact",
+            InputFormat::Registry => "docker",
         })
     }
 }
@@ -92,6 +95,23 @@ impl Input {
             }
         }
     }
+}
+
+/// Reads an image pulled from a registry ([`crate::registry`]): the same
+/// layout reader as for local layouts, over the blob cache, so the report is
+/// the same whichever way the image came.
+pub fn open_pulled(pulled: &crate::registry::Pulled, opts: &OpenOptions) -> Result<Input, InputError> {
+    let view = crate::registry::PulledLayout::new(pulled);
+    let opts = OpenOptions {
+        images: vec![pulled.digest.to_string()],
+        repository: Some(pulled.repository.clone()),
+        ..opts.clone()
+    };
+    // `docker:` + `//host/repo` + `:tag` or `@digest` is the reference.
+    let label = format!("//{}", pulled.repository);
+    let mut input = layout::read(Path::new(&label), &view, InputFormat::Registry, &opts)?;
+    input.path = PathBuf::from(&pulled.reference);
+    Ok(input)
 }
 
 /// Opens `path`, detecting its format.

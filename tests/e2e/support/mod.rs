@@ -2,6 +2,9 @@
 //! are, running the `portcullis` binary, and building engines.
 #![allow(dead_code)]
 
+pub mod cosign;
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

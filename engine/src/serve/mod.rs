@@ -1,0 +1,467 @@
+//! `portcullis serve`: the engine as a network service — a Kubernetes
+//! validating and mutating admission webhook and a JSON evaluation API for
+//! other callers — over a registry client, with a content-addressed verdict
+//! cache.
+//!
+//! Data flows one way: request → image references → digests (tag cache,
+//! registry) → verdicts (cache, or pull + engine) → admission response.
+//! Anything that keeps an image from being judged (registry error,
+//! deadline, not yet ready) is decided by the policy's failure policy —
+//! `deny` unless the policy says `ignore` — never admitted by accident.
+
+pub mod cache;
+pub mod metrics;
+mod review;
+
+use crate::digest::Digest;
+use crate::engine::{Engine, EngineOptions};
+use crate::model::Outcome;
+use crate::policy::Policy;
+use crate::registry::{Registry, RegistryError, RegistryOptions};
+use crate::report::{Report, Verdict};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::FutureExt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+pub use cache::Served;
+
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// Policy files; the first one is applied to admission requests, any of
+    /// them (by name) to `/v1/evaluate`.
+    pub policies: Vec<PathBuf>,
+    pub listen: SocketAddr,
+    /// PEM certificate chain and private key; both or neither.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub registry: RegistryOptions,
+    pub engine: EngineOptions,
+    /// How often policy and certificate files are checked for changes.
+    pub reload_interval: Duration,
+}
+
+/// An image judged by one engine.
+#[derive(Clone)]
+pub struct Judged {
+    pub digest: Digest,
+    pub report: Arc<Report>,
+}
+
+impl cache::Expiry for Judged {
+    fn ttl(&self, admit: Duration, deny: Duration) -> Option<Duration> {
+        match self.report.verdict {
+            Verdict::Admit => Some(admit),
+            // A denial is kept only if it cannot change on retry: no rule
+            // errored (timeouts, fuel) and the evidence was read whole.
+            Verdict::Deny => {
+                let unsure = self.report.subjects.iter().flat_map(|s| &s.findings).any(|f| {
+                    f.outcome == Outcome::Error || f.rule == crate::engine::EVIDENCE_RULE
+                });
+                (!unsure).then_some(deny)
+            }
+        }
+    }
+}
+
+/// Why an image could not be judged (never cached).
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub message: String,
+    pub status: StatusCode,
+}
+
+impl From<tokio::task::JoinError> for Failure {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Failure { message: format!("evaluation failed: {e}"), status: StatusCode::INTERNAL_SERVER_ERROR }
+    }
+}
+
+impl From<RegistryError> for Failure {
+    fn from(e: RegistryError) -> Self {
+        let status = match &e {
+            RegistryError::BadReference(..) => StatusCode::BAD_REQUEST,
+            RegistryError::NotFound { .. } => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        Failure { message: e.to_string(), status }
+    }
+}
+
+type VerdictKey = (Digest, String);
+type Verdicts = cache::VerdictCache<VerdictKey, Judged, Failure>;
+
+/// A policy loaded into an engine, and the file it came from.
+pub struct Loaded {
+    pub engine: Arc<Engine>,
+    text_digest: Digest,
+}
+
+pub struct AppState {
+    policies: RwLock<Vec<Arc<Loaded>>>,
+    registry: Registry,
+    verdicts: RwLock<Arc<Verdicts>>,
+    tags: cache::TagCache,
+    pub metrics: metrics::Metrics,
+    ready: AtomicBool,
+    options: ServeOptions,
+}
+
+impl AppState {
+    pub fn new(options: ServeOptions) -> Result<Arc<AppState>, String> {
+        if options.policies.is_empty() {
+            return Err("serve needs at least one --policy".into());
+        }
+        let registry = Registry::new(options.registry.clone()).map_err(|e| e.to_string())?;
+        let d = crate::admission::AdmissionSettings::default();
+        Ok(Arc::new(AppState {
+            policies: RwLock::new(Vec::new()),
+            registry,
+            verdicts: RwLock::new(cache::VerdictCache::new(d.cache_capacity, d.admit_ttl, d.deny_ttl)),
+            tags: cache::TagCache::new(d.cache_capacity, d.tag_ttl),
+            metrics: metrics::Metrics::new(),
+            ready: AtomicBool::new(false),
+            options,
+        }))
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    fn policies(&self) -> Vec<Arc<Loaded>> {
+        self.policies.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn verdicts(&self) -> Arc<Verdicts> {
+        self.verdicts.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Loads (or reloads) every policy whose file changed. Returns whether
+    /// anything changed; a policy that fails to load keeps its previous
+    /// version (and the error is returned for the log).
+    pub async fn load_policies(self: &Arc<Self>) -> Result<bool, String> {
+        let mut current = self.policies();
+        let mut changed = false;
+        let mut errors = Vec::new();
+        for (i, path) in self.options.policies.iter().enumerate() {
+            let text = match tokio::fs::read(path).await {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(format!("{}: {e}", path.display()));
+                    continue;
+                }
+            };
+            let digest = Digest::sha256(&text);
+            if current.get(i).is_some_and(|l| l.text_digest == digest) {
+                continue;
+            }
+            let (p, opts) = (path.clone(), self.options.engine.clone());
+            let built = tokio::task::spawn_blocking(move || {
+                let policy = Policy::from_file(&p).map_err(|e| e.to_string())?;
+                Engine::new(policy, opts).map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            match built {
+                Ok(engine) => {
+                    let loaded = Arc::new(Loaded { engine: Arc::new(engine), text_digest: digest });
+                    if i < current.len() {
+                        current[i] = loaded;
+                    } else {
+                        current.push(loaded);
+                    }
+                    changed = true;
+                    self.metrics.reloads.with_label_values(&["ok"]).inc();
+                }
+                Err(e) => {
+                    self.metrics.reloads.with_label_values(&["error"]).inc();
+                    errors.push(e);
+                }
+            }
+        }
+        if changed && current.len() == self.options.policies.len() {
+            let s = current[0].engine.policy().admission.clone();
+            *self.verdicts.write().unwrap_or_else(|p| p.into_inner()) =
+                cache::VerdictCache::new(s.cache_capacity, s.admit_ttl, s.deny_ttl);
+            *self.policies.write().unwrap_or_else(|p| p.into_inner()) = current;
+            self.ready.store(true, Ordering::Release);
+            self.metrics.ready.set(1);
+        }
+        if errors.is_empty() { Ok(changed) } else { Err(errors.join("\n")) }
+    }
+
+    /// The digest a reference names: pinned, cached, or asked of the registry.
+    async fn digest_of(&self, r: &oci_client::Reference, tag_ttl: Duration) -> Result<Digest, Failure> {
+        if let Some(d) = r.digest() {
+            return Digest::parse(d).map_err(|e| Failure { message: format!("{}: {e}", r.whole()), status: StatusCode::BAD_REQUEST });
+        }
+        let key = r.whole();
+        if !tag_ttl.is_zero()
+            && let Some(d) = self.tags.get(&key)
+        {
+            return Ok(d);
+        }
+        let t = Instant::now();
+        let d = self.registry.resolve(r).await.inspect_err(|e| self.count_registry_error(e))?;
+        self.metrics.registry_seconds.with_label_values(&["resolve"]).observe(t.elapsed().as_secs_f64());
+        self.tags.put(key, d.clone());
+        Ok(d)
+    }
+
+    fn count_registry_error(&self, e: &RegistryError) {
+        let kind = match e {
+            RegistryError::BadReference(..) => "reference",
+            RegistryError::NotFound { .. } => "not_found",
+            RegistryError::Denied { .. } => "denied",
+            RegistryError::Unavailable { .. } => "unavailable",
+            RegistryError::BadContent { .. } => "bad_content",
+            RegistryError::Credentials(_) => "credentials",
+            RegistryError::Cache { .. } => "cache",
+        };
+        self.metrics.registry_errors.with_label_values(&[kind]).inc();
+    }
+
+    /// Judges one image reference with one loaded policy: digest, then the
+    /// verdict cache, else pull and evaluate (once for concurrent callers).
+    pub async fn judge(self: &Arc<Self>, loaded: &Arc<Loaded>, image: &str) -> Result<(Judged, Served), Failure> {
+        let r = crate::registry::parse_reference(image)?;
+        let settings = &loaded.engine.policy().admission;
+        let digest = self.digest_of(&r, settings.tag_ttl).await?;
+        let key = (digest.clone(), loaded.engine.fingerprint().to_string());
+        let (state, engine) = (self.clone(), loaded.engine.clone());
+        let pinned = match r.tag() {
+            Some(t) => oci_client::Reference::with_tag_and_digest(
+                r.registry().to_string(),
+                r.repository().to_string(),
+                t.to_string(),
+                digest.to_string(),
+            ),
+            None => oci_client::Reference::with_digest(
+                r.registry().to_string(),
+                r.repository().to_string(),
+                digest.to_string(),
+            ),
+        };
+        let (result, served) = self
+            .verdicts()
+            .get_or_evaluate(key, move || {
+                async move {
+                    let t = Instant::now();
+                    let pulled = match state.registry.pull(&pinned, false).await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            state.count_registry_error(&e);
+                            return Err(e.into());
+                        }
+                    };
+                    state.metrics.registry_seconds.with_label_values(&["pull"]).observe(t.elapsed().as_secs_f64());
+                    let st = state.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let t = Instant::now();
+                        let input = crate::source::open_pulled(&pulled, &crate::source::OpenOptions::default())
+                            .map_err(|e| Failure { message: e.to_string(), status: StatusCode::BAD_GATEWAY })?;
+                        st.metrics.evaluation_seconds.with_label_values(&["read"]).observe(t.elapsed().as_secs_f64());
+                        let t = Instant::now();
+                        let report = engine.audit(&input);
+                        st.metrics.evaluation_seconds.with_label_values(&["judge"]).observe(t.elapsed().as_secs_f64());
+                        let verdict = match report.verdict {
+                            Verdict::Admit => "admit",
+                            Verdict::Deny => "deny",
+                        };
+                        st.metrics.evaluations.with_label_values(&[verdict]).inc();
+                        Ok(Judged { digest: pulled.digest.clone(), report: Arc::new(report) })
+                    })
+                    .await?
+                }
+                .boxed()
+            })
+            .await;
+        match served {
+            Served::Hit => self.metrics.cache_hits.inc(),
+            Served::Evaluated => self.metrics.cache_misses.inc(),
+            Served::Joined => self.metrics.cache_joins.inc(),
+        }
+        result.map(|j| (j, served))
+    }
+}
+
+/// The HTTP routes over a state (tests drive this directly).
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/validate", post(review::validate))
+        .route("/mutate", post(review::mutate))
+        .route("/v1/evaluate", post(evaluate))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.is_ready() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "loading policies and plugins\n").into_response()
+    }
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
+}
+
+fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": message.into() });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+/// `POST /v1/evaluate` `{"image": "host/repo:tag", "policy": "name"}` → the
+/// report JSON `portcullis audit --format json docker://…` prints.
+async fn evaluate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let start = Instant::now();
+    let (response, verdict) = evaluate_inner(&state, &body).await;
+    state.metrics.requests.with_label_values(&["evaluate", verdict]).inc();
+    state.metrics.request_seconds.with_label_values(&["evaluate", verdict]).observe(start.elapsed().as_secs_f64());
+    response
+}
+
+async fn evaluate_inner(state: &Arc<AppState>, body: &[u8]) -> (Response, &'static str) {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Ask {
+        image: String,
+        #[serde(default)]
+        policy: Option<String>,
+    }
+    let ask: Ask = match serde_json::from_slice(body) {
+        Ok(a) => a,
+        Err(e) => {
+            return (
+                json_error(StatusCode::BAD_REQUEST, format!("body: expected {{\"image\": …, \"policy\": …}}: {e}")),
+                "error",
+            );
+        }
+    };
+    if !state.is_ready() {
+        return (json_error(StatusCode::SERVICE_UNAVAILABLE, "policies and plugins are still loading"), "error");
+    }
+    let policies = state.policies();
+    let loaded = match &ask.policy {
+        None => policies[0].clone(),
+        Some(name) => match policies.iter().find(|l| &l.engine.policy().name == name) {
+            Some(l) => l.clone(),
+            None => {
+                let names: Vec<&str> = policies.iter().map(|l| l.engine.policy().name.as_str()).collect();
+                return (
+                    json_error(StatusCode::NOT_FOUND, format!("no policy `{name}`; loaded: {}", names.join(", "))),
+                    "error",
+                );
+            }
+        },
+    };
+    let deadline = loaded.engine.policy().admission.deadline;
+    match tokio::time::timeout(deadline, state.judge(&loaded, &ask.image)).await {
+        Ok(Ok((judged, served))) => {
+            let verdict = match judged.report.verdict {
+                Verdict::Admit => "admit",
+                Verdict::Deny => "deny",
+            };
+            let cache = match served {
+                Served::Hit => "hit",
+                Served::Evaluated => "miss",
+                Served::Joined => "joined",
+            };
+            let response = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-portcullis-cache"), cache)],
+                judged.report.to_json(),
+            )
+                .into_response();
+            (response, verdict)
+        }
+        Ok(Err(f)) => (json_error(f.status, f.message), "error"),
+        Err(_) => (
+            json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "{}: not judged within {} ms (the evaluation goes on; its verdict will be cached)",
+                    ask.image,
+                    deadline.as_millis()
+                ),
+            ),
+            "error",
+        ),
+    }
+}
+
+/// Runs the server until interrupted: binds, loads policies (ready after),
+/// watches policy and certificate files.
+pub async fn run(options: ServeOptions) -> Result<(), String> {
+    let state = AppState::new(options.clone())?;
+    let app = router(state.clone());
+    let loader = state.clone();
+    let interval = options.reload_interval;
+    let tls_config = match &options.tls {
+        Some((cert, key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| format!("TLS certificate {} / key {}: {e}", cert.display(), key.display()))?,
+        ),
+        None => None,
+    };
+    let watched_tls = tls_config.clone().zip(options.tls.clone());
+    tokio::spawn(async move {
+        if let Err(e) = loader.load_policies().await {
+            eprintln!("portcullis serve: {e}");
+        }
+        let stamp = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let mut tls_stamp = watched_tls.as_ref().map(|(_, (c, k))| (stamp(c), stamp(k)));
+        loop {
+            tokio::time::sleep(interval).await;
+            match loader.load_policies().await {
+                Ok(true) => eprintln!("portcullis serve: policies reloaded"),
+                Ok(false) => {}
+                Err(e) => eprintln!("portcullis serve: policy reload failed, keeping the previous version: {e}"),
+            }
+            if let Some((config, (cert, key))) = &watched_tls {
+                let now = (stamp(cert), stamp(key));
+                if Some(now) != tls_stamp {
+                    match config.reload_from_pem_file(cert, key).await {
+                        Ok(()) => eprintln!("portcullis serve: TLS certificate reloaded"),
+                        Err(e) => eprintln!("portcullis serve: TLS reload failed, keeping the previous certificate: {e}"),
+                    }
+                    tls_stamp = Some(now);
+                }
+            }
+        }
+    });
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
+    });
+    eprintln!(
+        "portcullis serve: listening on {}://{} ({} polic{})",
+        if tls_config.is_some() { "https" } else { "http" },
+        options.listen,
+        options.policies.len(),
+        if options.policies.len() == 1 { "y" } else { "ies" }
+    );
+    let served = match tls_config {
+        Some(tls) => {
+            axum_server::bind_rustls(options.listen, tls).handle(handle).serve(app.into_make_service()).await
+        }
+        None => axum_server::bind(options.listen).handle(handle).serve(app.into_make_service()).await,
+    };
+    served.map_err(|e| format!("{}: {e}", options.listen))
+}

@@ -1,0 +1,409 @@
+//! `portcullis serve` as a real process against a real registry (Debian's
+//! `docker-registry`, filled with `skopeo`): AdmissionReview v1 for Pods
+//! and every pod-template kind (Kubewarden's requests, images swapped for
+//! the local registry's), the workload rules, the image policy, mutation to
+//! digests, failure when the registry is gone (deny within the budget), the
+//! verdict cache (hits, single-flight, invalidation by a policy edit),
+//! `/metrics` checked by `promtool`, `/v1/evaluate` equal to the CLI, TLS.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::registry::{TestRegistry, free_port, http_get};
+
+struct Server {
+    child: Child,
+    addr: String,
+    _cache: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(policy: &Path, extra: &[&str]) -> Server {
+        let cache = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["serve", "--policy", policy.to_str().unwrap(), "--listen", &addr])
+            .args(["--registry-cache", cache.path().to_str().unwrap()])
+            .args(extra)
+            .env("PORTCULLIS_CACHE_DIR", support::cache_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting portcullis serve");
+        let server = Server { child, addr, _cache: cache };
+        if !extra.contains(&"--tls-cert") {
+            server.wait_ready();
+        }
+        server
+    }
+
+    fn wait_ready(&self) {
+        let start = Instant::now();
+        while http_get(&self.addr, "/readyz").map(|r| r.0) != Some(200) {
+            assert!(start.elapsed() < Duration::from_secs(120), "portcullis serve never became ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Vec<(String, String)>, Value) {
+        post(&self.addr, path, body)
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        let (_, text) = http_get(&self.addr, "/metrics").unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter(|l| l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    fn review(&self, path: &str, request: Value) -> Value {
+        let (status, _, body) = self.post(path, &review(request));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(body["kind"], "AdmissionReview");
+        body["response"].clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn post(addr: &str, path: &str, body: &Value) -> (u16, Vec<(String, String)>, Value) {
+    let body = body.to_string();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    (status, headers, json)
+}
+
+fn review(request: Value) -> Value {
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request})
+}
+
+fn kubewarden(file: &str) -> Value {
+    let p = support::corpus("kubewarden/verify-image-signatures/test_data").join(file);
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+fn pod_spec_pointer(kind: &str) -> &'static str {
+    match kind {
+        "Pod" => "/object/spec",
+        "CronJob" => "/object/spec/jobTemplate/spec/template/spec",
+        _ => "/object/spec/template/spec",
+    }
+}
+
+/// A Kubewarden request with every image replaced by `image`; `harden`
+/// adds what K8S-002..004 ask for.
+fn request_with(file: &str, image: &str, harden: bool) -> Value {
+    let mut r = kubewarden(file);
+    let kind = r["kind"]["kind"].as_str().unwrap().to_string();
+    let spec = r.pointer_mut(pod_spec_pointer(&kind)).unwrap();
+    if harden {
+        spec["securityContext"] = json!({"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}});
+    }
+    for list in ["initContainers", "containers"] {
+        for c in spec[list].as_array_mut().into_iter().flatten() {
+            c["image"] = json!(image);
+            if harden {
+                c["securityContext"] = json!({"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false});
+                if list == "containers" {
+                    c["livenessProbe"] = json!({"httpGet": {"path": "/healthz", "port": 8080}});
+                    c["readinessProbe"] = json!({"httpGet": {"path": "/readyz", "port": 8080}});
+                }
+            }
+        }
+    }
+    r
+}
+
+fn patch_of(response: &Value) -> Option<Value> {
+    let b64 = response["patch"].as_str()?;
+    assert_eq!(response["patchType"], "JSONPatch");
+    use base64::Engine as _;
+    Some(serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap())
+}
+
+/// The default pack, copied so a test may edit it.
+fn policy_copy(dir: &Path, extra: &str) -> PathBuf {
+    let text = std::fs::read_to_string(support::workspace().join("policies/go-container-baseline.toml")).unwrap();
+    let p = dir.join("policy.toml");
+    std::fs::write(&p, format!("{text}\n{extra}")).unwrap();
+    p
+}
+
+fn digest_of(layout: &str) -> String {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(support::image(layout).join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"].as_str().unwrap().to_string()
+}
+
+const KINDS: [&str; 8] = ["pod", "deployment", "statefulset", "replicaset", "replicationcontroller", "daemonset", "job", "cronjob"];
+
+#[test]
+fn admission_of_every_workload_kind() {
+    let registry = TestRegistry::start();
+    for name in ["go-static-good", "go-dynamic-root"] {
+        registry.push(&support::image(&format!("oci/{name}")), "v1", &format!("go/{name}:v1"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&policy_copy(dir.path(), ""), &[]);
+    let good = format!("{}/go/go-static-good:v1", registry.addr);
+    let bad = format!("{}/go/go-dynamic-root:v1", registry.addr);
+    let good_digest = digest_of("oci/go-static-good");
+
+    for kind in KINDS {
+        let file = format!("{kind}_creation_signed.json");
+        let uid = kubewarden(&file)["uid"].clone();
+        // A hardened workload of a good image: allowed, pinned by /mutate.
+        let r = server.review("/validate", request_with(&file, &good, true));
+        assert_eq!(r["uid"], uid);
+        assert_eq!(r["allowed"], true, "{kind}: {r}");
+        assert!(r.get("patch").is_none(), "/validate does not patch");
+        let warnings = r["warnings"].as_array().cloned().unwrap_or_default();
+        assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("GO-IDX-001")), "{kind}: warn-mode findings are warnings: {warnings:?}");
+        let m = server.review("/mutate", request_with(&file, &good, true));
+        assert_eq!(m["allowed"], true);
+        let patch = patch_of(&m).unwrap_or_else(|| panic!("{kind}: no patch: {m}"));
+        let expected_pointer = match kind {
+            "pod" => "/spec/containers/0/image".to_string(),
+            "cronjob" => "/spec/jobTemplate/spec/template/spec/containers/0/image".to_string(),
+            _ => "/spec/template/spec/containers/0/image".to_string(),
+        };
+        assert_eq!(patch, json!([{"op": "replace", "path": expected_pointer, "value": format!("{good}@{good_digest}")}]), "{kind}");
+
+        // A denied image: named, with the rules that deny it.
+        let r = server.review("/validate", request_with(&file, &bad, true));
+        assert_eq!(r["allowed"], false, "{kind}");
+        assert_eq!(r["status"]["code"], 403);
+        let msg = r["status"]["message"].as_str().unwrap();
+        assert!(msg.contains(&format!("K8S-005: image {bad}")) && msg.contains("GO-BIN-001"), "{kind}: {msg}");
+
+        // The request as Kubewarden sends it (no security context): K8S-002/003.
+        let r = server.review("/validate", request_with(&file, &good, false));
+        assert_eq!(r["allowed"], false);
+        let msg = r["status"]["message"].as_str().unwrap();
+        assert!(msg.contains("K8S-002: containers[test-verify-image-signatures] lacks runAsNonRoot: true"), "{msg}");
+        assert!(msg.contains("K8S-003"), "{msg}");
+        assert!(!msg.contains("K8S-005"), "the image itself is admitted: {msg}");
+    }
+
+    // Init containers are judged too; a digest-pinned image is not patched.
+    let mut r = request_with("pod_creation_with_init_container.json", &good, true);
+    r["object"]["spec"]["initContainers"][0]["image"] = json!(bad);
+    let resp = server.review("/validate", r);
+    assert_eq!(resp["allowed"], false);
+    assert!(resp["status"]["message"].as_str().unwrap().contains(&bad));
+    let pinned = format!("{good}@{good_digest}");
+    let resp = server.review("/mutate", request_with("pod_creation_with_digest.json", &pinned, true));
+    assert_eq!(resp["allowed"], true, "{resp}");
+    assert!(patch_of(&resp).is_none(), "an image already pinned is not patched: {resp}");
+
+    // dryRun requests are answered the same way.
+    let mut r = request_with("pod_creation_signed.json", &bad, true);
+    r["dryRun"] = json!(true);
+    assert_eq!(server.review("/validate", r)["allowed"], false);
+
+    // Not a workload: allowed, untouched. Garbage: 400 with the reason.
+    let cm = json!({"uid": "x", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"}, "object": {"data": {}}});
+    assert_eq!(server.review("/validate", cm)["allowed"], true);
+    let (status, _, body) = server.post("/validate", &json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "x"}}));
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("admission.k8s.io/v1"), "{body}");
+}
+
+#[test]
+fn registry_gone_means_deny_within_the_budget() {
+    let mut registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&policy_copy(dir.path(), ""), &[]);
+    let image = format!("{}/app:v1", registry.addr);
+    registry.stop();
+    let start = Instant::now();
+    let r = server.review("/validate", request_with("pod_creation_signed.json", &image, true));
+    let took = start.elapsed();
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("could not be judged") && msg.contains("failure-policy deny"), "{msg}");
+    assert!(took < Duration::from_secs(3), "answered in {took:?}, over the webhook's 3 s");
+
+    // Kubewarden's policy-server reviews: Pods of docker.io images this
+    // machine cannot reach — the AdmissionReview shape, and a deny in time.
+    for (file, k8s_002) in [("pod_with_privileged_containers.json", true), ("pod_without_privileged_containers.json", true)] {
+        let p = support::corpus("kubewarden/policy-server/tests/data").join(file);
+        let review: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        let start = Instant::now();
+        let (status, _, body) = server.post("/validate", &review);
+        assert_eq!(status, 200);
+        assert!(start.elapsed() < Duration::from_secs(3), "{file}: {:?}", start.elapsed());
+        assert_eq!(body["kind"], "AdmissionReview");
+        assert_eq!(body["response"]["uid"], review["request"]["uid"]);
+        assert_eq!(body["response"]["allowed"], false, "{file}");
+        let msg = body["response"]["status"]["message"].as_str().unwrap();
+        assert_eq!(msg.contains("K8S-002"), k8s_002, "{msg}");
+    }
+    if std::env::var_os("PORTCULLIS_DEBUG").is_some() {
+        eprintln!("{}", http_get(&server.addr, "/metrics").unwrap().1);
+    }
+
+    // failure-policy = "ignore": admitted, with a warning saying why.
+    let lenient = policy_copy(dir.path(), "").with_file_name("lenient.toml");
+    let text = std::fs::read_to_string(dir.path().join("policy.toml")).unwrap();
+    std::fs::write(&lenient, text.replace("failure-policy = \"deny\"", "failure-policy = \"ignore\"")).unwrap();
+    let server = Server::start(&lenient, &[]);
+    let r = server.review("/validate", request_with("pod_creation_signed.json", &image, true));
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(r["warnings"].to_string().contains("failure-policy ignore"), "{r}");
+}
+
+#[test]
+fn verdict_cache_single_flight_and_invalidation() {
+    let registry = TestRegistry::start();
+    for name in ["go-static-good", "go-legacy-debug"] {
+        registry.push(&support::image(&format!("oci/{name}")), "v1", &format!("go/{name}:v1"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_copy(dir.path(), "");
+    let server = Server::start(&policy, &[]);
+    let good = format!("{}/go/go-static-good:v1", registry.addr);
+
+    // /v1/evaluate gives the report the CLI gives.
+    let (status, headers, report) = server.post("/v1/evaluate", &json!({"image": good}));
+    assert_eq!(status, 200, "{report}");
+    assert!(headers.contains(&("x-portcullis-cache".into(), "miss".into())), "{headers:?}");
+    let cli = support::portcullis(["audit", "--format", "json", &format!("docker://{good}")]).json();
+    let strip = |r: &Value| -> Value {
+        json!(r["subjects"].as_array().unwrap().iter().map(|s| json!([s["digest"], s["verdict"], s["findings"]])).collect::<Vec<_>>())
+    };
+    assert_eq!(strip(&report), strip(&cli));
+    assert_eq!(report["verdict"], cli["verdict"]);
+
+    // The second request for the digest is a cache hit, visible in /metrics.
+    let hits = server.metric("portcullis_verdict_cache_hits_total");
+    let (_, headers, _) = server.post("/v1/evaluate", &json!({"image": good}));
+    assert!(headers.contains(&("x-portcullis-cache".into(), "hit".into())), "{headers:?}");
+    assert_eq!(server.metric("portcullis_verdict_cache_hits_total"), hits + 1.0);
+
+    // 50 concurrent requests for a new image: exactly one evaluation.
+    let evaluations = server.metric("portcullis_evaluations_total");
+    let legacy = format!("{}/go/go-legacy-debug:v1", registry.addr);
+    let threads: Vec<_> = (0..50)
+        .map(|_| {
+            let (addr, legacy) = (server.addr.clone(), legacy.clone());
+            std::thread::spawn(move || post(&addr, "/v1/evaluate", &json!({"image": legacy})))
+        })
+        .collect();
+    for t in threads {
+        let (status, _, body) = t.join().unwrap();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["verdict"], "deny");
+    }
+    assert_eq!(server.metric("portcullis_evaluations_total"), evaluations + 1.0, "50 requests, one evaluation");
+
+    // Editing the policy invalidates: the next request evaluates again.
+    let reloads = server.metric("portcullis_policy_reloads_total");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, format!("{text}\n# edited\n")).unwrap();
+    let start = Instant::now();
+    while server.metric("portcullis_policy_reloads_total") < reloads + 1.0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the edited policy was not reloaded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, headers, report) = server.post("/v1/evaluate", &json!({"image": good}));
+    assert!(headers.contains(&("x-portcullis-cache".into(), "miss".into())), "{headers:?}");
+    assert_eq!(report["policy"]["digest"].as_str().unwrap().len(), "sha256:".len() + 64);
+    assert_ne!(report["policy"]["digest"], cli["policy"]["digest"], "the report names the edited policy");
+
+    // Unknown policy names and bad bodies are client errors.
+    let (status, _, body) = server.post("/v1/evaluate", &json!({"image": good, "policy": "nope"}));
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("go-container-baseline"), "{body}");
+    let (status, _, _) = server.post("/v1/evaluate", &json!({"img": good}));
+    assert_eq!(status, 400);
+
+    // /metrics is valid Prometheus text.
+    let (_, text) = http_get(&server.addr, "/metrics").unwrap();
+    for name in ["portcullis_requests_total", "portcullis_request_duration_seconds_bucket", "portcullis_registry_fetch_seconds_bucket", "portcullis_evaluation_seconds_bucket"] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus; .ci/run installs it)");
+    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(out.status.success(), "promtool check metrics: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn tls_and_readiness() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let out = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=portcullis"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let server = Server::start(&policy_copy(dir.path(), ""), &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let curl = |path: &str| {
+        Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+            .arg(&cert)
+            .arg(format!("https://{}{path}", server.addr))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let start = Instant::now();
+    while curl("/readyz") != "200" {
+        assert!(start.elapsed() < Duration::from_secs(120), "not ready over TLS");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(curl("/healthz"), "200");
+    // Plain HTTP to the TLS port is refused.
+    assert_ne!(http_get(&server.addr, "/healthz").map(|r| r.0), Some(200));
+}
+
+#[test]
+fn a_policy_that_does_not_parse_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(&p, "[policy]\nname = \"x\"\nversion = \"1\"\n[admission]\nmutate = \"yes\"\n").unwrap();
+    let run = support::portcullis(["serve", "--policy", p.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("mutate"), "{}", run.stderr);
+}
