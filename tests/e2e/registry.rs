@@ -92,7 +92,7 @@ fn signatures_by_tag_scheme_are_pulled_and_verified() {
     std::fs::write(
         &policy,
         format!(
-            "[policy]\nname = \"sig\"\nversion = \"1\"\n\n[plugins.signatures]\n\n[rules.SC-SIG-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SIG-003]\nparams = {{ required = [\"build.env=prod\"] }}\n"
+            "[policy]\nname = \"sig\"\nversion = \"1\"\n\n[plugins.signatures]\n\n[rules.SC-SIG-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SIG-003]\nparams = {{ required = [\"build.env=prod\"] }}\n[rules.SC-SLSA-001]\nenabled = false\n"
         ),
     )
     .unwrap();
@@ -114,7 +114,8 @@ fn signatures_by_tag_scheme_are_pulled_and_verified() {
     let outcome = |r: &Value, rule: &str| support::outcome_of(&r["subjects"][0], rule).unwrap();
     assert_eq!(outcome(&report, "SC-SIG-001"), "pass", "{report:#}");
     assert_eq!(outcome(&report, "SC-SIG-003"), "pass");
-    assert_eq!(code, 0);
+    let denying: Vec<&Value> = report["subjects"][0]["findings"].as_array().unwrap().iter().filter(|f| f["effect"] == "deny").collect();
+    assert_eq!(code, 0, "{denying:#?}");
     let (code, report) = audit("unsigned:v1");
     assert_eq!(outcome(&report, "SC-SIG-001"), "fail");
     assert_eq!(code, 1);

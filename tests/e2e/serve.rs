@@ -407,3 +407,60 @@ fn a_policy_that_does_not_parse_is_refused_at_start() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("mutate"), "{}", run.stderr);
 }
+
+/// deploy/kubernetes: the Deployment passes the workload rules it enforces,
+/// its policy parses, and the webhooks reach the server the way it listens.
+#[test]
+fn deployment_manifests_pass_their_own_rules() {
+    use portcullis::admission::Workload;
+    use serde::Deserialize as _;
+    let mut docs: Vec<Value> = Vec::new();
+    for file in ["portcullis.yaml", "webhooks.yaml"] {
+        let text = std::fs::read_to_string(support::workspace().join("deploy/kubernetes").join(file)).unwrap();
+        for d in serde_yaml_ng::Deserializer::from_str(&text) {
+            docs.push(Value::deserialize(d).unwrap_or_else(|e| panic!("{file}: {e}")));
+        }
+    }
+    let of_kind = |k: &str| docs.iter().find(|d| d["kind"] == k).unwrap_or_else(|| panic!("no {k}")).clone();
+
+    let policy_text = of_kind("ConfigMap")["data"]["policy.toml"].as_str().unwrap().to_string();
+    let policy = portcullis::Policy::parse("deploy/kubernetes/portcullis.yaml#policy.toml", &policy_text, None)
+        .unwrap_or_else(|e| panic!("{}", e.render(false)));
+    assert!(policy.admission.exempt_namespaces.contains(&"portcullis-system".to_string()));
+    let engine = support::engine_with(policy);
+    let params = |id: &str| engine.plan().rules.iter().find(|r| r.info.id == id).unwrap().params.clone();
+
+    let deployment = of_kind("Deployment");
+    let request = json!({"uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "object": deployment});
+    let w = Workload::from_request(&request).unwrap().unwrap();
+    assert_eq!(w.k8s_security_context().outcome, portcullis::model::Outcome::Pass, "{:?}", w.k8s_security_context());
+    assert_eq!(w.k8s_seccomp(&params("K8S-003")).outcome, portcullis::model::Outcome::Pass);
+    assert_eq!(w.k8s_probes(&params("K8S-004")).outcome, portcullis::model::Outcome::Pass);
+
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let port = container["ports"][0]["containerPort"].as_u64().unwrap();
+    assert!(container["args"].as_array().unwrap().iter().any(|a| a == &json!(format!("--listen=0.0.0.0:{port}"))));
+    let service = of_kind("Service");
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], container["ports"][0]["name"]);
+    let deadline_ms = engine.policy().admission.deadline.as_millis() as u64;
+    for (kind, path) in [("MutatingWebhookConfiguration", "/mutate"), ("ValidatingWebhookConfiguration", "/validate")] {
+        let hook = &of_kind(kind)["webhooks"][0];
+        assert_eq!(hook["clientConfig"]["service"]["path"], path);
+        assert_eq!(hook["clientConfig"]["service"]["name"], service["metadata"]["name"]);
+        assert_eq!(hook["clientConfig"]["service"]["namespace"], service["metadata"]["namespace"]);
+        assert_eq!(hook["clientConfig"]["service"]["port"], service["spec"]["ports"][0]["port"]);
+        assert_eq!(hook["admissionReviewVersions"], json!(["v1"]));
+        assert_eq!(hook["sideEffects"], "None");
+        assert_eq!(hook["failurePolicy"], "Fail");
+        assert!(hook["timeoutSeconds"].as_u64().unwrap() * 1000 > deadline_ms, "the deadline must be below the timeout");
+        let resources: Vec<&str> = hook["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["resources"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()))
+            .collect();
+        for r in ["pods", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "replicationcontrollers"] {
+            assert!(resources.contains(&r), "{kind} does not send {r}");
+        }
+    }
+}

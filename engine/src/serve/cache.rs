@@ -183,7 +183,7 @@ mod tests {
         }
     }
     #[derive(Clone, Debug)]
-    struct E(String);
+    struct E(#[allow(dead_code)] String);
     impl From<tokio::task::JoinError> for E {
         fn from(e: tokio::task::JoinError) -> Self {
             E(e.to_string())

@@ -191,13 +191,12 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
                 }
             }
             Err(why) => {
-                let line = format!("{}: image {image} could not be judged: {why}", admission::K8S_IMAGES);
+                // The failure policy first: warnings are cut to a few hundred characters.
+                let line = |fp: &str| format!("{} ({fp}): image {image} could not be judged: {why}", admission::K8S_IMAGES);
                 match (judge_images.map(|r| r.enforcement), policy.failure_policy) {
                     (None, _) | (Some(Enforcement::Audit), _) => {}
-                    (Some(Enforcement::Enforce), FailurePolicy::Deny) => {
-                        d.reasons.push(format!("{line} (failure-policy deny)"))
-                    }
-                    _ => d.warnings.push(format!("{line} (failure-policy ignore: admitted)")),
+                    (Some(Enforcement::Enforce), FailurePolicy::Deny) => d.reasons.push(line("failure-policy deny")),
+                    _ => d.warnings.push(line("failure-policy ignore: admitted")),
                 }
             }
         }
