@@ -172,7 +172,8 @@ impl Engine {
             subjects,
             waivers_used,
             self.plan.warnings.clone(),
-            self.plan.rules.iter().map(|r| r.info.clone()).collect(),
+            // The workload rules judge admission requests, not images.
+            self.plan.rules.iter().filter(|r| r.info.plugin != crate::admission::PROVIDER).map(|r| r.info.clone()).collect(),
         )
     }
 

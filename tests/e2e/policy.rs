@@ -79,7 +79,8 @@ fn the_default_pack_checks_clean() {
     let pack = support::workspace().join("policies/go-container-baseline.toml");
     let run = portcullis(["policy", "check", pack.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("30 rules enabled"), "{}", run.stdout);
+    // 30 image rules and the 5 workload rules of admission (K8S-001..005).
+    assert!(run.stdout.contains("35 rules enabled"), "{}", run.stdout);
     // The embedded default is the same file.
     assert_eq!(std::fs::read_to_string(&pack).unwrap(), portcullis::policy::DEFAULT_POLICY_TEXT);
 }
@@ -217,7 +218,11 @@ fn explain_and_rules_document_the_rules() {
     assert!(run.stderr.contains("GO-CFG-001"), "{}", run.stderr);
     let run = portcullis(["rules"]);
     assert_eq!(run.code, 0);
-    assert_eq!(run.stdout.lines().count(), 30, "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 35, "{}", run.stdout);
+    let row: Vec<&str> = run.stdout.lines().find(|l| l.starts_with("K8S-001")).unwrap().split_whitespace().collect();
+    assert_eq!(row[..4], ["K8S-001", "warn", "medium", "on"], "{}", run.stdout);
     let row: Vec<&str> = run.stdout.lines().find(|l| l.starts_with("GO-CFG-002")).unwrap().split_whitespace().collect();
     assert_eq!(row[..4], ["GO-CFG-002", "warn", "low", "on"], "{}", run.stdout);
+    let run = portcullis(["explain", "K8S-002"]);
+    assert!(run.stdout.contains("plugin:      admission") && run.stdout.contains("runAsNonRoot"), "{}", run.stdout);
 }
