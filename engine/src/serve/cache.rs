@@ -99,7 +99,19 @@ where
                     this.land(k, &r);
                     r
                 });
-                let flight: Flight<V, E> = async move { task.await.map_err(E::from).and_then(|r| r) }.boxed().shared();
+                let (this, k) = (self.clone(), key.clone());
+                let flight: Flight<V, E> = async move {
+                    match task.await {
+                        Ok(r) => r,
+                        // The evaluation panicked: forget it, so the next request tries again.
+                        Err(e) => {
+                            this.lock().flying.remove(&k);
+                            Err(E::from(e))
+                        }
+                    }
+                }
+                .boxed()
+                .shared();
                 inner.flying.insert(key, flight.clone());
                 (flight, Served::Evaluated)
             }
@@ -238,6 +250,15 @@ mod tests {
         assert_eq!(s, Served::Hit);
         cache.clear();
         assert!(cache.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_evaluation_is_not_remembered() {
+        let cache: Arc<VerdictCache<u32, V, E>> = VerdictCache::new(4, Duration::from_secs(60), Duration::from_secs(60));
+        let (r, _) = cache.get_or_evaluate(5, || async { panic!("plugin host bug") }.boxed()).await;
+        assert!(r.is_err());
+        let (r, s) = cache.get_or_evaluate(5, || async { Ok(V::Admit) }.boxed()).await;
+        assert_eq!((r.unwrap(), s), (V::Admit, Served::Evaluated));
     }
 
     #[tokio::test]
