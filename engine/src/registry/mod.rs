@@ -360,21 +360,39 @@ impl Job<'_> {
     /// missing tag is no attachment; any other failure fails the pull — an
     /// incomplete view of the evidence must not be judged.
     async fn attachments(&mut self, subject: &Digest) -> Result<Vec<serde_json::Value>, RegistryError> {
-        let mut entries = Vec::new();
-        for suffix in ["sig", "att", "sbom"] {
-            let tag = format!("{}-{}.{suffix}", subject.algorithm(), subject.encoded());
-            match self.manifest(&tag, false).await {
-                Ok((d, bytes)) => {
-                    self.attachment_blobs(&d, &bytes).await?;
-                    let mt = oci::sniff_media_type(&bytes).unwrap_or_else(|| media_type::OCI_MANIFEST.into());
-                    entries.push(index_entry(&mt, &d, bytes.len(), Some(&tag)));
-                }
-                Err(RegistryError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        // The four lookups go out at once (most answer 404).
+        let tags: Vec<String> =
+            ["sig", "att", "sbom"].iter().map(|s| format!("{}-{}.{s}", subject.algorithm(), subject.encoded())).collect();
         let at = self.at(subject.as_str());
-        let referrers = self.client.pull_referrers(&at, None).await.map_err(|e| classify(&at, e));
+        let auth = self.registry.auth(&at)?;
+        let (client, this) = (&self.client, &*self);
+        let tag_lookups = futures_util::future::join_all(tags.iter().map(|tag| {
+            let at = this.at(tag);
+            let auth = auth.clone();
+            async move { client.pull_manifest_raw(&at, &auth, MANIFEST_TYPES).await.map_err(|e| classify(&at, e)) }
+        }));
+        let referrers = async { client.pull_referrers(&at, None).await.map_err(|e| classify(&at, e)) };
+        let (found, referrers) = futures_util::join!(tag_lookups, referrers);
+
+        let mut entries = Vec::new();
+        for (tag, result) in tags.iter().zip(found) {
+            let bytes = match result {
+                Ok((bytes, _)) => bytes,
+                Err(RegistryError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            if bytes.len() as u64 > oci::MAX_MANIFEST_BYTES {
+                return Err(self.bad(format!("manifest {tag} is {} bytes, over the limit", bytes.len())));
+            }
+            let d = Digest::sha256(&bytes);
+            self.store(&d, &bytes)?;
+            self.fetched += 1;
+            self.fetched_bytes += bytes.len() as u64;
+            self.seen.push(d.clone());
+            self.attachment_blobs(&d, &bytes).await?;
+            let mt = oci::sniff_media_type(&bytes).unwrap_or_else(|| media_type::OCI_MANIFEST.into());
+            entries.push(index_entry(&mt, &d, bytes.len(), Some(tag)));
+        }
         let referrers = match referrers {
             Ok(index) => index.manifests,
             Err(RegistryError::NotFound { .. }) => Vec::new(),

@@ -53,6 +53,19 @@ pub struct ServeOptions {
 pub struct Judged {
     pub digest: Digest,
     pub report: Arc<Report>,
+    /// The report's JSON, written once for all the requests it answers.
+    json: Arc<std::sync::OnceLock<String>>,
+}
+
+impl Judged {
+    pub fn new(digest: Digest, report: Report) -> Judged {
+        Judged { digest, report: Arc::new(report), json: Arc::default() }
+    }
+
+    /// The report as `portcullis audit --format json` prints it.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| self.report.to_json())
+    }
 }
 
 impl cache::Expiry for Judged {
@@ -278,7 +291,7 @@ impl AppState {
                             Verdict::Deny => "deny",
                         };
                         st.metrics.evaluations.with_label_values(&[verdict]).inc();
-                        Ok(Judged { digest: pulled.digest.clone(), report: Arc::new(report) })
+                        Ok(Judged::new(pulled.digest.clone(), report))
                     })
                     .await?
                 }
@@ -383,7 +396,7 @@ async fn evaluate_inner(state: &Arc<AppState>, body: &[u8]) -> (Response, &'stat
             let response = (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-portcullis-cache"), cache)],
-                judged.report.to_json(),
+                judged.json().to_string(),
             )
                 .into_response();
             (response, verdict)
