@@ -251,18 +251,25 @@ impl Job<'_> {
         let auth = self.registry.auth(&at)?;
         let (bytes, _) =
             self.client.pull_manifest_raw(&at, &auth, MANIFEST_TYPES).await.map_err(|e| classify(&at, e))?;
+        let digest = self.keep(tag_or_digest, &bytes, by_digest)?;
+        Ok((digest, bytes.to_vec()))
+    }
+
+    /// A manifest that arrived as `name`: bounded, hashed here (checked
+    /// against `name` when that is its digest), stored and counted.
+    fn keep(&mut self, name: &str, bytes: &[u8], by_digest: bool) -> Result<Digest, RegistryError> {
         if bytes.len() as u64 > oci::MAX_MANIFEST_BYTES {
-            return Err(self.bad(format!("manifest {tag_or_digest} is {} bytes, over the limit", bytes.len())));
+            return Err(self.bad(format!("manifest {name} is {} bytes, over the limit", bytes.len())));
         }
-        let digest = Digest::sha256(&bytes);
-        if by_digest && digest.as_str() != tag_or_digest {
-            return Err(self.bad(format!("manifest {tag_or_digest} arrived with digest {digest}")));
+        let digest = Digest::sha256(bytes);
+        if by_digest && digest.as_str() != name {
+            return Err(self.bad(format!("manifest {name} arrived with digest {digest}")));
         }
-        self.store(&digest, &bytes)?;
+        self.store(&digest, bytes)?;
         self.fetched += 1;
         self.fetched_bytes += bytes.len() as u64;
         self.seen.push(digest.clone());
-        Ok((digest, bytes.to_vec()))
+        Ok(digest)
     }
 
     fn bad(&self, detail: String) -> RegistryError {
@@ -381,14 +388,7 @@ impl Job<'_> {
                 Err(RegistryError::NotFound { .. }) => continue,
                 Err(e) => return Err(e),
             };
-            if bytes.len() as u64 > oci::MAX_MANIFEST_BYTES {
-                return Err(self.bad(format!("manifest {tag} is {} bytes, over the limit", bytes.len())));
-            }
-            let d = Digest::sha256(&bytes);
-            self.store(&d, &bytes)?;
-            self.fetched += 1;
-            self.fetched_bytes += bytes.len() as u64;
-            self.seen.push(d.clone());
+            let d = self.keep(tag, &bytes, false)?;
             self.attachment_blobs(&d, &bytes).await?;
             let mt = oci::sniff_media_type(&bytes).unwrap_or_else(|| media_type::OCI_MANIFEST.into());
             entries.push(index_entry(&mt, &d, bytes.len(), Some(tag)));
