@@ -173,7 +173,12 @@ impl Engine {
             waivers_used,
             self.plan.warnings.clone(),
             // The workload rules judge admission requests, not images.
-            self.plan.rules.iter().filter(|r| r.info.plugin != crate::admission::PROVIDER).map(|r| r.info.clone()).collect(),
+            self.plan
+                .rules
+                .iter()
+                .filter(|r| r.info.plugin != crate::admission::PROVIDER)
+                .map(|r| r.info.clone())
+                .collect(),
         )
     }
 

@@ -769,7 +769,9 @@ fn main() -> ExitCode {
             } else if spec.starts_with("docker://") {
                 let opts = source::OpenOptions { images, repository, skip_layers, progress, ..Default::default() };
                 if !opts.images.is_empty() || opts.repository.is_some() {
-                    return fail("--image and --repository do not apply to docker:// images (the reference names both)");
+                    return fail(
+                        "--image and --repository do not apply to docker:// images (the reference names both)",
+                    );
                 }
                 open_remote(&spec, &registry, &opts)
             } else {

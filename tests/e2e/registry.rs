@@ -114,7 +114,8 @@ fn signatures_by_tag_scheme_are_pulled_and_verified() {
     let outcome = |r: &Value, rule: &str| support::outcome_of(&r["subjects"][0], rule).unwrap();
     assert_eq!(outcome(&report, "SC-SIG-001"), "pass", "{report:#}");
     assert_eq!(outcome(&report, "SC-SIG-003"), "pass");
-    let denying: Vec<&Value> = report["subjects"][0]["findings"].as_array().unwrap().iter().filter(|f| f["effect"] == "deny").collect();
+    let denying: Vec<&Value> =
+        report["subjects"][0]["findings"].as_array().unwrap().iter().filter(|f| f["effect"] == "deny").collect();
     assert_eq!(code, 0, "{denying:#?}");
     let (code, report) = audit("unsigned:v1");
     assert_eq!(outcome(&report, "SC-SIG-001"), "fail");
@@ -133,9 +134,8 @@ fn blobs_are_cached_by_content() {
         ..Default::default()
     })
     .unwrap();
-    let first = rt
-        .block_on(reg.pull(&portcullis::registry::parse_reference(&registry.url("app:v1")).unwrap(), false))
-        .unwrap();
+    let first =
+        rt.block_on(reg.pull(&portcullis::registry::parse_reference(&registry.url("app:v1")).unwrap(), false)).unwrap();
     assert!(first.fetched >= 3, "manifest, config and layers fetched: {}", first.fetched);
     let again = rt
         .block_on(reg.pull(&portcullis::registry::parse_reference(&registry.url("copy:v2")).unwrap(), false))

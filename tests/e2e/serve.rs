@@ -164,7 +164,8 @@ fn digest_of(layout: &str) -> String {
     index["manifests"][0]["digest"].as_str().unwrap().to_string()
 }
 
-const KINDS: [&str; 8] = ["pod", "deployment", "statefulset", "replicaset", "replicationcontroller", "daemonset", "job", "cronjob"];
+const KINDS: [&str; 8] =
+    ["pod", "deployment", "statefulset", "replicaset", "replicationcontroller", "daemonset", "job", "cronjob"];
 
 #[test]
 fn admission_of_every_workload_kind() {
@@ -187,7 +188,10 @@ fn admission_of_every_workload_kind() {
         assert_eq!(r["allowed"], true, "{kind}: {r}");
         assert!(r.get("patch").is_none(), "/validate does not patch");
         let warnings = r["warnings"].as_array().cloned().unwrap_or_default();
-        assert!(warnings.iter().any(|w| w.as_str().unwrap().contains("GO-IDX-001")), "{kind}: warn-mode findings are warnings: {warnings:?}");
+        assert!(
+            warnings.iter().any(|w| w.as_str().unwrap().contains("GO-IDX-001")),
+            "{kind}: warn-mode findings are warnings: {warnings:?}"
+        );
         let m = server.review("/mutate", request_with(&file, &good, true));
         assert_eq!(m["allowed"], true);
         let patch = patch_of(&m).unwrap_or_else(|| panic!("{kind}: no patch: {m}"));
@@ -196,7 +200,11 @@ fn admission_of_every_workload_kind() {
             "cronjob" => "/spec/jobTemplate/spec/template/spec/containers/0/image".to_string(),
             _ => "/spec/template/spec/containers/0/image".to_string(),
         };
-        assert_eq!(patch, json!([{"op": "replace", "path": expected_pointer, "value": format!("{good}@{good_digest}")}]), "{kind}");
+        assert_eq!(
+            patch,
+            json!([{"op": "replace", "path": expected_pointer, "value": format!("{good}@{good_digest}")}]),
+            "{kind}"
+        );
 
         // A denied image: named, with the rules that deny it.
         let r = server.review("/validate", request_with(&file, &bad, true));
@@ -233,7 +241,10 @@ fn admission_of_every_workload_kind() {
     // Not a workload: allowed, untouched. Garbage: 400 with the reason.
     let cm = json!({"uid": "x", "kind": {"group": "", "version": "v1", "kind": "ConfigMap"}, "object": {"data": {}}});
     assert_eq!(server.review("/validate", cm)["allowed"], true);
-    let (status, _, body) = server.post("/validate", &json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "x"}}));
+    let (status, _, body) = server.post(
+        "/validate",
+        &json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": {"uid": "x"}}),
+    );
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("admission.k8s.io/v1"), "{body}");
 }
@@ -256,7 +267,9 @@ fn registry_gone_means_deny_within_the_budget() {
 
     // Kubewarden's policy-server reviews: Pods of docker.io images this
     // machine cannot reach — the AdmissionReview shape, and a deny in time.
-    for (file, k8s_002) in [("pod_with_privileged_containers.json", true), ("pod_without_privileged_containers.json", true)] {
+    for (file, k8s_002) in
+        [("pod_with_privileged_containers.json", true), ("pod_without_privileged_containers.json", true)]
+    {
         let p = support::corpus("kubewarden/policy-server/tests/data").join(file);
         let review: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
         let start = Instant::now();
@@ -300,7 +313,14 @@ fn verdict_cache_single_flight_and_invalidation() {
     assert!(headers.contains(&("x-portcullis-cache".into(), "miss".into())), "{headers:?}");
     let cli = support::portcullis(["audit", "--format", "json", &format!("docker://{good}")]).json();
     let strip = |r: &Value| -> Value {
-        json!(r["subjects"].as_array().unwrap().iter().map(|s| json!([s["digest"], s["verdict"], s["findings"]])).collect::<Vec<_>>())
+        json!(
+            r["subjects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| json!([s["digest"], s["verdict"], s["findings"]]))
+                .collect::<Vec<_>>()
+        )
     };
     assert_eq!(strip(&report), strip(&cli));
     assert_eq!(report["verdict"], cli["verdict"]);
@@ -350,7 +370,12 @@ fn verdict_cache_single_flight_and_invalidation() {
 
     // /metrics is valid Prometheus text.
     let (_, text) = http_get(&server.addr, "/metrics").unwrap();
-    for name in ["portcullis_requests_total", "portcullis_request_duration_seconds_bucket", "portcullis_registry_fetch_seconds_bucket", "portcullis_evaluation_seconds_bucket"] {
+    for name in [
+        "portcullis_requests_total",
+        "portcullis_request_duration_seconds_bucket",
+        "portcullis_registry_fetch_seconds_bucket",
+        "portcullis_evaluation_seconds_bucket",
+    ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }
     let mut promtool = Command::new("promtool")
@@ -362,7 +387,12 @@ fn verdict_cache_single_flight_and_invalidation() {
         .expect("promtool (Debian package prometheus; .ci/run installs it)");
     promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = promtool.wait_with_output().unwrap();
-    assert!(out.status.success(), "promtool check metrics: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -370,7 +400,19 @@ fn tls_and_readiness() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
     let out = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=portcullis"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=portcullis",
+        ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
         .arg(&key)
         .arg("-out")
@@ -378,7 +420,10 @@ fn tls_and_readiness() {
         .output()
         .expect("openssl");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let server = Server::start(&policy_copy(dir.path(), ""), &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()]);
+    let server = Server::start(
+        &policy_copy(dir.path(), ""),
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
+    );
     let curl = |path: &str| {
         Command::new("curl")
             .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
@@ -431,7 +476,8 @@ fn deployment_manifests_pass_their_own_rules() {
     let params = |id: &str| engine.plan().rules.iter().find(|r| r.info.id == id).unwrap().params.clone();
 
     let deployment = of_kind("Deployment");
-    let request = json!({"uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "object": deployment});
+    let request =
+        json!({"uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "object": deployment});
     let w = Workload::from_request(&request).unwrap().unwrap();
     assert_eq!(w.k8s_security_context().outcome, portcullis::model::Outcome::Pass, "{:?}", w.k8s_security_context());
     assert_eq!(w.k8s_seccomp(&params("K8S-003")).outcome, portcullis::model::Outcome::Pass);
@@ -452,14 +498,26 @@ fn deployment_manifests_pass_their_own_rules() {
         assert_eq!(hook["admissionReviewVersions"], json!(["v1"]));
         assert_eq!(hook["sideEffects"], "None");
         assert_eq!(hook["failurePolicy"], "Fail");
-        assert!(hook["timeoutSeconds"].as_u64().unwrap() * 1000 > deadline_ms, "the deadline must be below the timeout");
+        assert!(
+            hook["timeoutSeconds"].as_u64().unwrap() * 1000 > deadline_ms,
+            "the deadline must be below the timeout"
+        );
         let resources: Vec<&str> = hook["rules"]
             .as_array()
             .unwrap()
             .iter()
             .flat_map(|r| r["resources"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()))
             .collect();
-        for r in ["pods", "deployments", "replicasets", "statefulsets", "daemonsets", "jobs", "cronjobs", "replicationcontrollers"] {
+        for r in [
+            "pods",
+            "deployments",
+            "replicasets",
+            "statefulsets",
+            "daemonsets",
+            "jobs",
+            "cronjobs",
+            "replicationcontrollers",
+        ] {
             assert!(resources.contains(&r), "{kind} does not send {r}");
         }
     }

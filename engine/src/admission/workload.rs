@@ -94,9 +94,12 @@ impl Workload {
 
     fn containers(&self, lists: &[&'static str]) -> impl Iterator<Item = (&'static str, String, &Value)> {
         lists.iter().flat_map(move |list| {
-            self.spec.get(*list).and_then(Value::as_array).into_iter().flatten().map(move |c| {
-                (*list, c.get("name").and_then(Value::as_str).unwrap_or("?").to_string(), c)
-            })
+            self.spec
+                .get(*list)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(move |c| (*list, c.get("name").and_then(Value::as_str).unwrap_or("?").to_string(), c))
         })
     }
 
@@ -234,7 +237,11 @@ mod tests {
             ("Pod", json!({"metadata": {"namespace": "ns"}, "spec": spec.clone()}), "/spec"),
             ("Deployment", json!({"spec": {"template": {"spec": spec.clone()}}}), "/spec/template/spec"),
             ("StatefulSet", json!({"spec": {"template": {"spec": spec.clone()}}}), "/spec/template/spec"),
-            ("CronJob", json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": spec.clone()}}}}}), "/spec/jobTemplate/spec/template/spec"),
+            (
+                "CronJob",
+                json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": spec.clone()}}}}}),
+                "/spec/jobTemplate/spec/template/spec",
+            ),
         ];
         for (kind, object, pointer) in cases {
             let w = Workload::from_request(&request(kind, object)).unwrap().unwrap();
@@ -270,7 +277,11 @@ mod tests {
         let w = Workload::from_request(&request("Pod", json!({"spec": spec}))).unwrap().unwrap();
         let sc = w.k8s_security_context();
         assert_eq!(sc.outcome, Outcome::Fail);
-        assert!(sc.message.contains("containers[app] lacks runAsNonRoot: true, allowPrivilegeEscalation: false"), "{}", sc.message);
+        assert!(
+            sc.message.contains("containers[app] lacks runAsNonRoot: true, allowPrivilegeEscalation: false"),
+            "{}",
+            sc.message
+        );
         assert!(w.k8s_seccomp(&params).message.contains("containers[app] has no seccomp profile"));
         assert_eq!(w.k8s_probes(&params).message, "containers[app] has no readiness probe");
     }

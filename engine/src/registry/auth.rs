@@ -67,7 +67,9 @@ impl Credentials {
         }
         let entry = self.config.auths.iter().find(|(k, _)| keys.iter().any(|want| normalise(k) == *want));
         if let Some((key, e)) = entry {
-            let where_ = || format!("{}: auths.\"{key}\"", self.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default());
+            let where_ = || {
+                format!("{}: auths.\"{key}\"", self.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default())
+            };
             if let Some(token) = &e.identitytoken {
                 return Ok(RegistryAuth::Bearer(token.clone()));
             }
@@ -114,7 +116,12 @@ fn default_files() -> Vec<PathBuf> {
 fn registry_keys(registry: &str) -> Vec<String> {
     match registry {
         "docker.io" | "index.docker.io" | "registry-1.docker.io" => {
-            vec!["index.docker.io/v1".into(), "docker.io".into(), "index.docker.io".into(), "registry-1.docker.io".into()]
+            vec![
+                "index.docker.io/v1".into(),
+                "docker.io".into(),
+                "index.docker.io".into(),
+                "registry-1.docker.io".into(),
+            ]
         }
         r => vec![r.to_string()],
     }

@@ -279,7 +279,8 @@ impl Job<'_> {
     fn store(&self, d: &Digest, bytes: &[u8]) -> Result<(), RegistryError> {
         let path = self.registry.blob_path(d);
         let tmp = path.with_extension(format!("part-{}", rand::random::<u64>()));
-        let cache_err = |e: std::io::Error| RegistryError::Cache { path: path.display().to_string(), detail: e.to_string() };
+        let cache_err =
+            |e: std::io::Error| RegistryError::Cache { path: path.display().to_string(), detail: e.to_string() };
         std::fs::write(&tmp, bytes).map_err(cache_err)?;
         std::fs::rename(&tmp, &path).map_err(cache_err)
     }
@@ -331,8 +332,10 @@ impl Job<'_> {
             .map(|b: oci::Descriptor| async move {
                 let path = registry.blob_path(&b.digest);
                 let tmp = path.with_extension(format!("part-{}", rand::random::<u64>()));
-                let cache_err =
-                    |e: std::io::Error| RegistryError::Cache { path: path.display().to_string(), detail: e.to_string() };
+                let cache_err = |e: std::io::Error| RegistryError::Cache {
+                    path: path.display().to_string(),
+                    detail: e.to_string(),
+                };
                 let file = tokio::fs::File::create(&tmp).await.map_err(cache_err)?;
                 let at = oci_client::Reference::with_digest(
                     r.registry().to_string(),
@@ -368,8 +371,10 @@ impl Job<'_> {
     /// incomplete view of the evidence must not be judged.
     async fn attachments(&mut self, subject: &Digest) -> Result<Vec<serde_json::Value>, RegistryError> {
         // The four lookups go out at once (most answer 404).
-        let tags: Vec<String> =
-            ["sig", "att", "sbom"].iter().map(|s| format!("{}-{}.{s}", subject.algorithm(), subject.encoded())).collect();
+        let tags: Vec<String> = ["sig", "att", "sbom"]
+            .iter()
+            .map(|s| format!("{}-{}.{s}", subject.algorithm(), subject.encoded()))
+            .collect();
         let at = self.at(subject.as_str());
         let auth = self.registry.auth(&at)?;
         let (client, this) = (&self.client, &*self);

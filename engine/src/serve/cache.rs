@@ -204,7 +204,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_lookups_share_one_evaluation() {
-        let cache: Arc<VerdictCache<u32, V, E>> = VerdictCache::new(10, Duration::from_secs(60), Duration::from_secs(60));
+        let cache: Arc<VerdictCache<u32, V, E>> =
+            VerdictCache::new(10, Duration::from_secs(60), Duration::from_secs(60));
         let runs = Arc::new(AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for _ in 0..50 {
@@ -254,7 +255,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_evaluation_is_not_remembered() {
-        let cache: Arc<VerdictCache<u32, V, E>> = VerdictCache::new(4, Duration::from_secs(60), Duration::from_secs(60));
+        let cache: Arc<VerdictCache<u32, V, E>> =
+            VerdictCache::new(4, Duration::from_secs(60), Duration::from_secs(60));
         let (r, _) = cache.get_or_evaluate(5, || async { panic!("plugin host bug") }.boxed()).await;
         assert!(r.is_err());
         let (r, s) = cache.get_or_evaluate(5, || async { Ok(V::Admit) }.boxed()).await;
@@ -263,7 +265,8 @@ mod tests {
 
     #[tokio::test]
     async fn least_recently_used_goes_first() {
-        let cache: Arc<VerdictCache<u32, V, E>> = VerdictCache::new(2, Duration::from_secs(60), Duration::from_secs(60));
+        let cache: Arc<VerdictCache<u32, V, E>> =
+            VerdictCache::new(2, Duration::from_secs(60), Duration::from_secs(60));
         for k in [1, 2, 3] {
             cache.get_or_evaluate(k, || async { Ok(V::Admit) }.boxed()).await.0.unwrap();
         }

@@ -39,21 +39,18 @@ impl Metrics {
             &["endpoint", "verdict"],
         )
         .expect("valid metric");
-        let cache_hits = IntCounter::new("verdict_cache_hits_total", "Image verdicts served from the cache")
+        let cache_hits =
+            IntCounter::new("verdict_cache_hits_total", "Image verdicts served from the cache").expect("valid metric");
+        let cache_misses = IntCounter::new("verdict_cache_misses_total", "Image verdicts that started an evaluation")
             .expect("valid metric");
-        let cache_misses =
-            IntCounter::new("verdict_cache_misses_total", "Image verdicts that started an evaluation")
-                .expect("valid metric");
         let cache_joins = IntCounter::new(
             "verdict_cache_joins_total",
             "Image verdicts that waited for an evaluation already under way",
         )
         .expect("valid metric");
-        let evaluations = IntCounterVec::new(
-            Opts::new("evaluations_total", "Images judged by the engine, by verdict"),
-            &["verdict"],
-        )
-        .expect("valid metric");
+        let evaluations =
+            IntCounterVec::new(Opts::new("evaluations_total", "Images judged by the engine, by verdict"), &["verdict"])
+                .expect("valid metric");
         let evaluation_seconds = HistogramVec::new(
             HistogramOpts::new("evaluation_seconds", "Time in the engine (reading evidence and plugins) per image")
                 .buckets(LATENCY_BUCKETS.to_vec()),
@@ -71,9 +68,8 @@ impl Metrics {
             &["kind"],
         )
         .expect("valid metric");
-        let reloads =
-            IntCounterVec::new(Opts::new("policy_reloads_total", "Policy (re)loads, by result"), &["result"])
-                .expect("valid metric");
+        let reloads = IntCounterVec::new(Opts::new("policy_reloads_total", "Policy (re)loads, by result"), &["result"])
+            .expect("valid metric");
         let ready = IntGauge::new("ready", "1 once policies and plugins are loaded").expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,

@@ -75,9 +75,12 @@ impl cache::Expiry for Judged {
             // A denial is kept only if it cannot change on retry: no rule
             // errored (timeouts, fuel) and the evidence was read whole.
             Verdict::Deny => {
-                let unsure = self.report.subjects.iter().flat_map(|s| &s.findings).any(|f| {
-                    f.outcome == Outcome::Error || f.rule == crate::engine::EVIDENCE_RULE
-                });
+                let unsure = self
+                    .report
+                    .subjects
+                    .iter()
+                    .flat_map(|s| &s.findings)
+                    .any(|f| f.outcome == Outcome::Error || f.rule == crate::engine::EVIDENCE_RULE);
                 (!unsure).then_some(deny)
             }
         }
@@ -215,7 +218,8 @@ impl AppState {
     /// The digest a reference names: pinned, cached, or asked of the registry.
     async fn digest_of(&self, r: &oci_client::Reference, tag_ttl: Duration) -> Result<Digest, Failure> {
         if let Some(d) = r.digest() {
-            return Digest::parse(d).map_err(|e| Failure { message: format!("{}: {e}", r.whole()), status: StatusCode::BAD_REQUEST });
+            return Digest::parse(d)
+                .map_err(|e| Failure { message: format!("{}: {e}", r.whole()), status: StatusCode::BAD_REQUEST });
         }
         let key = r.whole();
         if !tag_ttl.is_zero()
@@ -395,7 +399,10 @@ async fn evaluate_inner(state: &Arc<AppState>, body: &[u8]) -> (Response, &'stat
             };
             let response = (
                 StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/json"), (header::HeaderName::from_static("x-portcullis-cache"), cache)],
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::HeaderName::from_static("x-portcullis-cache"), cache),
+                ],
                 judged.json().to_string(),
             )
                 .into_response();
@@ -450,7 +457,9 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
                 if Some(now) != tls_stamp {
                     match config.reload_from_pem_file(cert, key).await {
                         Ok(()) => eprintln!("portcullis serve: TLS certificate reloaded"),
-                        Err(e) => eprintln!("portcullis serve: TLS reload failed, keeping the previous certificate: {e}"),
+                        Err(e) => {
+                            eprintln!("portcullis serve: TLS reload failed, keeping the previous certificate: {e}")
+                        }
                     }
                     tls_stamp = Some(now);
                 }
@@ -471,9 +480,7 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
         if options.policies.len() == 1 { "y" } else { "ies" }
     );
     let served = match tls_config {
-        Some(tls) => {
-            axum_server::bind_rustls(options.listen, tls).handle(handle).serve(app.into_make_service()).await
-        }
+        Some(tls) => axum_server::bind_rustls(options.listen, tls).handle(handle).serve(app.into_make_service()).await,
         None => axum_server::bind(options.listen).handle(handle).serve(app.into_make_service()).await,
     };
     served.map_err(|e| format!("{}: {e}", options.listen))

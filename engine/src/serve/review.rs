@@ -182,7 +182,12 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
                     }
                 }
                 if report.verdict == Verdict::Deny {
-                    let line = format!("{}: image {image} ({}) is denied by {}", rule.info.id, judged.digest, denying.join(", "));
+                    let line = format!(
+                        "{}: image {image} ({}) is denied by {}",
+                        rule.info.id,
+                        judged.digest,
+                        denying.join(", ")
+                    );
                     match effect_of(rule.enforcement) {
                         Effect::Deny => d.reasons.push(line),
                         Effect::Warn => d.warnings.push(line),
@@ -192,7 +197,8 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
             }
             Err(why) => {
                 // The failure policy first: warnings are cut to a few hundred characters.
-                let line = |fp: &str| format!("{} ({fp}): image {image} could not be judged: {why}", admission::K8S_IMAGES);
+                let line =
+                    |fp: &str| format!("{} ({fp}): image {image} could not be judged: {why}", admission::K8S_IMAGES);
                 match (judge_images.map(|r| r.enforcement), policy.failure_policy) {
                     (None, _) | (Some(Enforcement::Audit), _) => {}
                     (Some(Enforcement::Enforce), FailurePolicy::Deny) => d.reasons.push(line("failure-policy deny")),
