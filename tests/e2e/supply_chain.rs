@@ -3,12 +3,13 @@
 //! - slsa-github-generator's container provenance, keyless, in the `cosign
 //!   save` layouts of slsa-verifier's test data (verified offline against
 //!   the embedded Sigstore root);
-//! - cosign simple-signing signatures made here with a fixed P-256 key over
-//!   the shared images, attached by cosign's tag scheme (`sha256-<hex>.sig`).
+//! - cosign simple-signing signatures made here with a fixed P-256 key, and
+//!   with P-384, RSA and Ed25519 keys `openssl` makes, over the shared
+//!   images, attached by cosign's tag scheme (`sha256-<hex>.sig`).
 
 mod support;
 
-use support::cosign::{add_blob, index_of, key_pair, sign};
+use support::cosign::{OpensslKey, add_blob, attach, index_of, key_pair, payload, sign};
 
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -192,6 +193,72 @@ fn key_signed_images() {
     // The unsigned original.
     let f = &audit(&support::image("oci/go-static-good"), &p, &[])[0].1;
     assert!(outcome(f, "SC-SIG-001").1.contains("no signature is attached"));
+}
+
+/// Every managed key type cosign signs with, signed by `openssl` (not by
+/// the crates that verify): P-384 over SHA-256 (cosign's default for any
+/// ECDSA key) and over SHA-384, RSA PKCS#1 v1.5 with SHA-256, Ed25519.
+/// Image signatures verify with the right key and not with another of the
+/// same type; blob signatures of release artifacts verify from the file or
+/// its digest, except Ed25519 (which signs the whole file), refused by name.
+#[test]
+fn keyed_signatures_of_every_key_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let sig001 = |pem: &str| {
+        policy(
+            dir.path(),
+            &format!("[rules.SC-SIG-001]\nparams = {{ keyless = false, keys = ['''{pem}'''] }}\n{NO_SLSA}"),
+        )
+    };
+    let release = dir.path().join("release.tar.gz");
+    std::fs::write(&release, b"release bytes").unwrap();
+    let release_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(b"release bytes")));
+    for (kind, hash) in [("ec-p384", "sha256"), ("ec-p384", "sha384"), ("rsa", "sha256"), ("ed25519", "")] {
+        let (key, other) = (OpensslKey::generate(kind), OpensslKey::generate(kind));
+        let layout = dir.path().join(format!("{kind}-{hash}"));
+        support::copy_dir(&support::image("oci/go-static-good"), &layout);
+        let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
+        let payload = payload(&digest, json!(null));
+        attach(&layout, &digest, &payload, &key.sign(&payload, hash));
+        let f = &audit(&layout, &sig001(&key.public_pem()), &[])[0].1;
+        let (o, m) = outcome(f, "SC-SIG-001");
+        assert_eq!(o, "pass", "{kind} {hash}: {m}");
+        assert!(m.contains("key #1"), "{m}");
+        let f = &audit(&layout, &sig001(&other.public_pem()), &[])[0].1;
+        let (o, m) = outcome(f, "SC-SIG-001");
+        assert_eq!(o, "fail", "{kind} {hash} with another key: {m}");
+
+        // The same key signing a release artifact (cosign sign-blob --key).
+        let sig_file = dir.path().join(format!("release-{kind}-{hash}.sig"));
+        let b64 = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            key.sign(b"release bytes", if hash == "sha384" { "sha256" } else { hash }),
+        );
+        std::fs::write(&sig_file, b64).unwrap();
+        for subject in [release.display().to_string(), release_digest.clone()] {
+            for (pem, right) in [(key.public_pem(), true), (other.public_pem(), false)] {
+                let run = support::portcullis([
+                    "audit",
+                    "--policy",
+                    sig001(&pem).to_str().unwrap(),
+                    "--signature",
+                    sig_file.to_str().unwrap(),
+                    &subject,
+                ]);
+                match (kind, right) {
+                    ("ed25519", _) => {
+                        assert_eq!(run.code, 1, "{}", run.stdout);
+                        assert!(run.stdout.contains("Ed25519 blob signatures are not supported"), "{}", run.stdout);
+                    }
+                    (_, true) => assert_eq!(run.code, 0, "{kind} blob, {subject}: {}{}", run.stdout, run.stderr),
+                    (_, false) => {
+                        assert_eq!(run.code, 1, "{kind} blob with another key, {subject}: {}", run.stdout);
+                        assert!(run.stdout.contains("SC-SIG-001"), "{}", run.stdout);
+                    }
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -12,7 +12,6 @@
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use sigstore::crypto::{CosignVerificationKey, Signature};
 use std::collections::BTreeMap;
 
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -104,10 +103,6 @@ pub struct Requirements {
     pub rekor_keys: Vec<Vec<u8>>,
 }
 
-fn key(pem: &[u8]) -> Result<CosignVerificationKey, String> {
-    CosignVerificationKey::try_from_pem(pem).map_err(|e| format!("unusable public key: {e}"))
-}
-
 /// Verifies one signature for the image with `manifest_digest` (`sha256:…`).
 pub fn verify(sig: &CosignSignature, manifest_digest: &str, req: &Requirements) -> Result<(), String> {
     if sig.media_type != SIMPLE_SIGNING {
@@ -128,7 +123,7 @@ pub fn verify(sig: &CosignSignature, manifest_digest: &str, req: &Requirements) 
     let mut why = Vec::new();
     let mut ok = false;
     for pem in &req.keys {
-        match key(pem).and_then(|k| k.verify_signature(Signature::Raw(&raw), &sig.payload).map_err(|e| e.to_string())) {
+        match super::keys::verify_message(pem, &sig.payload, &raw) {
             Ok(()) => {
                 ok = true;
                 break;
@@ -160,10 +155,7 @@ pub fn verify(sig: &CosignSignature, manifest_digest: &str, req: &Requirements) 
         p["logIndex"].as_i64().ok_or("bundle without logIndex")?,
     );
     let msg = super::tlog::set_message(body, time, log_id, index);
-    let by_rekor = req
-        .rekor_keys
-        .iter()
-        .any(|pem| key(pem).is_ok_and(|k| k.verify_signature(Signature::Raw(&set), msg.as_bytes()).is_ok()));
+    let by_rekor = req.rekor_keys.iter().any(|pem| super::keys::verify_message(pem, msg.as_bytes(), &set).is_ok());
     if !by_rekor {
         return Err("the signed entry timestamp verifies with none of the Rekor keys".into());
     }

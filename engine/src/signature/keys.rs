@@ -92,6 +92,70 @@ impl EcKey {
     }
 }
 
+/// Verifies a signature over `msg` made with a managed key given as PEM,
+/// the way cosign signs with one (`cosign sign --key`, `attest --key`):
+///
+/// * ECDSA over SHA-256 whatever the curve — cosign loads keys with
+///   SHA-256 by default, so an imported P-384 key signs SHA-256 digests —
+///   or over the curve's own hash (P-384 keys made with
+///   `--signing-algorithm ecdsa-sha2-384-nistp384`); DER signatures;
+/// * RSA PKCS#1 v1.5 with SHA-256;
+/// * Ed25519 over the message itself.
+///
+/// The `sigstore` crate's `CosignVerificationKey` ties the hash to the
+/// curve (P-384 with SHA-384 only) and so refuses cosign's default; it is
+/// used here for RSA, Ed25519 and P-521.
+pub fn verify_message(pem: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
+    if let Ok(key) = EcKey::from_pem(pem) {
+        let hashes: &[ObjectIdentifier] = match key {
+            EcKey::P256(_) => &[SHA256],
+            EcKey::P384(_) => &[SHA256, SHA384],
+        };
+        let mut last = String::new();
+        for hash in hashes {
+            match key.verify_prehash(&digest(hash, msg)?, sig) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+        }
+        return Err(last);
+    }
+    let key = sigstore::crypto::CosignVerificationKey::try_from_pem(pem)
+        .map_err(|e| format!("unusable public key (PEM ECDSA, RSA or Ed25519 expected): {e}"))?;
+    key.verify_signature(sigstore::crypto::Signature::Raw(sig), msg)
+        .map_err(|_| "signature does not verify with the key".to_string())
+}
+
+/// Verifies a signature over an artifact known only by its SHA-256 (a
+/// release artifact given as `sha256:HEX`, or a file already hashed while
+/// streaming), as `cosign sign-blob --key` makes them: ECDSA P-256/P-384
+/// and RSA PKCS#1 v1.5 sign a SHA-256 digest, so the digest suffices.
+/// Ed25519 signs the whole artifact, which a digest cannot stand in for.
+pub fn verify_sha256(pem: &[u8], sha256: &[u8; 32], sig: &[u8]) -> Result<(), String> {
+    if let Ok(key) = EcKey::from_pem(pem) {
+        return key.verify_prehash(sha256, sig);
+    }
+    let blocks = super::entry::pem_blocks(pem).map_err(|e| format!("unusable public key: {e}"))?;
+    let (_, der) =
+        blocks.into_iter().find(|(l, _)| l == "PUBLIC KEY").ok_or("unusable public key: no `PUBLIC KEY` PEM block")?;
+    use rsa::pkcs8::DecodePublicKey as _;
+    if let Ok(key) = rsa::RsaPublicKey::from_public_key_der(&der) {
+        use rsa::signature::hazmat::PrehashVerifier as _;
+        let key = rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key);
+        let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|e| format!("not an RSA signature: {e}"))?;
+        return key
+            .verify_prehash(sha256, &sig)
+            .map_err(|_| "signature does not verify with the RSA key (PKCS#1 v1.5, SHA-256)".to_string());
+    }
+    match sigstore::crypto::CosignVerificationKey::try_from_pem(pem) {
+        Ok(sigstore::crypto::CosignVerificationKey::ED25519(_)) => Err(
+            "Ed25519 blob signatures are not supported: Ed25519 signs the whole artifact, and release artifacts are verified by their SHA-256 (ECDSA and RSA keys sign that digest)".into(),
+        ),
+        Ok(_) => Err("this key type cannot verify from a SHA-256 digest (ECDSA P-256/P-384 and RSA can)".into()),
+        Err(e) => Err(format!("unusable public key (PEM ECDSA, RSA or Ed25519 expected): {e}")),
+    }
+}
+
 /// Verifies `cert`'s signature with `issuer`'s key.
 pub fn verify_issued_by(cert: &x509_cert::Certificate, issuer: &x509_cert::Certificate) -> Result<(), String> {
     use der::Encode as _;

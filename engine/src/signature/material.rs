@@ -179,12 +179,10 @@ impl Material {
                     b64.decode(env["payload"].as_str().unwrap_or_default()).map_err(|e| format!("payload: {e}"))?;
                 let payload_type = env["payloadType"].as_str().unwrap_or_default();
                 let pae = super::entry::pae(payload_type, &payload);
-                let key = sigstore::crypto::CosignVerificationKey::try_from_pem(pem)
-                    .map_err(|e| format!("unusable public key: {e}"))?;
                 let sigs = env["signatures"].as_array().map(Vec::as_slice).unwrap_or_default();
                 let ok = sigs.iter().any(|s| {
                     b64.decode(s["sig"].as_str().unwrap_or_default())
-                        .is_ok_and(|sig| key.verify_signature(sigstore::crypto::Signature::Raw(&sig), &pae).is_ok())
+                        .is_ok_and(|sig| super::keys::verify_message(pem, &pae, &sig).is_ok())
                 });
                 if !ok {
                     return Err(format!("none of the envelope's {} signature(s) verifies with the key", sigs.len()));
@@ -196,20 +194,12 @@ impl Material {
                 Ok(Verified { certificate: None, statement: Some(payload), annotations: BTreeMap::new() })
             }
             BLOB_SIGNATURE => {
-                // The artifact may be known by its digest only: ECDSA over
-                // SHA-256 verifies from the digest (cosign's P-256 keys).
+                // The artifact may be known by its digest only: ECDSA and
+                // RSA signatures verify from the SHA-256.
                 let b64 = base64::engine::general_purpose::STANDARD;
                 let sig = self.annotations.get(SIGNATURE).map(|s| b64.decode(s.trim())).transpose();
                 let sig = sig.map_err(|e| format!("signature is not base64: {e}"))?.ok_or("no signature")?;
-                let digest = self.target_sha256()?;
-                let key = super::keys::EcKey::from_pem(pem)?;
-                if !matches!(key, super::keys::EcKey::P256(_)) {
-                    return Err(
-                        "blob signatures verify with ECDSA P-256 keys only (the artifact is known by its SHA-256)"
-                            .into(),
-                    );
-                }
-                key.verify_prehash(&digest, &sig)?;
+                super::keys::verify_sha256(pem, &self.target_sha256()?, &sig)?;
                 Ok(Verified { certificate: None, statement: None, annotations: BTreeMap::new() })
             }
             other => Err(format!("`{other}` material cannot be verified with a key")),

@@ -1,5 +1,7 @@
-//! cosign simple-signing signatures made in tests with a fixed P-256 key,
-//! attached to a layout by cosign's tag scheme (`sha256-<hex>.sig`).
+//! cosign simple-signing signatures made in tests — with a fixed P-256 key
+//! (in process, deterministic) or with keys `openssl` generates (P-384, RSA,
+//! Ed25519: an independent signer) — attached to a layout by cosign's tag
+//! scheme (`sha256-<hex>.sig`).
 
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -24,10 +26,9 @@ pub fn key_pair(seed: u8) -> (p256::ecdsa::SigningKey, String) {
     (sk, pem)
 }
 
-/// Signs `digest` cosign-style and attaches the signature by tag.
-pub fn sign(layout: &Path, digest: &str, sk: &p256::ecdsa::SigningKey, optional: Value) {
-    use p256::ecdsa::signature::Signer as _;
-    let payload = serde_json::to_vec(&json!({
+/// The simple-signing payload cosign signs for an image.
+pub fn payload(digest: &str, optional: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
         "critical": {
             "identity": {"docker-reference": "example.test/app"},
             "image": {"docker-manifest-digest": digest},
@@ -35,10 +36,21 @@ pub fn sign(layout: &Path, digest: &str, sk: &p256::ecdsa::SigningKey, optional:
         },
         "optional": optional
     }))
-    .unwrap();
+    .unwrap()
+}
+
+/// Signs `digest` cosign-style and attaches the signature by tag.
+pub fn sign(layout: &Path, digest: &str, sk: &p256::ecdsa::SigningKey, optional: Value) {
+    use p256::ecdsa::signature::Signer as _;
+    let payload = payload(digest, optional);
     let sig: p256::ecdsa::Signature = sk.sign(&payload);
-    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig.to_der().as_bytes());
-    let (payload_digest, payload_size) = add_blob(layout, &payload);
+    attach(layout, digest, &payload, sig.to_der().as_bytes());
+}
+
+/// Attaches a signature over `payload` to the image `digest` by cosign's tag.
+pub fn attach(layout: &Path, digest: &str, payload: &[u8], signature: &[u8]) {
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, signature);
+    let (payload_digest, payload_size) = add_blob(layout, payload);
     let (config_digest, config_size) = add_blob(layout, b"{}");
     let manifest = json!({
         "schemaVersion": 2,
@@ -62,3 +74,51 @@ pub fn sign(layout: &Path, digest: &str, sk: &p256::ecdsa::SigningKey, optional:
     std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
 }
 
+/// A key pair `openssl` generates, and signs with.
+pub struct OpensslKey {
+    dir: tempfile::TempDir,
+    /// `ec-p384`, `rsa` or `ed25519`.
+    pub kind: &'static str,
+}
+
+fn openssl(args: &[&str]) {
+    let out =
+        std::process::Command::new("openssl").args(args).output().expect("openssl runs (apt-get install openssl)");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl OpensslKey {
+    pub fn generate(kind: &'static str) -> OpensslKey {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.pem");
+        let key = key.to_str().unwrap();
+        match kind {
+            "ec-p384" => openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", key]),
+            "rsa" => openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key]),
+            "ed25519" => openssl(&["genpkey", "-algorithm", "ed25519", "-out", key]),
+            other => panic!("unknown key kind {other}"),
+        }
+        let public = dir.path().join("key.pub");
+        openssl(&["pkey", "-in", key, "-pubout", "-out", public.to_str().unwrap()]);
+        OpensslKey { dir, kind }
+    }
+
+    pub fn public_pem(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("key.pub")).unwrap()
+    }
+
+    /// Signs `msg`: ECDSA/RSA over the digest `hash` (`sha256`, `sha384`),
+    /// Ed25519 over the message itself (`hash` ignored).
+    pub fn sign(&self, msg: &[u8], hash: &str) -> Vec<u8> {
+        let (input, output) = (self.dir.path().join("msg"), self.dir.path().join("sig"));
+        std::fs::write(&input, msg).unwrap();
+        let key = self.dir.path().join("key.pem");
+        let (key, input, output) = (key.to_str().unwrap(), input.to_str().unwrap(), output.to_str().unwrap());
+        if self.kind == "ed25519" {
+            openssl(&["pkeyutl", "-sign", "-inkey", key, "-rawin", "-in", input, "-out", output]);
+        } else {
+            openssl(&["dgst", &format!("-{hash}"), "-sign", key, "-out", output, input]);
+        }
+        std::fs::read(self.dir.path().join("sig")).unwrap()
+    }
+}
