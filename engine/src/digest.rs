@@ -47,6 +47,13 @@ impl Digest {
         Ok(hasher.finalize().into())
     }
 
+    /// The SHA-512 of a file, streamed (npm tarballs are known by it).
+    pub fn sha512_file(path: &std::path::Path) -> std::io::Result<[u8; 64]> {
+        let mut hasher = Sha512::default();
+        std::io::copy(&mut std::io::BufReader::new(std::fs::File::open(path)?), &mut hasher)?;
+        Ok(hasher.finalize().into())
+    }
+
     pub fn algorithm(&self) -> &str {
         self.0.split_once(':').map(|(a, _)| a).unwrap_or("")
     }

@@ -226,6 +226,37 @@ enum Command {
         /// The artifact, or `sha256:HEX` of it.
         artifact: String,
     },
+    /// Verify an npm package published with provenance, offline, deciding as
+    /// slsa-verifier's `verify-npm-package` does: the provenance's keyless
+    /// signature (a GitHub workflow), the registry's publish attestation
+    /// (its key embedded from Sigstore's TUF repository), both bound to the
+    /// tarball's SHA-512, builder, source, name and version. Exit 0
+    /// verified, 1 not (the failed check on stderr), 2 usage.
+    VerifyNpmPackage {
+        /// The registry's attestation set for the version
+        /// (`https://registry.npmjs.org/-/npm/v1/attestations/NAME@VERSION`).
+        #[arg(long)]
+        attestations_path: PathBuf,
+        /// Expected source repository, e.g. github.com/acme/app.
+        #[arg(long)]
+        source_uri: String,
+        /// Expected builder: https://github.com/actions/runner[/github-hosted|/self-hosted]
+        /// (the npm CLI in a workflow) or slsa-github-generator's Node.js builder.
+        #[arg(long)]
+        builder_id: Option<String>,
+        #[arg(long)]
+        package_name: Option<String>,
+        #[arg(long)]
+        package_version: Option<String>,
+        /// The registry's `keys.json` (default: embedded, from sigstore/root-signing).
+        #[arg(long)]
+        npm_registry_keys: Option<PathBuf>,
+        /// trusted_root.json, or `staging` / `production` (embedded; default: production).
+        #[arg(long)]
+        trusted_root: Option<PathBuf>,
+        /// The package tarball (`npm pack`), or `sha512:HEX` of it.
+        tarball: String,
+    },
     /// Verify a SLSA Verification Summary Attestation (a DSSE envelope, or
     /// the first line of a JSON Lines file) with the issuer's public key, as
     /// slsa-verifier's `verify-vsa` does. Exit 0 verified, 1 not, 2 usage.
@@ -566,6 +597,53 @@ fn verify_provenance(a: ProvenanceArgs) -> ExitCode {
     }
 }
 
+struct NpmArgs {
+    attestations_path: PathBuf,
+    expect: portcullis::slsa::npm::Expectations,
+    npm_registry_keys: Option<PathBuf>,
+    trusted_root: Option<PathBuf>,
+    tarball: String,
+}
+
+fn verify_npm_package(a: NpmArgs) -> ExitCode {
+    use portcullis::slsa::npm;
+    let root = match trust_root(&a.trusted_root) {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    let keys = match &a.npm_registry_keys {
+        None => Ok(npm::RegistryKey::embedded()),
+        Some(p) => std::fs::read(p)
+            .map_err(|e| e.to_string())
+            .and_then(|b| npm::RegistryKey::from_keys_json(&b))
+            .map_err(|e| format!("{}: {e}", p.display())),
+    };
+    let sha512 = match a.tarball.strip_prefix("sha512:") {
+        Some(hex) => hex::decode(hex)
+            .ok()
+            .and_then(|d| <[u8; 64]>::try_from(d).ok())
+            .ok_or_else(|| format!("`{}` is not sha512:<128 hex digits>", a.tarball)),
+        None => portcullis::digest::Digest::sha512_file(std::path::Path::new(&a.tarball))
+            .map_err(|e| format!("{}: {e}", a.tarball)),
+    };
+    let attestations =
+        std::fs::read(&a.attestations_path).map_err(|e| format!("{}: {e}", a.attestations_path.display()));
+    let (keys, sha512, attestations) = match (keys, sha512, attestations) {
+        (Ok(k), Ok(d), Ok(t)) => (k, d, t),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return fail(e),
+    };
+    match npm::verify(&attestations, sha512, &a.expect, &root, &keys) {
+        Ok(builder) => {
+            eprintln!("Verified npm package built by {builder} from {}", a.expect.source_uri);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("verification failed ({}): {e}", e.kind.slsa_verifier_names()[0]);
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn verify_bundle(
     bundle: PathBuf,
     key: Option<PathBuf>,
@@ -657,6 +735,28 @@ fn main() -> ExitCode {
             trusted_root,
             print_provenance,
             artifact,
+        }),
+        Command::VerifyNpmPackage {
+            attestations_path,
+            source_uri,
+            builder_id,
+            package_name,
+            package_version,
+            npm_registry_keys,
+            trusted_root,
+            tarball,
+        } => verify_npm_package(NpmArgs {
+            attestations_path,
+            expect: portcullis::slsa::npm::Expectations {
+                source_uri,
+                builder_id,
+                package_name,
+                package_version,
+                testing: false,
+            },
+            npm_registry_keys,
+            trusted_root,
+            tarball,
         }),
         Command::VerifyVsa {
             vsa,

@@ -70,11 +70,8 @@ fn slsa_verifier_artifact_cases() {
     let (mut agreed, mut applicable, mut not_applicable, mut absent, mut image_runs, mut vsa_runs, mut npm_runs) =
         (0, 0, 0, 0, 0, 0, 0);
     let mut gcb_not_applicable = 0;
-    // npm's registry key, as sigstore-go's examples carry it.
-    let npm_keys = [portcullis::slsa::npm::RegistryKey {
-        key_id: "SHA256:jl3bwswu80PjjokCgh0o2w5c2U4LhQAE57gj9cz1kzA".into(),
-        pem: std::fs::read(support::corpus("sigstore-go").join("examples/publish_key.pub")).unwrap(),
-    }];
+    // npm's registry keys, embedded from Sigstore's TUF repository.
+    let npm_keys = portcullis::slsa::npm::RegistryKey::embedded();
     let mut layouts: BTreeMap<std::path::PathBuf, Vec<Material>> = BTreeMap::new();
     let mut not_yet: BTreeMap<String, usize> = BTreeMap::new();
     let mut wrong = Vec::new();
@@ -303,4 +300,86 @@ fn in_toto_attestation_vectors() {
     println!("in-toto-attestation vectors: {agreed}/{total} agree");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     assert_eq!(total, 26);
+}
+
+/// `portcullis verify-npm-package`, the CLI, on every npm run of
+/// slsa-verifier's table, with the embedded registry keys (not in
+/// slsa-verifier's testing mode): verdict and error kind agree.
+#[test]
+fn verify_npm_package_cli() {
+    let root = support::corpus("slsa-verifier");
+    let text = std::fs::read_to_string(root.join("expected_cases.jsonl")).unwrap();
+    let (mut agreed, mut runs) = (0, 0);
+    let mut wrong = Vec::new();
+    for line in text.lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        if case["test"] != "Test_runVerifyNpmPackage" {
+            continue;
+        }
+        let mut args = vec![
+            "verify-npm-package".to_string(),
+            "--attestations-path".into(),
+            root.join(case["attestations"]["path"].as_str().unwrap()).display().to_string(),
+            "--source-uri".into(),
+            case["source_uri"].as_str().unwrap().into(),
+        ];
+        for (flag, key) in [
+            ("--builder-id", "builder_id"),
+            ("--package-name", "package_name"),
+            ("--package-version", "package_version"),
+        ] {
+            if let Some(v) = case[key].as_str() {
+                args.extend([flag.to_string(), v.to_string()]);
+            }
+        }
+        let tarball = root.join(case["artifacts"][0]["path"].as_str().unwrap());
+        // Every other run gives the tarball by its digest.
+        if runs % 2 == 0 {
+            args.push(tarball.display().to_string());
+        } else {
+            args.push(format!("sha512:{}", hex::encode(sha2::Sha512::digest(std::fs::read(&tarball).unwrap()))));
+        }
+        runs += 1;
+        let run = support::portcullis(&args);
+        // `verification failed (ErrorName): why` → the failure it names.
+        let printed = run
+            .stderr
+            .split_once("verification failed (")
+            .and_then(|(_, r)| r.split_once(')'))
+            .and_then(|(name, _)| Failure::from_slsa_verifier_name(name));
+        let expected = case["expected_error"].as_str().and_then(Failure::from_slsa_verifier_name);
+        let ok = if case["expected"] == "pass" {
+            run.code == 0 && run.stderr.contains("Verified npm package")
+        } else {
+            run.code == 1 && printed.is_some() && printed == expected
+        };
+        if ok {
+            agreed += 1;
+        } else {
+            wrong.push(format!("{} ({}): exit {}: {}", case["name"], case["expected"], run.code, run.stderr.trim()));
+        }
+    }
+    println!("verify-npm-package CLI: {agreed}/{runs} agree");
+    assert!(wrong.is_empty(), "{} disagree:\n{}", wrong.len(), wrong.join("\n"));
+    assert_eq!(runs, 54);
+    // The registry keys may be given as a file; one without attestation keys is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    std::fs::write(&keys, r#"{"keys":[{"keyId":"x","keyUsage":"npm:signatures","publicKey":{"rawBytes":""}}]}"#)
+        .unwrap();
+    let gundam = root.join("cli/slsa-verifier/testdata/npm/gha/gundam-visor-cli-v1-tag.tgz");
+    let run = support::portcullis([
+        "verify-npm-package",
+        "--attestations-path",
+        &format!("{}.json", gundam.display()),
+        "--source-uri",
+        "github.com/ramonpetgrave64/gundam-visor",
+        "--builder-id",
+        "https://github.com/actions/runner/github-hosted",
+        "--npm-registry-keys",
+        keys.to_str().unwrap(),
+        gundam.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("no key with keyUsage npm:attestations"), "{}", run.stderr);
 }

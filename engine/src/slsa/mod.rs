@@ -55,6 +55,30 @@ pub enum Failure {
 }
 
 impl Failure {
+    pub const ALL: [Failure; 16] = [
+        Failure::Signature,
+        Failure::UntrustedBuilder,
+        Failure::BuilderMismatch,
+        Failure::InvalidBuilderId,
+        Failure::InvalidRef,
+        Failure::Hash,
+        Failure::Source,
+        Failure::Branch,
+        Failure::Tag,
+        Failure::VersionedTag,
+        Failure::WorkflowInputs,
+        Failure::Format,
+        Failure::NotSupported,
+        Failure::PackageName,
+        Failure::PackageVersion,
+        Failure::OnlineOnly,
+    ];
+
+    /// The failure slsa-verifier reports under `name` (e.g. `ErrorMismatchSource`).
+    pub fn from_slsa_verifier_name(name: &str) -> Option<Failure> {
+        Failure::ALL.into_iter().find(|f| f.slsa_verifier_names().contains(&name))
+    }
+
     /// slsa-verifier's error names for this failure.
     pub fn slsa_verifier_names(self) -> &'static [&'static str] {
         match self {

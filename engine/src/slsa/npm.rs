@@ -45,6 +45,51 @@ pub struct RegistryKey {
     pub pem: Vec<u8>,
 }
 
+/// The npm registry's keys as Sigstore's TUF repository publishes them
+/// (target `registry.npmjs.org/keys.json`, the file slsa-verifier and the
+/// npm CLI read), embedded: nothing is fetched at verification time.
+pub const EMBEDDED_KEYS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/trust/npm-registry-keys.json"));
+
+impl RegistryKey {
+    /// The keys of a `keys.json` that sign publish attestations
+    /// (`keyUsage` `npm:attestations`), as PEM. As slsa-verifier, a key is
+    /// found by id and usage; its `validFor` window is not applied (the
+    /// registry's first key signed attestations until 2025 and remains the
+    /// only key for those packages).
+    pub fn from_keys_json(bytes: &[u8]) -> Result<Vec<RegistryKey>, String> {
+        use base64::Engine as _;
+        let doc: Value = serde_json::from_slice(bytes).map_err(|e| format!("npm registry keys: {e}"))?;
+        let keys = doc["keys"].as_array().ok_or("npm registry keys: no `keys` list")?;
+        let mut out = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if k["keyUsage"] != "npm:attestations" {
+                continue;
+            }
+            let id = k["keyId"].as_str().ok_or_else(|| format!("npm registry keys: keys[{i}] has no keyId"))?;
+            let raw = k.pointer("/publicKey/rawBytes").and_then(Value::as_str).unwrap_or_default();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(raw)
+                .map_err(|e| format!("npm registry keys: keys[{i}].publicKey.rawBytes: {e}"))?;
+            crate::signature::keys::EcKey::from_spki_der(&der)
+                .map_err(|e| format!("npm registry keys: keys[{i}] ({id}): {e}"))?;
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+            let lines: Vec<&str> =
+                b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+            let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"));
+            out.push(RegistryKey { key_id: id.to_string(), pem: pem.into_bytes() });
+        }
+        if out.is_empty() {
+            return Err("npm registry keys: no key with keyUsage npm:attestations".into());
+        }
+        Ok(out)
+    }
+
+    /// The embedded registry keys.
+    pub fn embedded() -> Vec<RegistryKey> {
+        RegistryKey::from_keys_json(EMBEDDED_KEYS.as_bytes()).expect("the embedded npm registry keys are valid")
+    }
+}
+
 fn bundle_statement(bundle: &Value) -> Result<Value, SlsaError> {
     serde_json::from_slice(&super::bundle_payload(bundle)?)
         .or_else(|e| fail(Failure::Format, format!("statement: {e}")))
