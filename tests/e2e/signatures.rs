@@ -276,17 +276,28 @@ mod cosign_simple_signing {
 
     /// ACCEPT when any signature of the image verifies (containers/image semantics).
     fn accepted(dir: &str, keys: &[&str], rekor: &[&str]) -> Result<(), String> {
-        let d = fixtures(dir);
-        let manifest = std::fs::read(d.join("manifest.json")).map_err(|e| format!("no manifest: {e}"))?;
-        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
         let req = Requirements {
             keys: keys.iter().map(|k| pem(k)).collect(),
             rekor_keys: rekor.iter().map(|k| pem(k)).collect(),
+            pki: None,
         };
+        accepted_by(dir, &req, |_| {})
+    }
+
+    /// [`accepted`] with any requirements, each signature first passed
+    /// through `edit` (to remove an annotation, as upstream's tests do).
+    fn accepted_by(dir: &str, req: &Requirements, edit: impl Fn(&mut CosignSignature)) -> Result<(), String> {
+        let d = fixtures(dir);
+        let manifest = std::fs::read(d.join("manifest.json")).map_err(|e| format!("no manifest: {e}"))?;
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
         let mut why = Vec::new();
         for i in 1.. {
             let Ok(bytes) = std::fs::read(d.join(format!("signature-{i}"))) else { break };
-            match CosignSignature::from_sigstore_json(&bytes).and_then(|s| verify(&s, &digest, &req)) {
+            let sig = CosignSignature::from_sigstore_json(&bytes).map(|mut s| {
+                edit(&mut s);
+                s
+            });
+            match sig.and_then(|s| verify(&s, &digest, req)) {
                 Ok(()) => return Ok(()),
                 Err(e) => why.push(e),
             }
@@ -318,6 +329,65 @@ mod cosign_simple_signing {
         assert!(accepted("dir-img-cosign-no-manifest", &["cosign.pub"], &[]).unwrap_err().contains("no manifest"));
     }
 
+    /// BYO-PKI (containers/image `pki` requirement): a certificate from a
+    /// private RSA CA, its chain in the signature, no Rekor.
+    #[test]
+    fn private_ca_signed_images() {
+        use portcullis::signature::pki::Pki;
+        let pki = |intermediates: bool, email: Option<&str>, host: Option<&str>| Requirements {
+            keys: Vec::new(),
+            rekor_keys: Vec::new(),
+            pki: Some(
+                Pki::new(
+                    &pem("pki_root_crts.pem"),
+                    intermediates.then(|| pem("pki_intermediate_crts.pem")).as_deref(),
+                    email.map(str::to_owned),
+                    host.map(str::to_owned),
+                )
+                .unwrap(),
+            ),
+        };
+        let (email, host) = (Some("qiwan@redhat.com"), Some("myhost.example.com"));
+        let dir = "dir-img-cosign-pki-valid";
+        assert_eq!(accepted_by(dir, &pki(true, email, host), |_| {}), Ok(()));
+        assert_eq!(accepted_by(dir, &pki(true, email, None), |_| {}), Ok(()));
+        assert_eq!(accepted_by(dir, &pki(true, None, host), |_| {}), Ok(()));
+        // The chain the signature carries suffices with the root alone.
+        assert_eq!(accepted_by(dir, &pki(false, email, host), |_| {}), Ok(()));
+        let no_chain = |s: &mut CosignSignature| {
+            s.annotations.remove("dev.sigstore.cosign/chain");
+        };
+        assert_eq!(accepted_by(dir, &pki(true, email, host), no_chain), Ok(()));
+        let e = accepted_by(dir, &pki(false, email, host), no_chain).unwrap_err();
+        assert!(e.contains("no path from the signing certificate to a configured CA root"), "{e}");
+        let e = accepted_by(dir, &pki(true, email, host), |s| {
+            s.annotations.remove("dev.sigstore.cosign/certificate");
+        })
+        .unwrap_err();
+        assert!(e.contains("carries no certificate"), "{e}");
+        let e = accepted_by(dir, &pki(true, Some("someone@example.com"), host), |_| {}).unwrap_err();
+        assert!(e.contains("not someone@example.com"), "{e}");
+        let e = accepted_by(dir, &pki(true, email, Some("other.example.com")), |_| {}).unwrap_err();
+        assert!(e.contains("not other.example.com"), "{e}");
+        // Another CA: the Fulcio root does not vouch for this certificate,
+        // though the signature carries its own chain up to its (self-signed)
+        // root: only configured roots anchor a path.
+        let fulcio = Requirements {
+            keys: Vec::new(),
+            rekor_keys: Vec::new(),
+            pki: Some(Pki::new(&pem("fulcio_v1.crt.pem"), None, email.map(str::to_owned), None).unwrap()),
+        };
+        assert!(accepted_by(dir, &fulcio, |_| {}).unwrap_err().contains("no path"));
+        // A key-signed image has no certificate for the CA to vouch for.
+        assert!(
+            accepted_by("dir-img-cosign-valid", &pki(true, email, host), |_| {})
+                .unwrap_err()
+                .contains("no certificate")
+        );
+        // A PKI without an expected signer is refused when configured.
+        assert!(Pki::new(&pem("pki_root_crts.pem"), None, None, None).unwrap_err().contains("email or hostname"));
+    }
+
     #[test]
     fn key_signed_with_rekor_set() {
         assert_eq!(accepted("dir-img-cosign-key-rekor-valid", &["cosign2.pub"], &["rekor.pub"]), Ok(()));
@@ -345,7 +415,7 @@ mod cosign_simple_signing {
         );
         let manifest = std::fs::read(fixtures("dir-img-cosign-valid/manifest.json")).unwrap();
         let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
-        let req = Requirements { keys: vec![pem("cosign.pub")], rekor_keys: vec![pem("rekor.pub")] };
+        let req = Requirements { keys: vec![pem("cosign.pub")], rekor_keys: vec![pem("rekor.pub")], pki: None };
         assert!(verify(&sig, &digest, &req).unwrap_err().contains("signature in Rekor SET does not match"));
         // A modified SET.
         let mut tampered = CosignSignature::from_sigstore_json(&std::fs::read(d.join("signature-1")).unwrap()).unwrap();
@@ -353,7 +423,7 @@ mod cosign_simple_signing {
         *b = b.replacen("\"integratedTime\":1", "\"integratedTime\":2", 1);
         let manifest = std::fs::read(d.join("manifest.json")).unwrap();
         let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&manifest)));
-        let req = Requirements { keys: vec![pem("cosign2.pub")], rekor_keys: vec![pem("rekor.pub")] };
+        let req = Requirements { keys: vec![pem("cosign2.pub")], rekor_keys: vec![pem("rekor.pub")], pki: None };
         assert!(verify(&tampered, &digest, &req).is_err());
     }
 }

@@ -9,7 +9,7 @@
 
 mod support;
 
-use support::cosign::{OpensslKey, add_blob, attach, index_of, key_pair, payload, sign};
+use support::cosign::{OpensslKey, PrivateCa, add_blob, attach, attach_with, index_of, key_pair, payload, sign};
 
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -259,6 +259,61 @@ fn keyed_signatures_of_every_key_type() {
             }
         }
     }
+}
+
+/// Bring-your-own PKI: a cosign signature whose certificate a private CA
+/// (made by `openssl`: root → intermediate → leaf) issued, with the chain in
+/// the signature and no transparency log, counts for SC-SIG-001 when the
+/// policy names the CA's root and the signer; another signer, another CA,
+/// or a signature without its certificate does not.
+#[test]
+fn private_ca_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = PrivateCa::generate("release@acme.test", "build.acme.test");
+    let other_ca = PrivateCa::generate("release@acme.test", "build.acme.test");
+    let layout = dir.path().join("pki");
+    support::copy_dir(&support::image("oci/go-static-good"), &layout);
+    let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
+    let payload = payload(&digest, json!(null));
+    let chain = format!("{}{}", ca.pem("intermediate"), ca.pem("root"));
+    attach_with(
+        &layout,
+        &digest,
+        &payload,
+        &ca.sign(&payload),
+        &[("dev.sigstore.cosign/certificate", &ca.pem("leaf")), ("dev.sigstore.cosign/chain", &chain)],
+    );
+    let rules = |root: &str, email: &str, host: &str| {
+        policy(
+            dir.path(),
+            &format!(
+                "[rules.SC-SIG-001]\nparams = {{ keyless = false, ca_roots = '''{root}''', ca_email = '{email}', ca_hostname = '{host}' }}\n{NO_SLSA}"
+            ),
+        )
+    };
+    let f = &audit(&layout, &rules(&ca.pem("root"), "release@acme.test", "build.acme.test"), &[])[0].1;
+    let (o, m) = outcome(f, "SC-SIG-001");
+    assert_eq!(o, "pass", "{m}");
+    assert!(m.contains("private CA"), "{m}");
+    let f = &audit(&layout, &rules(&ca.pem("root"), "mallory@acme.test", ""), &[])[0].1;
+    let (o, m) = outcome(f, "SC-SIG-001");
+    assert_eq!(o, "fail");
+    assert!(m.contains("not mallory@acme.test"), "{m}");
+    let f = &audit(&layout, &rules(&ca.pem("root"), "", "other.acme.test"), &[])[0].1;
+    assert!(outcome(f, "SC-SIG-001").1.contains("not other.acme.test"));
+    let f = &audit(&layout, &rules(&other_ca.pem("root"), "release@acme.test", ""), &[])[0].1;
+    let (o, m) = outcome(f, "SC-SIG-001");
+    assert_eq!(o, "fail");
+    assert!(m.contains("no path from the signing certificate to a configured CA root"), "{m}");
+    // No expected signer: refused, not "any certificate of the CA".
+    let f = &audit(&layout, &rules(&ca.pem("root"), "", ""), &[])[0].1;
+    assert!(outcome(f, "SC-SIG-001").1.contains("email or hostname"));
+    // The same signature without its certificate.
+    let bare = dir.path().join("bare");
+    support::copy_dir(&support::image("oci/go-static-good"), &bare);
+    attach(&bare, &digest, &payload, &ca.sign(&payload));
+    let f = &audit(&bare, &rules(&ca.pem("root"), "release@acme.test", ""), &[])[0].1;
+    assert!(outcome(f, "SC-SIG-001").1.contains("carries no certificate"));
 }
 
 #[test]

@@ -83,8 +83,16 @@ struct HostState {
     sboms: Option<Arc<crate::sbom::Attached>>,
     signatures: Option<Arc<Vec<Material>>>,
     trust: Option<Arc<TrustRoot>>,
-    /// Verifications already done in this call, by (item, key).
-    verified: HashMap<(u32, Option<String>), Result<sigs::Verified, String>>,
+    /// Verifications already done in this call, by (item, how).
+    verified: HashMap<(u32, How), Result<sigs::Verified, String>>,
+}
+
+/// How a plugin asked for material to be verified.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum How {
+    Keyless,
+    Key(String),
+    PrivateCa { roots: String, intermediates: Option<String>, email: Option<String>, hostname: Option<String> },
 }
 
 impl HostState {
@@ -95,19 +103,27 @@ impl HostState {
             .ok_or_else(|| format!("no signature or attestation #{index}"))
     }
 
-    fn verify(&mut self, index: u32, key: Option<String>) -> Result<sigs::Verified, String> {
-        if let Some(done) = self.verified.get(&(index, key.clone())) {
+    fn verify(&mut self, index: u32, how: How) -> Result<sigs::Verified, String> {
+        if let Some(done) = self.verified.get(&(index, how.clone())) {
             return done.clone();
         }
-        let result = self.material(index).and_then(|m| {
-            let root = self.trust.as_ref().ok_or("no trusted root is configured")?;
-            match &key {
-                Some(pem) => m.verify_with_key(pem.as_bytes(), root),
-                None => m.verify_keyless(root),
+        let result = self.material(index).and_then(|m| match &how {
+            How::Keyless => m.verify_keyless(self.trust.as_ref().ok_or("no trusted root is configured")?),
+            How::Key(pem) => {
+                m.verify_with_key(pem.as_bytes(), self.trust.as_ref().ok_or("no trusted root is configured")?)
+            }
+            How::PrivateCa { roots, intermediates, email, hostname } => {
+                let pki = crate::signature::pki::Pki::new(
+                    roots.as_bytes(),
+                    intermediates.as_deref().map(str::as_bytes),
+                    email.clone(),
+                    hostname.clone(),
+                )?;
+                m.verify_with_ca(&pki)
             }
         });
         let result = result.map(|v| bindings::verified(&v));
-        self.verified.insert((index, key), result.clone());
+        self.verified.insert((index, how), result.clone());
         result
     }
 }
@@ -118,11 +134,23 @@ impl sigs::Host for HostState {
     }
 
     fn verify_keyless(&mut self, index: u32) -> Result<sigs::Verified, String> {
-        self.verify(index, None)
+        self.verify(index, How::Keyless)
     }
 
     fn verify_key(&mut self, index: u32, public_key_pem: String) -> Result<sigs::Verified, String> {
-        self.verify(index, Some(public_key_pem))
+        self.verify(index, How::Key(public_key_pem))
+    }
+
+    fn verify_private_ca(&mut self, index: u32, ca: sigs::PrivateCa) -> Result<sigs::Verified, String> {
+        self.verify(
+            index,
+            How::PrivateCa {
+                roots: ca.roots_pem,
+                intermediates: ca.intermediates_pem,
+                email: ca.email,
+                hostname: ca.hostname,
+            },
+        )
     }
 }
 

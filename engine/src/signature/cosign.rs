@@ -101,6 +101,56 @@ pub struct Requirements {
     pub keys: Vec<Vec<u8>>,
     /// PEM Rekor keys; when not empty, a valid SET from one of them is required.
     pub rekor_keys: Vec<Vec<u8>>,
+    /// A private CA whose certificates may sign (BYO-PKI: the signing
+    /// certificate and its chain are in the signature's annotations).
+    pub pki: Option<super::pki::Pki>,
+}
+
+/// The signature verifies with one of the keys, or with a certificate the
+/// private CA issued.
+fn signed_by(sig: &CosignSignature, raw: &[u8], req: &Requirements) -> Result<(), String> {
+    let mut why = Vec::new();
+    for pem in &req.keys {
+        match super::keys::verify_message(pem, &sig.payload, raw) {
+            Ok(()) => return Ok(()),
+            Err(e) => why.push(e),
+        }
+    }
+    let pki = req.pki.as_ref().map(|pki| pki_signed(sig, raw, pki));
+    match (req.keys.len(), pki) {
+        (_, Some(Ok(()))) => Ok(()),
+        (0, Some(Err(e))) => Err(format!("the signature does not verify through the private CA: {e}")),
+        (0, None) => Err("no key or CA to verify the signature with".into()),
+        (n, pki) => Err(format!(
+            "the signature verifies with none of the {n} given key(s): {}{}",
+            why.join("; "),
+            pki.map(|r| format!("; private CA: {}", r.err().unwrap_or_default())).unwrap_or_default()
+        )),
+    }
+}
+
+/// BYO-PKI: the certificate annotation chains to the private CA (with the
+/// chain annotation's intermediates), names the expected signer, and its
+/// key made the signature.
+fn pki_signed(sig: &CosignSignature, raw: &[u8], pki: &super::pki::Pki) -> Result<(), String> {
+    use der::Encode as _;
+    let cert = sig.annotations.get(CERTIFICATE).ok_or("the signature carries no certificate")?;
+    let leaf = super::pki::certificates(cert.as_bytes(), "certificate annotation")?
+        .into_iter()
+        .next()
+        .ok_or("the certificate annotation holds no certificate")?;
+    let carried = match sig.annotations.get(super::pki::CHAIN) {
+        Some(chain) => super::pki::certificates(chain.as_bytes(), "chain annotation")?,
+        None => Vec::new(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    pki.verify(&leaf, &carried, now)?;
+    let spki = leaf.tbs_certificate().subject_public_key_info().to_der().map_err(|e| e.to_string())?;
+    super::keys::verify_message_spki(&spki, &sig.payload, raw)
+        .map_err(|e| format!("the certificate's key did not make the signature: {e}"))
 }
 
 /// Verifies one signature for the image with `manifest_digest` (`sha256:…`).
@@ -119,25 +169,10 @@ pub fn verify(sig: &CosignSignature, manifest_digest: &str, req: &Requirements) 
     }
     let b64 = base64::engine::general_purpose::STANDARD;
     let raw = sig.annotations.get(SIGNATURE).ok_or("no signature annotation")?;
+    // cosign writes the base64 on one line; other signers wrap it.
+    let raw: String = raw.split_ascii_whitespace().collect();
     let raw = b64.decode(raw).map_err(|e| format!("signature is not base64: {e}"))?;
-    let mut why = Vec::new();
-    let mut ok = false;
-    for pem in &req.keys {
-        match super::keys::verify_message(pem, &sig.payload, &raw) {
-            Ok(()) => {
-                ok = true;
-                break;
-            }
-            Err(e) => why.push(e),
-        }
-    }
-    if !ok {
-        return Err(format!(
-            "the signature verifies with none of the {} given key(s): {}",
-            req.keys.len(),
-            why.join("; ")
-        ));
-    }
+    signed_by(sig, &raw, req)?;
     if req.rekor_keys.is_empty() {
         return Ok(());
     }

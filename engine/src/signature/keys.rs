@@ -106,7 +106,18 @@ impl EcKey {
 /// curve (P-384 with SHA-384 only) and so refuses cosign's default; it is
 /// used here for RSA, Ed25519 and P-521.
 pub fn verify_message(pem: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
-    if let Ok(key) = EcKey::from_pem(pem) {
+    let blocks = super::entry::pem_blocks(pem).map_err(|e| format!("unusable public key: {e}"))?;
+    let (_, der) = blocks
+        .into_iter()
+        .find(|(l, _)| l == "PUBLIC KEY")
+        .ok_or("unusable public key: no `PUBLIC KEY` PEM block (PEM ECDSA, RSA or Ed25519 expected)")?;
+    verify_message_spki(&der, msg, sig)
+}
+
+/// [`verify_message`] with the key as a DER SubjectPublicKeyInfo (a
+/// certificate's key).
+pub fn verify_message_spki(spki: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
+    if let Ok(key) = EcKey::from_spki_der(spki) {
         let hashes: &[ObjectIdentifier] = match key {
             EcKey::P256(_) => &[SHA256],
             EcKey::P384(_) => &[SHA256, SHA384],
@@ -120,8 +131,8 @@ pub fn verify_message(pem: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> 
         }
         return Err(last);
     }
-    let key = sigstore::crypto::CosignVerificationKey::try_from_pem(pem)
-        .map_err(|e| format!("unusable public key (PEM ECDSA, RSA or Ed25519 expected): {e}"))?;
+    let key = sigstore::crypto::CosignVerificationKey::try_from_der(spki)
+        .map_err(|e| format!("unusable public key (ECDSA, RSA or Ed25519 expected): {e}"))?;
     key.verify_signature(sigstore::crypto::Signature::Raw(sig), msg)
         .map_err(|_| "signature does not verify with the key".to_string())
 }
@@ -156,14 +167,39 @@ pub fn verify_sha256(pem: &[u8], sha256: &[u8; 32], sig: &[u8]) -> Result<(), St
     }
 }
 
-/// Verifies `cert`'s signature with `issuer`'s key.
+pub const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+pub const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+pub const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
+
+/// Verifies an RSA PKCS#1 v1.5 signature over `msg` with the hash the X.509
+/// algorithm `alg` names (`sha256/384/512WithRSAEncryption`).
+fn verify_rsa(spki: &[u8], alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+    use rsa::pkcs8::DecodePublicKey as _;
+    use rsa::signature::Verifier as _;
+    let key = rsa::RsaPublicKey::from_public_key_der(spki).map_err(|e| format!("not an RSA key: {e}"))?;
+    let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|e| format!("not an RSA signature: {e}"))?;
+    let ok = match *alg {
+        RSA_SHA256 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(key).verify(msg, &sig).is_ok(),
+        RSA_SHA384 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha384>::new(key).verify(msg, &sig).is_ok(),
+        RSA_SHA512 => rsa::pkcs1v15::VerifyingKey::<sha2::Sha512>::new(key).verify(msg, &sig).is_ok(),
+        _ => return Err(format!("signature algorithm {alg} is not supported")),
+    };
+    if ok { Ok(()) } else { Err("signature does not verify (RSA PKCS#1 v1.5)".into()) }
+}
+
+/// Verifies `cert`'s signature with `issuer`'s key: ECDSA with
+/// SHA-256/384/512 (Fulcio, most private CAs) or RSA PKCS#1 v1.5 with
+/// SHA-256/384/512 (private CAs, e.g. BYO-PKI cosign).
 pub fn verify_issued_by(cert: &x509_cert::Certificate, issuer: &x509_cert::Certificate) -> Result<(), String> {
     use der::Encode as _;
     let spki = issuer.tbs_certificate().subject_public_key_info().to_der().map_err(|e| e.to_string())?;
-    let key = EcKey::from_spki_der(&spki)?;
     let tbs = cert.tbs_certificate().to_der().map_err(|e| e.to_string())?;
     let sig = cert.signature().as_bytes().ok_or("certificate signature has unused bits")?;
-    key.verify(&cert.signature_algorithm().oid, &tbs, sig)
+    let alg = cert.signature_algorithm().oid;
+    if [RSA_SHA256, RSA_SHA384, RSA_SHA512].contains(&alg) {
+        return verify_rsa(&spki, &alg, &tbs, sig);
+    }
+    EcKey::from_spki_der(&spki)?.verify(&alg, &tbs, sig)
 }
 
 #[cfg(test)]

@@ -147,6 +147,22 @@ impl Material {
         Ok(Verified { certificate: v.certificate, statement: v.envelope.map(|(_, p)| p), annotations })
     }
 
+    /// Verifies a cosign signature made with a certificate a private CA
+    /// issued (bring-your-own PKI, no transparency log): the certificate
+    /// and chain annotations, the CA's roots and intermediates, the
+    /// expected signer, validity now. Attestations are not signed this way
+    /// by cosign's keyless flow and are refused.
+    pub fn verify_with_ca(&self, pki: &super::pki::Pki) -> Result<Verified, String> {
+        if self.media_type != SIMPLE_SIGNING {
+            return Err(format!("`{}` material is not a cosign signature a private CA can vouch for", self.media_type));
+        }
+        let req = cosign::Requirements { keys: Vec::new(), rekor_keys: Vec::new(), pki: Some(pki.clone()) };
+        cosign::verify(&self.cosign(), self.target.as_str(), &req)?;
+        let cert = self.annotations.get(CERTIFICATE).map(|c| super::entry::pem_blocks(c.as_bytes()));
+        let certificate = cert.and_then(Result::ok).and_then(|b| b.into_iter().next()).map(|(_, der)| der);
+        Ok(Verified { certificate, statement: None, annotations: self.simple_signing_claims(&self.content)? })
+    }
+
     /// Verifies key-signed material with a PEM public key (ECDSA, RSA,
     /// Ed25519): simple signing over the payload, DSSE over its PAE, a blob
     /// signature over the artifact's digest, or a managed-key Sigstore
@@ -164,7 +180,7 @@ impl Material {
         }
         match self.media_type.as_str() {
             SIMPLE_SIGNING => {
-                let req = cosign::Requirements { keys: vec![pem.to_vec()], rekor_keys: Vec::new() };
+                let req = cosign::Requirements { keys: vec![pem.to_vec()], rekor_keys: Vec::new(), pki: None };
                 cosign::verify(&self.cosign(), self.target.as_str(), &req)?;
                 Ok(Verified {
                     certificate: None,

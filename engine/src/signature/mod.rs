@@ -18,6 +18,7 @@ pub mod entry;
 pub mod identity;
 pub mod keys;
 pub mod material;
+pub mod pki;
 pub mod timestamp;
 pub mod tlog;
 pub mod trust;

@@ -1,8 +1,8 @@
 //! Builtin plugin `signatures`: who signed the image and how it was built.
 //!
 //! - SC-SIG-001: a cosign signature over this image (or the index it
-//!   belongs to) verifies — keyless against the pinned trusted root, or
-//!   with one of the configured keys.
+//!   belongs to) verifies — keyless against the pinned trusted root, with
+//!   one of the configured keys, or through a configured private CA.
 //! - SC-SIG-002: a verified keyless signature's signer matches the identity
 //!   pattern and its OIDC issuer is the expected one.
 //! - SC-SIG-003: a verified signature carries the required annotations.
@@ -94,7 +94,15 @@ pub fn rules() -> Vec<RuleMeta> {
             "Sign the pushed digest: `cosign sign IMAGE@sha256:...` (keyless in CI) or `cosign sign --key cosign.key IMAGE@sha256:...`.",
         )
         .param("keys", ParamValue::TextList(Vec::new()), "PEM public keys whose signatures count (ECDSA, RSA, Ed25519).")
-        .param("keyless", ParamValue::Boolean(true), "Count keyless (Fulcio) signatures verified against the trusted root."),
+        .param("keyless", ParamValue::Boolean(true), "Count keyless (Fulcio) signatures verified against the trusted root.")
+        .param(
+            "ca_roots",
+            ParamValue::Text(String::new()),
+            "PEM root certificates of a private CA (bring-your-own PKI: `cosign sign --certificate --certificate-chain`, no transparency log); its signers count. Needs `ca_email` or `ca_hostname`.",
+        )
+        .param("ca_intermediates", ParamValue::Text(String::new()), "PEM intermediates of the private CA, besides those a signature carries.")
+        .param("ca_email", ParamValue::Text(String::new()), "The e-mail SAN a private CA's signing certificate must carry.")
+        .param("ca_hostname", ParamValue::Text(String::new()), "The DNS SAN a private CA's signing certificate must carry."),
         RuleMeta::new(
             IDENTITY,
             "The signer is the expected identity",
@@ -178,9 +186,33 @@ fn keys(rule: Option<&RuleConfig>) -> Vec<String> {
     rule.map(|r| Params::of(r).text_list("keys")).unwrap_or_default()
 }
 
+/// The private CA a rule configures, if any.
+fn private_ca(rule: Option<&RuleConfig>) -> Option<signatures::PrivateCa> {
+    let p = Params::of(rule?);
+    let roots = p.text("ca_roots", "");
+    if roots.trim().is_empty() {
+        return None;
+    }
+    let some = |name: &str| Some(p.text(name, "")).filter(|v| !v.trim().is_empty());
+    Some(signatures::PrivateCa {
+        roots_pem: roots,
+        intermediates_pem: some("ca_intermediates"),
+        email: some("ca_email"),
+        hostname: some("ca_hostname"),
+    })
+}
+
 /// Verifies material of one kind attached to this image or its index:
-/// keyless first (when allowed), then with each key.
-fn check(attached: &[Material], subject: &Subject, kind: MaterialKind, keyless: bool, keys: &[String]) -> Vec<Checked> {
+/// keyless first (when allowed), then with each key, then through the
+/// private CA.
+fn check(
+    attached: &[Material],
+    subject: &Subject,
+    kind: MaterialKind,
+    keyless: bool,
+    keys: &[String],
+    ca: Option<&signatures::PrivateCa>,
+) -> Vec<Checked> {
     let ours = |t: &str| t == subject.digest || subject.parent_index.as_deref() == Some(t);
     attached
         .iter()
@@ -201,8 +233,14 @@ fn check(attached: &[Material], subject: &Subject, kind: MaterialKind, keyless: 
                     Err(e) => why.push(format!("key #{}: {e}", k + 1)),
                 }
             }
+            if let Some(ca) = ca {
+                match signatures::verify_private_ca(i as u32, ca) {
+                    Ok(v) => return Checked { material, result: Ok(("private CA".into(), v)) },
+                    Err(e) => why.push(format!("private CA: {e}")),
+                }
+            }
             if why.is_empty() {
-                why.push("no way to verify it (keyless off, no keys)".into());
+                why.push("no way to verify it (keyless off, no keys, no private CA)".into());
             }
             Checked { material, result: Err(why.join("; ")) }
         })
@@ -212,11 +250,11 @@ fn check(attached: &[Material], subject: &Subject, kind: MaterialKind, keyless: 
 impl Checked {
     fn signatures(attached: &[Material], subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
         let keyless = rule.is_none_or(|r| Params::of(r).boolean("keyless", true));
-        check(attached, subject, MaterialKind::Signature, keyless, &keys(rule))
+        check(attached, subject, MaterialKind::Signature, keyless, &keys(rule), private_ca(rule).as_ref())
     }
 
     fn provenance(attached: &[Material], subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
-        check(attached, subject, MaterialKind::Attestation, true, &keys(rule))
+        check(attached, subject, MaterialKind::Attestation, true, &keys(rule), None)
             .into_iter()
             .filter(|c| match &c.result {
                 Ok((_, v)) => v.provenance.is_some(),

@@ -49,7 +49,16 @@ pub fn sign(layout: &Path, digest: &str, sk: &p256::ecdsa::SigningKey, optional:
 
 /// Attaches a signature over `payload` to the image `digest` by cosign's tag.
 pub fn attach(layout: &Path, digest: &str, payload: &[u8], signature: &[u8]) {
+    attach_with(layout, digest, payload, signature, &[]);
+}
+
+/// [`attach`] with more layer annotations (a certificate and its chain).
+pub fn attach_with(layout: &Path, digest: &str, payload: &[u8], signature: &[u8], more: &[(&str, &str)]) {
     let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, signature);
+    let mut annotations = json!({"dev.cosignproject.cosign/signature": b64});
+    for (k, v) in more {
+        annotations[*k] = json!(v);
+    }
     let (payload_digest, payload_size) = add_blob(layout, payload);
     let (config_digest, config_size) = add_blob(layout, b"{}");
     let manifest = json!({
@@ -60,7 +69,7 @@ pub fn attach(layout: &Path, digest: &str, payload: &[u8], signature: &[u8]) {
             "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
             "digest": payload_digest,
             "size": payload_size,
-            "annotations": {"dev.cosignproject.cosign/signature": b64}
+            "annotations": annotations
         }]
     });
     let (md, ms) = add_blob(layout, &serde_json::to_vec(&manifest).unwrap());
@@ -120,5 +129,108 @@ impl OpensslKey {
             openssl(&["dgst", &format!("-{hash}"), "-sign", key, "-out", output, input]);
         }
         std::fs::read(self.dir.path().join("sig")).unwrap()
+    }
+}
+
+/// A private CA `openssl` makes (root → intermediate → leaf, ECDSA P-256),
+/// the leaf for `email` and `host`, as a BYO-PKI cosign user would have.
+pub struct PrivateCa {
+    dir: tempfile::TempDir,
+}
+
+impl PrivateCa {
+    pub fn generate(email: &str, host: &str) -> PrivateCa {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |name: &str| dir.path().join(name).display().to_string();
+        let ext = |name: &str, text: &str| {
+            std::fs::write(dir.path().join(name), text).unwrap();
+            p(name)
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    &p("root.key"),
+                    "-out",
+                    &p("root.pem"),
+                    "-days",
+                    "3650",
+                    "-subj",
+                    "/CN=Portcullis Test Root CA",
+                    "-addext",
+                    "basicConstraints=critical,CA:TRUE",
+                    "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign",
+                ],
+            ]
+            .concat(),
+        );
+        let issue = |name: &str, subject: &str, issuer: &str, extensions: &str| {
+            openssl(
+                &[
+                    &["req"][..],
+                    &ec,
+                    &["-keyout", &p(&format!("{name}.key")), "-out", &p(&format!("{name}.csr")), "-subj", subject],
+                ]
+                .concat(),
+            );
+            let extfile = ext(&format!("{name}.ext"), extensions);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &p(&format!("{name}.csr")),
+                "-CA",
+                &p(&format!("{issuer}.pem")),
+                "-CAkey",
+                &p(&format!("{issuer}.key")),
+                "-CAcreateserial",
+                "-out",
+                &p(&format!("{name}.pem")),
+                "-days",
+                "3650",
+                "-extfile",
+                &extfile,
+            ]);
+        };
+        issue(
+            "intermediate",
+            "/CN=Portcullis Test Intermediate CA",
+            "root",
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n",
+        );
+        issue(
+            "leaf",
+            "/CN=Signer",
+            "intermediate",
+            &format!(
+                "subjectAltName=email:{email},DNS:{host}\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n"
+            ),
+        );
+        PrivateCa { dir }
+    }
+
+    pub fn pem(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("{name}.pem"))).unwrap()
+    }
+
+    /// Signs `msg` with the leaf's key (ECDSA over SHA-256, DER).
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        let (input, output) = (self.dir.path().join("msg"), self.dir.path().join("sig"));
+        std::fs::write(&input, msg).unwrap();
+        let key = self.dir.path().join("leaf.key");
+        openssl(&[
+            "dgst",
+            "-sha256",
+            "-sign",
+            key.to_str().unwrap(),
+            "-out",
+            output.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ]);
+        std::fs::read(output).unwrap()
     }
 }
