@@ -583,3 +583,54 @@ fn npm_publish_attestations_with_the_registry_key() {
         assert_eq!(r.is_ok(), ok, "{name}: {r:?}");
     }
 }
+
+/// Fail closed on the trust root: a missing, unparsable or empty
+/// `--trusted-root` stops `verify-bundle` and `audit` with exit 2 and the
+/// reason, before anything is verified (never an admit, never a silent
+/// fallback to the embedded root).
+#[test]
+fn unusable_trusted_roots_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"mediaType\": ").unwrap();
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#).unwrap();
+    let missing = dir.path().join("missing.json");
+    let bundle = case("happy-path-v0.3").join("bundle.sigstore.json");
+    let a_txt = support::corpus("sigstore-conformance").join("test/assets/a.txt");
+    let layout = support::corpus(
+        "slsa-verifier/cli/slsa-verifier/testdata/gha_generic_container/v2.1.0/container_workflow_dispatch",
+    );
+    let supply_chain = support::workspace().join("policies/supply-chain.toml");
+    for (root, why) in
+        [(&missing, "No such file"), (&bad, "trusted root: EOF while parsing"), (&empty, "lists no transparency log")]
+    {
+        let root = root.to_str().unwrap();
+        let run = support::portcullis([
+            "verify-bundle",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--certificate-identity-regexp",
+            ".*",
+            "--certificate-oidc-issuer-regexp",
+            ".*",
+            "--trusted-root",
+            root,
+            a_txt.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 2, "verify-bundle with {root}: {}", run.stderr);
+        assert!(run.stderr.contains(root) && run.stderr.contains(why), "{}", run.stderr);
+        let run = support::portcullis([
+            "audit",
+            "--skip-layers",
+            "--policy",
+            supply_chain.to_str().unwrap(),
+            "--trusted-root",
+            root,
+            layout.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 2, "audit with {root}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(root) && run.stderr.contains(why), "{}", run.stderr);
+        assert!(!run.stdout.contains("ADMIT"), "{}", run.stdout);
+    }
+}
