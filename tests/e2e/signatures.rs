@@ -634,3 +634,113 @@ fn unusable_trusted_roots_are_refused_by_name() {
         assert!(!run.stdout.contains("ADMIT"), "{}", run.stdout);
     }
 }
+
+/// `trust-root import`: sigstore/root-signing's metadata (root v15, 3 of 5
+/// root keys; targets v14, 3 of 5 targets keys) verified from the embedded
+/// pinned TUF root. The corpus's root expired on 2026-11-20, so the import
+/// is refused by default and accepted only with --allow-expired-metadata
+/// (said); the imported file is the one the repository signed and verifies
+/// bundles. Tampering with the target, the targets metadata or its
+/// signatures, a forged root rotation, or a pinned root not signed by its
+/// own keys is refused, naming the check.
+#[test]
+fn trust_root_import_through_tuf() {
+    let repo = support::corpus("sigstore-root-signing");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("trusted_root.json");
+    let import = |repo: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "trust-root".to_string(),
+            "import".into(),
+            "--tuf-repo".into(),
+            repo.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        support::portcullis(&args)
+    };
+    let run = import(std::path::Path::new("/nonexistent"), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("not a TUF repository copy"), "{}", run.stderr);
+    let run = import(&repo, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("TUF root version 15 expired at 2026-11-20T13:58:18Z"), "{}", run.stderr);
+    assert!(!out.exists());
+
+    let run = import(&repo, &["--allow-expired-metadata"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: accepted although TUF root version 15 expired"), "{}", run.stderr);
+    assert!(run.stderr.contains("targets version 14"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(repo.join("targets/trusted_root.json")).unwrap());
+    let a_txt = support::corpus("sigstore-conformance").join("test/assets/a.txt");
+    let run = support::portcullis([
+        "verify-bundle",
+        "--bundle",
+        case("happy-path-v0.3").join("bundle.sigstore.json").to_str().unwrap(),
+        "--certificate-identity-regexp",
+        ".*",
+        "--certificate-oidc-issuer-regexp",
+        ".*",
+        "--trusted-root",
+        out.to_str().unwrap(),
+        a_txt.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // A copy to tamper with.
+    let tampered = |name: &str, edit: &dyn Fn(&std::path::Path)| {
+        let copy = dir.path().join(name);
+        support::copy_dir(&repo, &copy);
+        edit(&copy);
+        let _ = std::fs::remove_file(&out);
+        let run = import(&copy, &["--allow-expired-metadata"]);
+        assert_eq!(run.code, 1, "{name}: {}", run.stderr);
+        assert!(!out.exists(), "{name}: nothing is written");
+        run.stderr
+    };
+    let e = tampered("target", &|r| {
+        let p = r.join("targets/trusted_root.json");
+        let text =
+            std::fs::read_to_string(&p).unwrap().replacen("https://rekor.sigstore.dev", "https://rekor.example.dev", 1);
+        std::fs::write(p, text).unwrap();
+    });
+    assert!(e.contains("not the file the repository signed"), "{e}");
+    let e = tampered("targets-meta", &|r| {
+        let p = r.join("metadata/targets.json");
+        let text = std::fs::read_to_string(&p).unwrap().replacen("6494e21e", "00000000", 1);
+        std::fs::write(p, text).unwrap();
+    });
+    assert!(e.contains("targets.json (version 14)") && e.contains("threshold"), "{e}");
+    let e = tampered("targets-sigs", &|r| {
+        let p = r.join("metadata/targets.json");
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        v["signatures"].as_array_mut().unwrap().truncate(2);
+        std::fs::write(p, serde_json::to_vec(&v).unwrap()).unwrap();
+    });
+    assert!(e.contains("threshold"), "{e}");
+    let e = tampered("rotation", &|r| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(r.join("metadata/root.json")).unwrap()).unwrap();
+        v["signed"]["version"] = serde_json::json!(16);
+        v["signed"]["expires"] = serde_json::json!("2036-01-01T00:00:00Z");
+        std::fs::write(r.join("metadata/16.root.json"), serde_json::to_vec(&v).unwrap()).unwrap();
+    });
+    assert!(e.contains("16.root.json: not signed by the keys of root version 15"), "{e}");
+    let e = tampered("newer-root", &|r| {
+        let p = r.join("metadata/root.json");
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        v["signed"]["version"] = serde_json::json!(17);
+        std::fs::write(p, serde_json::to_vec(&v).unwrap()).unwrap();
+    });
+    assert!(e.contains("root version 17, but the rotations from the pinned root stop at version 15"), "{e}");
+    // A pinned root that its own keys did not sign.
+    let mut pinned: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.join("metadata/root.json")).unwrap()).unwrap();
+    pinned["signed"]["expires"] = serde_json::json!("2099-01-01T00:00:00Z");
+    let pinned_path = dir.path().join("pinned-root.json");
+    std::fs::write(&pinned_path, serde_json::to_vec(&pinned).unwrap()).unwrap();
+    let run = import(&repo, &["--tuf-root", pinned_path.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("pinned TUF root (version 15): not signed by its own root keys"), "{}", run.stderr);
+}

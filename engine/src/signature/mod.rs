@@ -22,3 +22,4 @@ pub mod pki;
 pub mod timestamp;
 pub mod tlog;
 pub mod trust;
+pub mod tuf;
