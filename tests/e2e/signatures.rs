@@ -458,6 +458,10 @@ const SIGSTORE_JS_SHA512: &str = "sha512:46d4e2f74c4877316640000a6fdf8a8b59f1e08
 #[rustfmt::skip]
 const CLIENT_CASES: &[ClientCase] = &[
     // sigstore-python (staging unless noted)
+    // P-384 signing key over the SHA-256 digest (the crate alone refuses it).
+    ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle.txt.sigstore", artifact: "test/assets/bundle.txt", root: "staging", signer: "a@tny\\.town|https://github.com/login/oauth", pass: true, reason: "" },
+    ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle.txt.sigstore", artifact: "test/assets/bundle.txt", root: "staging", signer: "bad@ident\\.example\\.com|https://github.com/login/oauth", pass: false, reason: "SubjectAltName" },
+    ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle.txt.sigstore", artifact: "test/assets/bundle_v3.txt", root: "staging", signer: "a@tny\\.town|https://github.com/login/oauth", pass: false, reason: "does not match the artifact" },
     ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle_v3.txt.sigstore", artifact: "test/assets/bundle_v3.txt", root: "staging", signer: "william@yossarian\\.net|https://github.com/login/oauth", pass: true, reason: "" },
     ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle_v3_alt.txt.sigstore", artifact: "test/assets/bundle_v3_alt.txt", root: "staging", signer: "william@yossarian\\.net|https://github.com/login/oauth", pass: true, reason: "" },
     ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle_v3.txt.sigstore", artifact: "test/assets/bundle_v3.txt", root: "staging", signer: "bad@ident\\.example\\.com|https://github.com/login/oauth", pass: false, reason: "SubjectAltName" },

@@ -342,6 +342,13 @@ fn leaf_certificate(doc: &Value) -> Result<Vec<u8>, BundleError> {
     B64.decode(raw).map_err(|e| BundleError::Malformed(format!("signing certificate is not base64: {e}")))
 }
 
+/// The signing certificate's key, when it is ECDSA.
+fn leaf_key(leaf: &[u8]) -> Result<EcKey, String> {
+    use der::{Decode as _, Encode as _};
+    let cert = x509_cert::Certificate::from_der(leaf).map_err(|e| e.to_string())?;
+    EcKey::from_spki_der(&cert.tbs_certificate().subject_public_key_info().to_der().map_err(|e| e.to_string())?)
+}
+
 /// The certificate must have been valid at every verified signing time.
 fn check_validity(leaf: &[u8], times: &[i64]) -> Result<(), BundleError> {
     use der::Decode as _;
@@ -410,7 +417,26 @@ fn verify_keyless(
         }
     }
     let verifier = root.crate_verifier().map_err(BundleError::Malformed)?;
-    verifier.verify_digest_with(artifact.for_crate(), parsed, policy, true).map_err(|e| {
+    let result = verifier.verify_digest_with(artifact.for_crate(), parsed, policy, true);
+    if let Err(sigstore::bundle::verify::VerificationError::Signature(
+        sigstore::bundle::verify::SignatureErrorKind::VerificationFailed(_),
+    )) = &result
+        && let Signed::Message { signature } = signed
+        && let Ok(key @ EcKey::P384(_)) = leaf_key(leaf)
+    {
+        // The crate verifies P-384 keys over SHA-384 only; sigstore-python
+        // signed with P-384 keys over the SHA-256 message digest (2023
+        // bundles). The crate checks the chain, the SCT and the identity
+        // before the signature (sigstore 0.15, `verify_digest_with`), so a
+        // failure at the signature step means those passed; the signature
+        // is then checked here over the digest, and what the crate would
+        // check after it — the entry's binding and the validity at the
+        // logged time — was checked above.
+        return key
+            .verify_prehash(&artifact.sha256()?, signature)
+            .map_err(|e| BundleError::Verification(format!("signature verification failed (P-384 key): {e}")));
+    }
+    result.map_err(|e| {
         let mut msg = e.to_string();
         let mut src = std::error::Error::source(&e);
         while let Some(s) = src {
