@@ -6,8 +6,10 @@
 //!
 //! A signature counts only when all hold: the payload is a cosign container
 //! image signature for *this* manifest digest, the signature verifies with
-//! one of the given keys, and — when a Rekor key is required — the SET
-//! verifies and its entry is about this signature and payload.
+//! one of the given keys (or with the key of a certificate a configured
+//! private CA issued: bring-your-own PKI, [`super::pki`]), and — when a
+//! Rekor key is required — the SET verifies and its entry is about this
+//! signature and payload.
 
 use base64::Engine as _;
 use serde_json::Value;
