@@ -458,7 +458,9 @@ const SIGSTORE_JS_SHA512: &str = "sha512:46d4e2f74c4877316640000a6fdf8a8b59f1e08
 #[rustfmt::skip]
 const CLIENT_CASES: &[ClientCase] = &[
     // sigstore-python (staging unless noted)
-    // P-384 signing key over the SHA-256 digest (the crate alone refuses it).
+    // P-384 signing key over the SHA-256 digest (the crate alone refuses it;
+    // see `p384_signature_check_runs_after_chain_and_identity`).
+    ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle.txt.sigstore", artifact: "test/assets/bundle.txt", root: "production", signer: "a@tny\\.town|https://github.com/login/oauth", pass: false, reason: "is not in the trusted root" },
     ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle.txt.sigstore", artifact: "test/assets/bundle.txt", root: "staging", signer: "a@tny\\.town|https://github.com/login/oauth", pass: true, reason: "" },
     ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle.txt.sigstore", artifact: "test/assets/bundle.txt", root: "staging", signer: "bad@ident\\.example\\.com|https://github.com/login/oauth", pass: false, reason: "SubjectAltName" },
     ClientCase { corpus: "sigstore-python", bundle: "test/assets/bundle.txt.sigstore", artifact: "test/assets/bundle_v3.txt", root: "staging", signer: "a@tny\\.town|https://github.com/login/oauth", pass: false, reason: "does not match the artifact" },
@@ -747,4 +749,43 @@ fn trust_root_import_through_tuf() {
     let run = import(&repo, &["--tuf-root", pinned_path.to_str().unwrap()]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("pinned TUF root (version 15): not signed by its own root keys"), "{}", run.stderr);
+}
+
+/// The P-384 bundle's signature is checked by us only after the sigstore
+/// crate failed at its signature step, which it reaches only once chain,
+/// SCT and identity passed. Guard: with the staging root's logs but the
+/// production root's CAs (the log checks pass, the chain cannot), and with
+/// another identity, the bundle must still fail — both would pass if a
+/// crate update checked the signature before the chain or the identity.
+#[test]
+fn p384_signature_check_runs_after_chain_and_identity() {
+    let assets = support::corpus("sigstore-python").join("test/assets");
+    let staging: serde_json::Value = serde_json::from_str(portcullis::signature::trust::STAGING).unwrap();
+    let production: serde_json::Value = serde_json::from_str(portcullis::signature::trust::PRODUCTION).unwrap();
+    let mut hybrid = staging.clone();
+    hybrid["certificateAuthorities"] = production["certificateAuthorities"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("hybrid.json");
+    std::fs::write(&root, serde_json::to_vec(&hybrid).unwrap()).unwrap();
+    let verify = |root: &str, identity: &str| {
+        support::portcullis([
+            "verify-bundle",
+            "--bundle",
+            assets.join("bundle.txt.sigstore").to_str().unwrap(),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            "https://github.com/login/oauth",
+            "--trusted-root",
+            root,
+            assets.join("bundle.txt").to_str().unwrap(),
+        ])
+    };
+    assert_eq!(verify("staging", "a@tny.town").code, 0);
+    let run = verify(root.to_str().unwrap(), "a@tny.town");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("certificate verification failed"), "{}", run.stderr);
+    let run = verify("staging", "someone@else.example");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("SubjectAltName does not match"), "{}", run.stderr);
 }
