@@ -431,7 +431,8 @@ fn verify_keyless(
         // failure at the signature step means those passed; the signature
         // is then checked here over the digest, and what the crate would
         // check after it — the entry's binding and the validity at the
-        // logged time — was checked above.
+        // logged time — was checked above. The order is guarded by the
+        // test `p384_signature_check_runs_after_chain_and_identity`.
         return key
             .verify_prehash(&artifact.sha256()?, signature)
             .map_err(|e| BundleError::Verification(format!("signature verification failed (P-384 key): {e}")));
