@@ -13,7 +13,7 @@ mod support;
 use portcullis::signature::material::Material;
 use portcullis::signature::trust::TrustRoot;
 use portcullis::slsa::{Failure, SlsaError, gha};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::Digest as _;
 use std::collections::BTreeMap;
 
@@ -382,4 +382,121 @@ fn verify_npm_package_cli() {
     ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("no key with keyUsage npm:attestations"), "{}", run.stderr);
+}
+
+/// The statement and the signing certificate's run claims of an npm
+/// package's provenance attestation (slsa-verifier's npm test data).
+fn npm_provenance(file: &str) -> (Value, portcullis::slsa::forgeable::RunClaims) {
+    use base64::Engine as _;
+    let path = support::corpus("slsa-verifier/cli/slsa-verifier/testdata/npm/gha").join(file);
+    let set: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let att = set["attestations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["predicateType"].as_str().unwrap().starts_with("https://slsa.dev/provenance/"))
+        .unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let statement =
+        serde_json::from_slice(&b64.decode(att["bundle"]["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap())
+            .unwrap();
+    let vm = &att["bundle"]["verificationMaterial"];
+    let raw = vm
+        .pointer("/certificate/rawBytes")
+        .or_else(|| vm.pointer("/x509CertificateChain/certificates/0/rawBytes"))
+        .and_then(Value::as_str)
+        .unwrap();
+    let cert = <x509_cert::Certificate as der::Decode>::from_der(&b64.decode(raw).unwrap()).unwrap();
+    (statement, portcullis::slsa::forgeable::RunClaims::from_certificate(&cert).unwrap())
+}
+
+/// npm CLI provenance is written by the workflow itself: each claim must
+/// agree with the certificate's record of the run, and unverifiable claims
+/// are refused (slsa-verifier's provenance_forgeable.go). The real v0.2
+/// and v1 provenances pass; each edited claim fails with the error kind
+/// slsa-verifier gives it.
+#[test]
+fn npm_cli_provenance_must_agree_with_its_certificate() {
+    use portcullis::slsa::forgeable::check;
+    let kind = |r: Result<(), SlsaError>| r.map_err(|e| (e.kind, e.message));
+    let (v02, run) = npm_provenance("supreme-googles-cli-v02-tag.tgz.json");
+    assert_eq!(run.run.as_deref(), Some("4994975790/attempts/1"));
+    assert_eq!(run.build_config_path.as_deref(), Some(".github/workflows/npm-publish.yml"));
+    assert_eq!(kind(check(&v02, &run)), Ok(()));
+    let edits: &[(&str, Value, Failure)] = &[
+        ("/predicate/invocation/environment/GITHUB_REF", json!("refs/heads/evil"), Failure::CertificateMismatch),
+        ("/predicate/invocation/environment/GITHUB_REPOSITORY", json!("evil/repo"), Failure::CertificateMismatch),
+        ("/predicate/invocation/environment/GITHUB_SHA", json!("0".repeat(40)), Failure::CertificateMismatch),
+        (
+            "/predicate/invocation/environment/GITHUB_WORKFLOW_REF",
+            json!("a/b/.github/workflows/x.yml@refs/heads/main"),
+            Failure::CertificateMismatch,
+        ),
+        ("/predicate/invocation/environment/GITHUB_RUN_ID", json!("1"), Failure::CertificateMismatch),
+        ("/predicate/invocation/environment/GITHUB_ACTOR", json!("mallory"), Failure::CertificateMismatch),
+        ("/predicate/metadata/buildInvocationId", json!("1-1"), Failure::CertificateMismatch),
+        ("/predicate/metadata/buildInvocationId", json!("4994975790-2"), Failure::CertificateMismatch),
+        ("/predicate/metadata/buildStartedOn", json!("2023-05-18T00:00:00Z"), Failure::NonVerifiableClaim),
+        ("/predicate/metadata/reproducible", json!(true), Failure::NonVerifiableClaim),
+        ("/predicate/metadata/completeness/materials", json!(true), Failure::NonVerifiableClaim),
+        ("/predicate/invocation/parameters", json!({"release": "1"}), Failure::NonVerifiableClaim),
+        ("/predicate/buildConfig", json!({"steps": []}), Failure::NonVerifiableClaim),
+        (
+            "/predicate/invocation/configSource/entryPoint",
+            json!(".github/workflows/other.yml"),
+            Failure::CertificateMismatch,
+        ),
+        (
+            "/predicate/materials/1",
+            json!({"uri": "git+https://github.com/evil/repo@main"}),
+            Failure::NonVerifiableClaim,
+        ),
+        ("/subject/0/digest", json!({"sha256": "00"}), Failure::NonVerifiableClaim),
+    ];
+    let (v1, run1) = npm_provenance("gundam-visor-cli-v1-tag.tgz.json");
+    assert_eq!(kind(check(&v1, &run1)), Ok(()));
+    let edits_v1: &[(&str, Value, Failure)] = &[
+        (
+            "/predicate/buildDefinition/internalParameters/github/event_name",
+            json!("push"),
+            Failure::CertificateMismatch,
+        ),
+        (
+            "/predicate/buildDefinition/internalParameters/github/repository_id",
+            json!("1"),
+            Failure::CertificateMismatch,
+        ),
+        ("/predicate/buildDefinition/internalParameters/github/actor", json!("mallory"), Failure::CertificateMismatch),
+        (
+            "/predicate/runDetails/metadata/invocationId",
+            json!("https://github.com/ramonpetgrave64/gundam-visor/actions/runs/1/attempts/1"),
+            Failure::CertificateMismatch,
+        ),
+        ("/predicate/runDetails/metadata/startedOn", json!("2024-06-04T00:00:00Z"), Failure::NonVerifiableClaim),
+        (
+            "/predicate/buildDefinition/externalParameters/workflow/path",
+            json!(".github/workflows/other.yml"),
+            Failure::CertificateMismatch,
+        ),
+        (
+            "/predicate/buildDefinition/resolvedDependencies/1",
+            json!({"uri": "git+https://github.com/evil/repo@main"}),
+            Failure::NonVerifiableClaim,
+        ),
+    ];
+    for (statement, run, edits) in [(&v02, &run, edits), (&v1, &run1, edits_v1)] {
+        for (pointer, value, want) in edits {
+            let mut st = statement.clone();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            match st.pointer_mut(parent).unwrap() {
+                Value::Object(m) => {
+                    m.insert(key.to_string(), value.clone());
+                }
+                Value::Array(a) => a.push(value.clone()),
+                other => panic!("{parent} is {other}"),
+            }
+            let got = kind(check(&st, run));
+            assert!(matches!(&got, Err((k, _)) if k == want), "{pointer} = {value}: {got:?}");
+        }
+    }
 }

@@ -11,6 +11,7 @@
 //! `internalParameters`, upper-case keys) from which refs, branches and
 //! workflow inputs are read.
 
+pub mod forgeable;
 pub mod gha;
 pub mod npm;
 pub mod semver;
@@ -49,13 +50,19 @@ pub enum Failure {
     NotSupported,
     PackageName,
     PackageVersion,
+    /// Provenance written by an untrusted builder says something its
+    /// signing certificate contradicts (or cannot confirm).
+    CertificateMismatch,
+    /// Provenance claims what nothing can vouch for (build times,
+    /// completeness, extra parameters).
+    NonVerifiableClaim,
     /// Deciding needs an online Rekor search (a bare DSSE envelope without
     /// a log proof): not decided offline, and never admitted.
     OnlineOnly,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 16] = [
+    pub const ALL: [Failure; 18] = [
         Failure::Signature,
         Failure::UntrustedBuilder,
         Failure::BuilderMismatch,
@@ -72,6 +79,8 @@ impl Failure {
         Failure::PackageName,
         Failure::PackageVersion,
         Failure::OnlineOnly,
+        Failure::CertificateMismatch,
+        Failure::NonVerifiableClaim,
     ];
 
     /// The failure slsa-verifier reports under `name` (e.g. `ErrorMismatchSource`).
@@ -98,6 +107,8 @@ impl Failure {
             Failure::NotSupported => &["ErrorNotSupported"],
             Failure::PackageName => &["ErrorMismatchPackageName"],
             Failure::PackageVersion => &["ErrorMismatchPackageVersion"],
+            Failure::CertificateMismatch => &["ErrorMismatchCertificate"],
+            Failure::NonVerifiableClaim => &["ErrorNonVerifiableClaim"],
         }
     }
 }

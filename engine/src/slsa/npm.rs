@@ -3,10 +3,8 @@
 //! npm publish attestation signed by the registry's key), verified offline
 //! the way slsa-verifier's `verify-npm-package` decides.
 //!
-//! Not checked here (slsa-verifier does, for builders it does not trust):
-//! the field-by-field consistency of the provenance with the certificate's
-//! run claims (run id, workflow path, trigger); the source repository and
-//! the builder's hosting are.
+//! Provenance from the npm CLI (no trusted builder) must also agree, claim by
+//! claim, with the certificate's record of the run ([`super::forgeable`]).
 
 use super::{Failure, Provenance, SlsaError, fail};
 use crate::signature::bundle::{self, Expectation};
@@ -238,6 +236,14 @@ pub fn verify(
     let builder_name = builder.split('@').next().unwrap_or(&builder).to_string();
     let prov = Provenance::from_statement(&statement)?;
     provenance_shape_known(&builder_name, &prov)?;
+    if !trusted {
+        // The npm CLI wrote this provenance inside the workflow: every claim
+        // must agree with what the certificate records about the run.
+        let run = super::forgeable::RunClaims::from_certificate(&cert).or_else(|e| fail(Failure::Format, e))?;
+        let st: Value =
+            serde_json::from_slice(&statement).or_else(|e| fail(Failure::Format, format!("statement: {e}")))?;
+        super::forgeable::check(&st, &run)?;
+    }
     // The provenance's builder, loosely (`…/runner` and `…/runner/github-hosted` name the same).
     let loose = |want: &str| {
         let (name, version) = want.split_once('@').unwrap_or((want, ""));
