@@ -15,14 +15,12 @@ use serde_json::Value;
 const NPM_GHA_V1: &str = "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1";
 
 /// What the signing certificate records about the run (Fulcio's GitHub
-/// extensions), as slsa-verifier reads it.
+/// extensions), as slsa-verifier reads it: the claims every GitHub check
+/// uses, and those only forgeable provenance is compared with.
 #[derive(Debug, Clone, Default)]
 pub struct RunClaims {
-    pub trigger: Option<String>,
-    /// `ORG/REPO`.
-    pub source_repository: Option<String>,
-    pub source_sha1: Option<String>,
-    pub source_ref: Option<String>,
+    /// Trigger, source repository (`ORG/REPO`), ref and commit.
+    pub github: identity::GithubClaims,
     pub source_id: Option<String>,
     pub source_owner_id: Option<String>,
     /// The signing workflow without server: `ORG/REPO/.github/workflows/X.yml@REF`.
@@ -37,16 +35,15 @@ pub struct RunClaims {
 
 impl RunClaims {
     pub fn from_certificate(cert: &x509_cert::Certificate) -> Result<RunClaims, String> {
-        let ext = |v2: &str, v1: Option<&str>| identity::extension(cert, v2, v1);
-        let claims = identity::GithubClaims::from_certificate(cert)?;
-        let repo = claims.source_repository.clone();
-        let source_sha1 = claims.source_digest.clone();
-        if let (Some(config), Some(source)) = (ext("1.3.6.1.4.1.57264.1.19", None)?, &source_sha1)
+        let ext = |v2: &str| identity::extension(cert, v2, None);
+        let github = identity::GithubClaims::from_certificate(cert)?;
+        let repo = github.source_repository.clone();
+        if let (Some(config), Some(source)) = (ext("1.3.6.1.4.1.57264.1.19")?, &github.source_digest)
             && &config != source
         {
             return Err(format!("build config digest `{config}` and source digest `{source}` disagree"));
         }
-        let build_config_path = match (ext("1.3.6.1.4.1.57264.1.18", None)?, &repo) {
+        let build_config_path = match (ext("1.3.6.1.4.1.57264.1.18")?, &repo) {
             (Some(uri), Some(repo)) => {
                 let (path, _) = uri.split_once('@').ok_or_else(|| format!("build config URI `{uri}` has no ref"))?;
                 let prefix = format!("https://github.com/{repo}/");
@@ -58,7 +55,7 @@ impl RunClaims {
             }
             _ => None,
         };
-        let run = match (ext("1.3.6.1.4.1.57264.1.21", None)?, &repo) {
+        let run = match (ext("1.3.6.1.4.1.57264.1.21")?, &repo) {
             (Some(uri), Some(repo)) => {
                 Some(uri.strip_prefix(&format!("https://github.com/{repo}/actions/runs/")).unwrap_or(&uri).to_string())
             }
@@ -67,14 +64,11 @@ impl RunClaims {
         let workflow_ref =
             identity::sans(cert).into_iter().find_map(|s| s.strip_prefix("https://github.com/").map(str::to_owned));
         Ok(RunClaims {
-            trigger: claims.trigger,
-            source_repository: repo,
-            source_sha1,
-            source_ref: claims.source_ref,
-            source_id: ext("1.3.6.1.4.1.57264.1.15", None)?,
-            source_owner_id: ext("1.3.6.1.4.1.57264.1.17", None)?,
+            github,
+            source_id: ext("1.3.6.1.4.1.57264.1.15")?,
+            source_owner_id: ext("1.3.6.1.4.1.57264.1.17")?,
             workflow_ref,
-            workflow_sha: ext("1.3.6.1.4.1.57264.1.10", None)?,
+            workflow_sha: ext("1.3.6.1.4.1.57264.1.10")?,
             build_config_path,
             run,
         })
@@ -129,7 +123,7 @@ pub fn check(statement: &Value, run: &RunClaims) -> Result<(), SlsaError> {
         };
         for name in github.keys() {
             let cert = match name.as_str() {
-                "event_name" => run.trigger.as_deref(),
+                "event_name" => run.github.trigger.as_deref(),
                 "repository_id" => run.source_id.as_deref(),
                 "repository_owner_id" => run.source_owner_id.as_deref(),
                 other => return fail(Failure::CertificateMismatch, format!("unknown `{other}` parameter")),
@@ -157,12 +151,12 @@ pub fn check(statement: &Value, run: &RunClaims) -> Result<(), SlsaError> {
         if let Some(other) = env.keys().find(|k| !KNOWN.contains(&k.as_str())) {
             return fail(Failure::CertificateMismatch, format!("unknown `{other}` parameter"));
         }
-        agree(env, "GITHUB_EVENT_NAME", run.trigger.as_deref())?;
-        agree(env, "GITHUB_REPOSITORY", run.source_repository.as_deref())?;
-        agree(env, "GITHUB_REF", run.source_ref.as_deref())?;
+        agree(env, "GITHUB_EVENT_NAME", run.github.trigger.as_deref())?;
+        agree(env, "GITHUB_REPOSITORY", run.github.source_repository.as_deref())?;
+        agree(env, "GITHUB_REF", run.github.source_ref.as_deref())?;
         agree(env, "GITHUB_REPOSITORY_ID", run.source_id.as_deref())?;
         agree(env, "GITHUB_REPOSITORY_OWNER_ID", run.source_owner_id.as_deref())?;
-        agree(env, "GITHUB_SHA", run.source_sha1.as_deref())?;
+        agree(env, "GITHUB_SHA", run.github.source_digest.as_deref())?;
         agree(env, "GITHUB_WORKFLOW_REF", run.workflow_ref.as_deref())?;
         agree(env, "GITHUB_WORKFLOW_SHA", run.workflow_sha.as_deref())?;
         if env.contains_key("GITHUB_RUN_ID") || env.contains_key("GITHUB_RUN_ATTEMPT") {
