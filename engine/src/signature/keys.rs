@@ -40,8 +40,7 @@ impl EcKey {
     pub fn from_pem(pem: &[u8]) -> Result<EcKey, String> {
         let unusable =
             || "the public key is not an ECDSA P-256 or P-384 PEM key (other managed keys are not supported yet)";
-        let blocks = super::entry::pem_blocks(pem).map_err(|_| unusable().to_string())?;
-        let (_, der) = blocks.into_iter().find(|(l, _)| l == "PUBLIC KEY").ok_or_else(unusable)?;
+        let der = public_key_der(pem).map_err(|_| unusable().to_string())?;
         EcKey::from_spki_der(&der).map_err(|_| unusable().to_string())
     }
 
@@ -106,12 +105,18 @@ impl EcKey {
 /// curve (P-384 with SHA-384 only) and so refuses cosign's default; it is
 /// used here for RSA, Ed25519 and P-521.
 pub fn verify_message(pem: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
+    verify_message_spki(&public_key_der(pem)?, msg, sig)
+}
+
+/// The DER SubjectPublicKeyInfo of a PEM `PUBLIC KEY`, whatever its line
+/// length.
+fn public_key_der(pem: &[u8]) -> Result<Vec<u8>, String> {
     let blocks = super::entry::pem_blocks(pem).map_err(|e| format!("unusable public key: {e}"))?;
-    let (_, der) = blocks
+    blocks
         .into_iter()
         .find(|(l, _)| l == "PUBLIC KEY")
-        .ok_or("unusable public key: no `PUBLIC KEY` PEM block (PEM ECDSA, RSA or Ed25519 expected)")?;
-    verify_message_spki(&der, msg, sig)
+        .map(|(_, der)| der)
+        .ok_or_else(|| "unusable public key: no `PUBLIC KEY` PEM block (PEM ECDSA, RSA or Ed25519 expected)".into())
 }
 
 /// [`verify_message`] with the key as a DER SubjectPublicKeyInfo (a
@@ -143,12 +148,10 @@ pub fn verify_message_spki(spki: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), St
 /// and RSA PKCS#1 v1.5 sign a SHA-256 digest, so the digest suffices.
 /// Ed25519 signs the whole artifact, which a digest cannot stand in for.
 pub fn verify_sha256(pem: &[u8], sha256: &[u8; 32], sig: &[u8]) -> Result<(), String> {
-    if let Ok(key) = EcKey::from_pem(pem) {
+    let der = public_key_der(pem)?;
+    if let Ok(key) = EcKey::from_spki_der(&der) {
         return key.verify_prehash(sha256, sig);
     }
-    let blocks = super::entry::pem_blocks(pem).map_err(|e| format!("unusable public key: {e}"))?;
-    let (_, der) =
-        blocks.into_iter().find(|(l, _)| l == "PUBLIC KEY").ok_or("unusable public key: no `PUBLIC KEY` PEM block")?;
     use rsa::pkcs8::DecodePublicKey as _;
     if let Ok(key) = rsa::RsaPublicKey::from_public_key_der(&der) {
         use rsa::signature::hazmat::PrehashVerifier as _;
@@ -158,7 +161,7 @@ pub fn verify_sha256(pem: &[u8], sha256: &[u8; 32], sig: &[u8]) -> Result<(), St
             .verify_prehash(sha256, &sig)
             .map_err(|_| "signature does not verify with the RSA key (PKCS#1 v1.5, SHA-256)".to_string());
     }
-    match sigstore::crypto::CosignVerificationKey::try_from_pem(pem) {
+    match sigstore::crypto::CosignVerificationKey::try_from_der(&der) {
         Ok(sigstore::crypto::CosignVerificationKey::ED25519(_)) => Err(
             "Ed25519 blob signatures are not supported: Ed25519 signs the whole artifact, and release artifacts are verified by their SHA-256 (ECDSA and RSA keys sign that digest)".into(),
         ),
