@@ -70,10 +70,8 @@ impl RegistryKey {
                 .map_err(|e| format!("npm registry keys: keys[{i}].publicKey.rawBytes: {e}"))?;
             crate::signature::keys::EcKey::from_spki_der(&der)
                 .map_err(|e| format!("npm registry keys: keys[{i}] ({id}): {e}"))?;
-            let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
-            let lines: Vec<&str> =
-                b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
-            let pem = format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"));
+            let pem = der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, &der)
+                .map_err(|e| format!("npm registry keys: keys[{i}] ({id}): {e}"))?;
             out.push(RegistryKey { key_id: id.to_string(), pem: pem.into_bytes() });
         }
         if out.is_empty() {
