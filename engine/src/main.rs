@@ -607,14 +607,22 @@ fn trust_root(path: &Option<PathBuf>) -> Result<portcullis::signature::trust::Tr
 /// (statements naming SHA-512 subjects only), or the file's SHA-256.
 fn artifact_digest(artifact: &str) -> Result<portcullis::signature::bundle::Artifact, String> {
     use portcullis::signature::bundle::Artifact;
-    if let Some(hex) = artifact.strip_prefix("sha512:") {
-        return hex::decode(hex)
-            .ok()
-            .and_then(|d| <[u8; 64]>::try_from(d).ok())
-            .map(Artifact::Sha512)
-            .ok_or_else(|| format!("`{artifact}` is not sha512:<128 hex digits>"));
+    if artifact.starts_with("sha512:") {
+        return artifact_sha512(artifact).map(Artifact::Sha512);
     }
     artifact_sha256(artifact).map(Artifact::Sha256)
+}
+
+/// An artifact's SHA-512: `sha512:HEX`, or the file's.
+fn artifact_sha512(artifact: &str) -> Result<[u8; 64], String> {
+    match artifact.strip_prefix("sha512:") {
+        Some(hex) => hex::decode(hex)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| format!("`{artifact}` is not sha512:<128 hex digits>")),
+        None => portcullis::digest::Digest::sha512_file(std::path::Path::new(artifact))
+            .map_err(|e| format!("{artifact}: {e}")),
+    }
 }
 
 /// An artifact's SHA-256: `sha256:HEX`, or the file's.
@@ -693,14 +701,7 @@ fn verify_npm_package(a: NpmArgs) -> ExitCode {
             .and_then(|b| npm::RegistryKey::from_keys_json(&b))
             .map_err(|e| format!("{}: {e}", p.display())),
     };
-    let sha512 = match a.tarball.strip_prefix("sha512:") {
-        Some(hex) => hex::decode(hex)
-            .ok()
-            .and_then(|d| <[u8; 64]>::try_from(d).ok())
-            .ok_or_else(|| format!("`{}` is not sha512:<128 hex digits>", a.tarball)),
-        None => portcullis::digest::Digest::sha512_file(std::path::Path::new(&a.tarball))
-            .map_err(|e| format!("{}: {e}", a.tarball)),
-    };
+    let sha512 = artifact_sha512(&a.tarball);
     let attestations =
         std::fs::read(&a.attestations_path).map_err(|e| format!("{}: {e}", a.attestations_path.display()));
     let (keys, sha512, attestations) = match (keys, sha512, attestations) {
