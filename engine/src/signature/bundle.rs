@@ -354,8 +354,7 @@ fn check_validity(leaf: &[u8], times: &[i64]) -> Result<(), BundleError> {
     use der::Decode as _;
     let cert = x509_cert::Certificate::from_der(leaf)
         .map_err(|e| BundleError::Malformed(format!("signing certificate: {e}")))?;
-    let v = cert.tbs_certificate().validity();
-    let (nb, na) = (v.not_before.to_unix_duration().as_secs() as i64, v.not_after.to_unix_duration().as_secs() as i64);
+    let (nb, na) = super::keys::validity(&cert);
     let show = |t: i64| jiff::Timestamp::from_second(t).map(|t| t.to_string()).unwrap_or_else(|_| t.to_string());
     for &t in times {
         if t < nb || t > na {

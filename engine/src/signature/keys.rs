@@ -170,6 +170,12 @@ pub fn verify_sha256(pem: &[u8], sha256: &[u8; 32], sig: &[u8]) -> Result<(), St
     }
 }
 
+/// A certificate's validity window, `(not before, not after)` in Unix seconds.
+pub fn validity(cert: &x509_cert::Certificate) -> (i64, i64) {
+    let v = cert.tbs_certificate().validity();
+    (v.not_before.to_unix_duration().as_secs() as i64, v.not_after.to_unix_duration().as_secs() as i64)
+}
+
 pub const RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 pub const RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
 pub const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");

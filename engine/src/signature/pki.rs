@@ -59,9 +59,8 @@ fn name(c: &Certificate) -> String {
 }
 
 fn valid_at(c: &Certificate, now: i64) -> Result<(), String> {
+    let (nb, na) = keys::validity(c);
     let v = c.tbs_certificate().validity();
-    let nb = v.not_before.to_unix_duration().as_secs() as i64;
-    let na = v.not_after.to_unix_duration().as_secs() as i64;
     if now < nb {
         return Err(format!("certificate `{}` is not valid before {}", name(c), v.not_before));
     }

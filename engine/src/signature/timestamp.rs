@@ -196,9 +196,7 @@ fn check_attributes(signer: &SignerInfo, econtent: &[u8]) -> Result<(), Timestam
 }
 
 fn cert_time_ok(c: &Certificate, t: i64) -> bool {
-    let v = c.tbs_certificate().validity();
-    let nb = v.not_before.to_unix_duration().as_secs() as i64;
-    let na = v.not_after.to_unix_duration().as_secs() as i64;
+    let (nb, na) = keys::validity(c);
     nb <= t && t <= na
 }
 
