@@ -53,8 +53,9 @@ pub struct ServeOptions {
 pub struct Judged {
     pub digest: Digest,
     pub report: Arc<Report>,
-    /// The report's JSON, written once for all the requests it answers.
-    json: Arc<std::sync::OnceLock<String>>,
+    /// The report's JSON, written once for all the requests it answers
+    /// (shared by reference count, never copied per response).
+    json: Arc<std::sync::OnceLock<axum::body::Bytes>>,
 }
 
 impl Judged {
@@ -63,8 +64,8 @@ impl Judged {
     }
 
     /// The report as `portcullis audit --format json` prints it.
-    pub fn json(&self) -> &str {
-        self.json.get_or_init(|| self.report.to_json())
+    pub fn json(&self) -> axum::body::Bytes {
+        self.json.get_or_init(|| self.report.to_json().into()).clone()
     }
 }
 
@@ -403,7 +404,7 @@ async fn evaluate_inner(state: &Arc<AppState>, body: &[u8]) -> (Response, &'stat
                     (header::CONTENT_TYPE, "application/json"),
                     (header::HeaderName::from_static("x-portcullis-cache"), cache),
                 ],
-                judged.json().to_string(),
+                judged.json(),
             )
                 .into_response();
             (response, verdict)
