@@ -29,7 +29,7 @@ pub fn build_guests(packages: &[&str], watch: &[&str]) -> Vec<PathBuf> {
         println!("cargo:rerun-if-changed={}", root.join(w).display());
     }
     println!("cargo:rerun-if-env-changed=PORTCULLIS_GUEST_CARGO_FLAGS");
-    let target_dir = guest_target_dir();
+    let target_dir = guest_target_dir().join(checkout_key(&root));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(&root)
@@ -91,6 +91,16 @@ fn workspace_root() -> PathBuf {
         }
         dir = dir.parent().expect("no workspace root above the build script's crate");
     }
+}
+
+/// A short name for the checkout: two checkouts sharing one outer target
+/// directory (worktrees, CI clones beside a developer's) must not overwrite
+/// each other's components, whose file names carry no hash of their sources.
+fn checkout_key(root: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    root.hash(&mut h);
+    format!("{:016x}", h.finish())
 }
 
 /// `<outer target dir>/guests`, found from OUT_DIR
