@@ -14,6 +14,7 @@ fn main() {
         ("PORTCULLIS_BUILTIN_GO_INDEX", "portcullis-plugin-go-index"),
         ("PORTCULLIS_BUILTIN_SBOM", "portcullis-plugin-sbom"),
         ("PORTCULLIS_BUILTIN_SIGNATURES", "portcullis-plugin-signatures"),
+        ("PORTCULLIS_BUILTIN_KUBERNETES", "portcullis-plugin-kubernetes"),
         ("PORTCULLIS_TEST_HOSTILE_WASM", "portcullis-guest-hostile"),
     ];
     let packages: Vec<&str> = guests.iter().map(|(_, p)| *p).collect();
@@ -28,6 +29,7 @@ fn main() {
             "plugins/go-index",
             "plugins/sbom",
             "plugins/signatures",
+            "plugins/kubernetes",
             "tests/guests",
             "Cargo.toml",
         ],

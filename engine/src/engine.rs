@@ -5,10 +5,11 @@
 //! metadata); `Engine::audit` is then cheap and can be called concurrently —
 //! the same semantics an admission controller embedding the library gets.
 
-use crate::evidence::Evidence;
+use crate::admission::{ImageOutcome, Workload};
+use crate::evidence::{Evidence, Subject, SubjectKind};
 use crate::model::{Enforcement, FailurePolicy, Outcome, RawFinding, Severity};
 use crate::plugin::{LoadError, LoadedPlugin, PluginHost, PluginInfo, Queries, bindings};
-use crate::policy::{Policy, PolicyError, RulePlan};
+use crate::policy::{Policy, PolicyError, RulePlan, Scope};
 use crate::report::{Effect, Finding, Report, SubjectReport, Verdict, WaiverUse};
 use crate::source::Input;
 use rayon::prelude::*;
@@ -17,6 +18,13 @@ use std::sync::Arc;
 
 /// Rule id of the host's own finding for evidence that could not be trusted.
 pub const EVIDENCE_RULE: &str = "portcullis/evidence";
+
+/// Every kind of subject, in the order `rule_configs` keeps them.
+const KINDS: [SubjectKind; 4] = [SubjectKind::Image, SubjectKind::Index, SubjectKind::Artifact, SubjectKind::Workload];
+
+fn kind_slot(kind: SubjectKind) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -50,9 +58,10 @@ pub struct Engine {
     plan: RulePlan,
     host: PluginHost,
     plugins: Vec<LoadedPlugin>,
-    /// The enabled rules of each plugin (same order as `plugins`), with their
-    /// parameters, as sent on every call: fixed by the policy, built once.
-    rule_configs: Vec<Vec<bindings::wit::RuleConfig>>,
+    /// The enabled rules of each plugin (same order as `plugins`) for each
+    /// kind of subject (order of [`KINDS`]), with their parameters, as sent
+    /// on every call: fixed by the policy, built once.
+    rule_configs: Vec<[Vec<bindings::wit::RuleConfig>; 4]>,
     today: jiff::civil::Date,
     /// The root given in the options; the default is parsed only when a
     /// subject carries signatures to verify.
@@ -84,21 +93,21 @@ impl Engine {
             }
             all_rules.extend(p.rules.iter().cloned());
         }
-        // The workload rules of admission are the host's own.
-        all_rules.extend(crate::admission::rules());
         let today = options.today.unwrap_or_else(|| jiff::Zoned::now().date());
         let plan = policy.resolve(&all_rules, today)?;
         let rule_configs = plugins
             .iter()
             .map(|p| {
-                plan.rules
-                    .iter()
-                    .filter(|r| r.enabled && r.info.plugin == p.info.name)
-                    .map(|r| bindings::wit::RuleConfig {
-                        id: r.info.id.clone(),
-                        params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
-                    })
-                    .collect()
+                KINDS.map(|kind| {
+                    plan.rules
+                        .iter()
+                        .filter(|r| r.enabled && r.info.plugin == p.info.name && r.info.judges(kind))
+                        .map(|r| bindings::wit::RuleConfig {
+                            id: r.info.id.clone(),
+                            params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
+                        })
+                        .collect()
+                })
             })
             .collect();
         let fingerprint = {
@@ -172,11 +181,11 @@ impl Engine {
             subjects,
             waivers_used,
             self.plan.warnings.clone(),
-            // The workload rules judge admission requests, not images.
+            // Workload rules judge admission requests, not images.
             self.plan
                 .rules
                 .iter()
-                .filter(|r| r.info.plugin != crate::admission::PROVIDER)
+                .filter(|r| r.info.targets.iter().any(|k| *k != SubjectKind::Workload))
                 .map(|r| r.info.clone())
                 .collect(),
         )
@@ -216,15 +225,11 @@ impl Engine {
                     }
                     _ => Queries::default(),
                 };
-                self.plugins
-                    .iter()
-                    .zip(&self.rule_configs)
-                    .filter(|(_, rules)| !rules.is_empty())
-                    .flat_map(|(p, rules)| self.host.evaluate(p, &target, rules, &queries))
-                    .collect()
+                self.evaluate(subject.kind, &target, &queries)
             }
         };
-        let mut findings: Vec<Finding> = raw.into_iter().map(|f| self.apply(f, subject)).collect();
+        let scope = Scope::of_subject(subject);
+        let mut findings: Vec<Finding> = raw.into_iter().map(|f| self.apply(f, &scope)).collect();
         if let Evidence::Unreadable { reason, .. } = evidence {
             findings.insert(
                 0,
@@ -248,7 +253,40 @@ impl Engine {
         SubjectReport::new(subject, verdict, findings)
     }
 
-    fn apply(&self, raw: RawFinding, subject: &crate::evidence::Subject) -> Finding {
+    /// Runs every plugin that has enabled rules for this kind of subject.
+    fn evaluate(&self, kind: SubjectKind, target: &bindings::wit::Target, queries: &Queries) -> Vec<RawFinding> {
+        let slot = kind_slot(kind);
+        self.plugins
+            .iter()
+            .zip(&self.rule_configs)
+            .filter(|(_, rules)| !rules[slot].is_empty())
+            .flat_map(|(p, rules)| self.host.evaluate(p, target, &rules[slot], queries))
+            .collect()
+    }
+
+    /// Judges a workload of an admission request by the rules that judge
+    /// workloads, given what the image policy concluded about each of its
+    /// image references. Admission's answer is made from this report
+    /// ([`crate::admission::Admission::decide`]).
+    pub fn judge_workload(&self, workload: &Workload, images: &[(&str, ImageOutcome<'_>)]) -> SubjectReport {
+        let subject = Subject {
+            kind: SubjectKind::Workload,
+            reference: workload.reference(),
+            repository: None,
+            digest: workload.digest.clone(),
+            media_type: bindings::WORKLOAD_MEDIA_TYPE.to_string(),
+            platform: None,
+            parent_index: None,
+        };
+        let target = bindings::workload(&subject, workload, images, self.policy.admission.mutate);
+        let raw = self.evaluate(SubjectKind::Workload, &target, &Queries::default());
+        let scope = Scope::of_workload(workload);
+        let findings: Vec<Finding> = raw.into_iter().map(|f| self.apply(f, &scope)).collect();
+        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) { Verdict::Deny } else { Verdict::Admit };
+        SubjectReport::new(&subject, verdict, findings)
+    }
+
+    fn apply(&self, raw: RawFinding, scope: &Scope<'_>) -> Finding {
         let setting = self.plan.rules.iter().find(|r| r.info.id == raw.rule);
         let (title, enforcement, severity, remediation) = match setting {
             Some(s) => (s.info.title.clone(), s.enforcement, s.severity, s.info.remediation.clone()),
@@ -258,16 +296,11 @@ impl Engine {
         let effect = match raw.outcome {
             Outcome::Pass | Outcome::Skip => Effect::None,
             Outcome::Fail => {
-                let digests: Vec<&str> =
-                    [Some(subject.digest.as_str()), subject.parent_index.as_ref().map(|d| d.as_str())]
-                        .into_iter()
-                        .flatten()
-                        .collect();
                 waiver = self
                     .policy
                     .waivers
                     .iter()
-                    .find(|w| !w.is_expired(self.today) && w.covers(&raw.rule, subject.repository.as_deref(), &digests))
+                    .find(|w| !w.is_expired(self.today) && w.covers(&raw.rule, scope))
                     .cloned();
                 if waiver.is_some() {
                     Effect::Waived

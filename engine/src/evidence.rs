@@ -14,6 +14,8 @@ pub enum SubjectKind {
     Index,
     /// A release artifact (a file, or its digest) with its sidecars.
     Artifact,
+    /// A Kubernetes workload of an admission request (its pod spec).
+    Workload,
 }
 
 /// What is being judged: one platform image, an index of them, or a

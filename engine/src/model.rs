@@ -108,6 +108,15 @@ pub struct RuleInfo {
     pub params: Vec<ParamSpec>,
     /// The plugin that implements it.
     pub plugin: String,
+    /// The kinds of subject it judges; the engine asks it about no other.
+    pub targets: Vec<crate::evidence::SubjectKind>,
+}
+
+impl RuleInfo {
+    /// Whether the rule judges this kind of subject.
+    pub fn judges(&self, kind: crate::evidence::SubjectKind) -> bool {
+        self.targets.contains(&kind)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

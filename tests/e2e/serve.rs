@@ -457,7 +457,7 @@ fn a_policy_that_does_not_parse_is_refused_at_start() {
 /// its policy parses, and the webhooks reach the server the way it listens.
 #[test]
 fn deployment_manifests_pass_their_own_rules() {
-    use portcullis::admission::Workload;
+    use portcullis::admission::{Admission, Workload};
     use serde::Deserialize as _;
     let mut docs: Vec<Value> = Vec::new();
     for file in ["portcullis.yaml", "webhooks.yaml"] {
@@ -473,15 +473,23 @@ fn deployment_manifests_pass_their_own_rules() {
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
     assert!(policy.admission.exempt_namespaces.contains(&"portcullis-system".to_string()));
     let engine = support::engine_with(policy);
-    let params = |id: &str| engine.plan().rules.iter().find(|r| r.info.id == id).unwrap().params.clone();
 
     let deployment = of_kind("Deployment");
     let request =
         json!({"uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "object": deployment});
     let w = Workload::from_request(&request).unwrap().unwrap();
-    assert_eq!(w.k8s_security_context().outcome, portcullis::model::Outcome::Pass, "{:?}", w.k8s_security_context());
-    assert_eq!(w.k8s_seccomp(&params("K8S-003")).outcome, portcullis::model::Outcome::Pass);
-    assert_eq!(w.k8s_probes(&params("K8S-004")).outcome, portcullis::model::Outcome::Pass);
+    let admission = Admission::decide(&engine, &w, &[]);
+    for rule in ["K8S-002", "K8S-003", "K8S-004"] {
+        let f = admission.report.findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule}"));
+        assert_eq!(f.outcome, portcullis::model::Outcome::Pass, "{rule}: {}", f.message);
+    }
+    // No image was judged here: K8S-005 cannot decide, and fails closed.
+    assert!(!admission.allowed);
+    assert!(
+        admission.reasons.iter().any(|r| r.starts_with("K8S-005 (failure-policy deny)")),
+        "{:?}",
+        admission.reasons
+    );
 
     let container = &deployment["spec"]["template"]["spec"]["containers"][0];
     let port = container["ports"][0]["containerPort"].as_u64().unwrap();
@@ -521,4 +529,56 @@ fn deployment_manifests_pass_their_own_rules() {
             assert!(resources.contains(&r), "{kind} does not send {r}");
         }
     }
+}
+
+/// A waiver for a workload rule, scoped to one namespace: K8S-002 is waived
+/// there and nowhere else — through the library and through `/validate`.
+#[test]
+fn a_workload_waiver_applies_only_in_its_namespace() {
+    use portcullis::admission::{Admission, ImageOutcome, Workload};
+    let waiver = "[[waivers]]\nrule = \"K8S-002\"\nnamespace = \"legacy\"\nkind = \"Pod\"\nreason = \"runs as root until v2\"\nowner = \"team-legacy@acme.corp\"\n";
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = policy_copy(dir.path(), waiver);
+    let root_pod = |image: &str, namespace: &str| {
+        let mut r = request_with("pod_creation_signed.json", image, true);
+        r["object"]["spec"]["securityContext"]["runAsNonRoot"] = json!(false);
+        r["namespace"] = json!(namespace);
+        r["object"]["metadata"]["namespace"] = json!(namespace);
+        r
+    };
+
+    // The library: the image judged from its layout, the workload decided.
+    let policy = portcullis::Policy::from_file(&policy_file).unwrap();
+    let engine = support::engine_with(policy);
+    let image = "registry.example/go/go-static-good:v1";
+    let report = engine.audit(&support::open(&support::image("oci/go-static-good")));
+    let digest = portcullis::digest::Digest::parse(&digest_of("oci/go-static-good")).unwrap();
+    let images = [(image, ImageOutcome::Judged { digest: &digest, report: &report })];
+    for (namespace, allowed) in [("legacy", true), ("prod", false), ("legacy-2", false)] {
+        let w = Workload::from_request(&root_pod(image, namespace)).unwrap().unwrap();
+        let a = Admission::decide(&engine, &w, &images);
+        assert_eq!(a.allowed, allowed, "{namespace}: {:?}", a.reasons);
+        let f = a.report.findings.iter().find(|f| f.rule == "K8S-002").unwrap();
+        assert_eq!(f.outcome, portcullis::model::Outcome::Fail);
+        assert_eq!(f.waiver.is_some(), allowed, "{namespace}");
+        if !allowed {
+            assert!(
+                a.reasons.iter().any(|r| r.starts_with("K8S-002: ") && r.contains("runAsNonRoot")),
+                "{:?}",
+                a.reasons
+            );
+        }
+    }
+
+    // The server, on a real registry.
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-static-good"), "v1", "go/go-static-good:v1");
+    let server = Server::start(&policy_file, &[]);
+    let image = format!("{}/go/go-static-good:v1", registry.addr);
+    let r = server.review("/validate", root_pod(&image, "legacy"));
+    assert_eq!(r["allowed"], true, "{r}");
+    let r = server.review("/validate", root_pod(&image, "prod"));
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("K8S-002: containers[") && msg.contains("runAsNonRoot"), "{msg}");
 }

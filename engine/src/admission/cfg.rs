@@ -63,6 +63,13 @@ impl Default for AdmissionSettings {
     }
 }
 
+impl AdmissionSettings {
+    /// Whether the workload's namespace is exempt (answered allowed, unjudged).
+    pub fn exempts(&self, w: &super::Workload) -> bool {
+        w.namespace.as_ref().is_some_and(|ns| self.exempt_namespaces.iter().any(|e| e == ns))
+    }
+}
+
 impl AdmissionCfg {
     pub fn settings(&self) -> AdmissionSettings {
         AdmissionSettings {

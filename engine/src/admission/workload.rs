@@ -1,7 +1,9 @@
-//! One workload from an AdmissionReview: where its pod spec is, its
-//! containers and images, and the workload rules K8S-001..004 over it.
+//! One workload from an AdmissionReview, read into typed evidence: where its
+//! pod spec is, every container with its image, security context and probes.
+//! The workload rules (builtin plugin `kubernetes`) judge this evidence; this
+//! file only reads the request, as the API server and the kubelet read it.
 
-use crate::model::{Outcome, ParamValue};
+use crate::digest::Digest;
 use serde_json::Value;
 
 /// Pod-spec pointer of each workload kind (JSON Pointer, RFC 6901).
@@ -16,6 +18,70 @@ fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
     })
 }
 
+/// Which list of the pod spec a container is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerList {
+    Init,
+    Regular,
+    Ephemeral,
+}
+
+impl ContainerList {
+    /// The pod spec's field name.
+    pub fn field(self) -> &'static str {
+        match self {
+            ContainerList::Init => "initContainers",
+            ContainerList::Regular => "containers",
+            ContainerList::Ephemeral => "ephemeralContainers",
+        }
+    }
+}
+
+const LISTS: [ContainerList; 3] = [ContainerList::Init, ContainerList::Regular, ContainerList::Ephemeral];
+
+/// Security settings as written; `None` where a field is unset or not of
+/// its type (a string `"true"` is not `true` to the kubelet either).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecurityContext {
+    pub run_as_non_root: Option<bool>,
+    pub run_as_user: Option<i64>,
+    pub read_only_root_filesystem: Option<bool>,
+    pub allow_privilege_escalation: Option<bool>,
+    pub privileged: Option<bool>,
+    pub seccomp_profile: Option<String>,
+    pub windows_host_process: Option<bool>,
+}
+
+impl SecurityContext {
+    fn read(v: Option<&Value>) -> Option<SecurityContext> {
+        let v = v.filter(|v| v.is_object())?;
+        let flag = |p: &str| v.pointer(p).and_then(Value::as_bool);
+        Some(SecurityContext {
+            run_as_non_root: flag("/runAsNonRoot"),
+            run_as_user: v.get("runAsUser").and_then(Value::as_i64),
+            read_only_root_filesystem: flag("/readOnlyRootFilesystem"),
+            allow_privilege_escalation: flag("/allowPrivilegeEscalation"),
+            privileged: flag("/privileged"),
+            seccomp_profile: v.pointer("/seccompProfile/type").and_then(Value::as_str).map(str::to_string),
+            windows_host_process: flag("/windowsOptions/hostProcess"),
+        })
+    }
+}
+
+/// One container of the pod spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Container {
+    pub list: ContainerList,
+    pub name: String,
+    /// The image reference as written (empty when missing).
+    pub image: String,
+    pub security_context: Option<SecurityContext>,
+    /// Probes declared as objects: `liveness`, `readiness`, `startup`.
+    pub probes: Vec<String>,
+    /// JSON Pointer of the container in the request's object.
+    pub pointer: String,
+}
+
 /// A container's image, where it is written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImageUse {
@@ -27,24 +93,19 @@ pub struct ImageUse {
     pub pointer: String,
 }
 
-/// One rule's outcome on the workload.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WorkloadFinding {
-    pub rule: &'static str,
-    pub outcome: Outcome,
-    pub message: String,
-}
-
 #[derive(Debug, Clone)]
 pub struct Workload {
     pub kind: String,
+    /// The namespace the API server authorised (`request.namespace`), else
+    /// the object's own.
     pub namespace: Option<String>,
     pub name: Option<String>,
-    pointer: &'static str,
-    spec: Value,
+    pub operation: String,
+    /// sha256 of the object as sent: the workload subject's digest.
+    pub digest: Digest,
+    pub pod_security_context: Option<SecurityContext>,
+    pub containers: Vec<Container>,
 }
-
-const LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
 
 impl Workload {
     /// The workload in an AdmissionReview `request` (`object`), or `None`
@@ -64,149 +125,61 @@ impl Workload {
         let spec = object
             .pointer(pointer)
             .filter(|s| s.is_object())
-            .ok_or_else(|| format!("{kind} without a pod spec at {pointer}"))?
-            .clone();
+            .ok_or_else(|| format!("{kind} without a pod spec at {pointer}"))?;
         let meta = |k: &str| {
-            object
-                .pointer(&format!("/metadata/{k}"))
-                .or_else(|| request.get(k))
+            request
+                .get(k)
+                .or_else(|| object.pointer(&format!("/metadata/{k}")))
                 .and_then(Value::as_str)
                 .map(str::to_string)
         };
-        Ok(Some(Workload { kind: kind.to_string(), namespace: meta("namespace"), name: meta("name"), pointer, spec }))
+        let mut containers = Vec::new();
+        for list in LISTS {
+            for (i, c) in spec.get(list.field()).and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let text = |k: &str| c.get(k).and_then(Value::as_str).map(str::to_string);
+                containers.push(Container {
+                    list,
+                    name: text("name").unwrap_or_else(|| "?".into()),
+                    image: text("image").unwrap_or_default(),
+                    security_context: SecurityContext::read(c.get("securityContext")),
+                    probes: ["liveness", "readiness", "startup"]
+                        .into_iter()
+                        .filter(|p| c.get(format!("{p}Probe")).is_some_and(Value::is_object))
+                        .map(str::to_string)
+                        .collect(),
+                    pointer: format!("{pointer}/{}/{i}", list.field()),
+                });
+            }
+        }
+        Ok(Some(Workload {
+            kind: kind.to_string(),
+            namespace: meta("namespace"),
+            name: meta("name"),
+            operation: request.get("operation").and_then(Value::as_str).unwrap_or("CREATE").to_string(),
+            digest: Digest::sha256(object.to_string().as_bytes()),
+            pod_security_context: SecurityContext::read(spec.get("securityContext")),
+            containers,
+        }))
+    }
+
+    /// `Deployment ns/name`, as reports name the workload.
+    pub fn reference(&self) -> String {
+        let ns = self.namespace.as_deref().unwrap_or("-");
+        format!("{} {ns}/{}", self.kind, self.name.as_deref().unwrap_or("?"))
     }
 
     /// Every container's image, init and ephemeral containers included.
     pub fn images(&self) -> Vec<ImageUse> {
-        let mut v = Vec::new();
-        for list in LISTS {
-            for (i, c) in self.spec.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
-                v.push(ImageUse {
-                    list,
-                    container: c.get("name").and_then(Value::as_str).unwrap_or("?").to_string(),
-                    image: c.get("image").and_then(Value::as_str).unwrap_or_default().to_string(),
-                    pointer: format!("{}/{list}/{i}/image", self.pointer),
-                });
-            }
-        }
-        v
+        self.containers
+            .iter()
+            .map(|c| ImageUse {
+                list: c.list.field(),
+                container: c.name.clone(),
+                image: c.image.clone(),
+                pointer: format!("{}/image", c.pointer),
+            })
+            .collect()
     }
-
-    fn containers(&self, lists: &[&'static str]) -> impl Iterator<Item = (&'static str, String, &Value)> {
-        lists.iter().flat_map(move |list| {
-            self.spec
-                .get(*list)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(move |c| (*list, c.get("name").and_then(Value::as_str).unwrap_or("?").to_string(), c))
-        })
-    }
-
-    /// K8S-001: images by digest. With `mutate`, tags will be pinned by the
-    /// mutating webhook, so a tag alone passes.
-    pub fn k8s_digest(&self, mutate: bool) -> WorkloadFinding {
-        let tagged: Vec<String> = self
-            .images()
-            .into_iter()
-            .filter(|u| !u.image.contains("@sha256:"))
-            .map(|u| format!("{} ({})", u.image, u.container))
-            .collect();
-        let (outcome, message) = if tagged.is_empty() {
-            (Outcome::Pass, "every image is referenced by digest".to_string())
-        } else if mutate {
-            (Outcome::Pass, format!("pinned to digests by the mutating webhook: {}", tagged.join(", ")))
-        } else {
-            (Outcome::Fail, format!("not referenced by digest: {}", tagged.join(", ")))
-        };
-        WorkloadFinding { rule: super::K8S_DIGEST, outcome, message }
-    }
-
-    /// K8S-002: non-root, read-only root filesystem, no privilege escalation.
-    pub fn k8s_security_context(&self) -> WorkloadFinding {
-        let pod_non_root = self.spec.pointer("/securityContext/runAsNonRoot") == Some(&Value::Bool(true));
-        let mut problems = Vec::new();
-        for (list, name, c) in self.containers(&LISTS) {
-            let sc = c.get("securityContext");
-            let field = |k: &str| sc.and_then(|s| s.get(k));
-            let mut missing = Vec::new();
-            let non_root = match field("runAsNonRoot") {
-                Some(Value::Bool(b)) => *b,
-                _ => pod_non_root,
-            };
-            if !non_root {
-                missing.push("runAsNonRoot: true");
-            }
-            if field("readOnlyRootFilesystem") != Some(&Value::Bool(true)) {
-                missing.push("readOnlyRootFilesystem: true");
-            }
-            if field("allowPrivilegeEscalation") != Some(&Value::Bool(false)) {
-                missing.push("allowPrivilegeEscalation: false");
-            }
-            if field("privileged") == Some(&Value::Bool(true)) {
-                missing.push("not privileged");
-            }
-            if !missing.is_empty() {
-                problems.push(format!("{list}[{name}] lacks {}", missing.join(", ")));
-            }
-        }
-        finding(super::K8S_SECURITY_CONTEXT, problems, "every container is non-root, read-only, unescalated")
-    }
-
-    /// K8S-003: seccomp profile of the pod, or of every container.
-    pub fn k8s_seccomp(&self, params: &[(String, ParamValue)]) -> WorkloadFinding {
-        let allowed = text_list(params, "allowed_profiles");
-        let pod = self.spec.pointer("/securityContext/seccompProfile/type").and_then(Value::as_str);
-        let mut problems = Vec::new();
-        for (list, name, c) in self.containers(&LISTS) {
-            let own = c.pointer("/securityContext/seccompProfile/type").and_then(Value::as_str);
-            match own.or(pod) {
-                Some(t) if allowed.iter().any(|a| a == t) => {}
-                Some(t) => problems.push(format!("{list}[{name}] has seccomp profile {t}")),
-                None => problems.push(format!("{list}[{name}] has no seccomp profile")),
-            }
-        }
-        if !problems.is_empty() {
-            problems.push(format!("allowed: {}", allowed.join(", ")));
-        }
-        finding(super::K8S_SECCOMP, problems, "seccomp profile set")
-    }
-
-    /// K8S-004: probes on every regular container.
-    pub fn k8s_probes(&self, params: &[(String, ParamValue)]) -> WorkloadFinding {
-        let wanted = text_list(params, "probes");
-        let mut problems = Vec::new();
-        for (_, name, c) in self.containers(&["containers"]) {
-            let missing: Vec<&str> = wanted
-                .iter()
-                .filter(|p| c.get(format!("{p}Probe")).is_none_or(|v| !v.is_object()))
-                .map(String::as_str)
-                .collect();
-            if !missing.is_empty() {
-                problems.push(format!("containers[{name}] has no {} probe", missing.join("/")));
-            }
-        }
-        finding(super::K8S_PROBES, problems, "probes configured")
-    }
-}
-
-fn finding(rule: &'static str, problems: Vec<String>, ok: &str) -> WorkloadFinding {
-    if problems.is_empty() {
-        WorkloadFinding { rule, outcome: Outcome::Pass, message: ok.to_string() }
-    } else {
-        WorkloadFinding { rule, outcome: Outcome::Fail, message: problems.join("; ") }
-    }
-}
-
-fn text_list(params: &[(String, ParamValue)], name: &str) -> Vec<String> {
-    params
-        .iter()
-        .find(|(n, _)| n == name)
-        .and_then(|(_, v)| match v {
-            ParamValue::TextList(l) => Some(l.clone()),
-            _ => None,
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -224,9 +197,9 @@ mod tests {
             "initContainers": [{"name": "init", "image": "r.example/init:1",
                 "securityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false}}],
             "containers": [{"name": "app", "image": "r.example/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
-                "securityContext": {"readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false},
+                "securityContext": {"readOnlyRootFilesystem": "true", "runAsUser": 0},
                 "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
-                "readinessProbe": {"httpGet": {"path": "/readyz", "port": 8080}}}]
+                "readinessProbe": true}]
         })
     }
 
@@ -256,33 +229,26 @@ mod tests {
     }
 
     #[test]
-    fn rules_pass_on_a_hardened_pod_and_name_what_is_missing() {
-        let params = vec![
-            ("allowed_profiles".to_string(), ParamValue::TextList(vec!["RuntimeDefault".into(), "Localhost".into()])),
-            ("probes".to_string(), ParamValue::TextList(vec!["liveness".into(), "readiness".into()])),
-        ];
+    fn fields_are_read_with_their_types() {
         let w = Workload::from_request(&request("Pod", json!({"spec": pod_spec()}))).unwrap().unwrap();
-        assert_eq!(w.k8s_security_context().outcome, Outcome::Pass);
-        assert_eq!(w.k8s_seccomp(&params).outcome, Outcome::Pass);
-        assert_eq!(w.k8s_probes(&params).outcome, Outcome::Pass);
-        let d = w.k8s_digest(false);
-        assert_eq!(d.outcome, Outcome::Fail);
-        assert!(d.message.contains("r.example/init:1 (init)"), "{}", d.message);
-        assert_eq!(w.k8s_digest(true).outcome, Outcome::Pass);
+        let pod = w.pod_security_context.as_ref().unwrap();
+        assert_eq!(pod.run_as_non_root, Some(true));
+        assert_eq!(pod.seccomp_profile.as_deref(), Some("RuntimeDefault"));
+        let app = &w.containers[1];
+        assert_eq!(app.list, ContainerList::Regular);
+        let sc = app.security_context.as_ref().unwrap();
+        // A string is not a boolean to the kubelet.
+        assert_eq!(sc.read_only_root_filesystem, None);
+        assert_eq!(sc.run_as_user, Some(0));
+        // `readinessProbe: true` is no probe.
+        assert_eq!(app.probes, vec!["liveness".to_string()]);
+    }
 
-        let mut spec = pod_spec();
-        spec["securityContext"] = json!({});
-        spec["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = json!(true);
-        spec["containers"][0].as_object_mut().unwrap().remove("readinessProbe");
-        let w = Workload::from_request(&request("Pod", json!({"spec": spec}))).unwrap().unwrap();
-        let sc = w.k8s_security_context();
-        assert_eq!(sc.outcome, Outcome::Fail);
-        assert!(
-            sc.message.contains("containers[app] lacks runAsNonRoot: true, allowPrivilegeEscalation: false"),
-            "{}",
-            sc.message
-        );
-        assert!(w.k8s_seccomp(&params).message.contains("containers[app] has no seccomp profile"));
-        assert_eq!(w.k8s_probes(&params).message, "containers[app] has no readiness probe");
+    #[test]
+    fn the_namespace_is_the_one_the_api_server_authorised() {
+        let mut r = request("Pod", json!({"metadata": {"namespace": "prod"}, "spec": pod_spec()}));
+        r["namespace"] = json!("dev");
+        let w = Workload::from_request(&r).unwrap().unwrap();
+        assert_eq!(w.namespace.as_deref(), Some("dev"));
     }
 }

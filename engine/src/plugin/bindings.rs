@@ -12,6 +12,7 @@ pub use self::portcullis::policy::sboms;
 pub use self::portcullis::policy::signatures as sigs;
 pub use self::portcullis::policy::types as wit;
 
+use crate::admission;
 use crate::evidence::{self, Evidence, FileKind, ImageEvidence, IndexEvidence, Subject};
 use crate::model;
 use crate::oci::Platform;
@@ -119,6 +120,85 @@ pub fn target(e: &Evidence) -> Option<wit::Target> {
         Evidence::Index(i) => Some(wit::Target::Index(index(i))),
         Evidence::Artifact(a) => Some(wit::Target::Artifact(wit::Artifact { subject: subject(&a.subject) })),
         Evidence::Unreadable { .. } => None,
+    }
+}
+
+/// The media type reports give a workload subject.
+pub const WORKLOAD_MEDIA_TYPE: &str = "application/vnd.kubernetes.workload+json";
+
+fn security_context(s: &admission::SecurityContext) -> wit::SecurityContext {
+    wit::SecurityContext {
+        run_as_non_root: s.run_as_non_root,
+        run_as_user: s.run_as_user,
+        read_only_root_filesystem: s.read_only_root_filesystem,
+        allow_privilege_escalation: s.allow_privilege_escalation,
+        privileged: s.privileged,
+        seccomp_profile: s.seccomp_profile.clone(),
+        windows_host_process: s.windows_host_process,
+    }
+}
+
+/// The contract's view of a workload, with what the image policy concluded
+/// about each container's image; `pinned` when the mutating webhook pins tags.
+pub fn workload(
+    subject_of: &Subject,
+    w: &admission::Workload,
+    images: &[(&str, admission::ImageOutcome<'_>)],
+    pinned: bool,
+) -> wit::Target {
+    let judgement = |image: &str| {
+        images.iter().find(|(i, _)| *i == image).map(|(_, o)| match o {
+            admission::ImageOutcome::Undecided(why) => wit::ImageJudgement::Undecided(why.to_string()),
+            admission::ImageOutcome::Judged { digest, report } if report.verdict == crate::report::Verdict::Deny => {
+                let rules: std::collections::BTreeSet<&str> = report
+                    .subjects
+                    .iter()
+                    .flat_map(|s| &s.findings)
+                    .filter(|f| f.effect == crate::report::Effect::Deny)
+                    .map(|f| f.rule.as_str())
+                    .collect();
+                wit::ImageJudgement::Denied(wit::DeniedImage {
+                    digest: digest.to_string(),
+                    rules: rules.into_iter().map(str::to_string).collect(),
+                })
+            }
+            admission::ImageOutcome::Judged { digest, .. } => wit::ImageJudgement::Admitted(digest.to_string()),
+        })
+    };
+    wit::Target::Workload(wit::Workload {
+        subject: subject(subject_of),
+        kind: w.kind.clone(),
+        namespace: w.namespace.clone(),
+        name: w.name.clone(),
+        operation: w.operation.clone(),
+        pod_security_context: w.pod_security_context.as_ref().map(security_context),
+        containers: w
+            .containers
+            .iter()
+            .map(|c| wit::Container {
+                list: match c.list {
+                    admission::ContainerList::Init => wit::ContainerList::Init,
+                    admission::ContainerList::Regular => wit::ContainerList::Regular,
+                    admission::ContainerList::Ephemeral => wit::ContainerList::Ephemeral,
+                },
+                name: c.name.clone(),
+                image: c.image.clone(),
+                security_context: c.security_context.as_ref().map(security_context),
+                probes: c.probes.clone(),
+                pointer: c.pointer.clone(),
+                image_judgement: judgement(&c.image),
+            })
+            .collect(),
+        pinned_by_admission: pinned,
+    })
+}
+
+pub fn target_kind(k: wit::TargetKind) -> evidence::SubjectKind {
+    match k {
+        wit::TargetKind::Image => evidence::SubjectKind::Image,
+        wit::TargetKind::Index => evidence::SubjectKind::Index,
+        wit::TargetKind::Artifact => evidence::SubjectKind::Artifact,
+        wit::TargetKind::Workload => evidence::SubjectKind::Workload,
     }
 }
 

@@ -7,6 +7,7 @@ const BUILTINS: &[(&str, &[u8])] = &[
     ("go-index", include_bytes!(env!("PORTCULLIS_BUILTIN_GO_INDEX"))),
     ("sbom", include_bytes!(env!("PORTCULLIS_BUILTIN_SBOM"))),
     ("signatures", include_bytes!(env!("PORTCULLIS_BUILTIN_SIGNATURES"))),
+    ("kubernetes", include_bytes!(env!("PORTCULLIS_BUILTIN_KUBERNETES"))),
 ];
 
 /// Names a policy can use in `[plugins.NAME]` without a path.

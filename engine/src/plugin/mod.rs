@@ -55,7 +55,7 @@ pub enum LoadError {
     PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
-    #[error("plugin `{name}` does not fit the portcullis:policy@0.1.0 contract: {reason}")]
+    #[error("plugin `{name}` does not fit the portcullis:policy@0.2.0 contract: {reason}")]
     Contract { name: String, reason: String },
     #[error("plugin `{name}` failed while describing itself: {reason}")]
     Metadata { name: String, reason: String },
@@ -609,6 +609,9 @@ fn convert_meta(plugin: &str, rules: Vec<wit::RuleMeta>) -> Result<Vec<RuleInfo>
         if out.iter().any(|o| o.id == r.id) {
             return Err(bad(format!("rule `{}` is declared twice", r.id)));
         }
+        if r.targets.is_empty() {
+            return Err(bad(format!("rule `{}` judges no kind of target (its `targets` list is empty)", r.id)));
+        }
         let mut params = Vec::new();
         for p in r.params {
             let ty = bindings::param_type(p.type_);
@@ -635,6 +638,7 @@ fn convert_meta(plugin: &str, rules: Vec<wit::RuleMeta>) -> Result<Vec<RuleInfo>
             default_enforcement: bindings::enforcement(r.default_enforcement),
             params,
             plugin: plugin.to_string(),
+            targets: r.targets.into_iter().map(bindings::target_kind).collect(),
         });
     }
     Ok(out)

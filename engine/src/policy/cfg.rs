@@ -27,6 +27,14 @@
 //! reason = "health endpoint arrives in v2"
 //! owner = "team-legacy@acme.corp"
 //! expires = 2027-03-31
+//!
+//! [[waivers]]                  # workload rules are scoped by namespace / kind / name
+//! rule = "K8S-002"
+//! namespace = "legacy-*"
+//! kind = "Deployment"
+//! name = "batch-*"
+//! reason = "runs as root until the v2 image"
+//! owner = "team-legacy@acme.corp"
 //! ```
 
 use crate::model::{Enforcement, FailurePolicy, Severity};
@@ -103,6 +111,15 @@ pub struct WaiverCfg {
     pub repository: Option<Spanned<String>>,
     #[serde(default)]
     pub digest: Option<Spanned<String>>,
+    /// Workload rules: a namespace glob (the namespace the API server authorised).
+    #[serde(default)]
+    pub namespace: Option<Spanned<String>>,
+    /// Workload rules: the workload kind (`Deployment`, `Pod`, ...).
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
+    /// Workload rules: a glob on the workload's name.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
     pub reason: Spanned<String>,
     pub owner: Spanned<String>,
     #[serde(default)]

@@ -10,6 +10,7 @@ pub mod diags;
 pub use diags::{Diagnostic, PolicyError};
 
 use crate::digest::Digest;
+use crate::evidence::SubjectKind;
 use crate::model::{Enforcement, FailurePolicy, ParamType, ParamValue, RuleInfo, Severity};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -59,6 +60,12 @@ pub struct Waiver {
     pub repository: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub reason: String,
     pub owner: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,6 +74,10 @@ pub struct Waiver {
     pub line: usize,
     #[serde(skip)]
     repo_glob: Option<globset::GlobMatcher>,
+    #[serde(skip)]
+    namespace_glob: Option<globset::GlobMatcher>,
+    #[serde(skip)]
+    name_glob: Option<globset::GlobMatcher>,
     #[serde(skip)]
     expires_on: Option<jiff::civil::Date>,
     #[serde(skip)]
@@ -78,21 +89,73 @@ impl Waiver {
         self.expires_on.is_some_and(|d| today > d)
     }
 
-    /// Whether the waiver covers `rule` on a subject with this repository and digest.
-    pub fn covers(&self, rule: &str, repository: Option<&str>, digests: &[&str]) -> bool {
-        if self.rule != rule {
-            return false;
+    /// Whether the waiver covers `rule` on a subject in this scope: every
+    /// field the waiver names must match (a field the subject lacks does not).
+    pub fn covers(&self, rule: &str, scope: &Scope<'_>) -> bool {
+        fn glob(g: &Option<globset::GlobMatcher>, value: Option<&str>) -> bool {
+            match (g, value) {
+                (None, _) => true,
+                (Some(g), Some(v)) => g.is_match(v),
+                (Some(_), None) => false,
+            }
         }
-        let repo_ok = match (&self.repo_glob, repository) {
-            (None, _) => true,
-            (Some(g), Some(r)) => g.is_match(r),
-            (Some(_), None) => false,
-        };
         let digest_ok = match &self.digest {
             None => true,
-            Some(d) => digests.contains(&d.as_str()),
+            Some(d) => scope.digests.contains(&d.as_str()),
         };
-        repo_ok && digest_ok
+        let kind_ok = match &self.kind {
+            None => true,
+            Some(k) => scope.kind == Some(k.as_str()),
+        };
+        self.rule == rule
+            && glob(&self.repo_glob, scope.repository)
+            && digest_ok
+            && glob(&self.namespace_glob, scope.namespace)
+            && kind_ok
+            && glob(&self.name_glob, scope.name)
+    }
+
+    /// Whether the waiver is scoped by workload fields (namespace, kind, name).
+    fn scopes_workloads(&self) -> bool {
+        self.namespace.is_some() || self.kind.is_some() || self.name.is_some()
+    }
+
+    /// Whether the waiver is scoped by image fields (repository, digest).
+    fn scopes_images(&self) -> bool {
+        self.repository.is_some() || self.digest.is_some()
+    }
+}
+
+/// What a waiver can match a subject by.
+#[derive(Debug, Clone, Default)]
+pub struct Scope<'a> {
+    pub repository: Option<&'a str>,
+    /// The subject's digest, and its index's for a platform image.
+    pub digests: Vec<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub name: Option<&'a str>,
+}
+
+impl<'a> Scope<'a> {
+    pub fn of_subject(s: &'a crate::evidence::Subject) -> Scope<'a> {
+        Scope {
+            repository: s.repository.as_deref(),
+            digests: [Some(s.digest.as_str()), s.parent_index.as_ref().map(|d| d.as_str())]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ..Scope::default()
+        }
+    }
+
+    pub fn of_workload(w: &'a crate::admission::Workload) -> Scope<'a> {
+        Scope {
+            namespace: w.namespace.as_deref(),
+            kind: Some(w.kind.as_str()),
+            name: w.name.as_deref(),
+            ..Scope::default()
+        }
     }
 }
 
@@ -248,25 +311,28 @@ impl Policy {
         for w in &file.waivers {
             let rule_span = span_of(&w.rule);
             let line = text[..rule_span.start].matches('\n').count() + 1;
-            if w.repository.is_none() && w.digest.is_none() {
+            if [&w.repository, &w.digest, &w.namespace, &w.kind, &w.name].iter().all(|f| f.is_none()) {
                 diags.push(
                     Diagnostic::new(
-                        "a waiver must name a `repository` glob and/or a `digest`",
+                        "a waiver must name a `repository` glob and/or a `digest` (image rules), or a `namespace`, `kind` and/or `name` (workload rules)",
                         Some(rule_span.clone()),
                     )
                     .with_note("to turn a rule off everywhere, set `enabled = false` in its [rules.ID] table"),
                 );
             }
-            let repo_glob = match &w.repository {
+            let mut glob = |field: &str, value: &Option<toml::Spanned<String>>| match value {
                 Some(r) => match globset::GlobBuilder::new(r.get_ref()).literal_separator(false).build() {
                     Ok(g) => Some(g.compile_matcher()),
                     Err(e) => {
-                        diags.push(Diagnostic::new(format!("invalid repository glob: {e}"), Some(span_of(r))));
+                        diags.push(Diagnostic::new(format!("invalid {field} glob: {e}"), Some(span_of(r))));
                         None
                     }
                 },
                 None => None,
             };
+            let repo_glob = glob("repository", &w.repository);
+            let namespace_glob = glob("namespace", &w.namespace);
+            let name_glob = glob("name", &w.name);
             if let Some(d) = &w.digest
                 && let Err(e) = Digest::parse(d.get_ref())
             {
@@ -292,11 +358,16 @@ impl Policy {
                 rule: w.rule.get_ref().clone(),
                 repository: w.repository.as_ref().map(|r| r.get_ref().clone()),
                 digest: w.digest.as_ref().map(|d| d.get_ref().clone()),
+                namespace: w.namespace.as_ref().map(|d| d.get_ref().clone()),
+                kind: w.kind.as_ref().map(|d| d.get_ref().clone()),
+                name: w.name.as_ref().map(|d| d.get_ref().clone()),
                 reason: w.reason.get_ref().clone(),
                 owner: w.owner.get_ref().clone(),
                 expires: expires_on.map(|d| d.to_string()),
                 line,
                 repo_glob,
+                namespace_glob,
+                name_glob,
                 expires_on,
                 rule_span,
             });
@@ -344,8 +415,35 @@ impl Policy {
             }
         }
         for w in &self.waivers {
-            if !known.contains(&w.rule.as_str()) {
+            let Some(info) = available.iter().find(|r| r.id == w.rule) else {
                 diags.push(Diagnostic::new(format!("waiver for unknown rule `{}`", w.rule), Some(w.rule_span.clone())));
+                continue;
+            };
+            // A waiver that can never match anything is a mistake, not a no-op.
+            let workloads = info.judges(SubjectKind::Workload);
+            let others = info.targets.iter().any(|k| *k != SubjectKind::Workload);
+            if w.scopes_workloads() && !workloads {
+                diags.push(
+                    Diagnostic::new(
+                        format!(
+                            "this waiver can never match: {} judges images, which have no namespace, kind or name",
+                            w.rule
+                        ),
+                        Some(w.rule_span.clone()),
+                    )
+                    .with_note("scope image rules by `repository` and/or `digest`"),
+                );
+            } else if w.scopes_images() && !others {
+                diags.push(
+                    Diagnostic::new(
+                        format!(
+                            "this waiver can never match: {} judges workloads, which have no repository or digest",
+                            w.rule
+                        ),
+                        Some(w.rule_span.clone()),
+                    )
+                    .with_note("scope workload rules by `namespace`, `kind` and/or `name`"),
+                );
             }
         }
         let mut rules = Vec::new();

@@ -1,15 +1,15 @@
 //! `POST /validate` and `POST /mutate`: one AdmissionReview in, one out.
 //!
-//! Both judge the workload the same way (the workload rules, then every
-//! image by the image policy, all within the policy's deadline); `/mutate`
+//! Both judge the workload the same way: every image by the image policy,
+//! all within the policy's deadline, then the workload by the library
+//! ([`Admission::decide`]: the workload rules, waivers, failure policy);
+//! this file only translates requests and answers. `/mutate`
 //! also answers a JSONPatch pinning each tag to the digest that was judged,
 //! so the validating call that follows hits the cache and the pod runs
 //! exactly what was judged.
 
 use super::{AppState, Loaded};
-use crate::admission::{self, Workload};
-use crate::model::{Enforcement, FailurePolicy, Outcome};
-use crate::report::{Effect, Verdict};
+use crate::admission::{Admission, ImageOutcome, Workload};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -81,14 +81,8 @@ pub(super) struct Decision {
     patch: Vec<Value>,
 }
 
-fn effect_of(enforcement: Enforcement) -> Effect {
-    match enforcement {
-        Enforcement::Enforce => Effect::Deny,
-        Enforcement::Warn => Effect::Warn,
-        Enforcement::Audit => Effect::None,
-    }
-}
-
+/// Reads the workload, judges each distinct image (cached, within the
+/// deadline), and hands both to the library's decision.
 async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decision {
     let mut d = Decision::default();
     if !state.is_ready() {
@@ -96,8 +90,7 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
         return d;
     }
     let loaded: Arc<Loaded> = state.policies()[0].clone();
-    let policy = loaded.engine.policy();
-    let settings = &policy.admission;
+    let settings = &loaded.engine.policy().admission;
     let deadline = tokio::time::Instant::now() + settings.deadline;
     let workload = match Workload::from_request(request) {
         Ok(Some(w)) => w,
@@ -110,31 +103,9 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
             return d;
         }
     };
-    if let Some(ns) = &workload.namespace
-        && settings.exempt_namespaces.iter().any(|e| e == ns)
-    {
+    if settings.exempts(&workload) {
         d.allowed = true;
         return d;
-    }
-    let plan = loaded.engine.plan();
-    let setting = |id: &str| plan.rules.iter().find(|r| r.info.id == id && r.enabled);
-
-    // Workload rules.
-    for id in [admission::K8S_DIGEST, admission::K8S_SECURITY_CONTEXT, admission::K8S_SECCOMP, admission::K8S_PROBES] {
-        let Some(s) = setting(id) else { continue };
-        let f = match id {
-            admission::K8S_DIGEST => workload.k8s_digest(settings.mutate),
-            admission::K8S_SECURITY_CONTEXT => workload.k8s_security_context(),
-            admission::K8S_SECCOMP => workload.k8s_seccomp(&s.params),
-            _ => workload.k8s_probes(&s.params),
-        };
-        if f.outcome == Outcome::Fail {
-            match effect_of(s.enforcement) {
-                Effect::Deny => d.reasons.push(format!("{}: {}", f.rule, f.message)),
-                Effect::Warn => d.warnings.push(format!("{}: {}", f.rule, f.message)),
-                _ => {}
-            }
-        }
     }
 
     // Images: each distinct reference judged once, all within the deadline.
@@ -142,7 +113,6 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
     let mut images: Vec<String> = uses.iter().map(|u| u.image.clone()).collect();
     images.sort();
     images.dedup();
-    let judge_images = setting(admission::K8S_IMAGES);
     let results = futures_util::future::join_all(images.iter().map(|image| {
         let state = state.clone();
         let loaded = loaded.clone();
@@ -158,67 +128,34 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
         }
     }))
     .await;
-
-    let mut pinned = Vec::new();
-    for (image, result) in images.iter().zip(results) {
-        match result {
-            Ok(judged) => {
-                pinned.push((image.clone(), judged.digest.to_string()));
-                let Some(rule) = judge_images else { continue };
-                let report = &judged.report;
-                let denying: Vec<String> = report
-                    .subjects
-                    .iter()
-                    .flat_map(|s| &s.findings)
-                    .filter(|f| f.effect == Effect::Deny)
-                    .map(|f| f.rule.clone())
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                for s in &report.subjects {
-                    for f in s.findings.iter().filter(|f| f.effect == Effect::Warn) {
-                        let platform = s.platform.as_deref().map(|p| format!(" [{p}]")).unwrap_or_default();
-                        d.warnings.push(format!("{image}{platform}: {}: {}", f.rule, f.message));
-                    }
-                }
-                if report.verdict == Verdict::Deny {
-                    let line = format!(
-                        "{}: image {image} ({}) is denied by {}",
-                        rule.info.id,
-                        judged.digest,
-                        denying.join(", ")
-                    );
-                    match effect_of(rule.enforcement) {
-                        Effect::Deny => d.reasons.push(line),
-                        Effect::Warn => d.warnings.push(line),
-                        _ => {}
-                    }
-                }
-            }
-            Err(why) => {
-                // The failure policy first: warnings are cut to a few hundred characters.
-                let line =
-                    |fp: &str| format!("{} ({fp}): image {image} could not be judged: {why}", admission::K8S_IMAGES);
-                match (judge_images.map(|r| r.enforcement), policy.failure_policy) {
-                    (None, _) | (Some(Enforcement::Audit), _) => {}
-                    (Some(Enforcement::Enforce), FailurePolicy::Deny) => d.reasons.push(line("failure-policy deny")),
-                    _ => d.warnings.push(line("failure-policy ignore: admitted")),
-                }
-            }
-        }
-    }
+    let outcomes: Vec<(&str, ImageOutcome<'_>)> = images
+        .iter()
+        .zip(&results)
+        .map(|(image, r)| {
+            let outcome = match r {
+                Ok(j) => ImageOutcome::Judged { digest: &j.digest, report: &j.report },
+                Err(why) => ImageOutcome::Undecided(why),
+            };
+            (image.as_str(), outcome)
+        })
+        .collect();
+    let admission = Admission::decide(&loaded.engine, &workload, &outcomes);
+    d.allowed = admission.allowed;
+    d.reasons = admission.reasons;
+    d.warnings = admission.warnings;
 
     if mutating && settings.mutate {
         for u in &uses {
             if u.image.contains('@') {
                 continue;
             }
-            if let Some((_, digest)) = pinned.iter().find(|(i, _)| i == &u.image) {
-                d.patch.push(json!({"op": "replace", "path": u.pointer, "value": format!("{}@{digest}", u.image)}));
+            if let Some((_, Ok(judged))) = images.iter().zip(&results).find(|(i, _)| **i == u.image) {
+                d.patch.push(
+                    json!({"op": "replace", "path": u.pointer, "value": format!("{}@{}", u.image, judged.digest)}),
+                );
             }
         }
     }
-    d.allowed = d.reasons.is_empty();
     d
 }
 

@@ -28,6 +28,7 @@ impl Plugin for GoIndexPlugin {
                 Target::Index(index) => on_index(r, index),
                 Target::Image(image) => on_image(r, image),
                 Target::Artifact(_) => Finding::skip(&r.id, portcullis_sdk::NOT_AN_IMAGE),
+                Target::Workload(_) => Finding::skip(&r.id, portcullis_sdk::NOT_JUDGED),
             })
             .collect()
     }

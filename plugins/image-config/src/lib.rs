@@ -29,6 +29,7 @@ impl Plugin for ImageConfigPlugin {
         let image = match target {
             Target::Image(image) => image,
             Target::Artifact(_) => return portcullis_sdk::skip_all(&rules, portcullis_sdk::NOT_AN_IMAGE),
+            Target::Workload(_) => return portcullis_sdk::skip_all(&rules, portcullis_sdk::NOT_JUDGED),
             Target::Index(_) => {
                 return rules
                     .iter()

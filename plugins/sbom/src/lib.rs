@@ -39,6 +39,7 @@ impl Plugin for SbomPlugin {
         let image = match &target {
             Target::Image(image) => image,
             Target::Artifact(_) => return portcullis_sdk::skip_all(&rules, portcullis_sdk::NOT_AN_IMAGE),
+            Target::Workload(_) => return portcullis_sdk::skip_all(&rules, portcullis_sdk::NOT_JUDGED),
             Target::Index(_) => {
                 return rules
                     .iter()

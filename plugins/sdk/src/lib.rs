@@ -132,7 +132,15 @@ impl RuleMeta {
             default_severity: severity,
             default_enforcement: enforcement,
             params: Vec::new(),
+            targets: vec![TargetKind::Image, TargetKind::Index, TargetKind::Artifact],
         }
+    }
+
+    /// The targets the rule judges (default: images, indexes and release
+    /// artifacts); the host sends the rule no other subject.
+    pub fn judges(mut self, targets: &[TargetKind]) -> Self {
+        self.targets = targets.to_vec();
+        self
     }
 
     pub fn param(mut self, name: &str, default: ParamValue, description: &str) -> Self {
@@ -153,6 +161,10 @@ impl RuleMeta {
 pub fn skip_all(rules: &[RuleConfig], why: &str) -> Vec<Finding> {
     rules.iter().map(|r| Finding::skip(&r.id, why)).collect()
 }
+
+/// Why a rule skips a target it does not judge (the host sends a rule only
+/// the targets its metadata names, so this is a guard, not a path).
+pub const NOT_JUDGED: &str = "this rule does not judge this kind of subject";
 
 /// Why image rules skip a release artifact.
 pub const NOT_AN_IMAGE: &str = "a container image rule; this subject is a release artifact";

@@ -44,6 +44,7 @@ impl Plugin for SignaturesPlugin {
         let subject = match &target {
             Target::Image(image) => &image.subject,
             Target::Artifact(artifact) => &artifact.subject,
+            Target::Workload(_) => return portcullis_sdk::skip_all(&rules, portcullis_sdk::NOT_JUDGED),
             Target::Index(_) => {
                 return rules
                     .iter()
