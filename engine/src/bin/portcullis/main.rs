@@ -1,0 +1,73 @@
+//! The `portcullis` command line: a thin shell over the library. This file
+//! holds the global flags and the list of commands and hands each to its
+//! module, which translates arguments into library calls and results into
+//! output and an exit status.
+
+mod audit;
+mod common;
+mod policy;
+mod rules;
+mod sbom;
+mod serve;
+mod trust_root;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+const EXIT_HELP: &str = "Exit status: 0 admitted, 1 denied, 2 usage, input or policy error.";
+
+#[derive(Parser)]
+#[command(name = "portcullis", version, about = "Decide whether a container image may pass.", after_help = EXIT_HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Do not use the on-disk cache of compiled plugins.
+    #[arg(long, global = true)]
+    no_cache: bool,
+}
+
+// Each command's help text is the doc comment of its `Args` struct.
+#[derive(Subcommand)]
+enum Command {
+    Audit(audit::Args),
+    Serve(serve::Args),
+    Policy(policy::Args),
+    Explain(rules::ExplainArgs),
+    Rules(rules::RulesArgs),
+    VerifyBundle(verify::BundleArgs),
+    VerifyProvenance(verify::ProvenanceArgs),
+    VerifyNpmPackage(verify::NpmPackageArgs),
+    VerifyVsa(verify::VsaArgs),
+    TrustRoot(trust_root::Args),
+    Sbom(sbom::Args),
+}
+
+fn main() -> ExitCode {
+    restore_sigpipe();
+    let cli = Cli::parse();
+    let global = common::Global { no_cache: cli.no_cache };
+    match cli.command {
+        Command::Audit(args) => audit::run(args, &global),
+        Command::Serve(args) => serve::run(args, &global),
+        Command::Policy(args) => policy::run(args, &global),
+        Command::Explain(args) => rules::run_explain(args, &global),
+        Command::Rules(args) => rules::run_rules(args, &global),
+        Command::VerifyBundle(args) => verify::run_bundle(args, &global),
+        Command::VerifyProvenance(args) => verify::run_provenance(args, &global),
+        Command::VerifyNpmPackage(args) => verify::run_npm_package(args, &global),
+        Command::VerifyVsa(args) => verify::run_vsa(args, &global),
+        Command::TrustRoot(args) => trust_root::run(args, &global),
+        Command::Sbom(args) => sbom::run(args, &global),
+    }
+}
+
+/// `portcullis ... | head` must end quietly when the reader goes away, as
+/// Unix tools do, instead of panicking on a failed write to stdout.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: resetting a signal disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

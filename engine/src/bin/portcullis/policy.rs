@@ -1,0 +1,43 @@
+//! `portcullis policy check`: loads a policy file and its plugins and says
+//! what it holds, without evaluating anything.
+
+use crate::common::{self, Global};
+use clap::Subcommand;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Work with policy files.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate a policy file (and load its plugins) without evaluating anything.
+    Check { file: PathBuf },
+}
+
+pub fn run(args: Args, global: &Global) -> ExitCode {
+    let Command::Check { file } = args.command;
+    let engine = match common::engine(Some(file.as_path()), global, None) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let p = engine.policy();
+    let enabled = engine.plan().rules.iter().filter(|r| r.enabled).count();
+    println!(
+        "{}: policy {} {} is valid: {} plugins, {} rules enabled, {} waivers",
+        file.display(),
+        p.name,
+        p.version,
+        p.plugins.len(),
+        enabled,
+        p.waivers.len()
+    );
+    for w in &engine.plan().warnings {
+        eprintln!("warning: {w}");
+    }
+    ExitCode::SUCCESS
+}

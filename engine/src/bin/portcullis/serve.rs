@@ -1,0 +1,59 @@
+//! `portcullis serve`: checks the policies, then hands the flags to the
+//! library's admission-webhook and API server and runs it until it stops.
+
+use crate::common::{self, Global, RegistryArgs, fail};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Serve admission webhooks (`/validate`, `/mutate`) and a JSON API
+/// (`/v1/evaluate`), with `/healthz`, `/readyz` and `/metrics`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Policy file; repeatable. The first one judges admission requests;
+    /// `/v1/evaluate` picks any by name. Reloaded when the file changes.
+    #[arg(long, short, required = true)]
+    policy: Vec<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: std::net::SocketAddr,
+    /// PEM certificate chain (HTTPS); reloaded when it changes.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// trusted_root.json for keyless signatures, or `staging` / `production`.
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn run(args: Args, global: &Global) -> ExitCode {
+    // A policy that does not parse is a usage error, reported before listening.
+    for p in &args.policy {
+        if let Err(code) = common::policy(p) {
+            return code;
+        }
+    }
+    let trust_root = match common::trust_root_if_given(args.trusted_root.as_deref()) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let options = portcullis::serve::ServeOptions {
+        registry: args.registry.options(),
+        policies: args.policy,
+        listen: args.listen,
+        tls: args.tls_cert.zip(args.tls_key),
+        engine: common::engine_options(global, trust_root),
+        reload_interval: std::time::Duration::from_secs(2),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(portcullis::serve::run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
