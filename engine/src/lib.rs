@@ -3,8 +3,8 @@
 //! (sandboxed WebAssembly components) over evidence extracted from the image,
 //! and returns an admit/deny verdict with its reasons.
 //!
-//! Data flows one way: [`source`] (input) → [`evidence`] → [`plugin`]s →
-//! verdict ([`engine`]) → [`report`].
+//! Data flows one way: [`source`] (input) → [`evidence`] → plugins →
+//! verdict ([`Engine`]) → [`report`].
 //!
 //! ```no_run
 //! use portcullis::{Engine, EngineOptions, Policy, Verdict, source};
@@ -27,11 +27,11 @@
 pub mod admission;
 pub mod attestation;
 pub mod digest;
-pub mod engine;
+mod engine;
 pub mod evidence;
 pub mod model;
 pub mod oci;
-pub mod plugin;
+mod plugin;
 pub mod policy;
 pub mod registry;
 pub mod report;
@@ -42,7 +42,8 @@ pub mod signature;
 pub mod slsa;
 pub mod source;
 
-pub use engine::{Engine, EngineError, EngineOptions};
+pub use engine::{EVIDENCE_RULE, Engine, EngineError, EngineOptions};
+pub use plugin::{LoadError, PluginInfo};
 pub use policy::Policy;
 pub use report::{Report, Verdict};
 

@@ -13,7 +13,7 @@
 
 mod cfg;
 mod decision;
-pub mod workload;
+mod workload;
 
 pub use cfg::{AdmissionCfg, AdmissionSettings};
 pub use decision::{Admission, ImageOutcome};
