@@ -17,9 +17,9 @@ mod layer;
 pub mod packages;
 pub mod secrets;
 
+use crate::blob::Container;
 use crate::digest::Digest;
 use crate::evidence::{FileEntry, FileIndex, FileKind};
-use crate::source::Container;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -10,13 +10,11 @@
 
 pub mod artifact;
 mod attached;
-mod container;
 mod docker;
 mod layout;
 pub mod reference;
 
-pub use container::{Container, ContainerError, DirContainer, Stream, TarContainer};
-
+use crate::blob::{Container, DirContainer, TarContainer};
 use crate::evidence::Evidence;
 use std::path::{Path, PathBuf};
 
