@@ -12,9 +12,10 @@ pub use self::portcullis::policy::sboms;
 pub use self::portcullis::policy::signatures as sigs;
 pub use self::portcullis::policy::types as wit;
 
-use crate::evidence::{self, Evidence, FileKind, ImageEvidence, IndexEvidence, Subject};
+use crate::evidence::{Evidence, ImageEvidence, IndexEvidence, Subject};
 use crate::model;
 use crate::oci::Platform;
+use crate::scan::FileKind;
 use std::collections::BTreeMap;
 
 fn kv(map: &BTreeMap<String, String>) -> Vec<wit::KeyValue> {
@@ -122,7 +123,7 @@ pub fn target(e: &Evidence) -> Option<wit::Target> {
     }
 }
 
-pub fn file_entry(f: evidence::FileEntry) -> fs::FileEntry {
+pub fn file_entry(f: crate::scan::FileEntry) -> fs::FileEntry {
     fs::FileEntry {
         path: f.path,
         kind: match f.kind {
