@@ -186,9 +186,6 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
     ))
 }
 
-/// Reads a blob of an OCI layout (`blobs/<alg>/<encoded>`), checking its size
-/// against the descriptor and its content against the digest. The error says
-/// which blob and what was wrong, for the report.
 /// Scans an image's layers and attaches the result, or turns the evidence
 /// unreadable with the scanner's reason.
 pub(crate) fn scan_layers(
@@ -221,6 +218,9 @@ pub(crate) fn scan_layers(
     }
 }
 
+/// Reads a blob of an OCI layout (`blobs/<alg>/<encoded>`), checking its size
+/// against the descriptor and its content against the digest. The error says
+/// which blob and what was wrong, for the report.
 pub(crate) fn read_blob(
     c: &dyn Container,
     digest: &crate::digest::Digest,
