@@ -6,8 +6,8 @@
 //!
 //! The lowest layer of the input stage: the layer scanner streams blobs
 //! through it, the registry client serves its cache through it and the input
-//! readers open it, so it depends on none of them (inputs flow one way:
-//! blob → scan → evidence → source).
+//! readers open it, so it depends on none of them (`.ci/layers.py` checks
+//! the order of the input stage's modules).
 
 mod archive;
 mod dir;
