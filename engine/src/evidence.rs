@@ -42,38 +42,6 @@ pub struct Layer {
     pub diff_id: Option<Digest>,
 }
 
-/// Filesystem entry kinds, as the WIT `filesystem` interface names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    Regular,
-    Directory,
-    Symlink,
-    Hardlink,
-    CharDevice,
-    BlockDevice,
-    Fifo,
-    Other,
-}
-
-#[derive(Debug, Clone)]
-pub struct FileEntry {
-    pub path: String,
-    pub kind: FileKind,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub size: u64,
-    pub link_target: Option<String>,
-    pub layer: u32,
-}
-
-/// The merged filesystem of an image, as plugins query it. Implemented by the
-/// layer scanner; absent when the layers were not scanned.
-pub trait FileIndex: Send + Sync + std::fmt::Debug {
-    fn stat(&self, path: &str) -> Option<FileEntry>;
-    fn glob(&self, pattern: &str, limit: usize) -> Vec<FileEntry>;
-}
-
 #[derive(Debug, Clone)]
 pub struct ImageEvidence {
     pub subject: Subject,

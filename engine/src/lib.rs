@@ -26,6 +26,7 @@
 
 pub mod admission;
 pub mod attestation;
+pub mod blob;
 pub mod digest;
 mod engine;
 pub mod evidence;

@@ -5,7 +5,8 @@
 
 mod support;
 
-use portcullis::evidence::{Evidence, FileKind, ImageEvidence};
+use portcullis::evidence::{Evidence, ImageEvidence};
+use portcullis::scan::FileKind;
 use std::io::Write;
 use std::path::Path;
 use support::{corpus, portcullis};

@@ -13,9 +13,10 @@ pub use self::portcullis::policy::signatures as sigs;
 pub use self::portcullis::policy::types as wit;
 
 use crate::admission;
-use crate::evidence::{self, Evidence, FileKind, ImageEvidence, IndexEvidence, Subject};
+use crate::evidence::{self, Evidence, ImageEvidence, IndexEvidence, Subject};
 use crate::model;
 use crate::oci::Platform;
+use crate::scan::FileKind;
 use std::collections::BTreeMap;
 
 fn kv(map: &BTreeMap<String, String>) -> Vec<wit::KeyValue> {
@@ -202,7 +203,7 @@ pub fn target_kind(k: wit::TargetKind) -> evidence::SubjectKind {
     }
 }
 
-pub fn file_entry(f: evidence::FileEntry) -> fs::FileEntry {
+pub fn file_entry(f: crate::scan::FileEntry) -> fs::FileEntry {
     fs::FileEntry {
         path: f.path,
         kind: match f.kind {

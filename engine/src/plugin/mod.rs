@@ -19,10 +19,9 @@ pub mod bindings;
 pub mod builtin;
 pub mod cache;
 
-use crate::evidence::FileIndex;
 use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
 use crate::policy::{Limits, PluginSource, PluginSpec};
-use crate::scan::ImageScan;
+use crate::scan::{FileIndex, ImageScan};
 use crate::signature::material::Material;
 use crate::signature::trust::TrustRoot;
 use bindings::{PolicyPluginPre, fs, sboms, scan, sigs, wit};
@@ -262,7 +261,7 @@ impl scan::Host for HostState {
                 path: f.path.clone(),
                 layer: f.layer,
                 mode: f.mode,
-                directory: f.kind == crate::evidence::FileKind::Directory,
+                directory: f.kind == crate::scan::FileKind::Directory,
                 effective: true,
             })
             .collect())

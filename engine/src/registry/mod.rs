@@ -485,17 +485,17 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// memory, blobs from the cache.
 pub(crate) struct PulledLayout<'a> {
     pulled: &'a Pulled,
-    blobs: crate::source::DirContainer,
+    blobs: crate::blob::DirContainer,
 }
 
 impl<'a> PulledLayout<'a> {
     pub(crate) fn new(pulled: &'a Pulled) -> Self {
-        PulledLayout { pulled, blobs: crate::source::DirContainer::new(&pulled.cache_dir) }
+        PulledLayout { pulled, blobs: crate::blob::DirContainer::new(&pulled.cache_dir) }
     }
 }
 
-impl crate::source::Container for PulledLayout<'_> {
-    fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, crate::source::ContainerError> {
+impl crate::blob::Container for PulledLayout<'_> {
+    fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, crate::blob::ContainerError> {
         match name {
             "index.json" => Ok(Some(self.pulled.index_json.clone())),
             "oci-layout" => Ok(Some(br#"{"imageLayoutVersion":"1.0.0"}"#.to_vec())),
@@ -504,7 +504,7 @@ impl crate::source::Container for PulledLayout<'_> {
         }
     }
 
-    fn open(&self, name: &str) -> Result<Option<crate::source::Stream>, crate::source::ContainerError> {
+    fn open(&self, name: &str) -> Result<Option<crate::blob::Stream>, crate::blob::ContainerError> {
         if name.starts_with("blobs/") { self.blobs.open(name) } else { Ok(None) }
     }
 

@@ -4,7 +4,7 @@
 //! computes layer efficiency exactly as dive does, so figures can be compared.
 
 use super::RawEntry;
-use crate::evidence::{FileEntry, FileKind};
+use super::{FileEntry, FileKind};
 use std::collections::{BTreeMap, HashMap};
 
 const WHITEOUT: &str = ".wh.";

@@ -7,9 +7,8 @@
 //! Every limit is checked while streaming, so a decompression bomb is stopped
 //! when it crosses the limit, not after it has been inflated.
 
-use super::{RawEntry, ScanLimits, secrets};
+use super::{FileKind, RawEntry, ScanLimits, secrets};
 use crate::digest::Digest;
-use crate::evidence::FileKind;
 use sha2::{Digest as _, Sha256};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;

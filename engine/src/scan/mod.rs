@@ -13,13 +13,15 @@
 
 pub mod elf;
 pub mod fs;
+mod index;
 mod layer;
 pub mod packages;
 pub mod secrets;
 
+pub use index::{FileEntry, FileIndex, FileKind};
+
+use crate::blob::Container;
 use crate::digest::Digest;
-use crate::evidence::{FileEntry, FileIndex, FileKind};
-use crate::source::Container;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 

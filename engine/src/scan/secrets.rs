@@ -3,7 +3,7 @@
 //! bytes of small files (PEM private keys, npm tokens, docker registry auths,
 //! AWS access key IDs). Values are never copied into findings.
 
-use crate::evidence::FileKind;
+use super::FileKind;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {

@@ -20,8 +20,9 @@
 //! rules do not check signatures). Signature and attestation layers are kept
 //! as found ([`Material`]) for the `signatures` plugin to have verified.
 
-use super::{Container, read_blob};
+use super::read_blob;
 use crate::attestation;
+use crate::blob::Container;
 use crate::digest::Digest;
 use crate::evidence::Evidence;
 use crate::oci::{self, Descriptor, media_type};

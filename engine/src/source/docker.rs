@@ -3,7 +3,8 @@
 //! digest, so the subject digest is the image ID — the config's sha256 — as
 //! `docker images --digests` shows for local images.
 
-use super::{Container, Input, InputError, InputFormat, OpenOptions, reference::Reference};
+use super::{Input, InputError, InputFormat, OpenOptions, reference::Reference};
+use crate::blob::Container;
 use crate::digest::Digest;
 use crate::evidence::{Evidence, ImageEvidence, Layer, Subject, SubjectKind};
 use crate::oci::{self, media_type};

@@ -3,7 +3,8 @@
 //! `index.json` lists the top-level images and indexes; each is followed down
 //! to its platform manifests and configs, every blob verified on read.
 
-use super::{Container, Input, InputError, InputFormat, OpenOptions, read_blob, reference::Reference};
+use super::{Input, InputError, InputFormat, OpenOptions, read_blob, reference::Reference};
+use crate::blob::Container;
 use crate::digest::Digest;
 use crate::evidence::{Evidence, ImageEvidence, IndexEvidence, Layer, Subject, SubjectKind};
 use crate::oci::{self, Descriptor, media_type};

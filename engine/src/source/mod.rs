@@ -10,13 +10,11 @@
 
 pub mod artifact;
 mod attached;
-mod container;
 mod docker;
 mod layout;
 pub mod reference;
 
-pub use container::{Container, ContainerError, DirContainer, Stream, TarContainer};
-
+use crate::blob::{Container, DirContainer, TarContainer};
 use crate::evidence::Evidence;
 use std::path::{Path, PathBuf};
 
@@ -188,9 +186,6 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
     ))
 }
 
-/// Reads a blob of an OCI layout (`blobs/<alg>/<encoded>`), checking its size
-/// against the descriptor and its content against the digest. The error says
-/// which blob and what was wrong, for the report.
 /// Scans an image's layers and attaches the result, or turns the evidence
 /// unreadable with the scanner's reason.
 pub(crate) fn scan_layers(
@@ -223,6 +218,9 @@ pub(crate) fn scan_layers(
     }
 }
 
+/// Reads a blob of an OCI layout (`blobs/<alg>/<encoded>`), checking its size
+/// against the descriptor and its content against the digest. The error says
+/// which blob and what was wrong, for the report.
 pub(crate) fn read_blob(
     c: &dyn Container,
     digest: &crate::digest::Digest,

@@ -1,56 +1,17 @@
-//! A read-only bag of named files: a directory on disk, or a tar archive read
-//! in place (one pass to index entry offsets, then seeks — nothing extracted).
-//! Image formats (OCI layout, docker save) are read through this, so each
-//! format is implemented once for both directories and archives.
+//! A tar archive as a [`Container`], read in place: one pass indexes the
+//! entry offsets, then every read seeks — nothing is extracted. Links are
+//! resolved inside the archive only.
 
+use super::{Container, ContainerError, Stream, clean_name};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ContainerError {
-    #[error("{name}: {source}")]
-    Io { name: String, source: std::io::Error },
-    #[error("{name} is {size} bytes, more than the {max} bytes allowed for it")]
-    TooLarge { name: String, size: u64, max: u64 },
-    #[error("{0}")]
-    Malformed(String),
-}
-
-/// A file opened for streaming, with its size.
-pub type Stream = (Box<dyn Read + Send>, u64);
-
-pub trait Container: Send + Sync {
-    /// Reads a whole file, at most `max` bytes; `Ok(None)` when absent.
-    fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError>;
-    /// Opens a file for streaming (layers are never read whole), with its
-    /// size; `Ok(None)` when absent. Each call has its own file handle, so
-    /// several layers can be streamed in parallel.
-    fn open(&self, name: &str) -> Result<Option<Stream>, ContainerError>;
-    fn size(&self, name: &str) -> Option<u64>;
-    fn exists(&self, name: &str) -> bool {
-        self.size(name).is_some()
-    }
-}
-
-/// Normalises an archive-relative name: no leading `./` or `/`, no `..`.
-pub fn clean_name(name: &str) -> Option<String> {
-    let mut parts = Vec::new();
-    for c in Path::new(name).components() {
-        match c {
-            Component::Normal(p) => parts.push(p.to_str()?.to_string()),
-            Component::CurDir | Component::RootDir => {}
-            Component::ParentDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(parts.join("/"))
-}
 
 /// Joins `target` onto the directory `base` (both archive-relative),
 /// resolving `.` and `..`; `None` if the result would leave the archive root.
-pub fn resolve_within(base: &str, target: &str) -> Option<String> {
+fn resolve_within(base: &str, target: &str) -> Option<String> {
     let mut stack: Vec<&str> =
         if target.starts_with('/') { Vec::new() } else { base.split('/').filter(|p| !p.is_empty()).collect() };
     for part in target.split('/') {
@@ -63,83 +24,6 @@ pub fn resolve_within(base: &str, target: &str) -> Option<String> {
         }
     }
     Some(stack.join("/"))
-}
-
-pub struct DirContainer {
-    root: PathBuf,
-}
-
-impl DirContainer {
-    pub fn new(root: &Path) -> Self {
-        DirContainer { root: root.to_path_buf() }
-    }
-    fn path(&self, name: &str) -> Option<PathBuf> {
-        clean_name(name).map(|n| self.root.join(n))
-    }
-}
-
-impl Container for DirContainer {
-    fn read(&self, name: &str, max: u64) -> Result<Option<Vec<u8>>, ContainerError> {
-        let Some(path) = self.path(name) else {
-            return Ok(None);
-        };
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(ContainerError::Io { name: name.into(), source: e });
-            }
-        };
-        let meta = file.metadata().map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
-        if !meta.is_file() {
-            return Ok(None);
-        }
-        if meta.len() > max {
-            return Err(ContainerError::TooLarge { name: name.into(), size: meta.len(), max });
-        }
-        let mut buf = Vec::with_capacity(meta.len() as usize);
-        file.take(max + 1).read_to_end(&mut buf).map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
-        if buf.len() as u64 > max {
-            return Err(ContainerError::TooLarge { name: name.into(), size: buf.len() as u64, max });
-        }
-        Ok(Some(buf))
-    }
-
-    fn open(&self, name: &str) -> Result<Option<Stream>, ContainerError> {
-        let Some(path) = self.path(name) else {
-            return Ok(None);
-        };
-        match File::open(&path) {
-            Ok(f) => {
-                let meta = f.metadata().map_err(|e| ContainerError::Io { name: name.into(), source: e })?;
-                if !meta.is_file() {
-                    return Ok(None);
-                }
-                Ok(Some((Box::new(f), meta.len())))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ContainerError::Io { name: name.into(), source: e }),
-        }
-    }
-
-    fn size(&self, name: &str) -> Option<u64> {
-        let meta = std::fs::metadata(self.path(name)?).ok()?;
-        meta.is_file().then_some(meta.len())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resolve_within;
-
-    #[test]
-    fn links_resolve_inside_the_archive_only() {
-        assert_eq!(resolve_within("b159", "../6e77/layer.tar").as_deref(), Some("6e77/layer.tar"));
-        assert_eq!(resolve_within("a/b", "./c/../d").as_deref(), Some("a/b/d"));
-        assert_eq!(resolve_within("a", "/x/y").as_deref(), Some("x/y"));
-        assert_eq!(resolve_within("", "../etc/passwd"), None);
-        assert_eq!(resolve_within("a", "../../etc/passwd"), None);
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -255,5 +139,19 @@ impl Container for TarContainer {
 
     fn size(&self, name: &str) -> Option<u64> {
         self.resolve(name).map(|(_, s)| s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_within;
+
+    #[test]
+    fn links_resolve_inside_the_archive_only() {
+        assert_eq!(resolve_within("b159", "../6e77/layer.tar").as_deref(), Some("6e77/layer.tar"));
+        assert_eq!(resolve_within("a/b", "./c/../d").as_deref(), Some("a/b/d"));
+        assert_eq!(resolve_within("a", "/x/y").as_deref(), Some("x/y"));
+        assert_eq!(resolve_within("", "../etc/passwd"), None);
+        assert_eq!(resolve_within("a", "../../etc/passwd"), None);
     }
 }
