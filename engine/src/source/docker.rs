@@ -3,7 +3,10 @@
 //! digest, so the subject digest is the image ID — the config's sha256 — as
 //! `docker images --digests` shows for local images.
 
-use super::{Input, InputError, InputFormat, OpenOptions, reference::Reference};
+use super::{
+    Input, InputError, InputFormat, OpenOptions,
+    reference::{self, Reference},
+};
 use crate::blob::Container;
 use crate::digest::Digest;
 use crate::evidence::{Evidence, ImageEvidence, Layer, Subject, SubjectKind};
@@ -36,15 +39,15 @@ pub(super) fn read(path: &Path, c: &dyn Container, opts: &OpenOptions) -> Result
     }
 
     let tags_of =
-        |e: &Entry| -> Vec<Reference> { e.repo_tags.iter().flatten().filter_map(|t| Reference::parse(t)).collect() };
+        |e: &Entry| -> Vec<Reference> { e.repo_tags.iter().flatten().filter_map(|t| reference::parse(t)).collect() };
     let selected: Vec<(&Entry, Option<Reference>)> = if opts.images.is_empty() {
         entries.iter().map(|e| (e, tags_of(e).into_iter().next())).collect()
     } else {
         let mut chosen = Vec::new();
         for sel in &opts.images {
-            let want = Reference::parse(sel).ok_or_else(|| err(format!("`{sel}` is not an image reference")))?;
+            let want = reference::parse(sel).ok_or_else(|| err(format!("`{sel}` is not an image reference")))?;
             for e in &entries {
-                if let Some(tag) = tags_of(e).into_iter().find(|t| want.selects(t)) {
+                if let Some(tag) = tags_of(e).into_iter().find(|t| reference::selects(&want, t)) {
                     chosen.push((e, Some(tag)));
                 }
             }
@@ -84,7 +87,7 @@ fn image(path: &Path, c: &dyn Container, e: &Entry, tag: Option<Reference>, opts
     let mut subject = Subject {
         kind: SubjectKind::Image,
         reference,
-        repository: tag.map(|t| t.repository).or_else(|| opts.repository.clone()),
+        repository: tag.as_ref().map(reference::repository).or_else(|| opts.repository.clone()),
         digest: claimed_digest(&e.config).unwrap_or_else(|| Digest::sha256(b"")),
         media_type: media_type::DOCKER_CONFIG.to_string(),
         platform: None,

@@ -3,7 +3,7 @@
 //! `index.json` lists the top-level images and indexes; each is followed down
 //! to its platform manifests and configs, every blob verified on read.
 
-use super::{Input, InputError, InputFormat, OpenOptions, read_blob, reference::Reference};
+use super::{Input, InputError, InputFormat, OpenOptions, read_blob, reference};
 use crate::blob::Container;
 use crate::digest::Digest;
 use crate::evidence::{Evidence, ImageEvidence, IndexEvidence, Layer, Subject, SubjectKind};
@@ -60,8 +60,8 @@ pub(super) fn read(
         };
         let repository = d
             .annotation(CONTAINERD_NAME)
-            .and_then(Reference::parse)
-            .map(|r| r.repository)
+            .and_then(reference::parse)
+            .map(|r| reference::repository(&r))
             .or_else(|| opts.repository.clone());
         reader.entry(d, &reference, repository.as_deref(), None, 0);
     }
@@ -80,8 +80,8 @@ fn entry_matches(d: &Descriptor, selector: &str) -> bool {
     if d.annotation(REF_NAME) == Some(selector) || d.digest.as_str() == selector {
         return true;
     }
-    match (d.annotation(CONTAINERD_NAME).and_then(Reference::parse), Reference::parse(selector)) {
-        (Some(have), Some(want)) => want.selects(&have),
+    match (d.annotation(CONTAINERD_NAME).and_then(reference::parse), reference::parse(selector)) {
+        (Some(have), Some(want)) => reference::selects(&want, &have),
         _ => false,
     }
 }
