@@ -2,7 +2,7 @@
 //! end as an `error` finding and a deny, quickly, and leave the host able to
 //! evaluate the next subject in the same process.
 
-mod support;
+use crate::support;
 
 use portcullis::{Policy, Verdict};
 use std::path::Path;
