@@ -6,13 +6,14 @@
 //! current directory): set such things on the child processes tests start.
 //!
 //! A new area is a file `tests/e2e/<area>.rs` declared with a `mod` line
-//! below.
+//! below; `layout` fails when a file here is left undeclared.
 
 mod support;
 
 mod formats;
 mod images;
 mod inputs;
+mod layout;
 mod mutations;
 mod policy;
 mod provenance;
