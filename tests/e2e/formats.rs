@@ -2,7 +2,7 @@
 //! against the OASIS SARIF 2.1.0 schema, and snapshots of the human report and
 //! of policy diagnostics.
 
-mod support;
+use crate::support;
 
 use support::{image, portcullis};
 

@@ -2,7 +2,7 @@
 //! default policy: exit codes, and every rule's outcome against
 //! `expected.json` (the machine-readable form of FIXTURES.md).
 
-mod support;
+use crate::support;
 
 use support::{image, outcome_of, portcullis};
 

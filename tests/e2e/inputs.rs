@@ -2,7 +2,7 @@
 //! go-containerregistry's archive fixtures, non-images, tampered blobs, and
 //! the equivalence of a layout and its archive.
 
-mod support;
+use crate::support;
 
 use support::{copy_dir, corpus, image, portcullis, tar_dir};
 

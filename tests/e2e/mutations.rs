@@ -2,7 +2,7 @@
 //! truncated or spliced are pushed through the ELF analyser, the layer
 //! scanner and the input readers. Each must return a result or an error.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Policies: diagnostics at file:line:column, enforcement and failure
 //! semantics, waivers, and the policy/explain/rules commands.
 
-mod support;
+use crate::support;
 
 use support::{image, portcullis};
 

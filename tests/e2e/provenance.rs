@@ -8,7 +8,7 @@
 //! by rule — and the rule is tested: each such run must be refused with
 //! `OnlineOnly`, never admitted, never counted as agreement.
 
-mod support;
+use crate::support;
 
 use portcullis::signature::material::Material;
 use portcullis::signature::trust::TrustRoot;

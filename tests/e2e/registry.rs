@@ -6,7 +6,7 @@
 //! verified; blobs are cached by content; registry failures are errors,
 //! never verdicts.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::registry::TestRegistry;

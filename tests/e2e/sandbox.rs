@@ -2,7 +2,7 @@
 //! end as an `error` finding and a deny, quickly, and leave the host able to
 //! evaluate the next subject in the same process.
 
-mod support;
+use crate::support;
 
 use portcullis::{Policy, Verdict};
 use std::path::Path;
@@ -144,10 +144,34 @@ fn network_is_out_of_reach() {
 
 #[test]
 fn environment_is_empty() {
-    // SAFETY: set before any engine thread reads the environment in this test.
-    unsafe { std::env::set_var("PORTCULLIS_SECRET_FOR_TEST", "hunter2") };
+    // In this process: the host's environment is not empty (cargo and the
+    // shell set plenty), yet the plugin sees none of it.
+    assert!(std::env::vars_os().next().is_some(), "the test needs a non-empty host environment");
     let msg = contained("HOSTILE-ENV", "");
     assert!(msg.contains("environment is empty"), "{msg}");
+    // And a secret in the environment of a `portcullis` process stays there.
+    // It is set on the child only: every area's tests share this process, and
+    // setting a variable here would race with the threads reading it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.toml");
+    std::fs::write(&file, policy_text("HOSTILE-ENV", "", "")).unwrap();
+    let run = support::portcullis_with_env(
+        [
+            "audit".to_string(),
+            "-f".into(),
+            "json".into(),
+            "--policy".into(),
+            file.display().to_string(),
+            support::image("oci/go-static-good").display().to_string(),
+        ],
+        [("PORTCULLIS_SECRET_FOR_TEST", "hunter2")],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let r = run.json();
+    let f =
+        r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "HOSTILE-ENV").unwrap().clone();
+    assert_eq!(f["outcome"], "error", "{f}");
+    assert_eq!(f["message"], "environment is empty", "{f}");
 }
 
 #[test]

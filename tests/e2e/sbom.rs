@@ -2,7 +2,7 @@
 //! (`syft/format/*/testdata/identify`), and on the syft SBOMs of the shared
 //! images.
 
-mod support;
+use crate::support;
 
 use portcullis::sbom::{Format, identify};
 

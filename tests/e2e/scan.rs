@@ -3,7 +3,7 @@
 //! layers built here: path traversal, escaping symlinks, a gzip bomb, bad
 //! compression, digest mismatches, duplicate entries, absurdly deep paths.
 
-mod support;
+use crate::support;
 
 use portcullis::evidence::{Evidence, ImageEvidence};
 use portcullis::scan::FileKind;

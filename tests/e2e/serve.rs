@@ -6,7 +6,7 @@
 //! verdict cache (hits, single-flight, invalidation by a policy edit),
 //! `/metrics` checked by `promtool`, `/v1/evaluate` equal to the CLI, TLS.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! checks the `sigstore` crate leaves out — signed entry timestamps,
 //! inclusion proofs, checkpoints — on the sigstore-conformance bundles.
 
-mod support;
+use crate::support;
 
 use portcullis::signature::tlog::{TlogEntry, TlogError};
 use portcullis::signature::trust::TrustRoot;

@@ -7,7 +7,7 @@
 //!   with P-384, RSA and Ed25519 keys `openssl` makes, over the shared
 //!   images, attached by cosign's tag scheme (`sha256-<hex>.sig`).
 
-mod support;
+use crate::support;
 
 use support::cosign::{OpensslKey, PrivateCa, add_blob, attach, attach_with, index_of, key_pair, payload, sign};
 

@@ -36,8 +36,9 @@ pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
-/// A private component cache per test process, so tests never share state
-/// with the user's cache.
+/// A private component cache shared by every test of this process, so tests
+/// never share state with the user's cache (entries are written atomically,
+/// so tests running in parallel may fill it).
 pub fn cache_dir() -> PathBuf {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     DIR.get_or_init(|| tempfile::tempdir().expect("temp dir")).path().to_path_buf()
@@ -62,8 +63,23 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
+    portcullis_with_env(args, std::iter::empty::<(&str, &str)>())
+}
+
+/// Runs the `portcullis` binary with `args` and extra environment variables
+/// `env` (set on the child only: the tests of every area share this process,
+/// so none may change its environment).
+pub fn portcullis_with_env<I, S, E, K, V>(args: I, env: E) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+    E: IntoIterator<Item = (K, V)>,
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
     let out: Output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(args)
+        .envs(env)
         .env("PORTCULLIS_CACHE_DIR", cache_dir())
         .env("NO_COLOR", "1")
         .output()

@@ -1,0 +1,26 @@
+//! The end-to-end tests, as one integration-test binary (the layout of
+//! wasmtime's `tests/all`): each area is a module here, so the engine and its
+//! dependencies are linked into one test executable instead of one per area,
+//! and every area's tests share one process and run in parallel threads.
+//! Nothing here may change process-wide state (environment variables, the
+//! current directory): set such things on the child processes tests start.
+//!
+//! A new area is a file `tests/e2e/<area>.rs` declared with a `mod` line
+//! below; `layout` fails when a file here is left undeclared.
+
+mod support;
+
+mod formats;
+mod images;
+mod inputs;
+mod layout;
+mod mutations;
+mod policy;
+mod provenance;
+mod registry;
+mod sandbox;
+mod sbom;
+mod scan;
+mod serve;
+mod signatures;
+mod supply_chain;
