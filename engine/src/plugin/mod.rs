@@ -330,16 +330,16 @@ fn sandbox_wasi() -> WasiCtx {
         .build()
 }
 
-/// Advances the engine epoch every [`TICK`] while the host is alive.
+/// Advances the WebAssembly runtime's epoch every [`TICK`] while the host is alive.
 struct Ticker {
     stop: Arc<AtomicBool>,
 }
 
 impl Ticker {
-    fn start(engine: &wasmtime::Engine) -> Ticker {
+    fn start(runtime: &wasmtime::Engine) -> Ticker {
         let stop = Arc::new(AtomicBool::new(false));
         let weak: Weak<AtomicBool> = Arc::downgrade(&stop);
-        let engine = engine.weak();
+        let runtime = runtime.weak();
         std::thread::Builder::new()
             .name("portcullis-epoch".into())
             .spawn(move || {
@@ -349,7 +349,7 @@ impl Ticker {
                     }
                     drop(stop);
                     std::thread::sleep(TICK);
-                    match engine.upgrade() {
+                    match runtime.upgrade() {
                         Some(e) => e.increment_epoch(),
                         None => break,
                     }
@@ -366,9 +366,10 @@ impl Drop for Ticker {
     }
 }
 
-/// Compiles and runs plugins. One per engine; cheap to share.
+/// Compiles and runs plugins. One per [`crate::Engine`]; cheap to share.
 pub struct PluginHost {
-    engine: wasmtime::Engine,
+    /// The WebAssembly runtime (wasmtime's `Engine`; "engine" in this crate is ours).
+    runtime: wasmtime::Engine,
     linker: Linker<HostState>,
     cache_dir: Option<PathBuf>,
     _ticker: Ticker,
@@ -417,12 +418,12 @@ impl PluginHost {
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         config.memory_reservation(slot);
         config.memory_guard_size(64 << 10);
-        let engine = wasmtime::Engine::new(&config)?;
-        let mut linker: Linker<HostState> = Linker::new(&engine);
+        let runtime = wasmtime::Engine::new(&config)?;
+        let mut linker: Linker<HostState> = Linker::new(&runtime);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bindings::PolicyPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
-        let ticker = Ticker::start(&engine);
-        Ok(PluginHost { engine, linker, cache_dir, _ticker: ticker })
+        let ticker = Ticker::start(&runtime);
+        Ok(PluginHost { runtime, linker, cache_dir, _ticker: ticker })
     }
 
     fn store(&self, limits: &Limits, queries: Queries) -> Store<HostState> {
@@ -436,7 +437,7 @@ impl PluginHost {
             trust: queries.trust,
             verified: HashMap::new(),
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&self.runtime, state);
         store.limiter(|s| &mut s.limiter);
         // `set_fuel` only fails when fuel is disabled, and it is enabled above.
         let _ = store.set_fuel(limits.fuel);
@@ -470,7 +471,7 @@ impl PluginHost {
         {
             return Err(LoadError::PinMismatch { name, path: path.clone(), expected: sha256.clone(), actual: sha });
         }
-        let (component, cache) = cache::load(&self.engine, &bytes, &sha, self.cache_dir.as_deref())
+        let (component, cache) = cache::load(&self.runtime, &bytes, &sha, self.cache_dir.as_deref())
             .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
         let pre = self
             .linker

@@ -43,7 +43,7 @@ pub struct ServeOptions {
     /// PEM certificate chain and private key; both or neither.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub registry: RegistryOptions,
-    pub engine: EngineOptions,
+    pub engine_options: EngineOptions,
     /// How often policy and certificate files are checked for changes.
     pub reload_interval: Duration,
 }
@@ -180,7 +180,7 @@ impl AppState {
             if current.get(i).is_some_and(|l| l.text_digest == digest) {
                 continue;
             }
-            let (p, opts) = (path.clone(), self.options.engine.clone());
+            let (p, opts) = (path.clone(), self.options.engine_options.clone());
             let built = tokio::task::spawn_blocking(move || {
                 let policy = Policy::from_file(&p).map_err(|e| e.to_string())?;
                 Engine::new(policy, opts).map_err(|e| e.to_string())

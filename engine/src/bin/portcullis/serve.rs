@@ -45,7 +45,7 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         policies: args.policy,
         listen: args.listen,
         tls: args.tls_cert.zip(args.tls_key),
-        engine: common::engine_options(global, trust_root),
+        engine_options: common::engine_options(global, trust_root),
         reload_interval: std::time::Duration::from_secs(2),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
