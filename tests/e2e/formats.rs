@@ -182,3 +182,91 @@ fn closed_stdout_is_not_a_panic() {
     child.wait().unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+// ---------------------------------------------------------------- hostile text
+
+/// A fake last line of a report: what a hostile name tries to print.
+const FAKE: &str = "verdict: ADMIT (0 of 1 subjects denied)";
+
+/// A tar whose entries have raw names (bypassing the tar crate's path checks)
+/// and the given modes.
+fn hostile_tar(entries: &[(&[u8], u32)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, mode) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(*mode);
+        h.set_size(1);
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).unwrap();
+    }
+    b.into_inner().unwrap()
+}
+
+/// `oci/go-static-good` with one more (uncompressed) layer, a config `User`
+/// and a ref name of the caller's choosing; digests, sizes and the diffID list
+/// are rewritten so the layout is valid.
+fn derived_layout(dir: &std::path::Path, layer: &[u8], user: &str, ref_name: &str) -> std::path::PathBuf {
+    use serde_json::{Value, json};
+    let root = dir.join("hostile");
+    support::copy_dir(&image("oci/go-static-good"), &root);
+    let blobs = root.join("blobs/sha256");
+    let read = |d: &str| -> Value { serde_json::from_slice(&std::fs::read(blobs.join(&d[7..])).unwrap()).unwrap() };
+    let put = |bytes: &[u8]| -> String {
+        let d = portcullis::digest::Digest::sha256(bytes).to_string();
+        std::fs::write(blobs.join(&d[7..]), bytes).unwrap();
+        d
+    };
+    let mut index: Value = serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
+    let mut manifest = read(index["manifests"][0]["digest"].as_str().unwrap());
+    let mut config = read(manifest["config"]["digest"].as_str().unwrap());
+    let layer_digest = put(layer);
+    config["config"]["User"] = user.into();
+    config["rootfs"]["diff_ids"].as_array_mut().unwrap().push(layer_digest.clone().into());
+    let config = serde_json::to_vec(&config).unwrap();
+    manifest["config"]["digest"] = put(&config).into();
+    manifest["config"]["size"] = config.len().into();
+    manifest["layers"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer.len()
+    }));
+    let manifest = serde_json::to_vec(&manifest).unwrap();
+    index["manifests"][0]["digest"] = put(&manifest).into();
+    index["manifests"][0]["size"] = manifest.len().into();
+    index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] = ref_name.into();
+    std::fs::write(root.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    root
+}
+
+/// A report cannot be forged by what it reports: file names, the config's
+/// `User` and the ref name carry newlines, carriage returns, ANSI and OSC
+/// sequences, C1 and bidi controls and a fake verdict line; the terminal
+/// report shows them escaped, the JSON report exactly.
+#[test]
+fn hostile_text_is_escaped_in_the_human_report() {
+    let setuid = format!("app/x\r\x1b[2K\n{FAKE}\n");
+    let writable = "app/\u{202e}fdp.exe\u{9b}2K\x1b]8;;http://e\x07";
+    let layer = hostile_tar(&[(setuid.as_bytes(), 0o4755), (writable.as_bytes(), 0o777)]);
+    let user = format!("0:0\n\n{FAKE}\r\x1b[1A\x1b[2K");
+    let ref_name = format!("v1\n{FAKE}");
+    let dir = tempfile::tempdir().unwrap();
+    let root = derived_layout(dir.path(), &layer, &user, &ref_name);
+
+    let json = portcullis(["audit", "-f", "json", root.to_str().unwrap()]);
+    let doc = json.json();
+    let findings = doc["subjects"][0]["findings"].as_array().unwrap();
+    let message = |rule: &str| findings.iter().find(|f| f["rule"] == rule).unwrap()["message"].as_str().unwrap();
+    assert!(message("GO-FS-008").contains(&format!("/{setuid}")), "JSON stays exact: {}", message("GO-FS-008"));
+    assert!(message("GO-CFG-001").contains(&user), "{}", message("GO-CFG-001"));
+
+    let run = portcullis(["audit", root.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    for bad in ['\x1b', '\r', '\u{9b}', '\u{202e}', '\x07'] {
+        assert!(!run.stdout.contains(bad), "raw {bad:?} in the report:\n{}", run.stdout);
+    }
+    assert!(!run.stdout.lines().any(|l| l.starts_with(FAKE)), "a forged verdict line:\n{}", run.stdout);
+    assert_eq!(run.stdout.lines().filter(|l| l.starts_with("verdict:")).count(), 1);
+    assert!(run.stdout.contains("\\x1b[2K\\nverdict: ADMIT"), "{}", run.stdout);
+    let text = stable(&run.stdout).replace(&root.display().to_string(), "<layout>");
+    insta::assert_snapshot!("human_hostile_text", text);
+}

@@ -1,9 +1,16 @@
 //! The terminal rendering: grouped by subject (platform), then by finding,
 //! most severe effect first. Colour only when writing to a terminal and
 //! `NO_COLOR` is unset.
+//!
+//! Every string that comes from the policy or the subject goes through
+//! [`text`] (see `escape.rs`) before it is written, so what a report shows
+//! cannot forge or hide a line of it; the colour codes are added around the
+//! escaped text.
 
+use super::escape::{FIELD_MAX, visible};
 use super::{Effect, Report, Verdict};
 use crate::model::Outcome;
+use std::borrow::Cow;
 use std::fmt::Write;
 
 pub struct Style {
@@ -16,17 +23,24 @@ fn paint(on: bool, code: &str, s: &str) -> String {
     if on { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
 }
 
+/// Untrusted text as it may be shown: escaped and capped.
+fn text(s: &str) -> Cow<'_, str> {
+    visible(s, FIELD_MAX)
+}
+
+/// The algorithm and the first 12 hex digits of a digest (the whole string if
+/// it is shorter, or would be cut inside a character).
 fn short(d: &str) -> &str {
     let cut = d.find(':').map(|i| i + 13).unwrap_or(12).min(d.len());
-    &d[..cut]
+    d.get(..cut).unwrap_or(d)
 }
 
 pub fn render(r: &Report, style: &Style) -> String {
     let c = style.color;
     let mut out = String::new();
-    let _ = writeln!(out, "policy {} {} ({})", r.policy.name, r.policy.version, r.policy.source);
+    let _ = writeln!(out, "policy {} {} ({})", text(&r.policy.name), text(&r.policy.version), text(&r.policy.source));
     for w in &r.warnings {
-        let _ = writeln!(out, "{} {w}", paint(c, "33", "warning:"));
+        let _ = writeln!(out, "{} {}", paint(c, "33", "warning:"), text(w));
     }
     for s in &r.subjects {
         let mark = match s.verdict {
@@ -34,10 +48,10 @@ pub fn render(r: &Report, style: &Style) -> String {
             Verdict::Deny => paint(c, "1;31", "DENY "),
         };
         let what = match &s.platform {
-            Some(p) => p.clone(),
+            Some(p) => text(p).into_owned(),
             None => format!("{:?}", s.kind).to_lowercase(),
         };
-        let _ = writeln!(out, "\n{mark} {what}  {}  {}", short(&s.digest), s.reference);
+        let _ = writeln!(out, "\n{mark} {what}  {}  {}", text(short(&s.digest)), text(&s.reference));
         let mut shown: Vec<&super::Finding> = s
             .findings
             .iter()
@@ -54,26 +68,33 @@ pub fn render(r: &Report, style: &Style) -> String {
                 (Effect::None, Outcome::Error) => "error ".to_string(),
                 (Effect::None, Outcome::Skip) => "skip  ".to_string(),
             };
-            let _ = writeln!(out, "  {tag} {} [{}] {}: {}", f.rule, f.severity, f.title, f.message);
+            let _ =
+                writeln!(out, "  {tag} {} [{}] {}: {}", text(&f.rule), f.severity, text(&f.title), text(&f.message));
             if let Some(loc) = &f.location {
                 let mut at = Vec::new();
                 if let Some(p) = &loc.path {
-                    at.push(p.clone());
+                    at.push(text(p).into_owned());
                 }
                 if let Some(l) = loc.layer {
                     at.push(format!("layer {l}"));
                 }
                 if let Some(p) = &loc.pointer {
-                    at.push(format!("config {p}"));
+                    at.push(format!("config {}", text(p)));
                 }
                 let _ = writeln!(out, "         at {}", at.join(", "));
             }
             if let Some(w) = &f.waiver {
-                let _ = writeln!(out, "         waived: {} (owner {}, policy line {})", w.reason, w.owner, w.line);
+                let _ = writeln!(
+                    out,
+                    "         waived: {} (owner {}, policy line {})",
+                    text(&w.reason),
+                    text(&w.owner),
+                    w.line
+                );
             } else if matches!(f.effect, Effect::Deny | Effect::Warn)
                 && let Some(fix) = &f.remediation
             {
-                let _ = writeln!(out, "         fix: {fix}");
+                let _ = writeln!(out, "         fix: {}", text(fix));
             }
         }
         let _ = writeln!(
@@ -86,7 +107,7 @@ pub fn render(r: &Report, style: &Style) -> String {
         );
     }
     for n in &r.notes {
-        let _ = writeln!(out, "{} {n}", paint(c, "2", "note:"));
+        let _ = writeln!(out, "{} {}", paint(c, "2", "note:"), text(n));
     }
     let denied = r.subjects.iter().filter(|s| s.verdict == Verdict::Deny).count();
     let verdict = match r.verdict {

@@ -2,6 +2,7 @@
 //! human (terminal), JSON (versioned, documented in `docs/report-format.md`,
 //! schema in `docs/report-v1.schema.json`) and SARIF 2.1.0.
 
+mod escape;
 pub mod human;
 pub mod sarif;
 pub mod vsa;
