@@ -19,11 +19,23 @@ use std::sync::Arc;
 /// Rule id of the host's own finding for evidence that could not be trusted.
 pub const EVIDENCE_RULE: &str = "portcullis/evidence";
 
-/// Every kind of subject, in the order `rule_configs` keeps them.
+/// Rule id of the host's own finding for a policy that cannot judge an
+/// admission request.
+pub const ADMISSION_RULE: &str = "portcullis/admission";
+
+/// Every kind of subject, in the order `rule_configs` keeps them
+/// ([`kind_slot`] gives each one's place).
 const KINDS: [SubjectKind; 4] = [SubjectKind::Image, SubjectKind::Index, SubjectKind::Artifact, SubjectKind::Workload];
 
+/// A kind's place in [`KINDS`]; exhaustive, so a new kind cannot silently
+/// borrow another kind's rules.
 fn kind_slot(kind: SubjectKind) -> usize {
-    KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+    match kind {
+        SubjectKind::Image => 0,
+        SubjectKind::Index => 1,
+        SubjectKind::Artifact => 2,
+        SubjectKind::Workload => 3,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -249,8 +261,7 @@ impl Engine {
                 },
             );
         }
-        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) { Verdict::Deny } else { Verdict::Admit };
-        SubjectReport::new(subject, verdict, findings)
+        SubjectReport::new(subject, findings)
     }
 
     /// Runs every plugin that has enabled rules for this kind of subject.
@@ -278,12 +289,31 @@ impl Engine {
             platform: None,
             parent_index: None,
         };
+        let slot = kind_slot(SubjectKind::Workload);
+        if self.rule_configs.iter().all(|rules| rules[slot].is_empty()) {
+            // Nothing would judge the workload or its images: admitting it
+            // would wave through every image the policy denies.
+            let finding = Finding {
+                rule: ADMISSION_RULE.to_string(),
+                title: "The policy judges workloads".to_string(),
+                // A requirement on the policy that fails, whatever the
+                // failure policy says about undecidable rules.
+                outcome: Outcome::Fail,
+                severity: Severity::Critical,
+                enforcement: Enforcement::Enforce,
+                effect: Effect::Deny,
+                message: "no enabled rule of this policy judges workloads, so neither the workload nor its images would be judged".to_string(),
+                location: None,
+                remediation: Some("Load the workload rules with `[plugins.kubernetes]` in the policy (and keep K8S-005 enabled).".into()),
+                waiver: None,
+            };
+            return SubjectReport::new(&subject, vec![finding]);
+        }
         let target = bindings::workload(&subject, workload, images, self.policy.admission.mutate);
         let raw = self.evaluate(SubjectKind::Workload, &target, &Queries::default());
         let scope = Scope::of_workload(workload);
         let findings: Vec<Finding> = raw.into_iter().map(|f| self.apply(f, &scope)).collect();
-        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) { Verdict::Deny } else { Verdict::Admit };
-        SubjectReport::new(&subject, verdict, findings)
+        SubjectReport::new(&subject, findings)
     }
 
     fn apply(&self, raw: RawFinding, scope: &Scope<'_>) -> Finding {

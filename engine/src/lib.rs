@@ -43,7 +43,7 @@ pub mod signature;
 pub mod slsa;
 pub mod source;
 
-pub use engine::{EVIDENCE_RULE, Engine, EngineError, EngineOptions};
+pub use engine::{ADMISSION_RULE, EVIDENCE_RULE, Engine, EngineError, EngineOptions};
 pub use plugin::{LoadError, PluginInfo};
 pub use policy::Policy;
 pub use report::{Report, Verdict};

@@ -582,3 +582,24 @@ fn a_workload_waiver_applies_only_in_its_namespace() {
     let msg = r["status"]["message"].as_str().unwrap();
     assert!(msg.contains("K8S-002: containers[") && msg.contains("runAsNonRoot"), "{msg}");
 }
+
+/// A policy that loads no workload rules cannot judge an admission request:
+/// the answer is a deny naming the fix, never an admit of unjudged images.
+#[test]
+fn a_policy_without_workload_rules_denies_admission() {
+    use portcullis::admission::{Admission, Workload};
+    let text =
+        "[policy]\nname = \"images-only\"\nversion = \"1\"\nfailure-policy = \"ignore\"\n\n[plugins.image-config]\n";
+    let engine = support::engine_with(portcullis::Policy::parse("images-only.toml", text, None).unwrap());
+    let w =
+        Workload::from_request(&request_with("pod_creation_signed.json", "r.example/app:v1", true)).unwrap().unwrap();
+    let a = Admission::decide(&engine, &w, &[]);
+    assert!(!a.allowed, "{:?}", a.report.findings);
+    assert_eq!(a.report.findings.len(), 1);
+    assert_eq!(a.report.findings[0].rule, portcullis::ADMISSION_RULE);
+    assert!(
+        a.reasons[0].starts_with("portcullis/admission: no enabled rule of this policy judges workloads"),
+        "{:?}",
+        a.reasons
+    );
+}

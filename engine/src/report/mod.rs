@@ -69,7 +69,9 @@ pub struct SubjectReport {
 }
 
 impl SubjectReport {
-    pub fn new(s: &Subject, verdict: Verdict, findings: Vec<Finding>) -> Self {
+    /// The report of one subject; its verdict is deny when any finding denies.
+    pub fn new(s: &Subject, findings: Vec<Finding>) -> Self {
+        let verdict = if findings.iter().any(|f| f.effect == Effect::Deny) { Verdict::Deny } else { Verdict::Admit };
         SubjectReport {
             kind: s.kind,
             reference: s.reference.clone(),
