@@ -61,6 +61,7 @@ fn is_bundle(media_type: &str) -> bool {
 /// Reads the statement out of a DSSE envelope, a Sigstore bundle holding
 /// one, or a bare statement.
 pub fn statement(media_type: &str, bytes: &[u8]) -> Result<Statement, String> {
+    crate::nesting::json(bytes, crate::nesting::DOCUMENT).map_err(|e| format!("{media_type}: {e}"))?;
     let statement_bytes = if media_type == IN_TOTO {
         bytes.to_vec()
     } else {
@@ -78,6 +79,7 @@ pub fn statement(media_type: &str, bytes: &[u8]) -> Result<Statement, String> {
             .decode(envelope.payload.trim())
             .map_err(|e| format!("DSSE payload is not base64: {e}"))?
     };
+    crate::nesting::json(&statement_bytes, crate::nesting::DOCUMENT).map_err(|e| format!("in-toto statement: {e}"))?;
     let s: Statement = serde_json::from_slice(&statement_bytes).map_err(|e| format!("in-toto statement: {e}"))?;
     if !s.kind.starts_with("https://in-toto.io/Statement/v") {
         return Err(format!("`{}` is not an in-toto statement type", s.kind));

@@ -31,6 +31,7 @@ pub mod digest;
 mod engine;
 pub mod evidence;
 pub mod model;
+pub mod nesting;
 pub mod oci;
 mod plugin;
 pub mod policy;

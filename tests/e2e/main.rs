@@ -15,6 +15,7 @@ mod images;
 mod inputs;
 mod layout;
 mod mutations;
+mod nesting;
 mod policy;
 mod provenance;
 mod registry;

@@ -14,6 +14,10 @@ fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
             "/spec/template/spec"
         }
         "CronJob" => "/spec/jobTemplate/spec/template/spec",
+        "PodTemplate" => "/template/spec",
+        // Kubernetes 1.16–1.21 sent `pods/ephemeralcontainers` updates as
+        // kind EphemeralContainers, the list at the object's top level.
+        "EphemeralContainers" => "",
         _ => return None,
     })
 }
@@ -116,12 +120,23 @@ impl Workload {
             .pointer("/kind/kind")
             .and_then(Value::as_str)
             .ok_or("request.kind.kind is missing: not an AdmissionReview request")?;
+        let operation = match request.get("operation") {
+            None => "CREATE",
+            Some(Value::String(op)) => op.as_str(),
+            Some(_) => return Err("request.operation is not a string".into()),
+        };
+        // Deleting an object, or connecting to a running pod (exec, attach,
+        // port-forward), starts no container: nothing to judge.
+        if matches!(operation, "DELETE" | "CONNECT") {
+            return Ok(None);
+        }
         let Some(pointer) = pod_spec_pointer(kind) else {
             return Ok(None);
         };
-        let object = request.get("object").filter(|o| o.is_object()).ok_or_else(|| {
-            format!("request.object is missing for {kind} (DELETE requests carry none; do not send them)")
-        })?;
+        let object = request
+            .get("object")
+            .filter(|o| o.is_object())
+            .ok_or_else(|| format!("request.object is missing for {operation} of {kind}"))?;
         let spec = object
             .pointer(pointer)
             .filter(|s| s.is_object())
@@ -155,7 +170,7 @@ impl Workload {
             kind: kind.to_string(),
             namespace: meta("namespace"),
             name: meta("name"),
-            operation: request.get("operation").and_then(Value::as_str).unwrap_or("CREATE").to_string(),
+            operation: operation.to_string(),
             digest: Digest::sha256(object.to_string().as_bytes()),
             pod_security_context: SecurityContext::read(spec.get("securityContext")),
             containers,
@@ -242,6 +257,34 @@ mod tests {
         assert_eq!(sc.run_as_user, Some(0));
         // `readinessProbe: true` is no probe.
         assert_eq!(app.probes, vec!["liveness".to_string()]);
+    }
+
+    #[test]
+    fn every_kind_that_starts_containers_is_read() {
+        let containers = json!([{"name": "debug", "image": "r.example/debug:1"}]);
+        // UPDATE of pods/ephemeralcontainers: the Pod, with the new list.
+        let mut pod = request("Pod", json!({"spec": {"containers": [], "ephemeralContainers": containers.clone()}}));
+        pod["operation"] = json!("UPDATE");
+        pod["subresource"] = json!("ephemeralcontainers");
+        // The kind older API servers send for the same subresource.
+        let legacy = request("EphemeralContainers", json!({"ephemeralContainers": containers}));
+        let template = request("PodTemplate", json!({"template": {"spec": pod_spec()}}));
+        for (r, n) in [(pod, 1), (legacy, 1), (template, 2)] {
+            let w = Workload::from_request(&r).unwrap().unwrap_or_else(|| panic!("not judged: {r}"));
+            assert_eq!(w.containers.len(), n, "{r}");
+        }
+    }
+
+    #[test]
+    fn operations_that_start_no_container_are_not_judged() {
+        for op in ["DELETE", "CONNECT"] {
+            let mut r = request("Pod", Value::Null);
+            r["operation"] = json!(op);
+            assert!(Workload::from_request(&r).unwrap().is_none(), "{op}");
+        }
+        let mut r = request("Pod", json!({"spec": pod_spec()}));
+        r["operation"] = json!(["DELETE"]);
+        assert!(Workload::from_request(&r).is_err());
     }
 
     #[test]

@@ -282,6 +282,7 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
 fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DocError> {
+    crate::nesting::json(bytes, crate::nesting::DOCUMENT).map_err(|e| DocError::at("", e.to_string()))?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -181,8 +181,33 @@ pub(crate) fn unrecognised(bytes: &[u8]) -> SbomError {
     }
 }
 
+/// Refuses, before any parser descends into it, a document nested deeper
+/// than [`crate::nesting::SBOM`] allows (JSON structure, XML elements,
+/// licence-expression parentheses), and XML with a document type
+/// declaration (no SBOM format has one; its entities could expand past
+/// every limit). Called first by [`parse`] and [`validate`].
+pub(crate) fn bounded(bytes: &[u8]) -> Result<(), SbomError> {
+    use crate::nesting;
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    let checked = match first {
+        Some(b'{' | b'[') => nesting::json(text, nesting::SBOM),
+        Some(b'<') => {
+            if memchr::memmem::find(text, b"<!DOCTYPE").is_some() {
+                return Err(SbomError::Parse {
+                    message: "XML with a document type declaration (<!DOCTYPE>) is refused: no SBOM format uses one, and its entities could expand past every limit".into(),
+                });
+            }
+            nesting::xml(text, nesting::SBOM)
+        }
+        _ => nesting::lines(&String::from_utf8_lossy(text), nesting::SBOM),
+    };
+    checked.map_err(|e| SbomError::Parse { message: e.to_string() })
+}
+
 /// Reads an SBOM document of any supported format into the normalised model.
 pub fn parse(bytes: &[u8]) -> Result<Sbom, SbomError> {
+    bounded(bytes)?;
     let id = identify(bytes).ok_or_else(|| unrecognised(bytes))?;
     match id.format {
         Format::CyclonedxJson => cyclonedx::from_json(json_value(bytes)?),

@@ -143,6 +143,7 @@ fn schema_violations(validator: &jsonschema::Validator, doc: &Value) -> Vec<Viol
 /// (not an SBOM, unsupported version, not well-formed): the caller reports
 /// that as unreadable, distinct from invalid.
 pub fn validate(bytes: &[u8]) -> Result<Validation, SbomError> {
+    super::bounded(bytes)?;
     let identified = identify(bytes).ok_or_else(|| super::unrecognised(bytes))?;
     let version = identified.version.clone();
     let (checked_against, violations) = match identified.format {

@@ -9,7 +9,7 @@
 //! exactly what was judged.
 
 use super::{AppState, Loaded};
-use crate::admission::{Admission, ImageOutcome, Workload};
+use crate::admission::{Admission, ImageOutcome, Workload, review};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -32,9 +32,9 @@ pub(super) async fn mutate(State(state): State<Arc<AppState>>, body: Bytes) -> R
 async fn handle(state: Arc<AppState>, body: Bytes, mutating: bool) -> Response {
     let start = Instant::now();
     let endpoint = if mutating { "mutate" } else { "validate" };
-    let (response, verdict) = match serde_json::from_slice::<Value>(&body) {
-        Err(e) => (bad_request(format!("body is not JSON: {e}")), "error"),
-        Ok(review) => match request_of(&review) {
+    let (response, verdict) = match review::read(&body) {
+        Err(e) => (bad_request(e), "error"),
+        Ok(review) => match review::request_of(&review) {
             Err(e) => (bad_request(e), "error"),
             Ok(request) => {
                 let decision = decide(&state, request, mutating).await;
@@ -51,25 +51,6 @@ async fn handle(state: Arc<AppState>, body: Bytes, mutating: bool) -> Response {
 fn bad_request(message: String) -> Response {
     (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], json!({ "error": message }).to_string())
         .into_response()
-}
-
-/// The `request` of an AdmissionReview v1 (or a bare request, as kwctl's
-/// `--request-path` files are).
-fn request_of(review: &Value) -> Result<&Value, String> {
-    if let Some(kind) = review.get("kind").and_then(Value::as_str) {
-        if kind != "AdmissionReview" {
-            return Err(format!("kind is `{kind}`, expected AdmissionReview"));
-        }
-        match review.get("apiVersion").and_then(Value::as_str) {
-            Some("admission.k8s.io/v1") => {}
-            other => return Err(format!("apiVersion {other:?} is not supported; send admission.k8s.io/v1")),
-        }
-    }
-    let request = review.get("request").unwrap_or(review);
-    if request.get("uid").and_then(Value::as_str).is_none() {
-        return Err("request.uid is missing: not an AdmissionReview".into());
-    }
-    Ok(request)
 }
 
 /// What the webhook answers.

@@ -205,6 +205,7 @@ pub fn verify_with_envelope(
     envelope: Option<&[u8]>,
 ) -> Result<Verified, BundleError> {
     let artifact = artifact.into();
+    crate::nesting::json(bundle, crate::nesting::DOCUMENT).map_err(|e| BundleError::NotJson(e.to_string()))?;
     let doc: Value = serde_json::from_slice(bundle).map_err(|e| BundleError::NotJson(e.to_string()))?;
     let media_type = doc.get("mediaType").and_then(Value::as_str).unwrap_or_default();
     let (_, minor) = version(media_type).ok_or_else(|| BundleError::UnknownVersion(media_type.to_string()))?;
