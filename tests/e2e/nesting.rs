@@ -466,9 +466,10 @@ fn random_document(r: &Reader, rng: &mut rand::rngs::StdRng) -> (usize, Vec<u8>)
     match rng.next_u32() % 4 {
         0 => doc.truncate(rng.random_range(0..=doc.len())),
         1 => {
+            const BYTES: &[u8] = b"[]{}()<>/\"\\,:x";
             for _ in 0..rng.random_range(1..8) {
                 let i = rng.random_range(0..doc.len());
-                doc[i] = b"[]{}()<>/\"\\,:x"[rng.random_range(0..15)];
+                doc[i] = BYTES[rng.random_range(0..BYTES.len())];
             }
         }
         _ => {}
@@ -524,7 +525,9 @@ fn campaign() {
                         ],
                     );
                     let stdout = String::from_utf8_lossy(&out.stdout);
-                    match stdout.lines().find(|l| l.starts_with("CAMPAIGN ")) {
+                    // libtest may have printed `test … ` on the same line first.
+                    let line = stdout.lines().find_map(|l| l.find("CAMPAIGN ").map(|i| &l[i..]));
+                    match line {
                         Some(line) if out.status.success() => {
                             let f: Vec<&str> = line.split_whitespace().collect();
                             println!("{:<18} {:>10} documents, deepest {:>7}, {:>7} CPU s", f[1], f[2], f[3], f[4]);
