@@ -38,6 +38,41 @@ fn kind_slot(kind: SubjectKind) -> usize {
     }
 }
 
+/// Asks each plugin to check the parameter values of its enabled rules and
+/// refuses the policy, pointing at each value in the user's TOML, when any
+/// is unusable: a rule given a bad entry would otherwise be enforced with a
+/// hole in it, or fail on every subject.
+fn check_params(
+    policy: &Policy,
+    host: &PluginHost,
+    plugins: &[LoadedPlugin],
+    plan: &RulePlan,
+) -> Result<(), EngineError> {
+    let mut diags = Vec::new();
+    for p in plugins {
+        let rules: Vec<bindings::wit::RuleConfig> = plan
+            .rules
+            .iter()
+            .filter(|r| r.enabled && r.info.plugin == p.info.name)
+            .map(|r| bindings::wit::RuleConfig {
+                id: r.info.id.clone(),
+                params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
+            })
+            .collect();
+        if rules.is_empty() {
+            continue;
+        }
+        for problem in host.check(p, &rules)? {
+            let entry = problem.index.map(|i| format!(" entry {i}")).unwrap_or_default();
+            diags.push(crate::policy::Diagnostic::new(
+                format!("parameter `{}`{entry} of {}: {}", problem.param, problem.rule, problem.message),
+                policy.param_span(&problem.rule, &problem.param, problem.index.map(|i| i as usize)),
+            ));
+        }
+    }
+    if diags.is_empty() { Ok(()) } else { Err(EngineError::Policy(policy.error(diags))) }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(transparent)]
@@ -122,6 +157,7 @@ impl Engine {
                 })
             })
             .collect();
+        check_params(&policy, &host, &plugins, &plan)?;
         let fingerprint = {
             use sha2::{Digest as _, Sha256};
             let root = options.trust_root.as_ref().map_or(crate::signature::trust::PRODUCTION, |t| t.json.as_str());
@@ -316,7 +352,7 @@ impl Engine {
         SubjectReport::new(&subject, findings)
     }
 
-    fn apply(&self, raw: RawFinding, scope: &Scope<'_>) -> Finding {
+    fn apply(&self, mut raw: RawFinding, scope: &Scope<'_>) -> Finding {
         let setting = self.plan.rules.iter().find(|r| r.info.id == raw.rule);
         let (title, enforcement, severity, remediation) = match setting {
             Some(s) => (s.info.title.clone(), s.enforcement, s.severity, s.info.remediation.clone()),
@@ -342,11 +378,20 @@ impl Engine {
                     }
                 }
             }
-            // Errors are never waived: a waiver accepts a known failure, not an unknown state.
-            Outcome::Error => match (enforcement, self.policy.failure_policy) {
-                (Enforcement::Enforce, FailurePolicy::Deny) => Effect::Deny,
-                (Enforcement::Audit, _) => Effect::None,
-                _ => Effect::Warn,
+            // Errors are never waived: a waiver accepts a known failure, not
+            // an unknown state. Only an error from outside the subject
+            // follows the failure policy: one the subject caused (malformed
+            // evidence, a plugin limit its evidence exhausted) must not be
+            // able to turn itself into an admit.
+            Outcome::Error => match (enforcement, self.policy.failure_policy, raw.outside) {
+                (Enforcement::Audit, _, _) => Effect::None,
+                (Enforcement::Warn, _, _) => Effect::Warn,
+                (Enforcement::Enforce, FailurePolicy::Deny, _) => Effect::Deny,
+                (Enforcement::Enforce, FailurePolicy::Ignore, true) => Effect::Warn,
+                (Enforcement::Enforce, FailurePolicy::Ignore, false) => {
+                    raw.message.push_str(" (caused by the subject itself, so failure-policy ignore does not admit it)");
+                    Effect::Deny
+                }
             },
         };
         Finding {

@@ -134,6 +134,10 @@ pub struct Location {
 pub struct RawFinding {
     pub rule: String,
     pub outcome: Outcome,
+    /// An `error` for a reason outside the subject (the contract's
+    /// `unavailable`: registry down, deadline), which the failure policy
+    /// decides; every other error is the subject's doing and denies.
+    pub outside: bool,
     pub message: String,
     pub location: Option<Location>,
     pub severity: Option<Severity>,

@@ -72,6 +72,32 @@ fn semantic_errors_point_at_their_lines() {
             ":8:8",
             "this waiver can never match: K8S-002 judges workloads",
         ),
+        // Values the plugins' own checks refuse, at the value or list entry.
+        (
+            "[plugins.sbom]\n[rules.SC-SBOM-004]\nparams = { deny = [\"pkg:npm/ok@<2\", \"left-pad\"] }\n",
+            ":8:37",
+            "parameter `deny` entry 1 of SC-SBOM-004: `left-pad`: not a purl",
+        ),
+        (
+            "[plugins.sbom]\n[rules.SC-SBOM-003]\nparams = { deny = [\"GPL-2.0-only\", \"Apache 2\"] }\n",
+            ":8:36",
+            "`Apache 2` is not an SPDX licence identifier",
+        ),
+        (
+            "[plugins.signatures]\n[rules.SC-SIG-002]\nparams = { identity = \"https://github.com/(acme\", issuer = \"x\" }\n",
+            ":8:23",
+            "parameter `identity` of SC-SIG-002: does not compile",
+        ),
+        (
+            "[plugins.signatures]\n[rules.SC-SLSA-002]\nparams = { builders = [\"x\"], min_level = 9 }\n",
+            ":8:42",
+            "9 is out of range: must be from 0 to 4",
+        ),
+        (
+            "[plugins.signatures]\n[rules.SC-SLSA-003]\nparams = { refs = [\"main\"] }\n",
+            ":8:20",
+            "`main` is not a git ref",
+        ),
         ("[plugins.nope]\n", ":6:10", "no builtin plugin named `nope`"),
         ("[plugins.ext]\npath = \"x.wasm\"\n", ":7:8", "no `sha256` pin"),
     ];

@@ -5,7 +5,7 @@
 use super::Workload;
 use crate::Engine;
 use crate::digest::Digest;
-use crate::model::Outcome;
+use crate::model::{FailurePolicy, Outcome};
 use crate::report::{Effect, Report, SubjectReport, Verdict};
 
 /// What the image policy concluded about one image reference of a workload.
@@ -15,8 +15,12 @@ pub enum ImageOutcome<'a> {
         digest: &'a Digest,
         report: &'a Report,
     },
-    /// Not judged (registry down, deadline, bad reference): why.
+    /// Not judged for a reason outside the image (registry down or refusing
+    /// access, deadline): why. The failure policy decides.
     Undecided(&'a str),
+    /// Not judged because of the image or its reference (malformed or
+    /// altered content, over a limit, not a reference): why. Denies.
+    Refused(&'a str),
 }
 
 /// What the webhook answers for one workload.
@@ -41,7 +45,9 @@ impl Admission {
         let mut warnings = Vec::new();
         for f in &report.findings {
             let line = match (f.outcome, f.effect) {
-                (Outcome::Error, Effect::Deny) => format!("{} (failure-policy deny): {}", f.rule, f.message),
+                (Outcome::Error, Effect::Deny) if engine.policy().failure_policy == FailurePolicy::Deny => {
+                    format!("{} (failure-policy deny): {}", f.rule, f.message)
+                }
                 (Outcome::Error, Effect::Warn) => {
                     format!("{} (failure-policy ignore: admitted): {}", f.rule, f.message)
                 }

@@ -150,6 +150,7 @@ pub fn workload(
     let judgement = |image: &str| {
         images.iter().find(|(i, _)| *i == image).map(|(_, o)| match o {
             admission::ImageOutcome::Undecided(why) => wit::ImageJudgement::Undecided(why.to_string()),
+            admission::ImageOutcome::Refused(why) => wit::ImageJudgement::Refused(why.to_string()),
             admission::ImageOutcome::Judged { digest, report } if report.verdict == crate::report::Verdict::Deny => {
                 let rules: std::collections::BTreeSet<&str> = report
                     .subjects
@@ -243,12 +244,14 @@ pub fn enforcement(e: wit::Enforcement) -> model::Enforcement {
     }
 }
 
-pub fn outcome(o: wit::Outcome) -> model::Outcome {
+/// The outcome, and whether an `error` lies outside the subject.
+pub fn outcome(o: wit::Outcome) -> (model::Outcome, bool) {
     match o {
-        wit::Outcome::Pass => model::Outcome::Pass,
-        wit::Outcome::Fail => model::Outcome::Fail,
-        wit::Outcome::Skip => model::Outcome::Skip,
-        wit::Outcome::Error => model::Outcome::Error,
+        wit::Outcome::Pass => (model::Outcome::Pass, false),
+        wit::Outcome::Fail => (model::Outcome::Fail, false),
+        wit::Outcome::Skip => (model::Outcome::Skip, false),
+        wit::Outcome::Error => (model::Outcome::Error, false),
+        wit::Outcome::Unavailable => (model::Outcome::Error, true),
     }
 }
 

@@ -54,7 +54,7 @@ pub enum LoadError {
     PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
-    #[error("plugin `{name}` does not fit the portcullis:policy@0.2.0 contract: {reason}")]
+    #[error("plugin `{name}` does not fit the portcullis:policy@0.3.0 contract: {reason}")]
     Contract { name: String, reason: String },
     #[error("plugin `{name}` failed while describing itself: {reason}")]
     Metadata { name: String, reason: String },
@@ -493,6 +493,21 @@ impl PluginHost {
         })
     }
 
+    /// Asks a plugin which of the policy's parameter values its rules
+    /// cannot use (at load time, once). A plugin that fails to answer is a
+    /// load error: its rules' parameters would go unchecked.
+    pub fn check(&self, plugin: &LoadedPlugin, rules: &[wit::RuleConfig]) -> Result<Vec<wit::ParamProblem>, LoadError> {
+        let mut store = self.store(&plugin.limits, Queries::default());
+        plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p| p.portcullis_policy_plugin().call_check(&mut store, rules))
+            .map_err(|e| LoadError::Metadata {
+                name: plugin.info.name.clone(),
+                reason: format!("checking its parameters: {}", explain(&e, &store, &plugin.limits)),
+            })
+    }
+
     /// Runs one plugin over one subject for the given rules. Never fails:
     /// every fault becomes `error` findings.
     pub fn evaluate(
@@ -523,9 +538,11 @@ impl PluginHost {
                     if !rules.iter().any(|r| r.id == f.rule) {
                         continue; // not asked for: ignored
                     }
+                    let (outcome, outside) = bindings::outcome(f.outcome);
                     out.push(RawFinding {
                         rule: f.rule,
-                        outcome: bindings::outcome(f.outcome),
+                        outcome,
+                        outside,
                         message: truncate(f.message),
                         location: f.location.map(|l| Location {
                             path: l.path.map(truncate),
@@ -563,6 +580,9 @@ fn error_finding(rule: &str, message: &str) -> RawFinding {
     RawFinding {
         rule: rule.to_string(),
         outcome: crate::model::Outcome::Error,
+        // A plugin that traps, runs out of fuel, time or memory, or answers
+        // badly does so on this subject's evidence.
+        outside: false,
         message: message.to_string(),
         location: None,
         severity: None,

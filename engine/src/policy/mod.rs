@@ -397,6 +397,34 @@ impl Policy {
         PolicyError::new(&self.source, &self.text, diags)
     }
 
+    /// Where a rule's parameter is set in the policy text — the entry
+    /// `index` of a list when given (and found) — or, for a parameter left
+    /// at its default, the rule's table; `None` when the policy does not
+    /// mention the rule.
+    pub fn param_span(&self, rule: &str, param: &str, index: Option<usize>) -> Option<Range<usize>> {
+        let (_, rule_span, cfg) = self.rules.iter().find(|(id, _, _)| id == rule)?;
+        let Some((_, value)) = cfg.params.iter().find(|(k, _)| k.get_ref() == param) else {
+            return Some(rule_span.clone());
+        };
+        let whole = span_of(value);
+        let Some(index) = index else { return Some(whole) };
+        // toml keeps no spans inside a value: re-read the array's text with
+        // spanned items, and shift their spans back into the file.
+        #[derive(serde::Deserialize)]
+        struct Items {
+            v: Vec<toml::Spanned<toml::Value>>,
+        }
+        const PREFIX: &str = "v = ";
+        let text = format!("{PREFIX}{}", self.text.get(whole.clone())?);
+        let items: Items = toml::from_str(&text).ok()?;
+        let item = items.v.get(index).map(|i| i.span());
+        Some(
+            item.map_or(whole.clone(), |r| {
+                (r.start - PREFIX.len() + whole.start)..(r.end - PREFIX.len() + whole.start)
+            }),
+        )
+    }
+
     /// Line (1-based) of a byte offset in the policy text.
     pub fn line_of(&self, span: &Range<usize>) -> usize {
         self.text[..span.start.min(self.text.len())].matches('\n').count() + 1

@@ -93,11 +93,22 @@ impl cache::Expiry for Judged {
 pub struct Failure {
     pub message: String,
     pub status: StatusCode,
+    /// Whether the image itself is the cause (its content is malformed,
+    /// altered or over a limit, or its reference is not one): admission
+    /// then refuses it whatever the failure policy says. Otherwise the
+    /// cause is outside the image (registry down or refusing access,
+    /// deadline) and the failure policy decides.
+    pub subject_caused: bool,
 }
 
 impl From<tokio::task::JoinError> for Failure {
     fn from(e: tokio::task::JoinError) -> Self {
-        Failure { message: format!("evaluation failed: {e}"), status: StatusCode::INTERNAL_SERVER_ERROR }
+        // The evaluation of this image's evidence panicked or was cancelled.
+        Failure {
+            message: format!("evaluation failed: {e}"),
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            subject_caused: true,
+        }
     }
 }
 
@@ -108,7 +119,8 @@ impl From<RegistryError> for Failure {
             RegistryError::NotFound { .. } => StatusCode::NOT_FOUND,
             _ => StatusCode::BAD_GATEWAY,
         };
-        Failure { message: e.to_string(), status }
+        let subject_caused = matches!(e, RegistryError::BadReference(..) | RegistryError::BadContent { .. });
+        Failure { message: e.to_string(), status, subject_caused }
     }
 }
 
@@ -219,8 +231,11 @@ impl AppState {
     /// The digest a reference names: pinned, cached, or asked of the registry.
     async fn digest_of(&self, r: &oci_client::Reference, tag_ttl: Duration) -> Result<Digest, Failure> {
         if let Some(d) = r.digest() {
-            return Digest::parse(d)
-                .map_err(|e| Failure { message: format!("{}: {e}", r.whole()), status: StatusCode::BAD_REQUEST });
+            return Digest::parse(d).map_err(|e| Failure {
+                message: format!("{}: {e}", r.whole()),
+                status: StatusCode::BAD_REQUEST,
+                subject_caused: true,
+            });
         }
         let key = r.whole();
         if !tag_ttl.is_zero()
@@ -286,7 +301,11 @@ impl AppState {
                     tokio::task::spawn_blocking(move || {
                         let t = Instant::now();
                         let input = crate::source::open_pulled(&pulled, &crate::source::OpenOptions::default())
-                            .map_err(|e| Failure { message: e.to_string(), status: StatusCode::BAD_GATEWAY })?;
+                            .map_err(|e| Failure {
+                                message: e.to_string(),
+                                status: StatusCode::BAD_GATEWAY,
+                                subject_caused: true,
+                            })?;
                         st.metrics.evaluation_seconds.with_label_values(&["read"]).observe(t.elapsed().as_secs_f64());
                         let t = Instant::now();
                         let report = engine.audit(&input);

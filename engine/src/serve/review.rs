@@ -98,13 +98,14 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
         let state = state.clone();
         let loaded = loaded.clone();
         async move {
+            // Err((why, caused by the image itself)).
             if image.is_empty() {
-                return Err("a container has no image".to_string());
+                return Err(("a container has no image".to_string(), true));
             }
             match tokio::time::timeout_at(deadline, state.judge(&loaded, image)).await {
                 Ok(Ok((j, _))) => Ok(j),
-                Ok(Err(f)) => Err(f.message),
-                Err(_) => Err(format!("not judged within the {} ms deadline", settings.deadline.as_millis())),
+                Ok(Err(f)) => Err((f.message, f.subject_caused)),
+                Err(_) => Err((format!("not judged within the {} ms deadline", settings.deadline.as_millis()), false)),
             }
         }
     }))
@@ -115,7 +116,8 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
         .map(|(image, r)| {
             let outcome = match r {
                 Ok(j) => ImageOutcome::Judged { digest: &j.digest, report: &j.report },
-                Err(why) => ImageOutcome::Undecided(why),
+                Err((why, true)) => ImageOutcome::Refused(why),
+                Err((why, false)) => ImageOutcome::Undecided(why),
             };
             (image.as_str(), outcome)
         })

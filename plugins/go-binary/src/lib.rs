@@ -6,8 +6,8 @@
 
 use portcullis_sdk::image_scan::{self, Binary};
 use portcullis_sdk::{
-    Enforcement, Finding, Image, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target,
-    go_version_cmp, semver_cmp, text_list,
+    Checker, Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
+    Severity, Target, go_version_cmp, semver_cmp, text_list,
 };
 
 pub struct GoBinaryPlugin;
@@ -26,6 +26,20 @@ const PLATFORM: &str = "GO-BIN-010";
 impl Plugin for GoBinaryPlugin {
     fn metadata() -> PluginMeta {
         PluginMeta { name: "go-binary".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn check(rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+        let mut c = Checker::default();
+        for r in &rules {
+            c.non_empty_entries(r);
+            c.text(r, "min_go_version", |v| {
+                go_version_cmp(v, v)
+                    .map(drop)
+                    .ok_or_else(|| format!("`{v}` is not a Go version such as 1.22 or 1.22.3"))
+            });
+            c.entries(r, "deny", deny_entry);
+        }
+        c.problems
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
@@ -202,6 +216,26 @@ fn judge(rule: &RuleConfig, image: &Image, bins: &[Binary]) -> Vec<Finding> {
         other => Finding::error(other, format!("go-binary does not implement rule {other}")),
     };
     vec![f]
+}
+
+/// Whether a deny-list entry can be used: a module path, and constraints
+/// each an operator and a version [`denied`] can compare.
+fn deny_entry(entry: &str) -> Result<(), String> {
+    let (path, range) = match entry.split_once('@') {
+        Some((p, r)) => (p.trim(), Some(r)),
+        None => (entry.trim(), None),
+    };
+    if path.is_empty() || path.contains(char::is_whitespace) {
+        return Err(format!("`{entry}`: `{path}` is not a module path"));
+    }
+    for c in range.into_iter().flat_map(|r| r.split(',')) {
+        let c = c.trim();
+        let v = ["<=", ">=", "<", ">", "="].iter().find_map(|op| c.strip_prefix(op)).unwrap_or(c).trim();
+        if semver_cmp(v, v).is_none() {
+            return Err(format!("`{entry}`: `{c}` is not a version constraint such as <1.2.3 or >=v0.9.0"));
+        }
+    }
+    Ok(())
 }
 
 /// `entry` is `module/path` (any version) or `module/path@<constraints>`,

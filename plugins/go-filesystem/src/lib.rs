@@ -8,8 +8,8 @@
 use portcullis_sdk::filesystem::{self, FileEntry, FileKind};
 use portcullis_sdk::image_scan;
 use portcullis_sdk::{
-    Enforcement, Finding, Image, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target,
-    text_list,
+    Checker, Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
+    Severity, Target, text_list,
 };
 
 pub struct GoFilesystemPlugin;
@@ -30,6 +30,27 @@ const BIN_DIRS: &[&str] = &["/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/loca
 impl Plugin for GoFilesystemPlugin {
     fn metadata() -> PluginMeta {
         PluginMeta { name: "go-filesystem".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn check(rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+        let mut c = Checker::default();
+        for r in &rules {
+            c.non_empty_entries(r);
+            for list in ["paths", "dirs", "bundles", "writable_allowed"] {
+                c.entries(r, list, |p| {
+                    if p.starts_with('/') { Ok(()) } else { Err(format!("`{p}` is not an absolute path")) }
+                });
+            }
+            for list in ["shells", "programs"] {
+                c.entries(r, list, |p| {
+                    if p.contains('/') { Err(format!("`{p}` is a path; give a program name")) } else { Ok(()) }
+                });
+            }
+            c.float_in(r, "max_compressed_mb", 0.0..=1e6);
+            c.float_in(r, "max_wasted_mb", 0.0..=1e6);
+            c.float_in(r, "min_efficiency", 0.0..=1.0);
+        }
+        c.problems
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {

@@ -6,8 +6,8 @@
 
 use portcullis_sdk::image_scan;
 use portcullis_sdk::{
-    Enforcement, Finding, Image, Index, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target,
-    command_line, locate_program, text_list,
+    Checker, Enforcement, Finding, Image, Index, ParamProblem, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
+    Severity, Target, command_line, locate_program, text_list,
 };
 
 pub struct GoIndexPlugin;
@@ -19,6 +19,22 @@ const CONSISTENT: &str = "GO-IDX-003";
 impl Plugin for GoIndexPlugin {
     fn metadata() -> PluginMeta {
         PluginMeta { name: "go-index".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn check(rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+        let mut c = Checker::default();
+        for r in &rules {
+            c.non_empty_entries(r);
+            c.entries(r, "required_platforms", |p| {
+                let parts: Vec<&str> = p.split('/').collect();
+                if (2..=3).contains(&parts.len()) && parts.iter().all(|s| !s.is_empty() && !s.contains(' ')) {
+                    Ok(())
+                } else {
+                    Err(format!("`{p}` is not a platform `os/arch[/variant]`"))
+                }
+            });
+        }
+        c.problems
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {

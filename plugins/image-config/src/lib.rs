@@ -6,8 +6,9 @@
 //! filesystem query to check that the entrypoint exists.
 
 use portcullis_sdk::{
-    Enforcement, Finding, Image, ImageConfig, KeyValue, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
-    Severity, Target, command_line, filesystem, locate_program, lookup, text_list, wildcard_match,
+    Checker, Enforcement, Finding, Image, ImageConfig, KeyValue, ParamProblem, ParamValue, Params, Plugin, PluginMeta,
+    RuleConfig, RuleMeta, Severity, Target, command_line, filesystem, locate_program, lookup, text_list,
+    wildcard_match,
 };
 
 pub struct ImageConfigPlugin;
@@ -23,6 +24,14 @@ const SOURCE_LABELS: &str = "GO-CFG-007";
 impl Plugin for ImageConfigPlugin {
     fn metadata() -> PluginMeta {
         PluginMeta { name: "image-config".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn check(rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+        let mut c = Checker::default();
+        for r in &rules {
+            c.non_empty_entries(r);
+        }
+        c.problems
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {

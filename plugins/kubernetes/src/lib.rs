@@ -8,8 +8,8 @@
 //! the image rules: the host only gathers the evidence.
 
 use portcullis_sdk::{
-    Container, ContainerList, Enforcement, Finding, ImageJudgement, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
-    SecurityContext, Severity, Target, TargetKind, Workload, text_list,
+    Checker, Container, ContainerList, Enforcement, Finding, ImageJudgement, ParamProblem, Params, Plugin, PluginMeta,
+    RuleConfig, RuleMeta, SecurityContext, Severity, Target, TargetKind, Workload, text_list,
 };
 
 pub struct KubernetesPlugin;
@@ -23,6 +23,21 @@ const IMAGES: &str = "K8S-005";
 impl Plugin for KubernetesPlugin {
     fn metadata() -> PluginMeta {
         PluginMeta { name: "kubernetes".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn check(rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+        let one_of = |known: &'static [&'static str]| {
+            move |v: &str| {
+                if known.contains(&v) { Ok(()) } else { Err(format!("`{v}` is not one of {}", known.join(", "))) }
+            }
+        };
+        let mut c = Checker::default();
+        for r in &rules {
+            c.non_empty_entries(r);
+            c.entries(r, "allowed_profiles", one_of(&["RuntimeDefault", "Localhost", "Unconfined"]));
+            c.entries(r, "probes", one_of(&["liveness", "readiness", "startup"]));
+        }
+        c.problems
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
@@ -207,7 +222,8 @@ fn probes(w: &Workload, wanted: &[String]) -> Finding {
     outcome(PROBES, problems, "probes configured")
 }
 
-/// K8S-005: one finding per distinct image that is denied or undecided.
+/// K8S-005: one finding per distinct image that is denied, refused or
+/// undecided.
 fn images(w: &Workload) -> Vec<Finding> {
     let mut seen: Vec<&str> = Vec::new();
     let mut findings = Vec::new();
@@ -225,8 +241,15 @@ fn images(w: &Workload) -> Vec<Finding> {
                 Finding::fail(IMAGES, format!("image {image} ({}) is denied by {}", d.digest, d.rules.join(", ")))
                     .at_pointer(format!("{}/image", c.pointer)),
             ),
+            // Outside the image (registry down, deadline): the failure
+            // policy decides.
             Some(ImageJudgement::Undecided(why)) => findings.push(
-                Finding::error(IMAGES, format!("image {image} could not be judged: {why}"))
+                Finding::unavailable(IMAGES, format!("image {image} could not be judged: {why}"))
+                    .at_pointer(format!("{}/image", c.pointer)),
+            ),
+            // The image itself could not be read: refused like a denial.
+            Some(ImageJudgement::Refused(why)) => findings.push(
+                Finding::fail(IMAGES, format!("image {image} is refused: {why}"))
                     .at_pointer(format!("{}/image", c.pointer)),
             ),
             None => findings.push(Finding::error(IMAGES, format!("image {image} was not judged"))),
@@ -357,9 +380,34 @@ mod tests {
         w.containers[1].image_judgement = Some(ImageJudgement::Undecided("registry down".into()));
         let f = images(&w);
         assert_eq!(f.len(), 2, "{:?}", f.iter().map(|f| &f.message).collect::<Vec<_>>());
-        assert_eq!(f[0].outcome, Outcome::Error);
+        assert_eq!(f[0].outcome, Outcome::Unavailable);
         assert_eq!(f[0].message, "image r.example/app@sha256:00 could not be judged: registry down");
         assert_eq!(f[1].outcome, Outcome::Fail);
         assert_eq!(f[1].message, "image r.example/init:1 (sha256:22) is denied by GO-BIN-001, GO-CFG-001");
+        // An image that cannot be read is the image's doing: a failure.
+        w.containers[1].image_judgement = Some(ImageJudgement::Refused("manifest is not JSON".into()));
+        let f = images(&w);
+        assert_eq!(f[0].outcome, Outcome::Fail);
+        assert_eq!(f[0].message, "image r.example/app@sha256:00 is refused: manifest is not JSON");
+    }
+
+    #[test]
+    fn parameters_outside_their_vocabulary_are_named() {
+        use portcullis_sdk::ParamValue;
+        let rule = |id: &str, param: &str, v: &[&str]| RuleConfig {
+            id: id.into(),
+            params: vec![(param.into(), ParamValue::TextList(v.iter().map(|s| s.to_string()).collect()))],
+        };
+        let problems = KubernetesPlugin::check(vec![
+            rule(SECCOMP, "allowed_profiles", &["RuntimeDefault", "runtime/default"]),
+            rule(PROBES, "probes", &["liveness", ""]),
+        ]);
+        let got: Vec<(String, Option<u32>)> = problems.iter().map(|p| (p.rule.clone(), p.index)).collect();
+        assert_eq!(got, vec![(SECCOMP.to_string(), Some(1)), (PROBES.to_string(), Some(1))]);
+        assert!(
+            problems[0].message.contains("`runtime/default` is not one of RuntimeDefault"),
+            "{}",
+            problems[0].message
+        );
     }
 }

@@ -13,12 +13,13 @@
 //! The SBOM arrives normalised (CycloneDX and SPDX alike) through the
 //! `sboms` interface; the image's own inventory through `image-scan`.
 
+mod params;
 pub mod versions;
 
 use portcullis_sdk::sboms::{self, Document};
 use portcullis_sdk::{
-    Enforcement, Finding, Image, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target,
-    image_scan,
+    Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity,
+    Target, image_scan,
 };
 use std::collections::BTreeSet;
 use versions::{Range, Scheme};
@@ -33,6 +34,10 @@ const DENIED: &str = "SC-SBOM-004";
 impl Plugin for SbomPlugin {
     fn metadata() -> PluginMeta {
         PluginMeta { name: "sbom".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn check(rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+        params::check(&rules)
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {

@@ -27,6 +27,88 @@ pub use portcullis::policy::sboms;
 pub use portcullis::policy::signatures;
 pub use portcullis::policy::types::*;
 
+/// Checks the parameter values of the configured rules beyond their types,
+/// for a plugin's `check`: each problem names the rule, the parameter and
+/// (for lists) the entry, and the host points at it in the policy file.
+///
+/// ```ignore
+/// fn check(rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+///     let mut c = Checker::default();
+///     for r in &rules {
+///         c.entries(r, "deny", |e| parse_entry(e).map(drop));
+///         c.float_in(r, "min_efficiency", 0.0..=1.0);
+///     }
+///     c.problems
+/// }
+/// ```
+#[derive(Default)]
+pub struct Checker {
+    pub problems: Vec<ParamProblem>,
+}
+
+impl Checker {
+    fn push(&mut self, rule: &RuleConfig, param: &str, index: Option<u32>, message: String) {
+        // One problem per value: the first check that refuses it says why.
+        if self.problems.iter().any(|p| p.rule == rule.id && p.param == param && p.index == index) {
+            return;
+        }
+        self.problems.push(ParamProblem { rule: rule.id.clone(), param: param.into(), index, message });
+    }
+
+    /// No entry of any `text-list` parameter may be empty or blank (an
+    /// empty entry is a typo, and often matches everything or nothing).
+    pub fn non_empty_entries(&mut self, rule: &RuleConfig) {
+        for (param, value) in &rule.params {
+            if let ParamValue::TextList(list) = value {
+                for (i, e) in list.iter().enumerate() {
+                    if e.trim().is_empty() {
+                        self.push(rule, param, Some(i as u32), "an empty entry".into());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every entry of a `text-list` parameter must pass `valid`.
+    pub fn entries(&mut self, rule: &RuleConfig, param: &str, valid: impl Fn(&str) -> Result<(), String>) {
+        for (i, entry) in Params::of(rule).text_list(param).iter().enumerate() {
+            if let Err(why) = valid(entry) {
+                self.push(rule, param, Some(i as u32), why);
+            }
+        }
+    }
+
+    /// A `text` parameter must pass `valid` (an empty value means "unset"
+    /// for most rules and is not checked).
+    pub fn text(&mut self, rule: &RuleConfig, param: &str, valid: impl Fn(&str) -> Result<(), String>) {
+        let value = Params::of(rule).text(param, "");
+        if !value.is_empty()
+            && let Err(why) = valid(&value)
+        {
+            self.push(rule, param, None, why);
+        }
+    }
+
+    /// An `integer` parameter must lie in `range`.
+    pub fn integer_in(&mut self, rule: &RuleConfig, param: &str, range: std::ops::RangeInclusive<i64>) {
+        if let Some(ParamValue::Integer(v)) = Params::of(rule).get(param)
+            && !range.contains(v)
+        {
+            let message = format!("{v} is out of range: must be from {} to {}", range.start(), range.end());
+            self.push(rule, param, None, message);
+        }
+    }
+
+    /// A `float` parameter must lie in `range` (and be a number).
+    pub fn float_in(&mut self, rule: &RuleConfig, param: &str, range: std::ops::RangeInclusive<f64>) {
+        let v = Params::of(rule).float(param, *range.start());
+        if !range.contains(&v) {
+            let message = format!("{v} is out of range: must be from {} to {}", range.start(), range.end());
+            self.push(rule, param, None, message);
+        }
+    }
+}
+
 /// Typed access to the parameters of one configured rule.
 pub struct Params<'a>(&'a [(String, ParamValue)]);
 
@@ -96,8 +178,15 @@ impl Finding {
     pub fn skip(rule: &str, message: impl Into<String>) -> Self {
         Self::new(rule, Outcome::Skip, message)
     }
+    /// Could not decide because of the subject (malformed evidence): an
+    /// enforced rule denies, whatever the failure policy says.
     pub fn error(rule: &str, message: impl Into<String>) -> Self {
         Self::new(rule, Outcome::Error, message)
+    }
+    /// Could not decide for a reason outside the subject (an image the
+    /// registry could not serve, a deadline): the failure policy decides.
+    pub fn unavailable(rule: &str, message: impl Into<String>) -> Self {
+        Self::new(rule, Outcome::Unavailable, message)
     }
     /// Points the finding at a JSON pointer into the evidence.
     pub fn at_pointer(mut self, pointer: impl Into<String>) -> Self {

@@ -20,11 +20,13 @@
 
 use portcullis_sdk::signatures::{self, Material, MaterialKind, Provenance, Verified};
 use portcullis_sdk::{
-    Enforcement, Finding, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Subject, Target,
-    lookup, wildcard_match,
+    Enforcement, Finding, ParamProblem, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity,
+    Subject, Target, lookup, wildcard_match,
 };
 
 pub struct SignaturesPlugin;
+
+mod params;
 
 const SIGNED: &str = "SC-SIG-001";
 const IDENTITY: &str = "SC-SIG-002";
@@ -38,6 +40,10 @@ const PARAMETERS: &str = "SC-SLSA-004";
 impl Plugin for SignaturesPlugin {
     fn metadata() -> PluginMeta {
         PluginMeta { name: "signatures".into(), version: env!("CARGO_PKG_VERSION").into(), rules: rules() }
+    }
+
+    fn check(rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+        params::check(&rules)
     }
 
     fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {

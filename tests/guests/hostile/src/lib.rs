@@ -5,7 +5,7 @@
 //! Only meaningful as a component: natively the crate is empty.
 #![cfg(target_arch = "wasm32")]
 
-use portcullis_sdk::{Enforcement, Finding, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target};
+use portcullis_sdk::{Enforcement, Finding, ParamProblem, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity, Target};
 use std::hint::black_box;
 use std::io::Write;
 
@@ -43,6 +43,10 @@ impl Plugin for Hostile {
                 })
                 .collect(),
         }
+    }
+
+    fn check(_rules: Vec<RuleConfig>) -> Vec<ParamProblem> {
+        Vec::new()
     }
 
     fn evaluate(_target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
