@@ -11,6 +11,7 @@
 mod support;
 
 mod formats;
+mod hostile;
 mod images;
 mod inputs;
 mod layout;

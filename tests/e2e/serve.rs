@@ -603,3 +603,72 @@ fn a_policy_without_workload_rules_denies_admission() {
         a.reasons
     );
 }
+
+/// A review of an image whose attached SBOM (`cosign attach sbom`'s
+/// `sha256-<hex>.sbom` tag, in a real registry) is nested 100,000 levels
+/// deep: denied naming the SBOM rule and the depth, and the server stays
+/// up and answers the next review.
+#[test]
+fn an_sbom_nested_100000_deep_is_denied_and_the_server_keeps_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("img");
+    support::copy_dir(&support::image("oci/go-static-good"), &layout);
+    let digest = digest_of("oci/go-static-good");
+    let deep = format!(
+        r#"{{"bomFormat":"CycloneDX","specVersion":"1.5","components":[{}{{"type":"library","name":"leaf"}}{}]}}"#,
+        r#"{"type":"library","name":"c","components":["#.repeat(100_000),
+        "]}".repeat(100_000)
+    );
+    // And as XML, which no JSON recursion limit protects.
+    let deep_xml = format!(
+        r#"<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.5" version="1"><components>{}<component type="library"><name>leaf</name></component>{}</components></bom>"#,
+        r#"<component type="library"><name>c</name><components>"#.repeat(100_000),
+        "</components></component>".repeat(100_000)
+    );
+    let (sbom, sbom_size) = support::cosign::add_blob(&layout, deep.as_bytes());
+    let (xml, xml_size) = support::cosign::add_blob(&layout, deep_xml.as_bytes());
+    let (config, config_size) = support::cosign::add_blob(&layout, b"{}");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+        "layers": [
+            {"mediaType": "application/vnd.cyclonedx+json", "digest": sbom, "size": sbom_size},
+            {"mediaType": "application/vnd.cyclonedx+xml", "digest": xml, "size": xml_size}
+        ]
+    });
+    let (md, ms) = support::cosign::add_blob(&layout, &serde_json::to_vec(&manifest).unwrap());
+    let tag = format!("{}.sbom", digest.replace(':', "-"));
+    let mut index = support::cosign::index_of(&layout);
+    index["manifests"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+        "annotations": {"org.opencontainers.image.ref.name": tag}
+    }));
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let registry = TestRegistry::start();
+    registry.push(&layout, "v1", "app:v1");
+    registry.push(&layout, &tag, &format!("app:{tag}"));
+    registry.push(&support::image("oci/go-static-good"), "v1", "plain:v1");
+
+    let policy = policy_copy(dir.path(), "[plugins.sbom]\n[rules.SC-SBOM-001]\n");
+    let mut server = Server::start(&policy, &[]);
+    let r = server
+        .review("/validate", request_with("pod_creation_signed.json", &format!("{}/app:v1", registry.addr), true));
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("is denied by SC-SBOM-001"), "{msg}");
+    // Why, in the image's report: the SBOM was refused for its depth.
+    let (status, _, report) = server.post("/v1/evaluate", &json!({"image": format!("{}/app:v1", registry.addr)}));
+    assert_eq!(status, 200, "{report}");
+    let sbom_001 =
+        report["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "SC-SBOM-001").cloned();
+    let why = sbom_001.as_ref().and_then(|f| f["message"].as_str()).unwrap_or_default();
+    assert!(why.contains("nested more than 32 levels deep"), "{report}");
+    assert!(server.child.try_wait().unwrap().is_none(), "portcullis serve died");
+    // The next review is answered, on its own merits (no SBOM at all).
+    let r = server
+        .review("/validate", request_with("pod_creation_signed.json", &format!("{}/plain:v1", registry.addr), true));
+    let msg = r["status"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("SC-SBOM-001") && !msg.contains("levels deep"), "{r}");
+    assert_eq!(http_get(&server.addr, "/healthz").map(|r| r.0), Some(200));
+}
