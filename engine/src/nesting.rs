@@ -21,6 +21,17 @@
 
 use std::fmt;
 
+/// The smallest stack every reader is proven to survive any input on
+/// (`tests/e2e/nesting.rs` runs them on threads of this size). Threads the
+/// engine's front doors start for parsing get [`THREAD_STACK`].
+pub const PROVEN_STACK: usize = 2 << 20;
+
+/// The stack the CLI and the server give their worker threads (tokio's and
+/// rayon's): four times [`PROVEN_STACK`], so no environment setting
+/// (`RUST_MIN_STACK`) or larger frame in another build can bring a parser
+/// near the edge.
+pub const THREAD_STACK: usize = 4 * PROVEN_STACK;
+
 /// How deep documents may nest.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

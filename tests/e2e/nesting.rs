@@ -18,8 +18,8 @@ use portcullis::{admission, attestation, oci, sbom, signature};
 use rand::{Rng, RngExt, SeedableRng};
 use std::process::Command;
 
-/// The smallest stack a parser runs on in the engine.
-const STACK: usize = 2 << 20;
+/// The smallest stack the readers are proven on.
+const STACK: usize = portcullis::nesting::PROVEN_STACK;
 
 /// One reader of untrusted input, as the engine calls it.
 struct Reader {

@@ -180,6 +180,7 @@ fn open_remote(
     let registry = portcullis::registry::Registry::new(args.options()).map_err(|e| err(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .thread_stack_size(portcullis::nesting::THREAD_STACK)
         .enable_all()
         .build()
         .map_err(|e| err(format!("cannot start the network runtime: {e}")))?;

@@ -45,6 +45,9 @@ enum Command {
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    // Parsers of untrusted input recurse within proven bounds on a known
+    // stack (portcullis::nesting); rayon's threads get that stack too.
+    let _ = rayon::ThreadPoolBuilder::new().stack_size(portcullis::nesting::THREAD_STACK).build_global();
     let cli = Cli::parse();
     let global = common::Global { no_cache: cli.no_cache };
     match cli.command {
