@@ -6,7 +6,7 @@
 //! name = "go-container-baseline"
 //! version = "1.0.0"
 //! enforcement = "enforce"      # enforce | warn | audit: the strongest a rule may get by default
-//! failure-policy = "deny"      # deny | ignore: what an undecidable rule does
+//! failure-policy = "deny"      # deny | ignore: what a rule undecided for a reason outside the subject does
 //!
 //! [plugins.image-config]       # a builtin plugin, by name
 //! [plugins.acme]               # an external plugin, pinned
