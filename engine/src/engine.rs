@@ -109,7 +109,9 @@ pub struct Engine {
     /// kind of subject (order of [`KINDS`]), with their parameters, as sent
     /// on every call: fixed by the policy, built once.
     rule_configs: Vec<[Vec<bindings::wit::RuleConfig>; 4]>,
-    today: jiff::civil::Date,
+    /// "Today" as the options fixed it; `None`: the local date at each
+    /// evaluation (a server runs for months; its waivers must expire).
+    today: Option<jiff::civil::Date>,
     /// The root given in the options; the default is parsed only when a
     /// subject carries signatures to verify.
     trust_root: Option<crate::signature::trust::TrustRoot>,
@@ -140,8 +142,7 @@ impl Engine {
             }
             all_rules.extend(p.rules.iter().cloned());
         }
-        let today = options.today.unwrap_or_else(|| jiff::Zoned::now().date());
-        let plan = policy.resolve(&all_rules, today)?;
+        let plan = policy.resolve(&all_rules, options.today.unwrap_or_else(|| jiff::Zoned::now().date()))?;
         let rule_configs = plugins
             .iter()
             .map(|p| {
@@ -177,7 +178,7 @@ impl Engine {
             host,
             plugins,
             rule_configs,
-            today,
+            today: options.today,
             trust_root: options.trust_root,
             trust: std::sync::OnceLock::new(),
         })
@@ -352,6 +353,22 @@ impl Engine {
         SubjectReport::new(&subject, findings)
     }
 
+    fn today(&self) -> jiff::civil::Date {
+        self.today.unwrap_or_else(|| jiff::Zoned::now().date())
+    }
+
+    /// How long a verdict of this engine stays what it is, as far as time
+    /// goes: until the next waiver expiry (the end of its `expires` day, in
+    /// local time). `None`: no waiver will expire. A cache of verdicts must
+    /// not keep one longer.
+    pub fn verdicts_valid_for(&self) -> Option<std::time::Duration> {
+        let today = self.today();
+        let next = self.policy.waivers.iter().filter_map(|w| w.expires_on()).filter(|d| *d >= today).min()?;
+        let end = next.tomorrow().ok()?.to_zoned(jiff::tz::TimeZone::system()).ok()?;
+        let left = end.timestamp().as_duration().checked_sub(jiff::Timestamp::now().as_duration())?;
+        Some(std::time::Duration::try_from(left).unwrap_or_default())
+    }
+
     fn apply(&self, mut raw: RawFinding, scope: &Scope<'_>) -> Finding {
         let setting = self.plan.rules.iter().find(|r| r.info.id == raw.rule);
         let (title, enforcement, severity, remediation) = match setting {
@@ -366,7 +383,7 @@ impl Engine {
                     .policy
                     .waivers
                     .iter()
-                    .find(|w| !w.is_expired(self.today) && w.covers(&raw.rule, scope))
+                    .find(|w| !w.is_expired(self.today()) && w.covers(&raw.rule, scope))
                     .cloned();
                 if waiver.is_some() {
                     Effect::Waived

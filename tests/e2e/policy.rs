@@ -267,3 +267,72 @@ fn explain_and_rules_document_the_rules() {
         assert!(!run.stdout.contains("seed") && !run.stdout.contains('§'), "{}", run.stdout);
     }
 }
+
+/// Waiver globs mean what they say: `*` stays within a path segment,
+/// `**` crosses `/`, the pattern covers the whole normalised repository
+/// (registry host in lower case), and a pattern that matches everything is
+/// loaded with a warning.
+#[test]
+fn waiver_globs_stay_within_segments_and_cover_whole_repositories() {
+    use portcullis::policy::Scope;
+    let waiver = |pattern: &str| {
+        let text = format!(
+            "{HEAD}[[waivers]]\nrule = \"GO-CFG-001\"\nrepository = \"{pattern}\"\nreason = \"r\"\nowner = \"o\"\n"
+        );
+        portcullis::Policy::parse("w.toml", &text, None).unwrap().waivers.remove(0)
+    };
+    let covers = |pattern: &str, reference: &str| {
+        let r = portcullis::source::reference::parse(reference).unwrap();
+        let repository = portcullis::source::reference::repository(&r);
+        let scope = Scope { repository: Some(&repository), ..Scope::default() };
+        waiver(pattern).covers("GO-CFG-001", &scope)
+    };
+    let cases = [
+        ("*.acme.corp/app", "registry.acme.corp/app:1", true),
+        ("*.acme.corp/app", "evil.example/x.acme.corp/app:1", false),
+        ("registry.acme.corp/legacy/*", "registry.acme.corp/legacy/app", true),
+        ("registry.acme.corp/legacy/*", "registry.acme.corp/legacy/team/app", false),
+        ("registry.acme.corp/legacy/**", "registry.acme.corp/legacy/team/app", true),
+        ("registry.acme.corp/app", "Registry.ACME.corp/app:2", true),
+        ("registry.acme.corp/app", "registry.acme.corp/app-evil", false),
+        ("docker.io/library/alpine", "alpine:3.20", true),
+        ("alpine", "alpine:3.20", false),
+    ];
+    for (pattern, reference, want) in cases {
+        assert_eq!(covers(pattern, reference), want, "{pattern} against {reference}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        &dir,
+        &format!("{HEAD}[[waivers]]\nrule = \"GO-CFG-001\"\nrepository = \"**\"\nreason = \"r\"\nowner = \"o\"\n"),
+    );
+    let run = portcullis(["policy", "check", &file]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("repository pattern that matches every repository"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+/// A verdict that depends on a waiver lasts no longer than the waiver.
+#[test]
+fn verdicts_are_valid_until_the_next_waiver_expiry() {
+    let today = jiff::Zoned::now().date();
+    let valid_for = |expires: &str| {
+        let text = format!(
+            "{HEAD}[[waivers]]\nrule = \"GO-CFG-001\"\nrepository = \"x/*\"\nreason = \"r\"\nowner = \"o\"\n{expires}"
+        );
+        support::engine_with(portcullis::Policy::parse("w.toml", &text, None).unwrap()).verdicts_valid_for()
+    };
+    assert_eq!(valid_for(""), None);
+    let day = std::time::Duration::from_secs(86_400);
+    let ends_today = valid_for(&format!("expires = {today}\n")).expect("bounded");
+    assert!(ends_today <= day + std::time::Duration::from_secs(3600), "{ends_today:?}");
+    let tomorrow = today.tomorrow().unwrap();
+    let ends_tomorrow = valid_for(&format!("expires = {tomorrow}\n")).expect("bounded");
+    assert!(ends_tomorrow > ends_today && ends_tomorrow <= 2 * day + std::time::Duration::from_secs(3600));
+    // An expired waiver no longer bounds anything.
+    assert_eq!(valid_for(&format!("expires = {}\n", today.yesterday().unwrap())), None);
+}

@@ -672,3 +672,50 @@ fn an_sbom_nested_100000_deep_is_denied_and_the_server_keeps_answering() {
     assert!(msg.contains("SC-SBOM-001") && !msg.contains("levels deep"), "{r}");
     assert_eq!(http_get(&server.addr, "/healthz").map(|r| r.0), Some(200));
 }
+
+/// A waiver for one repository does not travel with the digest: the same
+/// image pushed to `a/app` (waived) and `b/app` (not) is judged per
+/// repository through `/v1/evaluate` and `/validate`, whichever is asked
+/// first — the verdict cache keys on the repository and tag as well.
+#[test]
+fn a_waiver_for_one_repository_does_not_leak_to_another_through_the_cache() {
+    let registry = TestRegistry::start();
+    let root = support::image("oci/go-dynamic-root");
+    registry.push(&root, "v1", "a/app:v1");
+    registry.push(&root, "v1", "b/app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    // Only GO-CFG-001 (runs as root: this image fails it) and K8S-005 (the
+    // workload's images are admitted) decide; the rest only report.
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[policy]\nname = \"per-repo\"\nversion = \"1\"\nenforcement = \"audit\"\n\n[plugins.image-config]\n[plugins.kubernetes]\n\n[rules.GO-CFG-001]\nenforcement = \"enforce\"\n[rules.K8S-005]\nenforcement = \"enforce\"\n\n[[waivers]]\nrule = \"GO-CFG-001\"\nrepository = \"{}/a/*\"\nreason = \"legacy root image, repository a only\"\nowner = \"o\"\n",
+            registry.addr
+        ),
+    )
+    .unwrap();
+    let a = format!("{}/a/app:v1", registry.addr);
+    let b = format!("{}/b/app:v1", registry.addr);
+    let verdict = |server: &Server, image: &str| {
+        let (status, _, report) = server.post("/v1/evaluate", &json!({"image": image}));
+        assert_eq!(status, 200, "{report}");
+        report["verdict"].as_str().unwrap().to_string()
+    };
+    let allowed = |server: &Server, image: &str| {
+        server.review("/validate", request_with("pod_creation_signed.json", image, true))["allowed"].clone()
+    };
+    for order in [[&a, &b], [&b, &a]] {
+        let server = Server::start(&policy, &[]);
+        for image in order {
+            let want = if *image == a { "admit" } else { "deny" };
+            assert_eq!(verdict(&server, image), want, "{image} (asked in the order {order:?})");
+            assert_eq!(allowed(&server, image), json!(want == "admit"), "{image} (order {order:?})");
+        }
+        // Both answers came from the cache the second time round.
+        for image in order {
+            let want = if *image == a { "admit" } else { "deny" };
+            assert_eq!(verdict(&server, image), want, "{image}, cached");
+        }
+    }
+}

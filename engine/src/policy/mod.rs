@@ -89,6 +89,11 @@ impl Waiver {
         self.expires_on.is_some_and(|d| today > d)
     }
 
+    /// The last day the waiver applies, if it expires.
+    pub fn expires_on(&self) -> Option<jiff::civil::Date> {
+        self.expires_on
+    }
+
     /// Whether the waiver covers `rule` on a subject in this scope: every
     /// field the waiver names must match (a field the subject lacks does not).
     pub fn covers(&self, rule: &str, scope: &Scope<'_>) -> bool {
@@ -321,7 +326,10 @@ impl Policy {
                 );
             }
             let mut glob = |field: &str, value: &Option<toml::Spanned<String>>| match value {
-                Some(r) => match globset::GlobBuilder::new(r.get_ref()).literal_separator(false).build() {
+                // `*` stays within one path segment (`**` crosses `/`), and
+                // a pattern matches the whole value: `*.acme.corp/app` is
+                // not `evil.example/x.acme.corp/app`.
+                Some(r) => match globset::GlobBuilder::new(r.get_ref()).literal_separator(true).build() {
                     Ok(g) => Some(g.compile_matcher()),
                     Err(e) => {
                         diags.push(Diagnostic::new(format!("invalid {field} glob: {e}"), Some(span_of(r))));
@@ -521,7 +529,7 @@ impl Policy {
         if !diags.is_empty() {
             return Err(self.error(diags));
         }
-        let warnings = self
+        let mut warnings: Vec<String> = self
             .waivers
             .iter()
             .filter(|w| w.is_expired(today))
@@ -536,6 +544,23 @@ impl Policy {
                 )
             })
             .collect();
+        // A pattern that matches whatever it is given waives the rule
+        // everywhere: legal, but rarely what was meant.
+        for w in &self.waivers {
+            let probes: [(&str, &Option<globset::GlobMatcher>, &[&str]); 3] = [
+                ("repository", &w.repo_glob, &["docker.io/library/x", "evil.example/a/b/c", "x"]),
+                ("namespace", &w.namespace_glob, &["default", "kube-system", "x"]),
+                ("name", &w.name_glob, &["app", "a-b-c", "x"]),
+            ];
+            for (field, glob, values) in probes {
+                if glob.as_ref().is_some_and(|g| values.iter().all(|v| g.is_match(v))) {
+                    warnings.push(format!(
+                        "{}:{}: the waiver for {} has a {field} pattern that matches every {field}",
+                        self.source, w.line, w.rule
+                    ));
+                }
+            }
+        }
         Ok(RulePlan { rules, warnings })
     }
 }

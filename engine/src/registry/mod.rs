@@ -91,7 +91,9 @@ pub fn parse_reference(text: &str) -> Result<oci_client::Reference, RegistryErro
 /// `host/repo` as the rest of the engine names repositories (docker.io
 /// spelled `docker.io`).
 pub fn repository_of(r: &oci_client::Reference) -> String {
-    format!("{}/{}", r.registry(), r.repository())
+    // Host names are case-insensitive: `Registry.ACME.corp` is the host a
+    // waiver for `registry.acme.corp/*` names.
+    format!("{}/{}", r.registry().to_ascii_lowercase(), r.repository())
 }
 
 /// What a pull brought: the image's digest and an `index.json` naming it and

@@ -1,6 +1,8 @@
-//! The verdict cache: judged images keyed by (subject digest, engine
-//! fingerprint — policy, trusted root, plugin digests), so a verdict is
-//! reused only where it would come out the same.
+//! The verdict cache: judged images keyed by everything a verdict depends
+//! on (subject digest, repository and tag, engine fingerprint — the key and
+//! its rule are `serve::VerdictKey`), so a verdict is reused only where it
+//! would come out the same, and for no longer than it holds (waiver
+//! expiry bounds an entry's TTL).
 //!
 //! - Bounded: least recently used entries go first.
 //! - Admits and denials have their own TTLs; a denial is kept only when it

@@ -56,11 +56,14 @@ pub struct Judged {
     /// The report's JSON, written once for all the requests it answers
     /// (shared by reference count, never copied per response).
     json: Arc<std::sync::OnceLock<axum::body::Bytes>>,
+    /// How long the verdict holds as far as time goes (the next waiver
+    /// expiry); `None`: no bound besides the cache's TTLs.
+    valid_for: Option<Duration>,
 }
 
 impl Judged {
-    pub fn new(digest: Digest, report: Report) -> Judged {
-        Judged { digest, report: Arc::new(report), json: Arc::default() }
+    pub fn new(digest: Digest, report: Report, valid_for: Option<Duration>) -> Judged {
+        Judged { digest, report: Arc::new(report), json: Arc::default(), valid_for }
     }
 
     /// The report as `portcullis audit --format json` prints it.
@@ -71,7 +74,8 @@ impl Judged {
 
 impl cache::Expiry for Judged {
     fn ttl(&self, admit: Duration, deny: Duration) -> Option<Duration> {
-        match self.report.verdict {
+        let bound = |ttl: Duration| self.valid_for.map_or(ttl, |v| ttl.min(v));
+        let ttl = match self.report.verdict {
             Verdict::Admit => Some(admit),
             // A denial is kept only if it cannot change on retry: no rule
             // errored (timeouts, fuel) and the evidence was read whole.
@@ -84,7 +88,8 @@ impl cache::Expiry for Judged {
                     .any(|f| f.outcome == Outcome::Error || f.rule == crate::engine::EVIDENCE_RULE);
                 (!unsure).then_some(deny)
             }
-        }
+        };
+        ttl.map(bound).filter(|t| !t.is_zero())
     }
 }
 
@@ -124,7 +129,22 @@ impl From<RegistryError> for Failure {
     }
 }
 
-type VerdictKey = (Digest, String);
+/// What a cached verdict is keyed by. The rule: a verdict is reused only
+/// where every input it was computed from is the same —
+/// - the subject: its digest;
+/// - the reference parts waivers and rules can match: the repository
+///   (normalised `host/path`, as waivers match it) and the tag — the same
+///   digest pulled from another repository may fall under other waivers;
+/// - the engine fingerprint: policy text, trusted root, plugin digests;
+/// - time: an entry lives no longer than the next waiver expiry
+///   ([`Judged`]'s `valid_for`, from [`Engine::verdicts_valid_for`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct VerdictKey {
+    digest: Digest,
+    repository: String,
+    tag: Option<String>,
+    fingerprint: String,
+}
 type Verdicts = cache::VerdictCache<VerdictKey, Judged, Failure>;
 
 /// A policy loaded into an engine, and the file it came from.
@@ -269,7 +289,12 @@ impl AppState {
         let r = crate::registry::parse_reference(image)?;
         let settings = &loaded.engine.policy().admission;
         let digest = self.digest_of(&r, settings.tag_ttl).await?;
-        let key = (digest.clone(), loaded.engine.fingerprint().to_string());
+        let key = VerdictKey {
+            digest: digest.clone(),
+            repository: crate::registry::repository_of(&r),
+            tag: r.tag().map(str::to_string),
+            fingerprint: loaded.engine.fingerprint().to_string(),
+        };
         let (state, engine) = (self.clone(), loaded.engine.clone());
         let pinned = match r.tag() {
             Some(t) => oci_client::Reference::with_tag_and_digest(
@@ -315,7 +340,7 @@ impl AppState {
                             Verdict::Deny => "deny",
                         };
                         st.metrics.evaluations.with_label_values(&[verdict]).inc();
-                        Ok(Judged::new(pulled.digest.clone(), report))
+                        Ok(Judged::new(pulled.digest.clone(), report, engine.verdicts_valid_for()))
                     })
                     .await?
                 }

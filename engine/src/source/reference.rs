@@ -39,6 +39,8 @@ mod tests {
         assert_eq!(r("index.docker.io/library/test_image_1:latest"), "docker.io/library/test_image_1:latest");
         assert_eq!(r("acme/app:v1"), "docker.io/acme/app:v1");
         assert_eq!(r("localhost:5000/app"), "localhost:5000/app:latest");
+        assert_eq!(repository(&parse("Registry.ACME.corp/team/app:1").unwrap()), "registry.acme.corp/team/app");
+        assert_eq!(repository(&parse("app").unwrap()), "docker.io/library/app");
         let pinned = format!("ghcr.io/acme/app@sha256:{}", "a".repeat(64));
         assert_eq!(r(&pinned), pinned);
         assert!(parse("").is_none());
