@@ -500,3 +500,82 @@ fn npm_cli_provenance_must_agree_with_its_certificate() {
         }
     }
 }
+
+/// Provenance written and signed here (SLSA v1 in a DSSE envelope, a fixed
+/// test key), judged by the builtin `signatures` plugin through `audit`:
+/// builder claims, source refs, secrets in build parameters.
+mod made_here {
+    use crate::support;
+    use serde_json::{Value, json};
+    use std::path::{Path, PathBuf};
+    use support::cosign::{attest, index_of, key_pair, provenance_v1};
+
+    const CLOUD_BUILD: &str = "https://cloudbuild.googleapis.com/GoogleHostedWorker";
+
+    /// A copy of a shared image with provenance signed by a fixed test key;
+    /// returns the layout and the key's PEM.
+    fn signed_image(dir: &Path, name: &str, builder: &str, source_ref: &str, external: Value) -> (PathBuf, String) {
+        let layout = dir.join(name);
+        support::copy_dir(&support::image("oci/go-static-good"), &layout);
+        let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
+        let (sk, pem) = key_pair(11);
+        attest(&layout, &digest, &provenance_v1(&digest, builder, source_ref, external), &sk);
+        (layout, pem)
+    }
+
+    /// `audit --format json` of `target` with the SLSA rules `rules` (TOML
+    /// tables) and `extra` arguments: (rule → (outcome, message)), exit code.
+    fn audit(dir: &Path, target: &[&str], rules: &str, extra: &[&str]) -> (Vec<(String, String, String)>, i32) {
+        let policy = dir.join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!("[policy]\nname = \"made-here\"\nversion = \"1\"\n\n[plugins.signatures]\n\n[rules.SC-SIG-001]\nenabled = false\n{rules}\n"),
+        )
+        .unwrap();
+        let mut args = vec!["audit", "--format", "json", "--skip-layers", "--policy", policy.to_str().unwrap()];
+        args.extend(extra);
+        args.extend(target);
+        let run = support::portcullis(&args);
+        assert!(run.code == 0 || run.code == 1, "exit {}: {}", run.code, run.stderr);
+        let report = run.json();
+        let findings = report["subjects"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                (text("rule"), text("outcome"), text("message"))
+            })
+            .collect();
+        (findings, run.code)
+    }
+
+    fn outcome<'a>(findings: &'a [(String, String, String)], rule: &str) -> (&'a str, &'a str) {
+        let f = findings.iter().find(|f| f.0 == rule).unwrap_or_else(|| panic!("no {rule} in {findings:?}"));
+        (&f.1, &f.2)
+    }
+
+    /// SC-SLSA-003 compares the source ref exactly: `refs/heads/Main` is
+    /// another branch than `refs/heads/main`.
+    #[test]
+    fn source_refs_are_compared_with_their_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, pem) = signed_image(dir.path(), "main", CLOUD_BUILD, "refs/heads/Main", json!({}));
+        for (refs, want) in [
+            ("'refs/heads/main'", "fail"),
+            ("'refs/heads/MAIN', 'refs/heads/main*'", "fail"),
+            ("'refs/heads/Main'", "pass"),
+            ("'refs/heads/M*'", "pass"),
+        ] {
+            let rules = format!(
+                "[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-003]\nparams = {{ repositories = ['github.com/acme/*'], refs = [{refs}] }}\n"
+            );
+            let (f, _) = audit(dir.path(), &[layout.to_str().unwrap()], &rules, &[]);
+            let (o, m) = outcome(&f, "SC-SLSA-003");
+            assert_eq!(o, want, "{refs}: {m}");
+            if want == "fail" {
+                assert!(m.contains("ref `refs/heads/Main` of github.com/acme/app is not among"), "{m}");
+            }
+        }
+    }
+}

@@ -12,11 +12,16 @@
 //!   names this image (or its index) as a subject.
 //! - SC-SLSA-002: the provenance's builder is on the allow list, at the
 //!   required SLSA build level, and is the workflow that signed it.
-//! - SC-SLSA-003: the source repository and ref match the expected ones.
+//! - SC-SLSA-003: the source repository and ref (compared exactly) match
+//!   the expected ones.
 //! - SC-SLSA-004: the build's external parameters carry no secrets.
 //!
 //! The host does the cryptography (`signatures` interface); this plugin
 //! judges what verified material says.
+
+mod pattern;
+#[cfg(test)]
+mod testing;
 
 use portcullis_sdk::signatures::{self, Material, MaterialKind, Provenance, Verified};
 use portcullis_sdk::{
@@ -115,7 +120,7 @@ pub fn rules() -> Vec<RuleMeta> {
         .param("identity", ParamValue::Text(String::new()), "Regular expression a SAN must match whole, e.g. `.*@acme\\.corp` or `https://github\\.com/acme/.*`.")
         .param("issuer", ParamValue::Text(String::new()), "The OIDC issuer, exactly, e.g. `https://token.actions.githubusercontent.com`.")
         .param("source_repositories", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the run's repository (`ORG/REPO`, wildcards); empty: any.")
-        .param("source_refs", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the run's ref (`refs/tags/v*`, wildcards); empty: any.")
+        .param("source_refs", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the run's ref (`refs/tags/v*`, wildcards, case-sensitive); empty: any.")
         .param("triggers", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the triggering event (`push`, `release`...); empty: any."),
         RuleMeta::new(
             ANNOTATIONS,
@@ -160,11 +165,11 @@ pub fn rules() -> Vec<RuleMeta> {
             "Built from the expected source",
             Severity::High,
             Enforcement::Enforce,
-            "The provenance's source repository matches one of `repositories` (`github.com/acme/*`) and its ref one of `refs` (`refs/tags/v*`: release tags only).",
+            "The provenance's source repository matches one of `repositories` (`github.com/acme/*`) and its ref one of `refs` (`refs/tags/v*`: release tags only), refs compared with their case as git compares them.",
             "Build releases from the expected repository and a release tag.",
         )
         .param("repositories", ParamValue::TextList(Vec::new()), "Allowed repositories: `github.com/ORG/REPO`, wildcards.")
-        .param("refs", ParamValue::TextList(Vec::new()), "Allowed refs: `refs/tags/*`, `refs/heads/main`..."),
+        .param("refs", ParamValue::TextList(Vec::new()), "Allowed refs: `refs/tags/*`, `refs/heads/main`... (case-sensitive)."),
         RuleMeta::new(
             PARAMETERS,
             "Build parameters carry no secrets",
@@ -300,8 +305,12 @@ fn identity(rule: &RuleConfig, found: &[Checked]) -> Finding {
     // GitHub workflow extensions, when the policy constrains them.
     let (repos, refs, triggers) =
         (p.text_list("source_repositories"), p.text_list("source_refs"), p.text_list("triggers"));
-    let ext_ok = |value: &Option<String>, patterns: &[String]| {
-        patterns.is_empty() || value.as_deref().is_some_and(|v| patterns.iter().any(|p| wildcard_match(p, v)))
+    // Repositories and events are matched as the SDK matches names (GitHub
+    // folds the case of repository names); refs with their case, as git
+    // compares them.
+    type Matcher = fn(&str, &str) -> bool;
+    let ext_ok = |value: &Option<String>, patterns: &[String], matches: Matcher| {
+        patterns.is_empty() || value.as_deref().is_some_and(|v| patterns.iter().any(|p| matches(p, v)))
     };
     let mut seen = Vec::new();
     for c in found {
@@ -310,9 +319,9 @@ fn identity(rule: &RuleConfig, found: &[Checked]) -> Finding {
         if let Some(san) = who.sans.iter().find(|s| re.is_match(s))
             && issuer_ok
         {
-            if !ext_ok(&who.source_repository, &repos)
-                || !ext_ok(&who.source_ref, &refs)
-                || !ext_ok(&who.trigger, &triggers)
+            if !ext_ok(&who.source_repository, &repos, wildcard_match)
+                || !ext_ok(&who.source_ref, &refs, pattern::matches)
+                || !ext_ok(&who.trigger, &triggers, wildcard_match)
             {
                 seen.push(format!(
                     "{san} from {} at {} on {}, outside the allowed repositories/refs/triggers",
@@ -513,15 +522,25 @@ fn source(rule: &RuleConfig, found: &[Checked]) -> Finding {
         };
         let (repo, from_uri) = split_source(uri);
         let r = prov.run_ref.clone().or(from_uri).unwrap_or_default();
+        // GitHub folds the case of repository names; git refs keep theirs
+        // (`refs/heads/Main` is another branch than `refs/heads/main`).
         if !repos.is_empty() && !repos.iter().any(|p| wildcard_match(p, &repo)) {
             why.push(format!("source {repo} is not among {}", repos.join(", ")));
             continue;
         }
-        if !refs.is_empty() && !refs.iter().any(|p| wildcard_match(p, &r)) {
-            why.push(format!("ref `{r}` of {repo} is not among {}", refs.join(", ")));
+        if !refs.is_empty() && r.is_empty() {
+            why.push(format!("provenance by {} names no ref for {repo} (source `{uri}`)", prov.builder_id));
             continue;
         }
-        return Finding::pass(id, format!("built from {repo} at {r}"));
+        if !refs.is_empty() && !refs.iter().any(|p| pattern::matches(p, &r)) {
+            why.push(format!(
+                "ref `{r}` of {repo} is not among {} (refs are compared with their case)",
+                refs.join(", ")
+            ));
+            continue;
+        }
+        let at = if r.is_empty() { String::new() } else { format!(" at {r}") };
+        return Finding::pass(id, format!("built from {repo}{at}"));
     }
     Finding::fail(id, why.join("; "))
 }
@@ -593,6 +612,61 @@ fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
+    use portcullis_sdk::{Outcome, text_list};
+
+    /// SC-SLSA-003 on provenance whose run was for `run_ref`.
+    fn source_with(run_ref: &str, refs: &[&str]) -> Finding {
+        let mut prov = testing::statement("https://ci.acme.test/builder");
+        prov.run_ref = Some(run_ref.into());
+        let found = [testing::verified(prov, "key #1", None)];
+        source(&testing::rule(SOURCE, &[("refs", text_list(refs))]), &found)
+    }
+
+    #[test]
+    fn source_refs_are_compared_with_their_case() {
+        assert_eq!(source_with("refs/heads/main", &["refs/heads/main"]).outcome, Outcome::Pass);
+        let f = source_with("refs/heads/Main", &["refs/heads/main"]);
+        assert_eq!(f.outcome, Outcome::Fail);
+        assert!(f.message.contains("`refs/heads/Main`"), "{}", f.message);
+        assert_eq!(source_with("refs/heads/main", &["refs/heads/Main"]).outcome, Outcome::Fail);
+        assert_eq!(source_with("refs/TAGS/v1.0.0", &["refs/tags/v*"]).outcome, Outcome::Fail);
+        assert_eq!(source_with("refs/tags/V1.0.0", &["refs/tags/v*"]).outcome, Outcome::Fail);
+        assert_eq!(source_with("refs/tags/v1.0.0", &["refs/tags/v*"]).outcome, Outcome::Pass);
+        // No ref anywhere: said, not compared as an empty one.
+        let mut prov = testing::statement("https://ci.acme.test/builder");
+        prov.source_uri = Some("git+https://github.com/acme/app".into());
+        let found = [testing::verified(prov, "key #1", None)];
+        let f = source(&testing::rule(SOURCE, &[("refs", text_list(&["*"]))]), &found);
+        assert_eq!(f.outcome, Outcome::Fail);
+        assert!(f.message.contains("names no ref for github.com/acme/app"), "{}", f.message);
+        // Repository names are GitHub's, whose case does not matter.
+        let found = [testing::provenance("b", "key #1", None)];
+        let f = source(&testing::rule(SOURCE, &[("repositories", text_list(&["github.com/ACME/app"]))]), &found);
+        assert_eq!(f.outcome, Outcome::Pass, "{}", f.message);
+    }
+
+    #[test]
+    fn certificate_refs_are_compared_with_their_case() {
+        let run = |source_ref: &str, refs: &[&str]| {
+            let mut who = testing::github("https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main");
+            who.source_ref = Some(source_ref.into());
+            let params = [
+                ("identity", ParamValue::Text("https://github\\.com/acme/.*".into())),
+                ("issuer", ParamValue::Text(testing::GHA_ISSUER.into())),
+                ("source_refs", text_list(refs)),
+                ("source_repositories", text_list(&["ACME/*"])),
+            ];
+            identity(&testing::rule(IDENTITY, &params), &[testing::signature(who)])
+        };
+        assert_eq!(run("refs/heads/main", &["refs/heads/main"]).outcome, Outcome::Pass);
+        let f = run("refs/heads/Main", &["refs/heads/main"]);
+        assert_eq!(f.outcome, Outcome::Fail);
+        assert!(f.message.contains("at refs/heads/Main"), "{}", f.message);
+        assert_eq!(run("refs/heads/main", &["refs/heads/Main"]).outcome, Outcome::Fail);
+        assert_eq!(run("refs/tags/V1", &["refs/tags/v*"]).outcome, Outcome::Fail);
+        assert_eq!(run("refs/tags/v1", &["refs/tags/v*"]).outcome, Outcome::Pass);
+    }
 
     #[test]
     fn secrets_by_name_and_shape() {
