@@ -510,6 +510,8 @@ mod made_here {
     use std::path::{Path, PathBuf};
     use support::cosign::{attest, index_of, key_pair, provenance_v1};
 
+    const GENERATOR: &str =
+        "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml";
     const CLOUD_BUILD: &str = "https://cloudbuild.googleapis.com/GoogleHostedWorker";
 
     /// A copy of a shared image with provenance signed by a fixed test key;
@@ -553,6 +555,115 @@ mod made_here {
     fn outcome<'a>(findings: &'a [(String, String, String)], rule: &str) -> (&'a str, &'a str) {
         let f = findings.iter().find(|f| f.0 == rule).unwrap_or_else(|| panic!("no {rule} in {findings:?}"));
         (&f.1, &f.2)
+    }
+
+    fn builder_rules(pem: &str, builders: &str, extra: &str) -> String {
+        format!(
+            "[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-002]\nparams = {{ builders = [{builders}], min_level = 3{extra} }}\n"
+        )
+    }
+
+    /// A provenance naming slsa-github-generator, signed with a key the
+    /// policy trusts for provenance: it verifies (SC-SLSA-001), but the
+    /// generator signs keylessly as its own workflow, so the claim earns no
+    /// level (SC-SLSA-002 fails, the VSA says level 1, not 3) — whatever
+    /// the policy binds the key to. A builder that does sign with a key
+    /// (Cloud Build) counts only with the key the policy binds to it.
+    #[test]
+    fn a_key_signed_builder_claim_counts_only_for_the_builder_holding_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, pem) = signed_image(
+            dir.path(),
+            "generator",
+            &format!("{GENERATOR}@refs/tags/v2.1.0"),
+            "refs/tags/v1.0.0",
+            json!({}),
+        );
+        let target = [layout.to_str().unwrap()];
+        let vsa = dir.path().join("vsa.jsonl");
+        for bind in ["", &format!(", builder_keys = ['{GENERATOR}*=1']")] {
+            let rules = builder_rules(&pem, &format!("'{GENERATOR}'"), bind);
+            let (f, code) = audit(dir.path(), &target, &rules, &["--vsa", vsa.to_str().unwrap()]);
+            assert_eq!(code, 1);
+            let (o, m) = outcome(&f, "SC-SLSA-001");
+            assert!(o == "pass" && m.contains("key #1"), "{m}");
+            let (o, m) = outcome(&f, "SC-SLSA-002");
+            assert_eq!(o, "fail", "{bind}: {m}");
+            assert!(m.contains("the builder claim is not backed by the builder's signing identity"), "{m}");
+            assert!(m.contains("signed with key #1") && m.contains("signs keylessly"), "{m}");
+            let st: Value =
+                serde_json::from_str(std::fs::read_to_string(&vsa).unwrap().lines().next().unwrap()).unwrap();
+            assert_eq!(st["predicate"]["verifiedLevels"], json!(["SLSA_BUILD_LEVEL_1"]));
+        }
+
+        let (layout, pem) = signed_image(dir.path(), "gcb", CLOUD_BUILD, "refs/tags/v1.0.0", json!({}));
+        let target = [layout.to_str().unwrap()];
+        let (_, other) = key_pair(12);
+        for (keys, bind, want) in [
+            (pem.clone(), String::new(), "fail"),
+            (pem.clone(), format!(", builder_keys = ['{CLOUD_BUILD}=1']"), "pass"),
+            // The key that verified is #2; the policy binds #1 to Cloud Build.
+            (format!("{other}''', '''{pem}"), format!(", builder_keys = ['{CLOUD_BUILD}=1']"), "fail"),
+        ] {
+            let (f, _) = audit(dir.path(), &target, &builder_rules(&keys, &format!("'{CLOUD_BUILD}'"), &bind), &[]);
+            let (o, m) = outcome(&f, "SC-SLSA-002");
+            assert_eq!(o, want, "{bind}: {m}");
+            if want == "pass" {
+                assert!(m.ends_with("(SLSA build level 3)"), "{m}");
+            } else {
+                assert!(m.contains("`builder_keys` does not bind"), "{m}");
+            }
+        }
+        // A malformed binding is an error naming the entry, never a pass.
+        let (f, _) = audit(
+            dir.path(),
+            &target,
+            &builder_rules(&pem, &format!("'{CLOUD_BUILD}'"), ", builder_keys = ['cloud-build']"),
+            &[],
+        );
+        let (o, m) = outcome(&f, "SC-SLSA-002");
+        assert!(o == "error" && m.contains("`cloud-build`"), "{o}: {m}");
+    }
+
+    /// Workflow builders count only at release tags `refs/tags/vX.Y.Z`:
+    /// provenance made here naming the generator at a branch, a commit or
+    /// a pre-release is refused with the reason; and slsa-verifier's
+    /// delegator runs (signed keylessly by the delegator at
+    /// `refs/heads/main` for v1.9.0, at `refs/tags/v1.10.0` for v1.10.0)
+    /// are refused and admitted accordingly.
+    #[test]
+    fn workflow_builders_count_only_at_release_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, r, said) in [
+            ("branch", "refs/heads/main", "`refs/heads/main` is a branch"),
+            ("commit", "5c3b2ebd6d2f1a9e1b7c4d3f2a1b0c9d8e7f6a5b", "is a commit"),
+            ("pre-release", "refs/tags/v2.1.0-rc.1", "tag `v2.1.0-rc.1` is not a release tag vX.Y.Z"),
+        ] {
+            let (layout, pem) =
+                signed_image(dir.path(), name, &format!("{GENERATOR}@{r}"), "refs/tags/v1.0.0", json!({}));
+            let (f, _) = audit(dir.path(), &[layout.to_str().unwrap()], &builder_rules(&pem, "'*'", ""), &[]);
+            let (o, m) = outcome(&f, "SC-SLSA-002");
+            assert_eq!(o, "fail", "{name}");
+            assert!(m.contains("trusted builders count only at release tags") && m.contains(said), "{name}: {m}");
+        }
+
+        let trw = "https://github.com/slsa-framework/example-trw/.github/workflows/builder_high-perms_slsa3.yml";
+        let rules = format!(
+            "[rules.SC-SLSA-001]\n[rules.SC-SLSA-002]\nparams = {{ builders = ['{trw}'], levels = ['{trw}=3'] }}\n"
+        );
+        let runs = support::corpus("slsa-verifier/cli/slsa-verifier/testdata/gha_delegator");
+        for (version, want) in [("v1.9.0", "fail"), ("v1.10.0", "pass")] {
+            let d = runs.join(version);
+            let prov = d.join("binary-linux-amd64-workflow_dispatch.build.slsa");
+            let art = d.join("binary-linux-amd64-workflow_dispatch");
+            let (f, _) = audit(dir.path(), &[art.to_str().unwrap()], &rules, &["--provenance", prov.to_str().unwrap()]);
+            assert_eq!(outcome(&f, "SC-SLSA-001").0, "pass", "{version}: {f:?}");
+            let (o, m) = outcome(&f, "SC-SLSA-002");
+            assert_eq!(o, want, "{version}: {m}");
+            if want == "fail" {
+                assert!(m.contains("delegator_generic_slsa3.yml@refs/heads/main") && m.contains("a branch"), "{m}");
+            }
+        }
     }
 
     /// SC-SLSA-003 compares the source ref exactly: `refs/heads/Main` is

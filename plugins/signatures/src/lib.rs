@@ -11,7 +11,8 @@
 //! - SC-SLSA-001: a SLSA provenance attestation (v0.2 or v1) verifies and
 //!   names this image (or its index) as a subject.
 //! - SC-SLSA-002: the provenance's builder is on the allow list, at the
-//!   required SLSA build level, and is the workflow that signed it.
+//!   required SLSA build level, and its own identity signed it (GitHub
+//!   workflow builders at a release tag) — see `builder.rs`.
 //! - SC-SLSA-003: the source repository and ref (compared exactly) match
 //!   the expected ones.
 //! - SC-SLSA-004: the build's external parameters carry no secrets.
@@ -19,6 +20,7 @@
 //! The host does the cryptography (`signatures` interface); this plugin
 //! judges what verified material says.
 
+mod builder;
 mod pattern;
 #[cfg(test)]
 mod testing;
@@ -77,7 +79,7 @@ impl Plugin for SignaturesPlugin {
                 ANNOTATIONS => annotations(r, &signatures),
                 PLATFORMS => platforms(r, subject, &signatures),
                 PROVENANCE => provenance_found(r, subject, &provenance),
-                BUILDER => builder(r, &provenance),
+                BUILDER => builder::builder(r, &provenance),
                 SOURCE => source(r, &provenance),
                 PARAMETERS => parameters(r, &provenance),
                 other => Finding::error(other, "not a rule of this plugin"),
@@ -154,12 +156,17 @@ pub fn rules() -> Vec<RuleMeta> {
             "A trusted builder at the required level built the image",
             Severity::High,
             Enforcement::Enforce,
-            "The provenance's builder id is on the allow list (`NAME`, `NAME@REF`, `*` wildcards), its SLSA build level is at least `min_level` (slsa-github-generator workflows and Google Cloud Build are level 3; others take the level `levels` gives them), and for GitHub workflows the signer is the builder itself or a trusted delegator.",
-            "Build with an allowed builder, or extend the allow list after review.",
+            "The provenance's builder id is on the allow list (`NAME`, `NAME@REF`, `*` wildcards, case-sensitive), the builder's own identity signed the provenance (a GitHub workflow builder keylessly as itself, or through one of slsa-github-generator's delegators; GitHub's runner through a workflow certificate; any other builder with a key `builder_keys` binds to it), a GitHub workflow builder is at a release tag `refs/tags/vX.Y.Z`, and its SLSA build level is at least `min_level` (slsa-github-generator workflows and Google Cloud Build are level 3; others take the level `levels` gives them).",
+            "Build with an allowed builder at a release tag and keep the provenance it signed, or extend the allow list (and `builder_keys`) after review.",
         )
-        .param("builders", ParamValue::TextList(Vec::new()), "Allowed builder ids: `NAME`, `NAME@REF`, wildcards.")
+        .param("builders", ParamValue::TextList(Vec::new()), "Allowed builder ids: `NAME`, `NAME@REF`, wildcards (case-sensitive).")
         .param("min_level", ParamValue::Integer(3), "Minimum SLSA build level.")
-        .param("levels", ParamValue::TextList(Vec::new()), "Levels of other builders: `BUILDER-PATTERN=LEVEL`."),
+        .param("levels", ParamValue::TextList(Vec::new()), "Levels of other builders: `BUILDER-PATTERN=LEVEL`.")
+        .param(
+            "builder_keys",
+            ParamValue::TextList(Vec::new()),
+            "Keys of builders that sign with a key (Google Cloud Build, self-hosted builders): `BUILDER-PATTERN=N`, N the position of the key in SC-SLSA-001's `keys` (from 1).",
+        ),
         RuleMeta::new(
             SOURCE,
             "Built from the expected source",
@@ -430,70 +437,6 @@ fn judged(found: &[Checked]) -> Vec<(&Checked, &Provenance)> {
     found.iter().filter_map(|c| Some((c, c.verified()?.provenance.as_ref()?))).collect()
 }
 
-const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/";
-const DELEGATORS: &[&str] = &["delegator_generic_slsa3.yml", "delegator_lowperms-generic_slsa3.yml"];
-
-/// The SLSA build level of a builder: known hosted builders, then the
-/// policy's `levels`, else 0 (unknown).
-fn level(builder: &str, levels: &[String]) -> i64 {
-    let name = builder.split('@').next().unwrap_or(builder);
-    for entry in levels {
-        if let Some((pattern, l)) = entry.rsplit_once('=')
-            && wildcard_match(pattern.trim(), name)
-            && let Ok(l) = l.trim().parse()
-        {
-            return l;
-        }
-    }
-    if name.starts_with(GENERATOR) || name == "https://cloudbuild.googleapis.com/GoogleHostedWorker" {
-        return 3;
-    }
-    0
-}
-
-fn builder(rule: &RuleConfig, found: &[Checked]) -> Finding {
-    let id = rule.id.as_str();
-    let p = Params::of(rule);
-    let allowed = p.text_list("builders");
-    if allowed.is_empty() {
-        return Finding::skip(id, "not configured: set `builders`");
-    }
-    let (min, levels) = (p.integer("min_level", 3), p.text_list("levels"));
-    let provenance = judged(found);
-    if provenance.is_empty() {
-        return Finding::skip(id, "no verified provenance (see SC-SLSA-001)");
-    }
-    let mut why = Vec::new();
-    for (c, prov) in provenance {
-        let b = prov.builder_id.as_str();
-        if !allowed.iter().any(|a| wildcard_match(a, b) || wildcard_match(a, b.split('@').next().unwrap_or(b))) {
-            why.push(format!("builder {b} is not allowed"));
-            continue;
-        }
-        let l = level(b, &levels);
-        if l < min {
-            why.push(format!("builder {b} is SLSA build level {l}, below {min}"));
-            continue;
-        }
-        // A GitHub workflow builder must be the workflow that signed (or a
-        // trusted delegator vouching for it).
-        let signer = c
-            .verified()
-            .and_then(|v| v.identity.as_ref())
-            .and_then(|i| i.sans.iter().find(|s| s.starts_with("https://github.com/")));
-        if let Some(signer) = signer {
-            let signer_name = signer.rsplit_once('@').map_or(signer.as_str(), |(n, _)| n);
-            let delegated = signer_name.strip_prefix(GENERATOR).is_some_and(|w| DELEGATORS.contains(&w));
-            if !delegated && signer_name != b.split('@').next().unwrap_or(b) {
-                why.push(format!("builder {b} did not sign its provenance ({signer} did)"));
-                continue;
-            }
-        }
-        return Finding::pass(id, format!("built by {b} (SLSA build level {l})"));
-    }
-    Finding::fail(id, why.join("; "))
-}
-
 /// `git+https://github.com/o/r@refs/x` → (`github.com/o/r`, `refs/x`).
 fn split_source(uri: &str) -> (String, Option<String>) {
     let u = uri.trim_start_matches("git+").trim_start_matches("https://").trim_start_matches("http://");
@@ -679,14 +622,5 @@ mod tests {
             split_source("git+https://github.com/acme/app@refs/tags/v1"),
             ("github.com/acme/app".into(), Some("refs/tags/v1".into()))
         );
-        assert_eq!(
-            level(
-                "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0",
-                &[]
-            ),
-            3
-        );
-        assert_eq!(level("https://example.com/builder", &["https://example.com/*=2".into()]), 2);
-        assert_eq!(level("https://example.com/builder", &[]), 0);
     }
 }
