@@ -689,4 +689,72 @@ mod made_here {
             }
         }
     }
+
+    /// SC-SLSA-004 finds secrets in the encodings build parameters use, each
+    /// named by its parameter and never repeated in the report; values
+    /// builds commonly pass are not flagged.
+    #[test]
+    fn secrets_in_the_encodings_build_parameters_use() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let dir = tempfile::tempdir().unwrap();
+        // Made-up credentials: shaped like real ones, valid nowhere.
+        let token = format!("ghs_{}", "Zq3x".repeat(9));
+        let docker = format!(r#"{{"auths":{{"registry.acme.test":{{"auth":"{}"}}}}}}"#, b64("ci:pa55-w0rd-made-up"));
+        let leaking = json!({
+            "inputs": {
+                "mirror": format!("https://x-access-token:{token}@github.com/acme/app.git"),
+                "source": "https://ci-bot:made-up-pa55@git.acme.test/acme/app.git",
+                "curl-flags": "-sSf -H 'Authorization: Bearer mAdE.uP.t0ken-for-tests'",
+                "fetch": "--header=Basic Y2ktYm90Om1hZGUtdXAtcGE1NQ==",
+                "registry-config": b64(&docker),
+                "query": "region=eu&api%5Fkey=madeup0123456789",
+                "env": "%41WS_SECRET_ACCESS_KEY=MadeUpSecretAccessKey0123456789",
+                "api%5Fkey": "madeup-api-key-value",
+                "%70assword": "made-up-pa55",
+            }
+        });
+        let (layout, pem) = signed_image(dir.path(), "leaks", CLOUD_BUILD, "refs/tags/v1.0.0", leaking);
+        let rules = format!("[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-004]\n");
+        let (f, _) = audit(dir.path(), &[layout.to_str().unwrap()], &rules, &[]);
+        let (o, m) = outcome(&f, "SC-SLSA-004");
+        assert_eq!(o, "fail", "{m}");
+        for (pointer, said) in [
+            ("/inputs/mirror", "GitHub app token"),
+            ("/inputs/source", "userinfo of a URL for git.acme.test"),
+            ("/inputs/curl-flags", "Authorization header value (Bearer)"),
+            ("/inputs/fetch", "Basic credentials"),
+            ("/inputs/registry-config", "docker config with credentials for registry.acme.test (base64)"),
+            ("/inputs/query", "sets `api_key` (URL-encoded name)"),
+            ("/inputs/env", "sets `AWS_SECRET_ACCESS_KEY` (URL-encoded name)"),
+            ("/inputs/api%5Fkey", "named like a secret (URL-encoded name)"),
+            ("/inputs/%70assword", "named like a secret (URL-encoded name)"),
+        ] {
+            let part = m.split("; ").find(|p| p.starts_with(&format!("{pointer} "))).unwrap_or_default();
+            assert!(part.contains(said), "{pointer}: wanted `{said}` in {m}");
+        }
+        for secret in [token.as_str(), "made-up-pa55", "mAdE.uP", "madeup0123456789", "MadeUpSecret", "madeup-api"] {
+            assert!(!m.contains(secret), "the report repeats a secret: {m}");
+        }
+
+        let benign = json!({
+            "inputs": {
+                "repository": "https://github.com/acme/app",
+                "clone": "ssh://git@github.com/acme/app.git",
+                "masked-url": "https://x-access-token:***@github.com/acme/app",
+                "token": "***",
+                "headers": "Authorization: Bearer ${TOKEN}",
+                "notes": "Bearer authentication, Basic fallback",
+                "build-args": "VERSION=1.2.3 GITHUB_TOKEN=***",
+                "token-url": "https://auth.acme.test/oauth/token",
+                "base64-subjects": b64("8af0ade1c5ac76e12c178b43f40acc1762dbc137e167710ae240cf529d5550aa  app\n"),
+                "ratio": "100%25",
+            }
+        });
+        let (layout, pem) = signed_image(dir.path(), "benign", CLOUD_BUILD, "refs/tags/v1.0.0", benign);
+        let rules = format!("[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-004]\n");
+        let (f, _) = audit(dir.path(), &[layout.to_str().unwrap()], &rules, &[]);
+        let (o, m) = outcome(&f, "SC-SLSA-004");
+        assert_eq!((o, m), ("pass", "10 external parameter(s), none a secret"));
+    }
 }

@@ -15,13 +15,15 @@
 //!   workflow builders at a release tag) — see `builder.rs`.
 //! - SC-SLSA-003: the source repository and ref (compared exactly) match
 //!   the expected ones.
-//! - SC-SLSA-004: the build's external parameters carry no secrets.
+//! - SC-SLSA-004: the build's external parameters carry no secrets, in any
+//!   of the encodings builds use — see `secrets.rs`.
 //!
 //! The host does the cryptography (`signatures` interface); this plugin
 //! judges what verified material says.
 
 mod builder;
 mod pattern;
+mod secrets;
 #[cfg(test)]
 mod testing;
 
@@ -182,7 +184,7 @@ pub fn rules() -> Vec<RuleMeta> {
             "Build parameters carry no secrets",
             Severity::High,
             Enforcement::Enforce,
-            "No external parameter of the provenance is a secret: parameters named like a secret (`*token*`, `*password*`, `*secret*`, `*key*`) must be masked, and no value may look like a credential (GitHub, GitLab, AWS, Slack tokens, private keys).",
+            "No external parameter of the provenance is a secret: parameters named like a secret (`*token*`, `*password*`, `*secret*`, `*api_key*`, `*authorization*`) must be masked, and no value may hold a credential (GitHub, GitLab, AWS, Slack tokens, private keys, JSON Web Tokens), in URL userinfo (`https://user:token@host`), as an `Authorization`/`Bearer`/`Basic` value, as a secret-named `NAME=VALUE`, or as a docker config with registry credentials — as written, percent-decoded or base64-decoded.",
             "Pass secrets as secrets (masked, never as workflow inputs), rotate the exposed credential, and rebuild.",
         ),
     ]
@@ -488,44 +490,6 @@ fn source(rule: &RuleConfig, found: &[Checked]) -> Finding {
     Finding::fail(id, why.join("; "))
 }
 
-/// Credential shapes that must never appear in a build's parameters.
-const TOKEN_PREFIXES: &[(&str, &str)] = &[
-    ("ghp_", "GitHub personal access token"),
-    ("gho_", "GitHub OAuth token"),
-    ("ghs_", "GitHub app token"),
-    ("github_pat_", "GitHub fine-grained token"),
-    ("glpat-", "GitLab token"),
-    ("xoxb-", "Slack bot token"),
-    ("xoxp-", "Slack user token"),
-    ("AKIA", "AWS access key id"),
-    ("-----BEGIN", "PEM key"),
-];
-
-fn masked(v: &str) -> bool {
-    let t = v.trim();
-    t.is_empty()
-        || t.chars().all(|c| c == '*')
-        || t.eq_ignore_ascii_case("<redacted>")
-        || t.eq_ignore_ascii_case("redacted")
-}
-
-fn secret_name(pointer: &str) -> bool {
-    let last = pointer.rsplit('/').next().unwrap_or(pointer);
-    [
-        "*token*",
-        "*password*",
-        "*passwd*",
-        "*secret*",
-        "*apikey*",
-        "*api_key*",
-        "*api-key*",
-        "*private*key*",
-        "*credential*",
-    ]
-    .iter()
-    .any(|p| wildcard_match(p, last))
-}
-
 fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
     let id = rule.id.as_str();
     let provenance = judged(found);
@@ -535,13 +499,9 @@ fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
     let mut leaks = Vec::new();
     for (_, prov) in &provenance {
         for kv in &prov.external_parameters {
-            let value = kv.value.trim();
-            if let Some((_, what)) =
-                TOKEN_PREFIXES.iter().find(|(p, _)| value.starts_with(p) && value.len() > p.len() + 8)
-            {
-                leaks.push(format!("{} looks like a {what}", kv.key));
-            } else if secret_name(&kv.key) && !masked(value) && value != "true" && value != "false" {
-                leaks.push(format!("{} is named like a secret and is not masked", kv.key));
+            let found = secrets::leaks(&kv.key, &kv.value);
+            if !found.is_empty() {
+                leaks.push(format!("{} {}", kv.key, found.join(", ")));
             }
         }
     }
@@ -612,12 +572,7 @@ mod tests {
     }
 
     #[test]
-    fn secrets_by_name_and_shape() {
-        assert!(secret_name("/inputs/github-token"));
-        assert!(secret_name("/inputs/DB_PASSWORD"));
-        assert!(!secret_name("/inputs/username"));
-        assert!(masked("***"));
-        assert!(!masked("hunter2"));
+    fn sources_split_into_repository_and_ref() {
         assert_eq!(
             split_source("git+https://github.com/acme/app@refs/tags/v1"),
             ("github.com/acme/app".into(), Some("refs/tags/v1".into()))
