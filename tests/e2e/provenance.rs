@@ -666,6 +666,31 @@ mod made_here {
         }
     }
 
+    /// A signed SLSA statement the engine cannot read as provenance (no
+    /// builder) is a failure naming the predicate, not "no provenance", and
+    /// the rules that need provenance skip rather than pass.
+    #[test]
+    fn unreadable_provenance_is_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("unreadable");
+        support::copy_dir(&support::image("oci/go-static-good"), &layout);
+        let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
+        let (sk, pem) = key_pair(11);
+        let mut statement = provenance_v1(&digest, CLOUD_BUILD, "refs/tags/v1.0.0", json!({}));
+        statement["predicate"]["runDetails"]["builder"] = json!({});
+        attest(&layout, &digest, &statement, &sk);
+        let rules = format!(
+            "[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-002]\nparams = {{ builders = ['*'] }}\n[rules.SC-SLSA-004]\n"
+        );
+        let (f, code) = audit(dir.path(), &[layout.to_str().unwrap()], &rules, &[]);
+        assert_eq!(code, 1);
+        let (o, m) = outcome(&f, "SC-SLSA-001");
+        assert_eq!(o, "fail");
+        assert!(m.contains("https://slsa.dev/provenance/v1 predicate is not readable SLSA provenance"), "{m}");
+        assert_eq!(outcome(&f, "SC-SLSA-002").0, "skip");
+        assert_eq!(outcome(&f, "SC-SLSA-004").0, "skip");
+    }
+
     /// SC-SLSA-003 compares the source ref exactly: `refs/heads/Main` is
     /// another branch than `refs/heads/main`.
     #[test]

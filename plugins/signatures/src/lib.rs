@@ -271,12 +271,24 @@ impl Checked {
     fn provenance(attached: &[Material], subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
         check(attached, subject, MaterialKind::Attestation, true, &keys(rule), None)
             .into_iter()
-            .filter(|c| match &c.result {
-                Ok((_, v)) => v.provenance.is_some(),
-                // Unverified attestations are kept: they may be provenance.
-                Err(_) => true,
-            })
+            .filter_map(Checked::into_provenance)
             .collect()
+    }
+
+    /// Provenance among verified attestations: other predicates are left
+    /// out; unverified attestations are kept (they may be provenance); a
+    /// SLSA provenance predicate the host could not read is kept as a
+    /// failure that says so, not dropped as if it were absent.
+    fn into_provenance(mut self) -> Option<Checked> {
+        let Ok((_, v)) = &self.result else { return Some(self) };
+        if v.provenance.is_some() {
+            return Some(self);
+        }
+        let t = v.predicate_type.clone().filter(|t| t.starts_with("https://slsa.dev/provenance/"))?;
+        self.result = Err(format!(
+            "it verifies, but its {t} predicate is not readable SLSA provenance (v0.2 or v1: a builder id, subjects, the fields the v1 schema requires)"
+        ));
+        Some(self)
     }
 
     fn verified(&self) -> Option<&Verified> {
@@ -569,6 +581,22 @@ mod tests {
         assert_eq!(run("refs/heads/main", &["refs/heads/Main"]).outcome, Outcome::Fail);
         assert_eq!(run("refs/tags/V1", &["refs/tags/v*"]).outcome, Outcome::Fail);
         assert_eq!(run("refs/tags/v1", &["refs/tags/v*"]).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn unreadable_provenance_is_a_failure_not_an_absence() {
+        let unreadable = |predicate: &str| {
+            let mut c = testing::provenance("b", "key #1", None);
+            if let Ok((_, v)) = &mut c.result {
+                v.provenance = None;
+                v.predicate_type = Some(predicate.into());
+            }
+            c
+        };
+        let c = unreadable("https://slsa.dev/provenance/v1").into_provenance().expect("kept");
+        assert!(c.result.as_ref().is_err_and(|e| e.contains("not readable SLSA provenance")), "{:?}", c.result.err());
+        assert!(unreadable("https://spdx.dev/Document").into_provenance().is_none());
+        assert!(testing::provenance("b", "key #1", None).into_provenance().is_some_and(|c| c.result.is_ok()));
     }
 
     #[test]
