@@ -99,15 +99,18 @@ fn level(builder: &str, levels: &[String]) -> i64 {
     0
 }
 
-/// `builder_keys` entries: (builder pattern, key number in SC-SLSA-001's `keys`).
+/// One `builder_keys` entry: (builder pattern, key number in SC-SLSA-001's
+/// `keys`, from 1). Also the check a policy's entries can be put to when it
+/// loads.
+pub(crate) fn key_entry(entry: &str) -> Result<(&str, usize), String> {
+    match entry.rsplit_once('=').map(|(p, n)| (p.trim(), n.trim().parse::<usize>())) {
+        Some((p, Ok(n))) if !p.is_empty() && n >= 1 => Ok((p, n)),
+        _ => Err(format!("`builder_keys` entry `{entry}` is not BUILDER-PATTERN=N (N: a key of SC-SLSA-001, from 1)")),
+    }
+}
+
 fn builder_keys(entries: &[String]) -> Result<Vec<(&str, usize)>, String> {
-    entries
-        .iter()
-        .map(|e| match e.rsplit_once('=').map(|(p, n)| (p.trim(), n.trim().parse::<usize>())) {
-            Some((p, Ok(n))) if !p.is_empty() && n >= 1 => Ok((p, n)),
-            _ => Err(format!("`builder_keys` entry `{e}` is not BUILDER-PATTERN=N (N: a key of SC-SLSA-001, from 1)")),
-        })
-        .collect()
+    entries.iter().map(|e| key_entry(e)).collect()
 }
 
 /// Why the signer of a provenance is not the identity of the builder it
