@@ -500,3 +500,286 @@ fn npm_cli_provenance_must_agree_with_its_certificate() {
         }
     }
 }
+
+/// Provenance written and signed here (SLSA v1 in a DSSE envelope, a fixed
+/// test key), judged by the builtin `signatures` plugin through `audit`:
+/// builder claims, source refs, secrets in build parameters.
+mod made_here {
+    use crate::support;
+    use serde_json::{Value, json};
+    use std::path::{Path, PathBuf};
+    use support::cosign::{attest, index_of, key_pair, provenance_v1};
+
+    const GENERATOR: &str =
+        "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml";
+    const CLOUD_BUILD: &str = "https://cloudbuild.googleapis.com/GoogleHostedWorker";
+
+    /// A copy of a shared image with provenance signed by a fixed test key;
+    /// returns the layout and the key's PEM.
+    fn signed_image(dir: &Path, name: &str, builder: &str, source_ref: &str, external: Value) -> (PathBuf, String) {
+        let layout = dir.join(name);
+        support::copy_dir(&support::image("oci/go-static-good"), &layout);
+        let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
+        let (sk, pem) = key_pair(11);
+        attest(&layout, &digest, &provenance_v1(&digest, builder, source_ref, external), &sk);
+        (layout, pem)
+    }
+
+    /// `audit --format json` of `target` with the SLSA rules `rules` (TOML
+    /// tables) and `extra` arguments: (rule → (outcome, message)), exit code.
+    fn audit(dir: &Path, target: &[&str], rules: &str, extra: &[&str]) -> (Vec<(String, String, String)>, i32) {
+        let policy = dir.join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!("[policy]\nname = \"made-here\"\nversion = \"1\"\n\n[plugins.signatures]\n\n[rules.SC-SIG-001]\nenabled = false\n{rules}\n"),
+        )
+        .unwrap();
+        let mut args = vec!["audit", "--format", "json", "--skip-layers", "--policy", policy.to_str().unwrap()];
+        args.extend(extra);
+        args.extend(target);
+        let run = support::portcullis(&args);
+        assert!(run.code == 0 || run.code == 1, "exit {}: {}", run.code, run.stderr);
+        let report = run.json();
+        let findings = report["subjects"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                (text("rule"), text("outcome"), text("message"))
+            })
+            .collect();
+        (findings, run.code)
+    }
+
+    fn outcome<'a>(findings: &'a [(String, String, String)], rule: &str) -> (&'a str, &'a str) {
+        let f = findings.iter().find(|f| f.0 == rule).unwrap_or_else(|| panic!("no {rule} in {findings:?}"));
+        (&f.1, &f.2)
+    }
+
+    fn builder_rules(pem: &str, builders: &str, extra: &str) -> String {
+        format!(
+            "[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-002]\nparams = {{ builders = [{builders}], min_level = 3{extra} }}\n"
+        )
+    }
+
+    /// A provenance naming slsa-github-generator, signed with a key the
+    /// policy trusts for provenance: it verifies (SC-SLSA-001), but the
+    /// generator signs keylessly as its own workflow, so the claim earns no
+    /// level (SC-SLSA-002 fails, the VSA says level 1, not 3) — whatever
+    /// the policy binds the key to. A builder that does sign with a key
+    /// (Cloud Build) counts only with the key the policy binds to it.
+    #[test]
+    fn a_key_signed_builder_claim_counts_only_for_the_builder_holding_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, pem) = signed_image(
+            dir.path(),
+            "generator",
+            &format!("{GENERATOR}@refs/tags/v2.1.0"),
+            "refs/tags/v1.0.0",
+            json!({}),
+        );
+        let target = [layout.to_str().unwrap()];
+        let vsa = dir.path().join("vsa.jsonl");
+        for bind in ["", &format!(", builder_keys = ['{GENERATOR}*=1']")] {
+            let rules = builder_rules(&pem, &format!("'{GENERATOR}'"), bind);
+            let (f, code) = audit(dir.path(), &target, &rules, &["--vsa", vsa.to_str().unwrap()]);
+            assert_eq!(code, 1);
+            let (o, m) = outcome(&f, "SC-SLSA-001");
+            assert!(o == "pass" && m.contains("key #1"), "{m}");
+            let (o, m) = outcome(&f, "SC-SLSA-002");
+            assert_eq!(o, "fail", "{bind}: {m}");
+            assert!(m.contains("the builder claim is not backed by the builder's signing identity"), "{m}");
+            assert!(m.contains("signed with key #1") && m.contains("signs keylessly"), "{m}");
+            let st: Value =
+                serde_json::from_str(std::fs::read_to_string(&vsa).unwrap().lines().next().unwrap()).unwrap();
+            assert_eq!(st["predicate"]["verifiedLevels"], json!(["SLSA_BUILD_LEVEL_1"]));
+        }
+
+        let (layout, pem) = signed_image(dir.path(), "gcb", CLOUD_BUILD, "refs/tags/v1.0.0", json!({}));
+        let target = [layout.to_str().unwrap()];
+        let (_, other) = key_pair(12);
+        for (keys, bind, want) in [
+            (pem.clone(), String::new(), "fail"),
+            (pem.clone(), format!(", builder_keys = ['{CLOUD_BUILD}=1']"), "pass"),
+            // The key that verified is #2; the policy binds #1 to Cloud Build.
+            (format!("{other}''', '''{pem}"), format!(", builder_keys = ['{CLOUD_BUILD}=1']"), "fail"),
+        ] {
+            let (f, _) = audit(dir.path(), &target, &builder_rules(&keys, &format!("'{CLOUD_BUILD}'"), &bind), &[]);
+            let (o, m) = outcome(&f, "SC-SLSA-002");
+            assert_eq!(o, want, "{bind}: {m}");
+            if want == "pass" {
+                assert!(m.ends_with("(SLSA build level 3)"), "{m}");
+            } else {
+                assert!(m.contains("`builder_keys` does not bind"), "{m}");
+            }
+        }
+        // A malformed binding is an error naming the entry, never a pass.
+        let (f, _) = audit(
+            dir.path(),
+            &target,
+            &builder_rules(&pem, &format!("'{CLOUD_BUILD}'"), ", builder_keys = ['cloud-build']"),
+            &[],
+        );
+        let (o, m) = outcome(&f, "SC-SLSA-002");
+        assert!(o == "error" && m.contains("`cloud-build`"), "{o}: {m}");
+    }
+
+    /// Workflow builders count only at release tags `refs/tags/vX.Y.Z`:
+    /// provenance made here naming the generator at a branch, a commit or
+    /// a pre-release is refused with the reason; and slsa-verifier's
+    /// delegator runs (signed keylessly by the delegator at
+    /// `refs/heads/main` for v1.9.0, at `refs/tags/v1.10.0` for v1.10.0)
+    /// are refused and admitted accordingly.
+    #[test]
+    fn workflow_builders_count_only_at_release_tags() {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, r, said) in [
+            ("branch", "refs/heads/main", "`refs/heads/main` is a branch"),
+            ("commit", "5c3b2ebd6d2f1a9e1b7c4d3f2a1b0c9d8e7f6a5b", "is a commit"),
+            ("pre-release", "refs/tags/v2.1.0-rc.1", "tag `v2.1.0-rc.1` is not a release tag vX.Y.Z"),
+        ] {
+            let (layout, pem) =
+                signed_image(dir.path(), name, &format!("{GENERATOR}@{r}"), "refs/tags/v1.0.0", json!({}));
+            let (f, _) = audit(dir.path(), &[layout.to_str().unwrap()], &builder_rules(&pem, "'*'", ""), &[]);
+            let (o, m) = outcome(&f, "SC-SLSA-002");
+            assert_eq!(o, "fail", "{name}");
+            assert!(m.contains("trusted builders count only at release tags") && m.contains(said), "{name}: {m}");
+        }
+
+        let trw = "https://github.com/slsa-framework/example-trw/.github/workflows/builder_high-perms_slsa3.yml";
+        let rules = format!(
+            "[rules.SC-SLSA-001]\n[rules.SC-SLSA-002]\nparams = {{ builders = ['{trw}'], levels = ['{trw}=3'] }}\n"
+        );
+        let runs = support::corpus("slsa-verifier/cli/slsa-verifier/testdata/gha_delegator");
+        for (version, want) in [("v1.9.0", "fail"), ("v1.10.0", "pass")] {
+            let d = runs.join(version);
+            let prov = d.join("binary-linux-amd64-workflow_dispatch.build.slsa");
+            let art = d.join("binary-linux-amd64-workflow_dispatch");
+            let (f, _) = audit(dir.path(), &[art.to_str().unwrap()], &rules, &["--provenance", prov.to_str().unwrap()]);
+            assert_eq!(outcome(&f, "SC-SLSA-001").0, "pass", "{version}: {f:?}");
+            let (o, m) = outcome(&f, "SC-SLSA-002");
+            assert_eq!(o, want, "{version}: {m}");
+            if want == "fail" {
+                assert!(m.contains("delegator_generic_slsa3.yml@refs/heads/main") && m.contains("a branch"), "{m}");
+            }
+        }
+    }
+
+    /// A signed SLSA statement the engine cannot read as provenance (no
+    /// builder) is a failure naming the predicate, not "no provenance", and
+    /// the rules that need provenance skip rather than pass.
+    #[test]
+    fn unreadable_provenance_is_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = dir.path().join("unreadable");
+        support::copy_dir(&support::image("oci/go-static-good"), &layout);
+        let digest = index_of(&layout)["manifests"][0]["digest"].as_str().unwrap().to_string();
+        let (sk, pem) = key_pair(11);
+        let mut statement = provenance_v1(&digest, CLOUD_BUILD, "refs/tags/v1.0.0", json!({}));
+        statement["predicate"]["runDetails"]["builder"] = json!({});
+        attest(&layout, &digest, &statement, &sk);
+        let rules = format!(
+            "[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-002]\nparams = {{ builders = ['*'] }}\n[rules.SC-SLSA-004]\n"
+        );
+        let (f, code) = audit(dir.path(), &[layout.to_str().unwrap()], &rules, &[]);
+        assert_eq!(code, 1);
+        let (o, m) = outcome(&f, "SC-SLSA-001");
+        assert_eq!(o, "fail");
+        assert!(m.contains("https://slsa.dev/provenance/v1 predicate is not readable SLSA provenance"), "{m}");
+        assert_eq!(outcome(&f, "SC-SLSA-002").0, "skip");
+        assert_eq!(outcome(&f, "SC-SLSA-004").0, "skip");
+    }
+
+    /// SC-SLSA-003 compares the source ref exactly: `refs/heads/Main` is
+    /// another branch than `refs/heads/main`.
+    #[test]
+    fn source_refs_are_compared_with_their_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let (layout, pem) = signed_image(dir.path(), "main", CLOUD_BUILD, "refs/heads/Main", json!({}));
+        for (refs, want) in [
+            ("'refs/heads/main'", "fail"),
+            ("'refs/heads/MAIN', 'refs/heads/main*'", "fail"),
+            ("'refs/heads/Main'", "pass"),
+            ("'refs/heads/M*'", "pass"),
+        ] {
+            let rules = format!(
+                "[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-003]\nparams = {{ repositories = ['github.com/acme/*'], refs = [{refs}] }}\n"
+            );
+            let (f, _) = audit(dir.path(), &[layout.to_str().unwrap()], &rules, &[]);
+            let (o, m) = outcome(&f, "SC-SLSA-003");
+            assert_eq!(o, want, "{refs}: {m}");
+            if want == "fail" {
+                assert!(m.contains("ref `refs/heads/Main` of github.com/acme/app is not among"), "{m}");
+            }
+        }
+    }
+
+    /// SC-SLSA-004 finds secrets in the encodings build parameters use, each
+    /// named by its parameter and never repeated in the report; values
+    /// builds commonly pass are not flagged.
+    #[test]
+    fn secrets_in_the_encodings_build_parameters_use() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let dir = tempfile::tempdir().unwrap();
+        // Made-up credentials: shaped like real ones, valid nowhere.
+        let token = format!("ghs_{}", "Zq3x".repeat(9));
+        let docker = format!(r#"{{"auths":{{"registry.acme.test":{{"auth":"{}"}}}}}}"#, b64("ci:pa55-w0rd-made-up"));
+        let leaking = json!({
+            "inputs": {
+                "mirror": format!("https://x-access-token:{token}@github.com/acme/app.git"),
+                "source": "https://ci-bot:made-up-pa55@git.acme.test/acme/app.git",
+                "curl-flags": "-sSf -H 'Authorization: Bearer mAdE.uP.t0ken-for-tests'",
+                "fetch": "--header=Basic Y2ktYm90Om1hZGUtdXAtcGE1NQ==",
+                "registry-config": b64(&docker),
+                "query": "region=eu&api%5Fkey=madeup0123456789",
+                "env": "%41WS_SECRET_ACCESS_KEY=MadeUpSecretAccessKey0123456789",
+                "api%5Fkey": "madeup-api-key-value",
+                "%70assword": "made-up-pa55",
+            }
+        });
+        let (layout, pem) = signed_image(dir.path(), "leaks", CLOUD_BUILD, "refs/tags/v1.0.0", leaking);
+        let rules = format!("[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-004]\n");
+        let (f, _) = audit(dir.path(), &[layout.to_str().unwrap()], &rules, &[]);
+        let (o, m) = outcome(&f, "SC-SLSA-004");
+        assert_eq!(o, "fail", "{m}");
+        for (pointer, said) in [
+            ("/inputs/mirror", "GitHub app token"),
+            ("/inputs/source", "userinfo of a URL for git.acme.test"),
+            ("/inputs/curl-flags", "Authorization header value (Bearer)"),
+            ("/inputs/fetch", "Basic credentials"),
+            ("/inputs/registry-config", "docker config with credentials for registry.acme.test (base64)"),
+            ("/inputs/query", "sets `api_key` (URL-encoded name)"),
+            ("/inputs/env", "sets `AWS_SECRET_ACCESS_KEY` (URL-encoded name)"),
+            ("/inputs/api%5Fkey", "named like a secret (URL-encoded name)"),
+            ("/inputs/%70assword", "named like a secret (URL-encoded name)"),
+        ] {
+            let part = m.split("; ").find(|p| p.starts_with(&format!("{pointer} "))).unwrap_or_default();
+            assert!(part.contains(said), "{pointer}: wanted `{said}` in {m}");
+        }
+        for secret in [token.as_str(), "made-up-pa55", "mAdE.uP", "madeup0123456789", "MadeUpSecret", "madeup-api"] {
+            assert!(!m.contains(secret), "the report repeats a secret: {m}");
+        }
+
+        let benign = json!({
+            "inputs": {
+                "repository": "https://github.com/acme/app",
+                "clone": "ssh://git@github.com/acme/app.git",
+                "masked-url": "https://x-access-token:***@github.com/acme/app",
+                "token": "***",
+                "headers": "Authorization: Bearer ${TOKEN}",
+                "notes": "Bearer authentication, Basic fallback",
+                "build-args": "VERSION=1.2.3 GITHUB_TOKEN=***",
+                "token-url": "https://auth.acme.test/oauth/token",
+                "base64-subjects": b64("8af0ade1c5ac76e12c178b43f40acc1762dbc137e167710ae240cf529d5550aa  app\n"),
+                "ratio": "100%25",
+            }
+        });
+        let (layout, pem) = signed_image(dir.path(), "benign", CLOUD_BUILD, "refs/tags/v1.0.0", benign);
+        let rules = format!("[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}\n[rules.SC-SLSA-004]\n");
+        let (f, _) = audit(dir.path(), &[layout.to_str().unwrap()], &rules, &[]);
+        let (o, m) = outcome(&f, "SC-SLSA-004");
+        assert_eq!((o, m), ("pass", "10 external parameter(s), none a secret"));
+    }
+}

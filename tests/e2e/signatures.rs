@@ -789,3 +789,41 @@ fn p384_signature_check_runs_after_chain_and_identity() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("SubjectAltName does not match"), "{}", run.stderr);
 }
+
+/// SC-SIG-002 compares the certificate's source ref exactly, as git does
+/// (refs are case-sensitive): the conformance beacon's run at
+/// `refs/heads/main` passes `refs/heads/main` and `refs/heads/m*`, not
+/// `refs/heads/Main` or `refs/heads/MAIN`.
+#[test]
+fn certificate_source_refs_are_compared_with_their_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = case("happy-path-v0.3").join("bundle.sigstore.json");
+    let a_txt = case("a.txt");
+    for (refs, code) in [
+        ("'refs/heads/main'", 0),
+        ("'refs/heads/m*'", 0),
+        ("'refs/heads/Main'", 1),
+        ("'refs/heads/MAIN', 'refs/heads/M*'", 1),
+    ] {
+        let policy = dir.path().join("policy.toml");
+        std::fs::write(
+            &policy,
+            format!(
+                "[policy]\nname = \"refs\"\nversion = \"1\"\n\n[plugins.signatures]\n\n[rules.SC-SIG-001]\n[rules.SC-SIG-002]\nparams = {{ identity = 'https://github\\.com/sigstore-conformance/.*', issuer = 'https://token.actions.githubusercontent.com', source_refs = [{refs}] }}\n[rules.SC-SLSA-001]\nenabled = false\n[rules.SC-SLSA-002]\nenabled = false\n[rules.SC-SLSA-003]\nenabled = false\n[rules.SC-SLSA-004]\nenabled = false\n"
+            ),
+        )
+        .unwrap();
+        let run = support::portcullis([
+            "audit",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            a_txt.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, code, "{refs}: {}{}", run.stdout, run.stderr);
+        if code == 1 {
+            assert!(run.stdout.contains("SC-SIG-002") && run.stdout.contains("at refs/heads/main"), "{}", run.stdout);
+        }
+    }
+}

@@ -11,12 +11,21 @@
 //! - SC-SLSA-001: a SLSA provenance attestation (v0.2 or v1) verifies and
 //!   names this image (or its index) as a subject.
 //! - SC-SLSA-002: the provenance's builder is on the allow list, at the
-//!   required SLSA build level, and is the workflow that signed it.
-//! - SC-SLSA-003: the source repository and ref match the expected ones.
-//! - SC-SLSA-004: the build's external parameters carry no secrets.
+//!   required SLSA build level, and its own identity signed it (GitHub
+//!   workflow builders at a release tag) — see `builder.rs`.
+//! - SC-SLSA-003: the source repository and ref (compared exactly) match
+//!   the expected ones.
+//! - SC-SLSA-004: the build's external parameters carry no secrets, in any
+//!   of the encodings builds use — see `secrets.rs`.
 //!
 //! The host does the cryptography (`signatures` interface); this plugin
 //! judges what verified material says.
+
+mod builder;
+mod pattern;
+mod secrets;
+#[cfg(test)]
+mod testing;
 
 use portcullis_sdk::signatures::{self, Material, MaterialKind, Provenance, Verified};
 use portcullis_sdk::{
@@ -78,7 +87,7 @@ impl Plugin for SignaturesPlugin {
                 ANNOTATIONS => annotations(r, &signatures),
                 PLATFORMS => platforms(r, subject, &signatures),
                 PROVENANCE => provenance_found(r, subject, &provenance),
-                BUILDER => builder(r, &provenance),
+                BUILDER => builder::builder(r, &provenance),
                 SOURCE => source(r, &provenance),
                 PARAMETERS => parameters(r, &provenance),
                 other => Finding::error(other, "not a rule of this plugin"),
@@ -121,7 +130,7 @@ pub fn rules() -> Vec<RuleMeta> {
         .param("identity", ParamValue::Text(String::new()), "Regular expression a SAN must match whole, e.g. `.*@acme\\.corp` or `https://github\\.com/acme/.*`.")
         .param("issuer", ParamValue::Text(String::new()), "The OIDC issuer, exactly, e.g. `https://token.actions.githubusercontent.com`.")
         .param("source_repositories", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the run's repository (`ORG/REPO`, wildcards); empty: any.")
-        .param("source_refs", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the run's ref (`refs/tags/v*`, wildcards); empty: any.")
+        .param("source_refs", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the run's ref (`refs/tags/v*`, wildcards, case-sensitive); empty: any.")
         .param("triggers", ParamValue::TextList(Vec::new()), "GitHub workflow certificates: the triggering event (`push`, `release`...); empty: any."),
         RuleMeta::new(
             ANNOTATIONS,
@@ -155,28 +164,33 @@ pub fn rules() -> Vec<RuleMeta> {
             "A trusted builder at the required level built the image",
             Severity::High,
             Enforcement::Enforce,
-            "The provenance's builder id is on the allow list (`NAME`, `NAME@REF`, `*` wildcards), its SLSA build level is at least `min_level` (slsa-github-generator workflows and Google Cloud Build are level 3; others take the level `levels` gives them), and for GitHub workflows the signer is the builder itself or a trusted delegator.",
-            "Build with an allowed builder, or extend the allow list after review.",
+            "The provenance's builder id is on the allow list (`NAME`, `NAME@REF`, `*` wildcards, case-sensitive), the builder's own identity signed the provenance (a GitHub workflow builder keylessly as itself, or through one of slsa-github-generator's delegators; GitHub's runner through a workflow certificate; any other builder with a key `builder_keys` binds to it), a GitHub workflow builder is at a release tag `refs/tags/vX.Y.Z`, and its SLSA build level is at least `min_level` (slsa-github-generator workflows and Google Cloud Build are level 3; others take the level `levels` gives them).",
+            "Build with an allowed builder at a release tag and keep the provenance it signed, or extend the allow list (and `builder_keys`) after review.",
         )
-        .param("builders", ParamValue::TextList(Vec::new()), "Allowed builder ids: `NAME`, `NAME@REF`, wildcards.")
+        .param("builders", ParamValue::TextList(Vec::new()), "Allowed builder ids: `NAME`, `NAME@REF`, wildcards (case-sensitive).")
         .param("min_level", ParamValue::Integer(3), "Minimum SLSA build level.")
-        .param("levels", ParamValue::TextList(Vec::new()), "Levels of other builders: `BUILDER-PATTERN=LEVEL`."),
+        .param("levels", ParamValue::TextList(Vec::new()), "Levels of other builders: `BUILDER-PATTERN=LEVEL`.")
+        .param(
+            "builder_keys",
+            ParamValue::TextList(Vec::new()),
+            "Keys of builders that sign with a key (Google Cloud Build, self-hosted builders): `BUILDER-PATTERN=N`, N the position of the key in SC-SLSA-001's `keys` (from 1).",
+        ),
         RuleMeta::new(
             SOURCE,
             "Built from the expected source",
             Severity::High,
             Enforcement::Enforce,
-            "The provenance's source repository matches one of `repositories` (`github.com/acme/*`) and its ref one of `refs` (`refs/tags/v*`: release tags only).",
+            "The provenance's source repository matches one of `repositories` (`github.com/acme/*`) and its ref one of `refs` (`refs/tags/v*`: release tags only), refs compared with their case as git compares them.",
             "Build releases from the expected repository and a release tag.",
         )
         .param("repositories", ParamValue::TextList(Vec::new()), "Allowed repositories: `github.com/ORG/REPO`, wildcards.")
-        .param("refs", ParamValue::TextList(Vec::new()), "Allowed refs: `refs/tags/*`, `refs/heads/main`..."),
+        .param("refs", ParamValue::TextList(Vec::new()), "Allowed refs: `refs/tags/*`, `refs/heads/main`... (case-sensitive)."),
         RuleMeta::new(
             PARAMETERS,
             "Build parameters carry no secrets",
             Severity::High,
             Enforcement::Enforce,
-            "No external parameter of the provenance is a secret: parameters named like a secret (`*token*`, `*password*`, `*secret*`, `*key*`) must be masked, and no value may look like a credential (GitHub, GitLab, AWS, Slack tokens, private keys).",
+            "No external parameter of the provenance is a secret: parameters named like a secret (`*token*`, `*password*`, `*secret*`, `*api_key*`, `*authorization*`) must be masked, and no value may hold a credential (GitHub, GitLab, AWS, Slack tokens, private keys, JSON Web Tokens), in URL userinfo (`https://user:token@host`), as an `Authorization`/`Bearer`/`Basic` value, as a secret-named `NAME=VALUE`, or as a docker config with registry credentials — as written, percent-decoded or base64-decoded.",
             "Pass secrets as secrets (masked, never as workflow inputs), rotate the exposed credential, and rebuild.",
         ),
     ]
@@ -263,12 +277,24 @@ impl Checked {
     fn provenance(attached: &[Material], subject: &Subject, rule: Option<&RuleConfig>) -> Vec<Checked> {
         check(attached, subject, MaterialKind::Attestation, true, &keys(rule), None)
             .into_iter()
-            .filter(|c| match &c.result {
-                Ok((_, v)) => v.provenance.is_some(),
-                // Unverified attestations are kept: they may be provenance.
-                Err(_) => true,
-            })
+            .filter_map(Checked::into_provenance)
             .collect()
+    }
+
+    /// Provenance among verified attestations: other predicates are left
+    /// out; unverified attestations are kept (they may be provenance); a
+    /// SLSA provenance predicate the host could not read is kept as a
+    /// failure that says so, not dropped as if it were absent.
+    fn into_provenance(mut self) -> Option<Checked> {
+        let Ok((_, v)) = &self.result else { return Some(self) };
+        if v.provenance.is_some() {
+            return Some(self);
+        }
+        let t = v.predicate_type.clone().filter(|t| t.starts_with("https://slsa.dev/provenance/"))?;
+        self.result = Err(format!(
+            "it verifies, but its {t} predicate is not readable SLSA provenance (v0.2 or v1: a builder id, subjects, the fields the v1 schema requires)"
+        ));
+        Some(self)
     }
 
     fn verified(&self) -> Option<&Verified> {
@@ -306,8 +332,12 @@ fn identity(rule: &RuleConfig, found: &[Checked]) -> Finding {
     // GitHub workflow extensions, when the policy constrains them.
     let (repos, refs, triggers) =
         (p.text_list("source_repositories"), p.text_list("source_refs"), p.text_list("triggers"));
-    let ext_ok = |value: &Option<String>, patterns: &[String]| {
-        patterns.is_empty() || value.as_deref().is_some_and(|v| patterns.iter().any(|p| wildcard_match(p, v)))
+    // Repositories and events are matched as the SDK matches names (GitHub
+    // folds the case of repository names); refs with their case, as git
+    // compares them.
+    type Matcher = fn(&str, &str) -> bool;
+    let ext_ok = |value: &Option<String>, patterns: &[String], matches: Matcher| {
+        patterns.is_empty() || value.as_deref().is_some_and(|v| patterns.iter().any(|p| matches(p, v)))
     };
     let mut seen = Vec::new();
     for c in found {
@@ -316,9 +346,9 @@ fn identity(rule: &RuleConfig, found: &[Checked]) -> Finding {
         if let Some(san) = who.sans.iter().find(|s| re.is_match(s))
             && issuer_ok
         {
-            if !ext_ok(&who.source_repository, &repos)
-                || !ext_ok(&who.source_ref, &refs)
-                || !ext_ok(&who.trigger, &triggers)
+            if !ext_ok(&who.source_repository, &repos, wildcard_match)
+                || !ext_ok(&who.source_ref, &refs, pattern::matches)
+                || !ext_ok(&who.trigger, &triggers, wildcard_match)
             {
                 seen.push(format!(
                     "{san} from {} at {} on {}, outside the allowed repositories/refs/triggers",
@@ -427,70 +457,6 @@ fn judged(found: &[Checked]) -> Vec<(&Checked, &Provenance)> {
     found.iter().filter_map(|c| Some((c, c.verified()?.provenance.as_ref()?))).collect()
 }
 
-const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/";
-const DELEGATORS: &[&str] = &["delegator_generic_slsa3.yml", "delegator_lowperms-generic_slsa3.yml"];
-
-/// The SLSA build level of a builder: known hosted builders, then the
-/// policy's `levels`, else 0 (unknown).
-fn level(builder: &str, levels: &[String]) -> i64 {
-    let name = builder.split('@').next().unwrap_or(builder);
-    for entry in levels {
-        if let Some((pattern, l)) = entry.rsplit_once('=')
-            && wildcard_match(pattern.trim(), name)
-            && let Ok(l) = l.trim().parse()
-        {
-            return l;
-        }
-    }
-    if name.starts_with(GENERATOR) || name == "https://cloudbuild.googleapis.com/GoogleHostedWorker" {
-        return 3;
-    }
-    0
-}
-
-fn builder(rule: &RuleConfig, found: &[Checked]) -> Finding {
-    let id = rule.id.as_str();
-    let p = Params::of(rule);
-    let allowed = p.text_list("builders");
-    if allowed.is_empty() {
-        return Finding::skip(id, "not configured: set `builders`");
-    }
-    let (min, levels) = (p.integer("min_level", 3), p.text_list("levels"));
-    let provenance = judged(found);
-    if provenance.is_empty() {
-        return Finding::skip(id, "no verified provenance (see SC-SLSA-001)");
-    }
-    let mut why = Vec::new();
-    for (c, prov) in provenance {
-        let b = prov.builder_id.as_str();
-        if !allowed.iter().any(|a| wildcard_match(a, b) || wildcard_match(a, b.split('@').next().unwrap_or(b))) {
-            why.push(format!("builder {b} is not allowed"));
-            continue;
-        }
-        let l = level(b, &levels);
-        if l < min {
-            why.push(format!("builder {b} is SLSA build level {l}, below {min}"));
-            continue;
-        }
-        // A GitHub workflow builder must be the workflow that signed (or a
-        // trusted delegator vouching for it).
-        let signer = c
-            .verified()
-            .and_then(|v| v.identity.as_ref())
-            .and_then(|i| i.sans.iter().find(|s| s.starts_with("https://github.com/")));
-        if let Some(signer) = signer {
-            let signer_name = signer.rsplit_once('@').map_or(signer.as_str(), |(n, _)| n);
-            let delegated = signer_name.strip_prefix(GENERATOR).is_some_and(|w| DELEGATORS.contains(&w));
-            if !delegated && signer_name != b.split('@').next().unwrap_or(b) {
-                why.push(format!("builder {b} did not sign its provenance ({signer} did)"));
-                continue;
-            }
-        }
-        return Finding::pass(id, format!("built by {b} (SLSA build level {l})"));
-    }
-    Finding::fail(id, why.join("; "))
-}
-
 /// `git+https://github.com/o/r@refs/x` → (`github.com/o/r`, `refs/x`).
 fn split_source(uri: &str) -> (String, Option<String>) {
     let u = uri.trim_start_matches("git+").trim_start_matches("https://").trim_start_matches("http://");
@@ -519,55 +485,27 @@ fn source(rule: &RuleConfig, found: &[Checked]) -> Finding {
         };
         let (repo, from_uri) = split_source(uri);
         let r = prov.run_ref.clone().or(from_uri).unwrap_or_default();
+        // GitHub folds the case of repository names; git refs keep theirs
+        // (`refs/heads/Main` is another branch than `refs/heads/main`).
         if !repos.is_empty() && !repos.iter().any(|p| wildcard_match(p, &repo)) {
             why.push(format!("source {repo} is not among {}", repos.join(", ")));
             continue;
         }
-        if !refs.is_empty() && !refs.iter().any(|p| wildcard_match(p, &r)) {
-            why.push(format!("ref `{r}` of {repo} is not among {}", refs.join(", ")));
+        if !refs.is_empty() && r.is_empty() {
+            why.push(format!("provenance by {} names no ref for {repo} (source `{uri}`)", prov.builder_id));
             continue;
         }
-        return Finding::pass(id, format!("built from {repo} at {r}"));
+        if !refs.is_empty() && !refs.iter().any(|p| pattern::matches(p, &r)) {
+            why.push(format!(
+                "ref `{r}` of {repo} is not among {} (refs are compared with their case)",
+                refs.join(", ")
+            ));
+            continue;
+        }
+        let at = if r.is_empty() { String::new() } else { format!(" at {r}") };
+        return Finding::pass(id, format!("built from {repo}{at}"));
     }
     Finding::fail(id, why.join("; "))
-}
-
-/// Credential shapes that must never appear in a build's parameters.
-const TOKEN_PREFIXES: &[(&str, &str)] = &[
-    ("ghp_", "GitHub personal access token"),
-    ("gho_", "GitHub OAuth token"),
-    ("ghs_", "GitHub app token"),
-    ("github_pat_", "GitHub fine-grained token"),
-    ("glpat-", "GitLab token"),
-    ("xoxb-", "Slack bot token"),
-    ("xoxp-", "Slack user token"),
-    ("AKIA", "AWS access key id"),
-    ("-----BEGIN", "PEM key"),
-];
-
-fn masked(v: &str) -> bool {
-    let t = v.trim();
-    t.is_empty()
-        || t.chars().all(|c| c == '*')
-        || t.eq_ignore_ascii_case("<redacted>")
-        || t.eq_ignore_ascii_case("redacted")
-}
-
-fn secret_name(pointer: &str) -> bool {
-    let last = pointer.rsplit('/').next().unwrap_or(pointer);
-    [
-        "*token*",
-        "*password*",
-        "*passwd*",
-        "*secret*",
-        "*apikey*",
-        "*api_key*",
-        "*api-key*",
-        "*private*key*",
-        "*credential*",
-    ]
-    .iter()
-    .any(|p| wildcard_match(p, last))
 }
 
 fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
@@ -579,13 +517,9 @@ fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
     let mut leaks = Vec::new();
     for (_, prov) in &provenance {
         for kv in &prov.external_parameters {
-            let value = kv.value.trim();
-            if let Some((_, what)) =
-                TOKEN_PREFIXES.iter().find(|(p, _)| value.starts_with(p) && value.len() > p.len() + 8)
-            {
-                leaks.push(format!("{} looks like a {what}", kv.key));
-            } else if secret_name(&kv.key) && !masked(value) && value != "true" && value != "false" {
-                leaks.push(format!("{} is named like a secret and is not masked", kv.key));
+            let found = secrets::leaks(&kv.key, &kv.value);
+            if !found.is_empty() {
+                leaks.push(format!("{} {}", kv.key, found.join(", ")));
             }
         }
     }
@@ -599,26 +533,83 @@ fn parameters(rule: &RuleConfig, found: &[Checked]) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing;
+    use portcullis_sdk::{Outcome, text_list};
+
+    /// SC-SLSA-003 on provenance whose run was for `run_ref`.
+    fn source_with(run_ref: &str, refs: &[&str]) -> Finding {
+        let mut prov = testing::statement("https://ci.acme.test/builder");
+        prov.run_ref = Some(run_ref.into());
+        let found = [testing::verified(prov, "key #1", None)];
+        source(&testing::rule(SOURCE, &[("refs", text_list(refs))]), &found)
+    }
 
     #[test]
-    fn secrets_by_name_and_shape() {
-        assert!(secret_name("/inputs/github-token"));
-        assert!(secret_name("/inputs/DB_PASSWORD"));
-        assert!(!secret_name("/inputs/username"));
-        assert!(masked("***"));
-        assert!(!masked("hunter2"));
+    fn source_refs_are_compared_with_their_case() {
+        assert_eq!(source_with("refs/heads/main", &["refs/heads/main"]).outcome, Outcome::Pass);
+        let f = source_with("refs/heads/Main", &["refs/heads/main"]);
+        assert_eq!(f.outcome, Outcome::Fail);
+        assert!(f.message.contains("`refs/heads/Main`"), "{}", f.message);
+        assert_eq!(source_with("refs/heads/main", &["refs/heads/Main"]).outcome, Outcome::Fail);
+        assert_eq!(source_with("refs/TAGS/v1.0.0", &["refs/tags/v*"]).outcome, Outcome::Fail);
+        assert_eq!(source_with("refs/tags/V1.0.0", &["refs/tags/v*"]).outcome, Outcome::Fail);
+        assert_eq!(source_with("refs/tags/v1.0.0", &["refs/tags/v*"]).outcome, Outcome::Pass);
+        // No ref anywhere: said, not compared as an empty one.
+        let mut prov = testing::statement("https://ci.acme.test/builder");
+        prov.source_uri = Some("git+https://github.com/acme/app".into());
+        let found = [testing::verified(prov, "key #1", None)];
+        let f = source(&testing::rule(SOURCE, &[("refs", text_list(&["*"]))]), &found);
+        assert_eq!(f.outcome, Outcome::Fail);
+        assert!(f.message.contains("names no ref for github.com/acme/app"), "{}", f.message);
+        // Repository names are GitHub's, whose case does not matter.
+        let found = [testing::provenance("b", "key #1", None)];
+        let f = source(&testing::rule(SOURCE, &[("repositories", text_list(&["github.com/ACME/app"]))]), &found);
+        assert_eq!(f.outcome, Outcome::Pass, "{}", f.message);
+    }
+
+    #[test]
+    fn certificate_refs_are_compared_with_their_case() {
+        let run = |source_ref: &str, refs: &[&str]| {
+            let mut who = testing::github("https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main");
+            who.source_ref = Some(source_ref.into());
+            let params = [
+                ("identity", ParamValue::Text("https://github\\.com/acme/.*".into())),
+                ("issuer", ParamValue::Text(testing::GHA_ISSUER.into())),
+                ("source_refs", text_list(refs)),
+                ("source_repositories", text_list(&["ACME/*"])),
+            ];
+            identity(&testing::rule(IDENTITY, &params), &[testing::signature(who)])
+        };
+        assert_eq!(run("refs/heads/main", &["refs/heads/main"]).outcome, Outcome::Pass);
+        let f = run("refs/heads/Main", &["refs/heads/main"]);
+        assert_eq!(f.outcome, Outcome::Fail);
+        assert!(f.message.contains("at refs/heads/Main"), "{}", f.message);
+        assert_eq!(run("refs/heads/main", &["refs/heads/Main"]).outcome, Outcome::Fail);
+        assert_eq!(run("refs/tags/V1", &["refs/tags/v*"]).outcome, Outcome::Fail);
+        assert_eq!(run("refs/tags/v1", &["refs/tags/v*"]).outcome, Outcome::Pass);
+    }
+
+    #[test]
+    fn unreadable_provenance_is_a_failure_not_an_absence() {
+        let unreadable = |predicate: &str| {
+            let mut c = testing::provenance("b", "key #1", None);
+            if let Ok((_, v)) = &mut c.result {
+                v.provenance = None;
+                v.predicate_type = Some(predicate.into());
+            }
+            c
+        };
+        let c = unreadable("https://slsa.dev/provenance/v1").into_provenance().expect("kept");
+        assert!(c.result.as_ref().is_err_and(|e| e.contains("not readable SLSA provenance")), "{:?}", c.result.err());
+        assert!(unreadable("https://spdx.dev/Document").into_provenance().is_none());
+        assert!(testing::provenance("b", "key #1", None).into_provenance().is_some_and(|c| c.result.is_ok()));
+    }
+
+    #[test]
+    fn sources_split_into_repository_and_ref() {
         assert_eq!(
             split_source("git+https://github.com/acme/app@refs/tags/v1"),
             ("github.com/acme/app".into(), Some("refs/tags/v1".into()))
         );
-        assert_eq!(
-            level(
-                "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0",
-                &[]
-            ),
-            3
-        );
-        assert_eq!(level("https://example.com/builder", &["https://example.com/*=2".into()]), 2);
-        assert_eq!(level("https://example.com/builder", &[]), 0);
     }
 }

@@ -1,7 +1,8 @@
 //! cosign simple-signing signatures made in tests — with a fixed P-256 key
 //! (in process, deterministic) or with keys `openssl` generates (P-384, RSA,
 //! Ed25519: an independent signer) — attached to a layout by cosign's tag
-//! scheme (`sha256-<hex>.sig`).
+//! scheme (`sha256-<hex>.sig`); and key-signed in-toto attestations (SLSA
+//! provenance written here) attached as `sha256-<hex>.att`.
 
 use serde_json::{Value, json};
 use sha2::Digest as _;
@@ -81,6 +82,65 @@ pub fn attach_with(layout: &Path, digest: &str, payload: &[u8], signature: &[u8]
         "annotations": {"org.opencontainers.image.ref.name": format!("{}.sig", digest.replace(':', "-"))}
     }));
     std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// Signs an in-toto statement about an image as a DSSE envelope with `sk`
+/// and attaches it by cosign's tag (`sha256-<hex>.att`), as
+/// `cosign attest --key` does.
+pub fn attest(layout: &Path, digest: &str, statement: &Value, sk: &p256::ecdsa::SigningKey) {
+    use p256::ecdsa::signature::Signer as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload = serde_json::to_vec(statement).unwrap();
+    let payload_type = "application/vnd.in-toto+json";
+    let sig: p256::ecdsa::Signature = sk.sign(&portcullis::signature::entry::pae(payload_type, &payload));
+    let envelope = json!({
+        "payloadType": payload_type,
+        "payload": base64::Engine::encode(&b64, &payload),
+        "signatures": [{"keyid": "", "sig": base64::Engine::encode(&b64, sig.to_der().as_bytes())}],
+    });
+    let (layer_digest, layer_size) = add_blob(layout, &serde_json::to_vec(&envelope).unwrap());
+    let (config_digest, config_size) = add_blob(layout, b"{}");
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{
+            "mediaType": "application/vnd.dsse.envelope.v1+json",
+            "digest": layer_digest,
+            "size": layer_size,
+            "annotations": {"predicateType": statement["predicateType"]}
+        }]
+    });
+    let (md, ms) = add_blob(layout, &serde_json::to_vec(&manifest).unwrap());
+    let mut index = index_of(layout);
+    index["manifests"].as_array_mut().unwrap().push(json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": md,
+        "size": ms,
+        "annotations": {"org.opencontainers.image.ref.name": format!("{}.att", digest.replace(':', "-"))}
+    }));
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
+/// SLSA provenance v1 about the image `digest`: built by `builder` from
+/// `git+https://github.com/acme/app@SOURCE_REF`, with `external` parameters.
+pub fn provenance_v1(digest: &str, builder: &str, source_ref: &str, external: Value) -> Value {
+    json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "example.test/app", "digest": {"sha256": digest.trim_start_matches("sha256:")}}],
+        "predicateType": "https://slsa.dev/provenance/v1",
+        "predicate": {
+            "buildDefinition": {
+                "buildType": "https://example.test/build/v1",
+                "externalParameters": external,
+                "resolvedDependencies": [{
+                    "uri": format!("git+https://github.com/acme/app@{source_ref}"),
+                    "digest": {"gitCommit": "5c3b2ebd6d2f1a9e1b7c4d3f2a1b0c9d8e7f6a5b"}
+                }]
+            },
+            "runDetails": {"builder": {"id": builder}, "metadata": {"invocationId": "run-1"}}
+        }
+    })
 }
 
 /// A key pair `openssl` generates, and signs with.
