@@ -119,73 +119,71 @@ pub fn json(bytes: &[u8], limits: Limits) -> Result<(), TooDeep> {
 }
 
 /// Checks an XML document: element nesting, and parentheses within one
-/// text node. Comments, CDATA sections, processing instructions and
-/// declarations are skipped; a tag's attributes are read with their quotes,
-/// so a `>` or `/` inside a value changes nothing.
+/// text node.
+///
+/// The scan must never see less nesting than a parser would, for any
+/// input, well-formed or not (a campaign found a declaration whose `?>` was
+/// damaged: skipping to a `?>` that never came hid 1,000 nested elements
+/// that libxml2 and xml-rs then read). So it errs on the side of counting:
+/// comments, declarations and processing instructions end at their first
+/// `>` (or before a `<`); a CDATA section at its `]]>`, or — unterminated — not at all; a
+/// start tag at its `>`, quotes respected, but at a `<` inside quotes too
+/// (no parser lets a `<` into an attribute value).
 pub fn xml(bytes: &[u8], limits: Limits) -> Result<(), TooDeep> {
     let mut depth = 0usize;
     let mut parens = 0usize;
     let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b != b'<' {
-            match b {
+    let count_parens = |text: &[u8], at: usize, parens: &mut usize| -> Result<(), TooDeep> {
+        for (k, &c) in text.iter().enumerate() {
+            match c {
                 b'(' => {
-                    parens += 1;
-                    check_parens(parens, limits, i)?;
+                    *parens += 1;
+                    check_parens(*parens, limits, at + k)?;
                 }
-                b')' => parens = parens.saturating_sub(1),
+                b')' => *parens = parens.saturating_sub(1),
                 _ => {}
             }
-            i += 1;
+        }
+        Ok(())
+    };
+    while i < bytes.len() {
+        if bytes[i] != b'<' {
+            let end = memchr::memchr(b'<', &bytes[i..]).map_or(bytes.len(), |p| i + p);
+            count_parens(&bytes[i..end], i, &mut parens)?;
+            i = end;
             continue;
         }
         parens = 0;
         let rest = &bytes[i..];
-        let skip_past =
-            |end: &[u8]| memchr::memmem::find(&rest[1..], end).map_or(bytes.len(), |p| i + 1 + p + end.len());
-        if rest.starts_with(b"<!--") {
-            i = skip_past(b"-->");
-        } else if rest.starts_with(b"<![CDATA[") {
+        // Past the first `>`; a `<` before it ends the construct instead
+        // (and is scanned next), so no tag can hide inside a damaged one.
+        let past_first_gt = || match memchr::memchr2(b'>', b'<', &rest[1..]) {
+            Some(p) if rest[1 + p] == b'>' => i + 1 + p + 1,
+            Some(p) => i + 1 + p,
+            None => bytes.len(),
+        };
+        if rest.starts_with(b"<![CDATA[") {
             // CDATA is text: its parentheses count like any other.
-            let end = skip_past(b"]]>");
-            for (k, &c) in bytes[i..end].iter().enumerate() {
-                match c {
-                    b'(' => {
-                        parens += 1;
-                        check_parens(parens, limits, i + k)?;
-                    }
-                    b')' => parens = parens.saturating_sub(1),
-                    _ => {}
+            match memchr::memmem::find(&rest[9..], b"]]>") {
+                Some(p) => {
+                    count_parens(&rest[9..9 + p], i + 9, &mut parens)?;
+                    i += 9 + p + 3;
                 }
+                None => i += 9,
             }
-            i = end;
-        } else if rest.starts_with(b"<?") {
-            i = skip_past(b"?>");
+        } else if rest.starts_with(b"<!") || rest.starts_with(b"<?") {
+            i = past_first_gt();
         } else if rest.starts_with(b"</") {
             depth = depth.saturating_sub(1);
-            i = skip_past(b">");
-        } else if rest.starts_with(b"<!") {
-            // Declarations (DOCTYPE with an internal subset nests brackets).
-            let mut brackets = 0usize;
-            let mut j = i + 2;
-            while j < bytes.len() {
-                match bytes[j] {
-                    b'[' => brackets += 1,
-                    b']' => brackets = brackets.saturating_sub(1),
-                    b'>' if brackets == 0 => break,
-                    _ => {}
-                }
-                j += 1;
-            }
-            i = j + 1;
+            i = past_first_gt();
         } else {
-            // A start tag: to its `>`, quotes respected.
+            // A start tag: to its `>` (quotes respected), or to a `<`.
             let mut quote = None;
             let mut j = i + 1;
             while j < bytes.len() {
                 let c = bytes[j];
                 match quote {
+                    _ if c == b'<' => break,
                     Some(q) if c == q => quote = None,
                     Some(_) => {}
                     None if c == b'"' || c == b'\'' => quote = Some(c),
@@ -194,14 +192,15 @@ pub fn xml(bytes: &[u8], limits: Limits) -> Result<(), TooDeep> {
                 }
                 j += 1;
             }
-            let self_closing = j > i + 1 && j < bytes.len() && bytes[j - 1] == b'/';
+            let closed = j < bytes.len() && bytes[j] == b'>';
+            let self_closing = closed && bytes[j - 1] == b'/' && j > i + 1;
             if !self_closing {
                 depth += 1;
                 if depth > limits.depth {
                     return Err(TooDeep { what: "elements", limit: limits.depth, offset: i });
                 }
             }
-            i = j + 1;
+            i = if closed { j + 1 } else { j };
         }
     }
     Ok(())
@@ -265,7 +264,7 @@ mod tests {
 
     #[test]
     fn xml_depth_skips_what_is_not_an_element() {
-        let doc = format!("<?xml version=\"1.0\"?><!-- <a><a> --><r a=\"x>y\" b='/'>{}</r>", nested("<c>", "</c>", 99));
+        let doc = format!("<?xml version=\"1.0\"?><!-- a > b --><r a=\"x>y\" b='/'>{}</r>", nested("<c>", "</c>", 99));
         assert!(xml(doc.as_bytes(), DOCUMENT).is_ok());
         let deep = format!("<r>{}</r>", nested("<c x=\"1\">", "</c>", 100));
         assert_eq!(xml(deep.as_bytes(), DOCUMENT).unwrap_err().what, "elements");
@@ -275,5 +274,17 @@ mod tests {
         assert!(xml(cdata.as_bytes(), SBOM).is_err());
         let doctype = "<!DOCTYPE r [<!ENTITY e \"<a>\">]><r/>";
         assert!(xml(doctype.as_bytes(), DOCUMENT).is_ok());
+    }
+
+    #[test]
+    fn damaged_xml_is_never_counted_shallower_than_a_parser_reads_it() {
+        let deep = nested("<c>", "</c>", 101);
+        // Found by the campaign: a declaration whose `?>` lost its `?`.
+        for head in
+            ["<?xml version=\"1.0\"[>", "<?xml version=\"1.0\"", "<!-- never closed", "<![CDATA[", "<a b=\"unclosed>"]
+        {
+            let doc = format!("{head}{deep}");
+            assert!(xml(doc.as_bytes(), DOCUMENT).is_err(), "{head} hid the nesting");
+        }
     }
 }

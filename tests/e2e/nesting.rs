@@ -177,6 +177,16 @@ const READERS: &[Reader] = &[
         shapes: &[
             Shape { name: "nested components (1.5)", make: |d| cdx_xml("1.5", &cdx_xml_nested(d)), valid: true },
             Shape { name: "nested components (1.6)", make: |d| cdx_xml("1.6", &cdx_xml_nested(d)), valid: true },
+            // Found by the campaign: a damaged declaration must not hide
+            // the elements after it.
+            Shape {
+                name: "damaged declaration",
+                make: |d| {
+                    let doc = cdx_xml("1.6", &cdx_xml_nested(d));
+                    String::from_utf8(doc).unwrap().replacen("\"?>", "\"[>", 1).into_bytes()
+                },
+                valid: false,
+            },
             Shape {
                 name: "licence expression",
                 make: |d| {
@@ -490,8 +500,13 @@ fn campaign_child() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let (mut count, mut deepest) = (0u64, 0usize);
         let start = thread_cpu();
+        // To reproduce a crash: the document being read is kept here.
+        let dump = std::env::var_os("PORTCULLIS_NESTING_DUMP");
         while (thread_cpu() - start).as_secs() < budget {
             let (depth, doc) = random_document(r, &mut rng);
+            if let Some(path) = &dump {
+                std::fs::write(path, &doc).expect("write the dump");
+            }
             let _ = (r.read)(&doc);
             count += 1;
             deepest = deepest.max(depth);
