@@ -614,15 +614,18 @@ mod made_here {
                 assert!(m.contains("`builder_keys` does not bind"), "{m}");
             }
         }
-        // A malformed binding is an error naming the entry, never a pass.
-        let (f, _) = audit(
-            dir.path(),
-            &target,
-            &builder_rules(&pem, &format!("'{CLOUD_BUILD}'"), ", builder_keys = ['cloud-build']"),
-            &[],
-        );
-        let (o, m) = outcome(&f, "SC-SLSA-002");
-        assert!(o == "error" && m.contains("`cloud-build`"), "{o}: {m}");
+        // A malformed binding refuses the policy when it loads, naming the
+        // entry: it can never turn into a pass.
+        let policy = dir.path().join("bad-binding.toml");
+        let rules = builder_rules(&pem, &format!("'{CLOUD_BUILD}'"), ", builder_keys = ['cloud-build']");
+        std::fs::write(
+            &policy,
+            format!("[policy]\nname = \"made-here\"\nversion = \"1\"\n\n[plugins.signatures]\n\n{rules}\n"),
+        )
+        .unwrap();
+        let run = support::portcullis(["audit", "--skip-layers", "--policy", policy.to_str().unwrap(), target[0]]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("entry 0 of SC-SLSA-002: `builder_keys` entry `cloud-build`"), "{}", run.stderr);
     }
 
     /// Workflow builders count only at release tags `refs/tags/vX.Y.Z`:

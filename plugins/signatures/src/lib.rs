@@ -22,6 +22,7 @@
 //! judges what verified material says.
 
 mod builder;
+mod params;
 mod pattern;
 mod secrets;
 #[cfg(test)]
@@ -34,8 +35,6 @@ use portcullis_sdk::{
 };
 
 pub struct SignaturesPlugin;
-
-mod params;
 
 const SIGNED: &str = "SC-SIG-001";
 const IDENTITY: &str = "SC-SIG-002";

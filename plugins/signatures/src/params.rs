@@ -59,6 +59,7 @@ pub fn check(rules: &[RuleConfig]) -> Vec<ParamProblem> {
             BUILDER => {
                 c.integer_in(r, "min_level", 0..=MAX_LEVEL);
                 c.entries(r, "levels", level_entry);
+                c.entries(r, "builder_keys", |e| crate::builder::key_entry(e).map(drop));
             }
             SOURCE => c.entries(r, "refs", git_ref),
             _ => {}
@@ -89,6 +90,7 @@ mod tests {
             },
             RuleConfig { id: SIGNED.into(), params: vec![("keys".into(), list(&["ssh-ed25519 AAAA"]))] },
             RuleConfig { id: SOURCE.into(), params: vec![("refs".into(), list(&["refs/tags/v*", "main"]))] },
+            RuleConfig { id: BUILDER.into(), params: vec![("builder_keys".into(), list(&["https://ci.acme/*=0"]))] },
         ];
         let got: Vec<(String, String, Option<u32>)> =
             check(&rules).into_iter().map(|p| (p.rule, p.param, p.index)).collect();
@@ -98,6 +100,7 @@ mod tests {
             (BUILDER, "levels", Some(1)),
             (SIGNED, "keys", Some(0)),
             (SOURCE, "refs", Some(1)),
+            (BUILDER, "builder_keys", Some(0)),
         ];
         assert_eq!(got, want.map(|(r, p, i)| (r.to_string(), p.to_string(), i)));
     }
