@@ -713,3 +713,210 @@ fn violations_point_at_the_offending_value() {
     assert!(at.starts_with("line "), "{at}");
     assert!(msg.contains("type"), "{msg}");
 }
+
+// ------------------------------------------------------------------------
+// What an SBOM declares, compared by meaning. Images and SBOMs here are
+// built by the tests (support::built), so each case says exactly what the
+// image holds and what the document claims.
+
+use support::built::{self, deb};
+
+type Findings = std::collections::BTreeMap<String, (String, String)>;
+
+/// Audits a built layout with the SBOM plugin alone (`rules` appended to the
+/// policy) and `sboms` supplied as files: per image digest, rule → (outcome,
+/// message).
+fn judge(
+    layout: &std::path::Path,
+    rules: &str,
+    sboms: &[(&str, serde_json::Value)],
+) -> std::collections::BTreeMap<String, Findings> {
+    let text = format!(
+        "[policy]\nname = \"sbom-only\"\nversion = \"1\"\nenforcement = \"enforce\"\nfailure-policy = \"deny\"\n\n[plugins.sbom]\n\n{rules}"
+    );
+    let policy = portcullis::Policy::parse("test.toml", &text, None).unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let engine = support::engine_with(policy);
+    let mut input = support::open(layout);
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<std::path::PathBuf> = sboms
+        .iter()
+        .map(|(name, doc)| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, serde_json::to_vec(doc).unwrap()).unwrap();
+            p
+        })
+        .collect();
+    input.supply_sboms(&portcullis::sbom::Attached::from_files(&paths, portcullis::sbom::DEFAULT_MAX_BYTES));
+    let json: serde_json::Value = serde_json::from_str(&engine.audit(&input).to_json()).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for s in json["subjects"].as_array().unwrap().iter().filter(|s| s["kind"] == "image") {
+        let findings = s["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                (text("rule"), (text("outcome"), text("message")))
+            })
+            .collect();
+        out.insert(s["digest"].as_str().unwrap().to_string(), findings);
+    }
+    out
+}
+
+/// The findings of a single-image layout.
+fn judge_one(layout: &built::Layout, rules: &str, sboms: &[(&str, serde_json::Value)]) -> Findings {
+    let mut all = judge(&layout.root, rules, sboms);
+    all.remove(&layout.platforms[0].manifest).expect("the image's findings")
+}
+
+fn cdx(subject: serde_json::Value, components: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "metadata": {"component": subject},
+        "components": components,
+    })
+}
+
+fn container(digest: &str) -> serde_json::Value {
+    serde_json::json!({"type": "container", "bom-ref": "image", "name": "built", "version": digest})
+}
+
+/// A Debian library component as syft writes it.
+fn lib(name: &str, version: &str) -> serde_json::Value {
+    let v = version.replace('+', "%2B");
+    serde_json::json!({
+        "type": "library", "bom-ref": format!("{name}-{version}"), "name": name, "version": version,
+        "purl": format!("pkg:deb/debian/{name}@{v}?arch=amd64&distro=debian-12"),
+    })
+}
+
+fn deny(entries: &[&str]) -> String {
+    let list: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
+    format!("[rules.SC-SBOM-004]\nparams = {{ deny = [{}] }}\n", list.join(", "))
+}
+
+fn outcome<'a>(f: &'a Findings, rule: &str) -> (&'a str, &'a str) {
+    let (o, m) = f.get(rule).unwrap_or_else(|| panic!("no {rule} finding in {f:?}"));
+    (o.as_str(), m.as_str())
+}
+
+const THREE: [built::Deb<'static>; 3] =
+    [deb("libfoo", "1.0-1", None), deb("libbar", "2.0-1", None), deb("libbaz", "3.0-1", None)];
+
+/// CycloneDX nests components: under `metadata.component` (what the SBOM
+/// describes) and under other components. Every level reaches the rules.
+#[test]
+fn cyclonedx_components_at_every_level_reach_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let mut subject = container(&image.platforms[0].manifest);
+    subject["licenses"] = serde_json::json!([{"license": {"id": "AGPL-3.0-only"}}]);
+    let mut foo = lib("libfoo", "1.0-1");
+    foo["licenses"] = serde_json::json!([{"license": {"id": "GPL-3.0-only"}}]);
+    subject["components"] = serde_json::json!([foo]);
+    let mut bar = lib("libbar", "2.0-1");
+    bar["components"] = serde_json::json!([lib("libbaz", "3.0-1")]);
+    let doc = cdx(subject, serde_json::json!([bar]));
+    let sbom = [("nested.cdx.json", doc)];
+
+    let f = judge_one(&image, "", &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-001").0, "pass", "{f:?}");
+    assert_eq!(
+        outcome(&f, "SC-SBOM-002"),
+        ("pass", outcome(&f, "SC-SBOM-002").1),
+        "libfoo is in the SBOM, under metadata.component"
+    );
+
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libfoo", "pkg:deb/debian/libbaz@>=3"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.contains("libfoo 1.0-1") && m.contains("libbaz 3.0-1"), "{m}");
+
+    let f =
+        judge_one(&image, "[rules.SC-SBOM-003]\nparams = { deny = [\"GPL-3.0-only\", \"AGPL-3.0-only\"] }\n", &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-003");
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.starts_with("2 component(s)") && m.contains("libfoo@1.0-1") && m.contains("built@sha256:"), "{m}");
+}
+
+fn spdx_package(id: &str, name: &str, version: &str, purl: &str, licence: &str) -> serde_json::Value {
+    serde_json::json!({
+        "SPDXID": id, "name": name, "versionInfo": version, "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false, "licenseConcluded": licence, "licenseDeclared": "NOASSERTION",
+        "copyrightText": "NOASSERTION",
+        "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl}],
+    })
+}
+
+fn spdx_doc(describes: &[&str], packages: Vec<serde_json::Value>) -> serde_json::Value {
+    let relationships: Vec<serde_json::Value> = describes
+        .iter()
+        .map(|d| serde_json::json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": d}))
+        .collect();
+    serde_json::json!({
+        "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT", "name": "built",
+        "documentNamespace": "https://example.invalid/built",
+        "creationInfo": {"created": "2024-01-01T00:00:00Z", "creators": ["Tool: test"]},
+        "packages": packages, "relationships": relationships,
+    })
+}
+
+fn spdx_image(digest: &str, purl: &str) -> serde_json::Value {
+    let mut p = spdx_package("SPDXRef-image", "built", digest, purl, "NOASSERTION");
+    p["checksums"] =
+        serde_json::json!([{"algorithm": "SHA256", "checksumValue": digest.trim_start_matches("sha256:")}]);
+    p["primaryPackagePurpose"] = "CONTAINER".into();
+    p
+}
+
+/// Every package of an SPDX document reaches the rules, the ones it
+/// DESCRIBES included.
+#[test]
+fn every_package_an_spdx_document_describes_reaches_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let digest = &image.platforms[0].manifest;
+    let doc = spdx_doc(
+        &["SPDXRef-image", "SPDXRef-foo"],
+        vec![
+            spdx_image(digest, &format!("pkg:oci/built@{}", digest.replace(':', "%3A"))),
+            spdx_package("SPDXRef-foo", "libfoo", "1.0-1", "pkg:deb/debian/libfoo@1.0-1?arch=amd64", "GPL-3.0-only"),
+            spdx_package("SPDXRef-bar", "libbar", "2.0-1", "pkg:deb/debian/libbar@2.0-1?arch=amd64", "MIT"),
+            spdx_package("SPDXRef-baz", "libbaz", "3.0-1", "pkg:deb/debian/libbaz@3.0-1?arch=amd64", "MIT"),
+        ],
+    );
+    let sbom = [("described.spdx.json", doc)];
+    let f = judge_one(&image, "[rules.SC-SBOM-003]\nparams = { deny = [\"GPL-3.0-only\"] }\n", &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-001").0, "pass", "{f:?}");
+    assert_eq!(outcome(&f, "SC-SBOM-002").0, "pass", "{:?}", outcome(&f, "SC-SBOM-002"));
+    let (o, m) = outcome(&f, "SC-SBOM-003");
+    assert!(o == "fail" && m.contains("libfoo@1.0-1"), "{o}: {m}");
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libfoo"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "fail", "{:?}", outcome(&f, "SC-SBOM-004"));
+}
+
+/// SPDX 3 describes through its `software_Sbom` element: the document's
+/// root is the SBOM, whose root is the image package.
+#[test]
+fn spdx3_describes_through_its_sbom_element() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let hex = image.platforms[0].manifest.trim_start_matches("sha256:").to_string();
+    let doc = serde_json::json!({
+        "@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld",
+        "@graph": [
+            {"type": "CreationInfo", "@id": "_:ci", "specVersion": "3.0.1", "created": "2024-01-01T00:00:00Z", "createdBy": ["urn:tool"]},
+            {"type": "SpdxDocument", "spdxId": "urn:doc", "creationInfo": "_:ci", "rootElement": ["urn:sbom"]},
+            {"type": "software_Sbom", "spdxId": "urn:sbom", "creationInfo": "_:ci", "rootElement": ["urn:image"], "element": ["urn:image", "urn:foo"]},
+            {"type": "software_Package", "spdxId": "urn:image", "creationInfo": "_:ci", "name": "built",
+             "software_primaryPurpose": "container",
+             "verifiedUsing": [{"type": "Hash", "algorithm": "sha256", "hashValue": hex}]},
+            {"type": "software_Package", "spdxId": "urn:foo", "creationInfo": "_:ci", "name": "libfoo",
+             "software_packageVersion": "1.0-1", "software_packageUrl": "pkg:deb/debian/libfoo@1.0-1?arch=amd64"},
+        ],
+    });
+    let f = judge_one(&image, "", &[("sbom.spdx3.json", doc)]);
+    let (o, m) = outcome(&f, "SC-SBOM-001");
+    assert_eq!(o, "pass", "{m}");
+}

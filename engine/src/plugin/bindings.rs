@@ -389,7 +389,9 @@ pub fn sbom_document(d: &crate::sbom::Document) -> sboms::Document {
             .collect(),
         describes,
         subject_name: m.subjects.first().map(|s| s.name.clone()),
-        components: m.components.iter().map(component).collect(),
+        // What the document describes is one of its components too: the
+        // rules judge every package it declares, described or contained.
+        components: m.subjects.iter().chain(&m.components).map(component).collect(),
         dependencies: m
             .dependencies
             .iter()
