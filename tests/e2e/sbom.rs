@@ -920,3 +920,46 @@ fn spdx3_describes_through_its_sbom_element() {
     let (o, m) = outcome(&f, "SC-SBOM-001");
     assert_eq!(o, "pass", "{m}");
 }
+
+/// Licences compare by meaning: deprecated SPDX ids are the `-only` /
+/// `-or-later` ids the SPDX licence list replaced them with, in documents
+/// and in the policy's lists alike.
+#[test]
+fn deprecated_licence_ids_mean_their_replacements() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let with = |name: &str, version: &str, licence: &str| {
+        let mut c = lib(name, version);
+        c["licenses"] = serde_json::json!([{"expression": licence}]);
+        c
+    };
+    let sbom = [(
+        "s.cdx.json",
+        cdx(
+            container(&image.platforms[0].manifest),
+            serde_json::json!([
+                with("libfoo", "1.0-1", "GPL-2.0"),
+                with("libbar", "2.0-1", "LGPL-2.1+ AND GPL-2.0-with-classpath-exception"),
+                with("libbaz", "3.0-1", "GPL-3.0"),
+            ]),
+        ),
+    )];
+    let licences = |params: &str| {
+        let f = judge_one(&image, &format!("[rules.SC-SBOM-003]\nparams = {{ {params} }}\n"), &sbom);
+        let (o, m) = outcome(&f, "SC-SBOM-003");
+        (o.to_string(), m.to_string())
+    };
+    // A deny of the new id catches the old one (and the old id with an exception).
+    let (o, m) = licences("deny = [\"GPL-2.0-only\"]");
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.starts_with("2 component(s)") && m.contains("libfoo@1.0-1") && m.contains("libbar@2.0-1"), "{m}");
+    // An allow list of the new ids admits the old ones.
+    let (o, m) = licences("allow = [\"GPL-2.0-only\", \"LGPL-2.1-or-later\", \"GPL-3.0-only\"]");
+    assert_eq!(o, "pass", "{m}");
+    // A list written with an old id means the new one.
+    let (o, m) = licences("deny = [\"GPL-3.0\"]");
+    assert!(o == "fail" && m.contains("libbaz@3.0-1") && !m.contains("libfoo"), "{o}: {m}");
+    // `-only` is not `-or-later`.
+    let (o, m) = licences("allow = [\"GPL-2.0-or-later\", \"LGPL-2.1-or-later\", \"GPL-3.0-or-later\"]");
+    assert!(o == "fail" && m.contains("libfoo@1.0-1") && m.contains("libbaz@3.0-1"), "{o}: {m}");
+}

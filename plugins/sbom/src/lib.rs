@@ -6,13 +6,15 @@
 //!   image's binaries and every dpkg/apk package the layer scanner found is
 //!   in it, and it lists no Go module or OS package the image lacks.
 //! - SC-SBOM-003: licences against allow/deny lists, with SPDX expression
-//!   semantics (`MIT OR GPL-3.0-only` is acceptable when either is).
+//!   semantics (`MIT OR GPL-3.0-only` is acceptable when either is) and
+//!   deprecated ids read as their replacements (`GPL-2.0` is `GPL-2.0-only`).
 //! - SC-SBOM-004: components against a deny list of purls with version
 //!   ranges, ordered the way each ecosystem orders versions.
 //!
 //! The SBOM arrives normalised (CycloneDX and SPDX alike) through the
 //! `sboms` interface; the image's own inventory through `image-scan`.
 
+pub mod licence;
 mod params;
 pub mod versions;
 
@@ -295,18 +297,12 @@ fn consistent(rule: &RuleConfig, describing: &[&Document]) -> Finding {
     Finding::fail(id, format!("{} disagrees with the image: {}", label(doc), parts.join("; ")))
 }
 
-fn licence_matches(req: &spdx::LicenseReq, names: &[String]) -> bool {
-    let name = match &req.license {
-        spdx::LicenseItem::Spdx { id, .. } => id.name.to_string(),
-        spdx::LicenseItem::Other(o) => format!("LicenseRef-{}", o.lic_ref),
-    };
-    names.iter().any(|n| n.eq_ignore_ascii_case(&name))
-}
-
 fn licences(rule: &RuleConfig, describing: &[&Document]) -> Finding {
     let id = rule.id.as_str();
     let p = Params::of(rule);
-    let (allow, deny) = (p.text_list("allow"), p.text_list("deny"));
+    // Both lists and documents are read by meaning (deprecated ids as their replacements).
+    let read = |key: &str| p.text_list(key).iter().map(|e| licence::list_entry(e)).collect::<Vec<String>>();
+    let (allow, deny) = (read("allow"), read("deny"));
     let require = p.boolean("require_license", false);
     if allow.is_empty() && deny.is_empty() && !require {
         return Finding::skip(id, "no licence allow or deny list configured");
@@ -332,9 +328,9 @@ fn licences(rule: &RuleConfig, describing: &[&Document]) -> Finding {
                 continue;
             }
         };
-        if !deny.is_empty() && !expr.evaluate(|r| !licence_matches(r, &deny)) {
+        if !deny.is_empty() && !expr.evaluate(|r| !licence::matches(r, &deny)) {
             problems.push(format!("{who}: `{text}` requires a denied licence"));
-        } else if !allow.is_empty() && !expr.evaluate(|r| licence_matches(r, &allow)) {
+        } else if !allow.is_empty() && !expr.evaluate(|r| licence::matches(r, &allow)) {
             problems.push(format!("{who}: `{text}` cannot be satisfied with allowed licences"));
         }
     }
