@@ -921,6 +921,100 @@ fn spdx3_describes_through_its_sbom_element() {
     assert_eq!(o, "pass", "{m}");
 }
 
+/// A deny-list entry names a source package too: syft writes the source as
+/// the `upstream` qualifier (`name` or `name@version` when the binary's
+/// version differs, as for binNMUs), and `openssl` catches `libssl3`.
+#[test]
+fn deny_list_entries_match_source_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages =
+        [deb("libssl3", "3.0.11-1~deb12u2", Some("openssl")), deb("libfoo1", "1.2-3+b1", Some("foo (1.2-3)"))];
+    let image = built::debian_layout(dir.path(), "img", &packages, &["linux/amd64"]);
+    let mut ssl = lib("libssl3", "3.0.11-1~deb12u2");
+    ssl["purl"] = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&upstream=openssl&distro=debian-12".into();
+    let mut foo = lib("libfoo1", "1.2-3+b1");
+    foo["purl"] = "pkg:deb/debian/libfoo1@1.2-3%2Bb1?arch=amd64&distro=debian-12&upstream=foo%401.2-3".into();
+    let sbom = [("s.cdx.json", cdx(container(&image.platforms[0].manifest), serde_json::json!([ssl, foo])))];
+    assert_eq!(outcome(&judge_one(&image, "", &sbom), "SC-SBOM-002").0, "pass");
+    // SC-SBOM-002: when both sides name the source package, they must agree.
+    let mut other = sbom[0].1.clone();
+    other["components"][0]["purl"] = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&upstream=libressl".into();
+    let f = judge_one(&image, "", &[("o.cdx.json", other)]);
+    let (o, m) = outcome(&f, "SC-SBOM-002");
+    assert!(o == "fail" && m.contains("libssl3") && m.contains("libressl"), "{o}: {m}");
+
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/openssl@>=3.0.0, <3.0.14"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.contains("libssl3 3.0.11-1~deb12u2") && m.contains("openssl"), "{m}");
+    // The source's own version decides: 1.2-3 is denied, the binNMU's 1.2-3+b1 would not be.
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/foo@<=1.2-3"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert!(o == "fail" && m.contains("libfoo1"), "{o}: {m}");
+    // A binary name still matches only that binary.
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/openssl-provider-legacy"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "pass");
+}
+
+/// Package URLs compare by meaning: the type, and for Debian the namespace
+/// and name, are case-insensitive; percent-encoding and qualifier order do
+/// not matter; an empty qualifier is an absent one.
+#[test]
+fn purls_compare_by_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages =
+        [deb("libfoo", "1.0-1", None), deb("libstdc++6", "12.2.0-14", None), deb("libbar", "1.0+dfsg-1", None)];
+    let image = built::debian_layout(dir.path(), "img", &packages, &["linux/amd64"]);
+    let mut foo = lib("libfoo", "1.0-1");
+    foo["purl"] = "pkg:DEB/Debian/LIBFOO@1.0-1?distro=debian-12&Arch=amd64".into();
+    let mut cxx = lib("libstdc++6", "12.2.0-14");
+    cxx["purl"] = "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64&upstream=".into();
+    let mut bar = lib("libbar", "1.0+dfsg-1");
+    bar["purl"] = "pkg:deb/debian/libbar@1.0%2Bdfsg-1?distro=debian-12&arch=amd64".into();
+    let sbom = [("s.cdx.json", cdx(container(&image.platforms[0].manifest), serde_json::json!([foo, cxx, bar])))];
+    let f = judge_one(&image, "", &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-002").0, "pass", "{:?}", outcome(&f, "SC-SBOM-002"));
+
+    // Qualifiers in a deny-list entry must all hold, in any order.
+    let f = judge_one(&image, &deny(&["pkg:deb/DEBIAN/libbar@<2?arch=amd64&distro=debian-12"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert!(o == "fail" && m.contains("libbar 1.0+dfsg-1"), "{o}: {m}");
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libfoo?arch=arm64"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "pass", "{:?}", outcome(&f, "SC-SBOM-004"));
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libfoo?distro=debian-12&arch=amd64"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "fail", "{:?}", outcome(&f, "SC-SBOM-004"));
+}
+
+/// Epochs (`1:4.13`) count only when both sides carry one: SBOM tools and
+/// advisories differ in whether they write them.
+#[test]
+fn epochs_are_compared_only_when_both_sides_carry_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages = [deb("login", "1:4.13+dfsg1-1", Some("shadow")), deb("libgmp10", "2:6.2.1+dfsg1-1.1", Some("gmp"))];
+    let image = built::debian_layout(dir.path(), "img", &packages, &["linux/amd64"]);
+    let digest = image.platforms[0].manifest.clone();
+    let doc = |login: &str, gmp: &str| {
+        let sbom = cdx(container(&digest), serde_json::json!([lib("login", login), lib("libgmp10", gmp)]));
+        [("s.cdx.json", sbom)]
+    };
+    // Without an epoch on one side: the same package.
+    let f = judge_one(&image, "", &doc("4.13+dfsg1-1", "2:6.2.1+dfsg1-1.1"));
+    assert_eq!(outcome(&f, "SC-SBOM-002").0, "pass", "{:?}", outcome(&f, "SC-SBOM-002"));
+    // With different epochs on both: not the same version.
+    let f = judge_one(&image, "", &doc("1:4.13+dfsg1-1", "3:6.2.1+dfsg1-1.1"));
+    let (o, m) = outcome(&f, "SC-SBOM-002");
+    assert!(o == "fail" && m.contains("deb libgmp10@2:6.2.1+dfsg1-1.1") && !m.contains("login"), "{o}: {m}");
+
+    // Deny ranges: a bound without an epoch is compared without the version's.
+    let sbom = doc("1:4.13+dfsg1-1", "2:6.2.1+dfsg1-1.1");
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/login@<4.14"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert!(o == "fail" && m.contains("login 1:4.13+dfsg1-1"), "{o}: {m}");
+    // Both carry one: epoch 2 is above every version of epoch 1.
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libgmp10@<1:9.0"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "pass", "{:?}", outcome(&f, "SC-SBOM-004"));
+}
+
 /// Licences compare by meaning: deprecated SPDX ids are the `-only` /
 /// `-or-later` ids the SPDX licence list replaced them with, in documents
 /// and in the policy's lists alike.
