@@ -1057,3 +1057,133 @@ fn deprecated_licence_ids_mean_their_replacements() {
     let (o, m) = licences("allow = [\"GPL-2.0-or-later\", \"LGPL-2.1-or-later\", \"GPL-3.0-or-later\"]");
     assert!(o == "fail" && m.contains("libfoo@1.0-1") && m.contains("libbaz@3.0-1"), "{o}: {m}");
 }
+
+fn statement(subject: &str, predicate_type: &str, predicate: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "built", "digest": {"sha256": subject.trim_start_matches("sha256:")}}],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    })
+}
+
+const ELSEWHERE: &str = "sha256:abababababababababababababababababababababababababababababababab";
+
+/// An SBOM inside an in-toto statement binds to this image only when the
+/// statement's subject and the document inside both name it. A document
+/// that names no subject has only the statement's binding, which suffices.
+#[test]
+fn an_attested_sbom_must_describe_this_image_inside_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let (m, c) = (image.platforms[0].manifest.clone(), image.platforms[0].config.clone());
+    let components = serde_json::json!([lib("libfoo", "1.0-1"), lib("libbar", "2.0-1"), lib("libbaz", "3.0-1")]);
+    let named = |version: Option<&str>, purl: Option<String>| {
+        let mut s = serde_json::json!({"type": "container", "bom-ref": "image", "name": "built"});
+        if let Some(v) = version {
+            s["version"] = v.into();
+        }
+        if let Some(p) = purl {
+            s["purl"] = p.into();
+        }
+        cdx(s, components.clone())
+    };
+    let spdx_naming = |digest: &str| {
+        let mut packages = vec![spdx_image(digest, &format!("pkg:oci/built@{digest}"))];
+        for (id, n, v) in
+            [("SPDXRef-foo", "libfoo", "1.0-1"), ("SPDXRef-bar", "libbar", "2.0-1"), ("SPDXRef-baz", "libbaz", "3.0-1")]
+        {
+            packages.push(spdx_package(id, n, v, &format!("pkg:deb/debian/{n}@{v}?arch=amd64"), "MIT"));
+        }
+        spdx_doc(&["SPDXRef-image"], packages)
+    };
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        (
+            "the statement names this image, the document another",
+            statement(&m, "https://cyclonedx.org/bom", named(Some(ELSEWHERE), None)),
+            "fail",
+        ),
+        (
+            "the statement names another image, the document this one",
+            statement(ELSEWHERE, "https://cyclonedx.org/bom", named(Some(&m), None)),
+            "fail",
+        ),
+        ("the document names no subject", statement(&m, "https://cyclonedx.org/bom", named(None, None)), "pass"),
+        (
+            "the document names this image by its config digest",
+            statement(&m, "https://cyclonedx.org/bom", named(Some(&c), None)),
+            "pass",
+        ),
+        ("both name this image", statement(&m, "https://cyclonedx.org/bom", named(Some(&m), None)), "pass"),
+        ("SPDX naming another image", statement(&m, "https://spdx.dev/Document", spdx_naming(ELSEWHERE)), "fail"),
+        ("SPDX naming this image", statement(&m, "https://spdx.dev/Document", spdx_naming(&m)), "pass"),
+        (
+            "the document names this digest for another platform",
+            statement(
+                &m,
+                "https://cyclonedx.org/bom",
+                named(Some(&m), Some(format!("pkg:oci/built@{}?arch=arm64", m.replace(':', "%3A")))),
+            ),
+            "fail",
+        ),
+    ];
+    for (i, (what, st, want)) in cases.into_iter().enumerate() {
+        let root = dir.path().join(format!("case{i}"));
+        support::copy_dir(&image.root, &root);
+        built::attach_statement(&root, &m, &st);
+        let f = judge(&root, "", &[]).remove(&m).unwrap();
+        let (o, msg) = outcome(&f, "SC-SBOM-001");
+        assert_eq!(o, want, "{what}: {msg}");
+        if want == "fail" {
+            assert!(msg.contains("attestation") || msg.contains("cosign-tag"), "{what}: {msg}");
+        }
+    }
+}
+
+/// A described purl's platform qualifiers (`arch`, `os`, `variant`,
+/// `platform`) bind the document to that platform: an SBOM of the index's
+/// arm64 image does not describe its amd64 image.
+#[test]
+fn platform_qualifiers_bind_a_document_to_its_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = built::debian_layout(dir.path(), "multi", &THREE, &["linux/amd64", "linux/arm64/v8"]);
+    let index = layout.index.clone().unwrap();
+    let (amd, arm) = (layout.platforms[0].manifest.clone(), layout.platforms[1].manifest.clone());
+    let qualified = |digest: &str, qualifiers: &str| {
+        let mut s = container(digest);
+        s["purl"] = format!("pkg:oci/built@{}?{qualifiers}", digest.replace(':', "%3A")).into();
+        cdx(s, serde_json::json!([lib("libfoo", "1.0-1"), lib("libbar", "2.0-1"), lib("libbaz", "3.0-1")]))
+    };
+    let spdx_for = |qualifiers: &str| {
+        spdx_doc(&["SPDXRef-image"], vec![spdx_image(&index, &format!("pkg:oci/built@{index}?{qualifiers}"))])
+    };
+    let cases: Vec<(&str, serde_json::Value, &str, &str)> = vec![
+        ("index, arch=arm64", qualified(&index, "arch=arm64&os=linux&tag=v1"), "fail", "pass"),
+        ("index, platform=linux/amd64 (SPDX)", spdx_for("platform=linux%2Famd64"), "pass", "fail"),
+        ("index, arch=arm64 variant=v7", qualified(&index, "arch=arm64&variant=v7"), "fail", "fail"),
+        ("index, arch=arm64 variant=v8", qualified(&index, "variant=v8&arch=arm64"), "fail", "pass"),
+        ("index, no qualifiers", qualified(&index, "tag=v1"), "pass", "pass"),
+        ("index, empty arch", qualified(&index, "arch="), "pass", "pass"),
+        ("amd64's digest, arch=arm64", qualified(&amd, "arch=arm64"), "fail", "fail"),
+        ("amd64's digest, arch=x86_64", qualified(&amd, "arch=x86_64"), "pass", "fail"),
+    ];
+    for (what, doc, want_amd, want_arm) in cases {
+        let all = judge(&layout.root, "", &[("s.json", doc)]);
+        for (digest, want, platform) in [(&amd, want_amd, "amd64"), (&arm, want_arm, "arm64")] {
+            let (o, m) = outcome(&all[digest], "SC-SBOM-001");
+            assert_eq!(o, want, "{what}, {platform} image: {m}");
+        }
+    }
+    // An attestation attached to the index, for one of its platforms.
+    let root = dir.path().join("attested");
+    support::copy_dir(&layout.root, &root);
+    built::attach_statement(
+        &root,
+        &index,
+        &statement(&index, "https://cyclonedx.org/bom", qualified(&index, "arch=arm64")),
+    );
+    let all = judge(&root, "", &[]);
+    let (o, m) = outcome(&all[&amd], "SC-SBOM-001");
+    assert!(o == "fail" && m.contains("arm64"), "{o}: {m}");
+    assert_eq!(outcome(&all[&arm], "SC-SBOM-001").0, "pass");
+}
