@@ -713,3 +713,477 @@ fn violations_point_at_the_offending_value() {
     assert!(at.starts_with("line "), "{at}");
     assert!(msg.contains("type"), "{msg}");
 }
+
+// ------------------------------------------------------------------------
+// What an SBOM declares, compared by meaning. Images and SBOMs here are
+// built by the tests (support::built), so each case says exactly what the
+// image holds and what the document claims.
+
+use support::built::{self, deb};
+
+type Findings = std::collections::BTreeMap<String, (String, String)>;
+
+/// Audits a built layout with the SBOM plugin alone (`rules` appended to the
+/// policy) and `sboms` supplied as files: per image digest, rule → (outcome,
+/// message).
+fn judge(
+    layout: &std::path::Path,
+    rules: &str,
+    sboms: &[(&str, serde_json::Value)],
+) -> std::collections::BTreeMap<String, Findings> {
+    let text = format!(
+        "[policy]\nname = \"sbom-only\"\nversion = \"1\"\nenforcement = \"enforce\"\nfailure-policy = \"deny\"\n\n[plugins.sbom]\n\n{rules}"
+    );
+    let policy = portcullis::Policy::parse("test.toml", &text, None).unwrap_or_else(|e| panic!("{}", e.render(false)));
+    let engine = support::engine_with(policy);
+    let mut input = support::open(layout);
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<std::path::PathBuf> = sboms
+        .iter()
+        .map(|(name, doc)| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, serde_json::to_vec(doc).unwrap()).unwrap();
+            p
+        })
+        .collect();
+    input.supply_sboms(&portcullis::sbom::Attached::from_files(&paths, portcullis::sbom::DEFAULT_MAX_BYTES));
+    let json: serde_json::Value = serde_json::from_str(&engine.audit(&input).to_json()).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for s in json["subjects"].as_array().unwrap().iter().filter(|s| s["kind"] == "image") {
+        let findings = s["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let text = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+                (text("rule"), (text("outcome"), text("message")))
+            })
+            .collect();
+        out.insert(s["digest"].as_str().unwrap().to_string(), findings);
+    }
+    out
+}
+
+/// The findings of a single-image layout.
+fn judge_one(layout: &built::Layout, rules: &str, sboms: &[(&str, serde_json::Value)]) -> Findings {
+    let mut all = judge(&layout.root, rules, sboms);
+    all.remove(&layout.platforms[0].manifest).expect("the image's findings")
+}
+
+fn cdx(subject: serde_json::Value, components: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "bomFormat": "CycloneDX", "specVersion": "1.6", "version": 1,
+        "metadata": {"component": subject},
+        "components": components,
+    })
+}
+
+fn container(digest: &str) -> serde_json::Value {
+    serde_json::json!({"type": "container", "bom-ref": "image", "name": "built", "version": digest})
+}
+
+/// A Debian library component as syft writes it.
+fn lib(name: &str, version: &str) -> serde_json::Value {
+    let v = version.replace('+', "%2B");
+    serde_json::json!({
+        "type": "library", "bom-ref": format!("{name}-{version}"), "name": name, "version": version,
+        "purl": format!("pkg:deb/debian/{name}@{v}?arch=amd64&distro=debian-12"),
+    })
+}
+
+fn deny(entries: &[&str]) -> String {
+    let list: Vec<String> = entries.iter().map(|e| format!("{e:?}")).collect();
+    format!("[rules.SC-SBOM-004]\nparams = {{ deny = [{}] }}\n", list.join(", "))
+}
+
+fn outcome<'a>(f: &'a Findings, rule: &str) -> (&'a str, &'a str) {
+    let (o, m) = f.get(rule).unwrap_or_else(|| panic!("no {rule} finding in {f:?}"));
+    (o.as_str(), m.as_str())
+}
+
+const THREE: [built::Deb<'static>; 3] =
+    [deb("libfoo", "1.0-1", None), deb("libbar", "2.0-1", None), deb("libbaz", "3.0-1", None)];
+
+/// CycloneDX nests components: under `metadata.component` (what the SBOM
+/// describes) and under other components. Every level reaches the rules.
+#[test]
+fn cyclonedx_components_at_every_level_reach_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let mut subject = container(&image.platforms[0].manifest);
+    subject["licenses"] = serde_json::json!([{"license": {"id": "AGPL-3.0-only"}}]);
+    let mut foo = lib("libfoo", "1.0-1");
+    foo["licenses"] = serde_json::json!([{"license": {"id": "GPL-3.0-only"}}]);
+    subject["components"] = serde_json::json!([foo]);
+    let mut bar = lib("libbar", "2.0-1");
+    bar["components"] = serde_json::json!([lib("libbaz", "3.0-1")]);
+    let doc = cdx(subject, serde_json::json!([bar]));
+    let sbom = [("nested.cdx.json", doc)];
+
+    let f = judge_one(&image, "", &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-001").0, "pass", "{f:?}");
+    assert_eq!(
+        outcome(&f, "SC-SBOM-002"),
+        ("pass", outcome(&f, "SC-SBOM-002").1),
+        "libfoo is in the SBOM, under metadata.component"
+    );
+
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libfoo", "pkg:deb/debian/libbaz@>=3"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.contains("libfoo 1.0-1") && m.contains("libbaz 3.0-1"), "{m}");
+
+    let f =
+        judge_one(&image, "[rules.SC-SBOM-003]\nparams = { deny = [\"GPL-3.0-only\", \"AGPL-3.0-only\"] }\n", &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-003");
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.starts_with("2 component(s)") && m.contains("libfoo@1.0-1") && m.contains("built@sha256:"), "{m}");
+}
+
+fn spdx_package(id: &str, name: &str, version: &str, purl: &str, licence: &str) -> serde_json::Value {
+    serde_json::json!({
+        "SPDXID": id, "name": name, "versionInfo": version, "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": false, "licenseConcluded": licence, "licenseDeclared": "NOASSERTION",
+        "copyrightText": "NOASSERTION",
+        "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": purl}],
+    })
+}
+
+fn spdx_doc(describes: &[&str], packages: Vec<serde_json::Value>) -> serde_json::Value {
+    let relationships: Vec<serde_json::Value> = describes
+        .iter()
+        .map(|d| serde_json::json!({"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES", "relatedSpdxElement": d}))
+        .collect();
+    serde_json::json!({
+        "spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT", "name": "built",
+        "documentNamespace": "https://example.invalid/built",
+        "creationInfo": {"created": "2024-01-01T00:00:00Z", "creators": ["Tool: test"]},
+        "packages": packages, "relationships": relationships,
+    })
+}
+
+fn spdx_image(digest: &str, purl: &str) -> serde_json::Value {
+    let mut p = spdx_package("SPDXRef-image", "built", digest, purl, "NOASSERTION");
+    p["checksums"] =
+        serde_json::json!([{"algorithm": "SHA256", "checksumValue": digest.trim_start_matches("sha256:")}]);
+    p["primaryPackagePurpose"] = "CONTAINER".into();
+    p
+}
+
+/// Every package of an SPDX document reaches the rules, the ones it
+/// DESCRIBES included.
+#[test]
+fn every_package_an_spdx_document_describes_reaches_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let digest = &image.platforms[0].manifest;
+    let doc = spdx_doc(
+        &["SPDXRef-image", "SPDXRef-foo"],
+        vec![
+            spdx_image(digest, &format!("pkg:oci/built@{}", digest.replace(':', "%3A"))),
+            spdx_package("SPDXRef-foo", "libfoo", "1.0-1", "pkg:deb/debian/libfoo@1.0-1?arch=amd64", "GPL-3.0-only"),
+            spdx_package("SPDXRef-bar", "libbar", "2.0-1", "pkg:deb/debian/libbar@2.0-1?arch=amd64", "MIT"),
+            spdx_package("SPDXRef-baz", "libbaz", "3.0-1", "pkg:deb/debian/libbaz@3.0-1?arch=amd64", "MIT"),
+        ],
+    );
+    let sbom = [("described.spdx.json", doc)];
+    let f = judge_one(&image, "[rules.SC-SBOM-003]\nparams = { deny = [\"GPL-3.0-only\"] }\n", &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-001").0, "pass", "{f:?}");
+    assert_eq!(outcome(&f, "SC-SBOM-002").0, "pass", "{:?}", outcome(&f, "SC-SBOM-002"));
+    let (o, m) = outcome(&f, "SC-SBOM-003");
+    assert!(o == "fail" && m.contains("libfoo@1.0-1"), "{o}: {m}");
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libfoo"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "fail", "{:?}", outcome(&f, "SC-SBOM-004"));
+}
+
+/// SPDX 3 describes through its `software_Sbom` element: the document's
+/// root is the SBOM, whose root is the image package.
+#[test]
+fn spdx3_describes_through_its_sbom_element() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let hex = image.platforms[0].manifest.trim_start_matches("sha256:").to_string();
+    let doc = serde_json::json!({
+        "@context": "https://spdx.org/rdf/3.0.1/spdx-context.jsonld",
+        "@graph": [
+            {"type": "CreationInfo", "@id": "_:ci", "specVersion": "3.0.1", "created": "2024-01-01T00:00:00Z", "createdBy": ["urn:tool"]},
+            {"type": "SpdxDocument", "spdxId": "urn:doc", "creationInfo": "_:ci", "rootElement": ["urn:sbom"]},
+            {"type": "software_Sbom", "spdxId": "urn:sbom", "creationInfo": "_:ci", "rootElement": ["urn:image"], "element": ["urn:image", "urn:foo"]},
+            {"type": "software_Package", "spdxId": "urn:image", "creationInfo": "_:ci", "name": "built",
+             "software_primaryPurpose": "container",
+             "verifiedUsing": [{"type": "Hash", "algorithm": "sha256", "hashValue": hex}]},
+            {"type": "software_Package", "spdxId": "urn:foo", "creationInfo": "_:ci", "name": "libfoo",
+             "software_packageVersion": "1.0-1", "software_packageUrl": "pkg:deb/debian/libfoo@1.0-1?arch=amd64"},
+        ],
+    });
+    let f = judge_one(&image, "", &[("sbom.spdx3.json", doc)]);
+    let (o, m) = outcome(&f, "SC-SBOM-001");
+    assert_eq!(o, "pass", "{m}");
+}
+
+/// A deny-list entry names a source package too: syft writes the source as
+/// the `upstream` qualifier (`name` or `name@version` when the binary's
+/// version differs, as for binNMUs), and `openssl` catches `libssl3`.
+#[test]
+fn deny_list_entries_match_source_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages =
+        [deb("libssl3", "3.0.11-1~deb12u2", Some("openssl")), deb("libfoo1", "1.2-3+b1", Some("foo (1.2-3)"))];
+    let image = built::debian_layout(dir.path(), "img", &packages, &["linux/amd64"]);
+    let mut ssl = lib("libssl3", "3.0.11-1~deb12u2");
+    ssl["purl"] = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&upstream=openssl&distro=debian-12".into();
+    let mut foo = lib("libfoo1", "1.2-3+b1");
+    foo["purl"] = "pkg:deb/debian/libfoo1@1.2-3%2Bb1?arch=amd64&distro=debian-12&upstream=foo%401.2-3".into();
+    let sbom = [("s.cdx.json", cdx(container(&image.platforms[0].manifest), serde_json::json!([ssl, foo])))];
+    assert_eq!(outcome(&judge_one(&image, "", &sbom), "SC-SBOM-002").0, "pass");
+    // SC-SBOM-002: when both sides name the source package, they must agree.
+    let mut other = sbom[0].1.clone();
+    other["components"][0]["purl"] = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&upstream=libressl".into();
+    let f = judge_one(&image, "", &[("o.cdx.json", other)]);
+    let (o, m) = outcome(&f, "SC-SBOM-002");
+    assert!(o == "fail" && m.contains("libssl3") && m.contains("libressl"), "{o}: {m}");
+
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/openssl@>=3.0.0, <3.0.14"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.contains("libssl3 3.0.11-1~deb12u2") && m.contains("openssl"), "{m}");
+    // The source's own version decides: 1.2-3 is denied, the binNMU's 1.2-3+b1 would not be.
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/foo@<=1.2-3"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert!(o == "fail" && m.contains("libfoo1"), "{o}: {m}");
+    // A binary name still matches only that binary.
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/openssl-provider-legacy"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "pass");
+}
+
+/// Package URLs compare by meaning: the type, and for Debian the namespace
+/// and name, are case-insensitive; percent-encoding and qualifier order do
+/// not matter; an empty qualifier is an absent one.
+#[test]
+fn purls_compare_by_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages =
+        [deb("libfoo", "1.0-1", None), deb("libstdc++6", "12.2.0-14", None), deb("libbar", "1.0+dfsg-1", None)];
+    let image = built::debian_layout(dir.path(), "img", &packages, &["linux/amd64"]);
+    let mut foo = lib("libfoo", "1.0-1");
+    foo["purl"] = "pkg:DEB/Debian/LIBFOO@1.0-1?distro=debian-12&Arch=amd64".into();
+    let mut cxx = lib("libstdc++6", "12.2.0-14");
+    cxx["purl"] = "pkg:deb/debian/libstdc%2B%2B6@12.2.0-14?arch=amd64&upstream=".into();
+    let mut bar = lib("libbar", "1.0+dfsg-1");
+    bar["purl"] = "pkg:deb/debian/libbar@1.0%2Bdfsg-1?distro=debian-12&arch=amd64".into();
+    let sbom = [("s.cdx.json", cdx(container(&image.platforms[0].manifest), serde_json::json!([foo, cxx, bar])))];
+    let f = judge_one(&image, "", &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-002").0, "pass", "{:?}", outcome(&f, "SC-SBOM-002"));
+
+    // Qualifiers in a deny-list entry must all hold, in any order.
+    let f = judge_one(&image, &deny(&["pkg:deb/DEBIAN/libbar@<2?arch=amd64&distro=debian-12"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert!(o == "fail" && m.contains("libbar 1.0+dfsg-1"), "{o}: {m}");
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libfoo?arch=arm64"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "pass", "{:?}", outcome(&f, "SC-SBOM-004"));
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libfoo?distro=debian-12&arch=amd64"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "fail", "{:?}", outcome(&f, "SC-SBOM-004"));
+}
+
+/// Epochs (`1:4.13`) count only when both sides carry one: SBOM tools and
+/// advisories differ in whether they write them.
+#[test]
+fn epochs_are_compared_only_when_both_sides_carry_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let packages = [deb("login", "1:4.13+dfsg1-1", Some("shadow")), deb("libgmp10", "2:6.2.1+dfsg1-1.1", Some("gmp"))];
+    let image = built::debian_layout(dir.path(), "img", &packages, &["linux/amd64"]);
+    let digest = image.platforms[0].manifest.clone();
+    let doc = |login: &str, gmp: &str| {
+        let sbom = cdx(container(&digest), serde_json::json!([lib("login", login), lib("libgmp10", gmp)]));
+        [("s.cdx.json", sbom)]
+    };
+    // Without an epoch on one side: the same package.
+    let f = judge_one(&image, "", &doc("4.13+dfsg1-1", "2:6.2.1+dfsg1-1.1"));
+    assert_eq!(outcome(&f, "SC-SBOM-002").0, "pass", "{:?}", outcome(&f, "SC-SBOM-002"));
+    // With different epochs on both: not the same version.
+    let f = judge_one(&image, "", &doc("1:4.13+dfsg1-1", "3:6.2.1+dfsg1-1.1"));
+    let (o, m) = outcome(&f, "SC-SBOM-002");
+    assert!(o == "fail" && m.contains("deb libgmp10@2:6.2.1+dfsg1-1.1") && !m.contains("login"), "{o}: {m}");
+
+    // Deny ranges: a bound without an epoch is compared without the version's.
+    let sbom = doc("1:4.13+dfsg1-1", "2:6.2.1+dfsg1-1.1");
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/login@<4.14"]), &sbom);
+    let (o, m) = outcome(&f, "SC-SBOM-004");
+    assert!(o == "fail" && m.contains("login 1:4.13+dfsg1-1"), "{o}: {m}");
+    // Both carry one: epoch 2 is above every version of epoch 1.
+    let f = judge_one(&image, &deny(&["pkg:deb/debian/libgmp10@<1:9.0"]), &sbom);
+    assert_eq!(outcome(&f, "SC-SBOM-004").0, "pass", "{:?}", outcome(&f, "SC-SBOM-004"));
+}
+
+/// Licences compare by meaning: deprecated SPDX ids are the `-only` /
+/// `-or-later` ids the SPDX licence list replaced them with, in documents
+/// and in the policy's lists alike.
+#[test]
+fn deprecated_licence_ids_mean_their_replacements() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let with = |name: &str, version: &str, licence: &str| {
+        let mut c = lib(name, version);
+        c["licenses"] = serde_json::json!([{"expression": licence}]);
+        c
+    };
+    let sbom = [(
+        "s.cdx.json",
+        cdx(
+            container(&image.platforms[0].manifest),
+            serde_json::json!([
+                with("libfoo", "1.0-1", "GPL-2.0"),
+                with("libbar", "2.0-1", "LGPL-2.1+ AND GPL-2.0-with-classpath-exception"),
+                with("libbaz", "3.0-1", "GPL-3.0"),
+            ]),
+        ),
+    )];
+    let licences = |params: &str| {
+        let f = judge_one(&image, &format!("[rules.SC-SBOM-003]\nparams = {{ {params} }}\n"), &sbom);
+        let (o, m) = outcome(&f, "SC-SBOM-003");
+        (o.to_string(), m.to_string())
+    };
+    // A deny of the new id catches the old one (and the old id with an exception).
+    let (o, m) = licences("deny = [\"GPL-2.0-only\"]");
+    assert_eq!(o, "fail", "{m}");
+    assert!(m.starts_with("2 component(s)") && m.contains("libfoo@1.0-1") && m.contains("libbar@2.0-1"), "{m}");
+    // An allow list of the new ids admits the old ones.
+    let (o, m) = licences("allow = [\"GPL-2.0-only\", \"LGPL-2.1-or-later\", \"GPL-3.0-only\"]");
+    assert_eq!(o, "pass", "{m}");
+    // A list written with an old id means the new one.
+    let (o, m) = licences("deny = [\"GPL-3.0\"]");
+    assert!(o == "fail" && m.contains("libbaz@3.0-1") && !m.contains("libfoo"), "{o}: {m}");
+    // `-only` is not `-or-later`.
+    let (o, m) = licences("allow = [\"GPL-2.0-or-later\", \"LGPL-2.1-or-later\", \"GPL-3.0-or-later\"]");
+    assert!(o == "fail" && m.contains("libfoo@1.0-1") && m.contains("libbaz@3.0-1"), "{o}: {m}");
+}
+
+fn statement(subject: &str, predicate_type: &str, predicate: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "built", "digest": {"sha256": subject.trim_start_matches("sha256:")}}],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    })
+}
+
+const ELSEWHERE: &str = "sha256:abababababababababababababababababababababababababababababababab";
+
+/// An SBOM inside an in-toto statement binds to this image only when the
+/// statement's subject and the document inside both name it. A document
+/// that names no subject has only the statement's binding, which suffices.
+#[test]
+fn an_attested_sbom_must_describe_this_image_inside_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = built::debian_layout(dir.path(), "img", &THREE, &["linux/amd64"]);
+    let (m, c) = (image.platforms[0].manifest.clone(), image.platforms[0].config.clone());
+    let components = serde_json::json!([lib("libfoo", "1.0-1"), lib("libbar", "2.0-1"), lib("libbaz", "3.0-1")]);
+    let named = |version: Option<&str>, purl: Option<String>| {
+        let mut s = serde_json::json!({"type": "container", "bom-ref": "image", "name": "built"});
+        if let Some(v) = version {
+            s["version"] = v.into();
+        }
+        if let Some(p) = purl {
+            s["purl"] = p.into();
+        }
+        cdx(s, components.clone())
+    };
+    let spdx_naming = |digest: &str| {
+        let mut packages = vec![spdx_image(digest, &format!("pkg:oci/built@{digest}"))];
+        for (id, n, v) in
+            [("SPDXRef-foo", "libfoo", "1.0-1"), ("SPDXRef-bar", "libbar", "2.0-1"), ("SPDXRef-baz", "libbaz", "3.0-1")]
+        {
+            packages.push(spdx_package(id, n, v, &format!("pkg:deb/debian/{n}@{v}?arch=amd64"), "MIT"));
+        }
+        spdx_doc(&["SPDXRef-image"], packages)
+    };
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        (
+            "the statement names this image, the document another",
+            statement(&m, "https://cyclonedx.org/bom", named(Some(ELSEWHERE), None)),
+            "fail",
+        ),
+        (
+            "the statement names another image, the document this one",
+            statement(ELSEWHERE, "https://cyclonedx.org/bom", named(Some(&m), None)),
+            "fail",
+        ),
+        ("the document names no subject", statement(&m, "https://cyclonedx.org/bom", named(None, None)), "pass"),
+        (
+            "the document names this image by its config digest",
+            statement(&m, "https://cyclonedx.org/bom", named(Some(&c), None)),
+            "pass",
+        ),
+        ("both name this image", statement(&m, "https://cyclonedx.org/bom", named(Some(&m), None)), "pass"),
+        ("SPDX naming another image", statement(&m, "https://spdx.dev/Document", spdx_naming(ELSEWHERE)), "fail"),
+        ("SPDX naming this image", statement(&m, "https://spdx.dev/Document", spdx_naming(&m)), "pass"),
+        (
+            "the document names this digest for another platform",
+            statement(
+                &m,
+                "https://cyclonedx.org/bom",
+                named(Some(&m), Some(format!("pkg:oci/built@{}?arch=arm64", m.replace(':', "%3A")))),
+            ),
+            "fail",
+        ),
+    ];
+    for (i, (what, st, want)) in cases.into_iter().enumerate() {
+        let root = dir.path().join(format!("case{i}"));
+        support::copy_dir(&image.root, &root);
+        built::attach_statement(&root, &m, &st);
+        let f = judge(&root, "", &[]).remove(&m).unwrap();
+        let (o, msg) = outcome(&f, "SC-SBOM-001");
+        assert_eq!(o, want, "{what}: {msg}");
+        if want == "fail" {
+            assert!(msg.contains("attestation") || msg.contains("cosign-tag"), "{what}: {msg}");
+        }
+    }
+}
+
+/// A described purl's platform qualifiers (`arch`, `os`, `variant`,
+/// `platform`) bind the document to that platform: an SBOM of the index's
+/// arm64 image does not describe its amd64 image.
+#[test]
+fn platform_qualifiers_bind_a_document_to_its_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = built::debian_layout(dir.path(), "multi", &THREE, &["linux/amd64", "linux/arm64/v8"]);
+    let index = layout.index.clone().unwrap();
+    let (amd, arm) = (layout.platforms[0].manifest.clone(), layout.platforms[1].manifest.clone());
+    let qualified = |digest: &str, qualifiers: &str| {
+        let mut s = container(digest);
+        s["purl"] = format!("pkg:oci/built@{}?{qualifiers}", digest.replace(':', "%3A")).into();
+        cdx(s, serde_json::json!([lib("libfoo", "1.0-1"), lib("libbar", "2.0-1"), lib("libbaz", "3.0-1")]))
+    };
+    let spdx_for = |qualifiers: &str| {
+        spdx_doc(&["SPDXRef-image"], vec![spdx_image(&index, &format!("pkg:oci/built@{index}?{qualifiers}"))])
+    };
+    let cases: Vec<(&str, serde_json::Value, &str, &str)> = vec![
+        ("index, arch=arm64", qualified(&index, "arch=arm64&os=linux&tag=v1"), "fail", "pass"),
+        ("index, platform=linux/amd64 (SPDX)", spdx_for("platform=linux%2Famd64"), "pass", "fail"),
+        ("index, arch=arm64 variant=v7", qualified(&index, "arch=arm64&variant=v7"), "fail", "fail"),
+        ("index, arch=arm64 variant=v8", qualified(&index, "variant=v8&arch=arm64"), "fail", "pass"),
+        ("index, no qualifiers", qualified(&index, "tag=v1"), "pass", "pass"),
+        ("index, empty arch", qualified(&index, "arch="), "pass", "pass"),
+        ("amd64's digest, arch=arm64", qualified(&amd, "arch=arm64"), "fail", "fail"),
+        ("amd64's digest, arch=x86_64", qualified(&amd, "arch=x86_64"), "pass", "fail"),
+    ];
+    for (what, doc, want_amd, want_arm) in cases {
+        let all = judge(&layout.root, "", &[("s.json", doc)]);
+        for (digest, want, platform) in [(&amd, want_amd, "amd64"), (&arm, want_arm, "arm64")] {
+            let (o, m) = outcome(&all[digest], "SC-SBOM-001");
+            assert_eq!(o, want, "{what}, {platform} image: {m}");
+        }
+    }
+    // An attestation attached to the index, for one of its platforms.
+    let root = dir.path().join("attested");
+    support::copy_dir(&layout.root, &root);
+    built::attach_statement(
+        &root,
+        &index,
+        &statement(&index, "https://cyclonedx.org/bom", qualified(&index, "arch=arm64")),
+    );
+    let all = judge(&root, "", &[]);
+    let (o, m) = outcome(&all[&amd], "SC-SBOM-001");
+    assert!(o == "fail" && m.contains("arm64"), "{o}: {m}");
+    assert_eq!(outcome(&all[&arm], "SC-SBOM-001").0, "pass");
+}

@@ -367,16 +367,30 @@ pub fn sbom_document(d: &crate::sbom::Document) -> sboms::Document {
         hashes: c.hashes.iter().map(|h| wit::KeyValue { key: h.algorithm.clone(), value: h.value.clone() }).collect(),
         supplier: c.supplier.clone(),
     };
-    let mut describes: Vec<String> = d.bound_to.clone();
-    for s in &m.subjects {
-        for d in s.digests() {
-            if !describes.contains(&d) {
-                describes.push(d);
-            }
+    // What it binds to for the image it was offered to; a document never
+    // offered (not reached through an image) says what it names.
+    let (describes, origin) = match &d.binding {
+        Some(b) => {
+            let origin = match &b.note {
+                Some(note) => format!("{}; {note}", d.origin),
+                None => d.origin.clone(),
+            };
+            (b.describes.clone(), origin)
         }
-    }
+        None => {
+            let mut describes: Vec<String> = d.bound_to.clone().unwrap_or_default();
+            for s in &m.subjects {
+                for d in s.digests() {
+                    if !describes.contains(&d) {
+                        describes.push(d);
+                    }
+                }
+            }
+            (describes, d.origin.clone())
+        }
+    };
     sboms::Document {
-        origin: d.origin.clone(),
+        origin,
         format: m.format.map(|f| f.id().to_string()).unwrap_or_default(),
         spec_version: m.spec_version.clone(),
         tools: m
@@ -389,7 +403,9 @@ pub fn sbom_document(d: &crate::sbom::Document) -> sboms::Document {
             .collect(),
         describes,
         subject_name: m.subjects.first().map(|s| s.name.clone()),
-        components: m.components.iter().map(component).collect(),
+        // What the document describes is one of its components too: the
+        // rules judge every package it declares, described or contained.
+        components: m.subjects.iter().chain(&m.components).map(component).collect(),
         dependencies: m
             .dependencies
             .iter()

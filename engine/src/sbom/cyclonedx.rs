@@ -218,11 +218,19 @@ fn normalise(bom: Bom, format: Format, spec_version: String, notes: Vec<String>)
             sbom.subjects.push(component(c, "metadata.component"));
         }
     }
-    // Components nest (a container holding libraries); the model is flat.
-    let mut stack: Vec<(&CdxComponent, String)> = Vec::new();
-    for (i, c) in bom.components.as_ref().map_or(&[][..], |c| &c.0[..]).iter().enumerate().rev() {
-        stack.push((c, format!("components[{i}]")));
+    // Components nest (a container holding libraries) under
+    // `metadata.component` as under any component; the model is flat: the
+    // described component is a subject, everything it or the document
+    // lists, at any depth, a component.
+    let described = bom.metadata.as_ref().and_then(|m| m.component.as_ref());
+    let mut top: Vec<(&CdxComponent, String)> = Vec::new();
+    for (i, c) in described.and_then(|c| c.components.as_ref()).map_or(&[][..], |c| &c.0[..]).iter().enumerate() {
+        top.push((c, format!("metadata.component.components[{i}]")));
     }
+    for (i, c) in bom.components.as_ref().map_or(&[][..], |c| &c.0[..]).iter().enumerate() {
+        top.push((c, format!("components[{i}]")));
+    }
+    let mut stack: Vec<(&CdxComponent, String)> = top.into_iter().rev().collect();
     while let Some((c, at)) = stack.pop() {
         sbom.components.push(component(c, &at));
         for (i, child) in c.components.as_ref().map_or(&[][..], |c| &c.0[..]).iter().enumerate().rev() {
@@ -268,5 +276,31 @@ fn component(c: &CdxComponent, at: &str) -> Component {
             .map(|h| Hash { algorithm: model::hash_algorithm(&h.alg.to_string()), value: h.content.0.clone() })
             .collect(),
         supplier: c.supplier.as_ref().and_then(|s| s.name.as_ref()).map(|n| n.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Components nested under `metadata.component` and under other
+    /// components are all in the model, in document order; the described
+    /// component itself is the subject.
+    #[test]
+    fn nested_components_at_every_level() {
+        for version in ["1.5", "1.6"] {
+            let doc = serde_json::json!({
+                "bomFormat": "CycloneDX", "specVersion": version, "version": 1,
+                "metadata": {"component": {"type": "container", "name": "image", "components": [
+                    {"type": "library", "name": "under-subject", "components": [{"type": "library", "name": "deeper"}]},
+                ]}},
+                "components": [{"type": "library", "name": "top", "components": [{"type": "library", "name": "child"}]}],
+            });
+            let sbom = from_json(doc).unwrap();
+            assert_eq!(sbom.subjects.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["image"]);
+            let names: Vec<&str> = sbom.components.iter().map(|c| c.name.as_str()).collect();
+            assert_eq!(names, ["under-subject", "deeper", "top", "child"], "{version}");
+            assert_eq!(sbom.components[1].reference, "metadata.component.components[0].components[0]");
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! Every entry point takes bytes already bounded by [`read_file`]'s size
 //! limit; nothing here panics on hostile input.
 
+pub mod binding;
 mod cyclonedx;
 mod identify;
 mod model;
@@ -20,6 +21,7 @@ mod spdx3;
 mod validate;
 mod xml;
 
+pub use binding::{Binding, ImageIdentity};
 pub use identify::{Format, Identified, identify};
 pub use model::{Component, Dependency, Hash, Sbom, Tool};
 pub use validate::{Severity, Validation, Violation, validate};
@@ -29,14 +31,25 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// An SBOM offered as evidence, with where it came from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Document {
     /// `file:PATH`, `referrer:DIGEST`, `attestation:DIGEST`.
     pub origin: String,
-    pub sbom: Sbom,
-    /// Digests an enclosing in-toto statement binds the SBOM to (its
-    /// `subject`), in addition to what the SBOM itself says it describes.
-    pub bound_to: Vec<String>,
+    /// Shared by the views of the document offered to each image.
+    pub sbom: Arc<Sbom>,
+    /// For an SBOM inside an in-toto statement: the digests the statement
+    /// binds it to (its `subject`), which the document must agree with.
+    pub bound_to: Option<Vec<String>>,
+    /// What it binds to for the image it was offered to (see [`binding`]);
+    /// `None` until offered.
+    pub binding: Option<Binding>,
+}
+
+impl Document {
+    /// A document as read, not yet offered to an image.
+    pub fn new(origin: String, sbom: Sbom, bound_to: Option<Vec<String>>) -> Document {
+        Document { origin, sbom: Arc::new(sbom), bound_to, binding: None }
+    }
 }
 
 /// Whether an in-toto predicate type carries an SBOM
@@ -70,8 +83,8 @@ pub struct Problem {
     pub message: String,
 }
 
-/// The SBOMs offered for one image subject. Plugins decide which of them
-/// describe it.
+/// The SBOMs offered for one image subject, each with what it binds to for
+/// it. Plugins decide which of them describe it.
 #[derive(Debug, Clone, Default)]
 pub struct Attached {
     pub documents: Vec<Arc<Document>>,
@@ -91,7 +104,7 @@ impl Attached {
         for path in paths {
             let origin = format!("file:{}", path.display());
             match read_file(path, limit).and_then(|b| parse(&b)) {
-                Ok(sbom) => out.documents.push(Arc::new(Document { origin, sbom, bound_to: Vec::new() })),
+                Ok(sbom) => out.documents.push(Arc::new(Document::new(origin, sbom, None))),
                 Err(e) => out.problems.push(Problem { origin, message: e.to_string() }),
             }
         }
@@ -100,6 +113,17 @@ impl Attached {
 
     pub fn extend(&mut self, other: &Attached) {
         self.documents.extend(other.documents.iter().cloned());
+        self.problems.extend(other.problems.iter().cloned());
+    }
+
+    /// Offers `other`'s documents to one image: each is added as this
+    /// image's view of it, with what it binds to here (the document itself
+    /// is shared, not copied).
+    pub fn offer(&mut self, other: &Attached, image: &ImageIdentity) {
+        for d in &other.documents {
+            let binding = binding::bind(d, image);
+            self.documents.push(Arc::new(Document { binding: Some(binding), ..Document::clone(d) }));
+        }
         self.problems.extend(other.problems.iter().cloned());
     }
 }

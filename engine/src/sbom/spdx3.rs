@@ -2,9 +2,10 @@
 //! stops at 2.3), and the serialisation is a flat `@graph` of typed elements,
 //! so the model is built from the JSON tree.
 //!
-//! Packages (`software_Package`) become components; the `SpdxDocument`'s
-//! `rootElement`s and the targets of `describes` relationships become
-//! subjects; `dependsOn`/`contains` relationships become the graph; licences
+//! Packages (`software_Package`) become components; what the
+//! `SpdxDocument` is about — its `rootElement`s, followed through a root
+//! that is an SBOM element to that one's roots — and the targets of
+//! `describes` relationships become subjects; `dependsOn`/`contains` relationships become the graph; licences
 //! come from `hasConcludedLicense`/`hasDeclaredLicense` relationships.
 
 use super::model::{self, Component, Dependency, Hash, Sbom, Tool};
@@ -41,6 +42,39 @@ pub(super) fn graph(doc: &Value) -> Result<&Vec<Value>, SbomError> {
     }
 }
 
+/// Element collections: a document's or an SBOM's `rootElement` says what it is about.
+fn is_collection(kind: &str) -> bool {
+    matches!(kind, "SpdxDocument" | "software_Sbom" | "Bom" | "Bundle")
+}
+
+/// What a collection describes: its `rootElement`s, and through a root that
+/// is itself a collection (an SpdxDocument's root is usually its
+/// `software_Sbom`, whose root is the package the SBOM is of), that one's
+/// roots in turn. Each collection is followed once.
+fn root_elements(collection: &Value, by_id: &HashMap<&str, &Value>) -> Vec<String> {
+    let direct = |e: &Value| -> Vec<String> {
+        match e.get("rootElement") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) => a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = Vec::new();
+    let mut seen: Vec<String> = id_of(collection).map(str::to_owned).into_iter().collect();
+    let mut todo = direct(collection);
+    while let Some(id) = todo.pop() {
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id.clone());
+        if let Some(e) = by_id.get(id.as_str()).filter(|e| is_collection(kind_of(e))) {
+            todo.extend(direct(e));
+        }
+        out.push(id);
+    }
+    out
+}
+
 /// `software_Package` and the profiles' subclasses of it (`ai_AIPackage`,
 /// `dataset_DatasetPackage`).
 pub(crate) fn is_package(kind: &str) -> bool {
@@ -59,11 +93,7 @@ pub(super) fn from_json(doc: Value, version: &str) -> Result<Sbom, SbomError> {
             "SpdxDocument" => {
                 sbom.id = id_of(e).map(str::to_owned);
                 sbom.name = str_at(e, "name").map(str::to_owned);
-                match e.get("rootElement") {
-                    Some(Value::String(s)) => roots.push(s.clone()),
-                    Some(Value::Array(a)) => roots.extend(a.iter().filter_map(|v| v.as_str().map(str::to_owned))),
-                    _ => {}
-                }
+                roots.extend(root_elements(e, &by_id));
             }
             "CreationInfo" => {
                 sbom.created = str_at(e, "created").map(str::to_owned);
@@ -148,4 +178,32 @@ pub(super) fn from_json(doc: Value, version: &str) -> Result<Sbom, SbomError> {
         graph_edges.into_iter().map(|(reference, depends_on)| Dependency { reference, depends_on }).collect();
     sbom.notes.push("SPDX 3 JSON-LD read from its @graph (no required crate reads SPDX 3)".into());
     Ok(sbom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document's root is its SBOM element; the SBOM's root is the
+    /// package it is of, which is the subject. A cycle of roots ends.
+    #[test]
+    fn roots_are_followed_through_sbom_elements() {
+        let doc = serde_json::json!({"@graph": [
+            {"type": "SpdxDocument", "spdxId": "urn:doc", "rootElement": ["urn:sbom"]},
+            {"type": "software_Sbom", "spdxId": "urn:sbom", "rootElement": "urn:image"},
+            {"type": "software_Sbom", "spdxId": "urn:loop", "rootElement": ["urn:loop", "urn:doc"]},
+            {"type": "software_Package", "spdxId": "urn:image", "name": "image"},
+            {"type": "software_Package", "spdxId": "urn:lib", "name": "lib"},
+        ]});
+        let sbom = from_json(doc, "3.0.1").unwrap();
+        assert_eq!(sbom.subjects.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["image"]);
+        assert_eq!(sbom.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["lib"]);
+        let elements = graph(&serde_json::json!({"@graph": [
+            {"type": "software_Sbom", "spdxId": "urn:loop", "rootElement": ["urn:loop"]},
+        ]}))
+        .unwrap()
+        .clone();
+        let by_id: HashMap<&str, &Value> = elements.iter().filter_map(|e| Some((id_of(e)?, e))).collect();
+        assert!(root_elements(&elements[0], &by_id).is_empty());
+    }
 }

@@ -16,7 +16,8 @@
 //!
 //! SBOM layers are SBOM documents themselves, or in-toto statements (bare,
 //! in a DSSE envelope or in a Sigstore bundle) whose predicate is an SBOM;
-//! the statement's subject digests bind the SBOM to the image (the SBOM
+//! the statement's subject digests bind the SBOM to the image, together
+//! with what the document inside describes (see `sbom::binding`; the SBOM
 //! rules do not check signatures). Signature and attestation layers are kept
 //! as found ([`Material`]) for the `signatures` plugin to have verified.
 
@@ -157,7 +158,7 @@ fn read_attachment(c: &dyn Container, cand: &Candidate) -> (Vec<Document>, Vec<P
         };
         if is_sbom {
             match sbom::parse(&bytes) {
-                Ok(s) => docs.push(Document { origin, sbom: s, bound_to: Vec::new() }),
+                Ok(s) => docs.push(Document::new(origin, s, None)),
                 Err(e) => problems.push(Problem { origin, message: e.to_string() }),
             }
             continue;
@@ -176,11 +177,11 @@ fn read_attachment(c: &dyn Container, cand: &Candidate) -> (Vec<Document>, Vec<P
             .map_err(|e| sbom::SbomError::Parse { message: e.to_string() })
             .and_then(|b| sbom::parse(&b));
         match parsed {
-            Ok(s) => docs.push(Document {
-                origin: format!("{origin} ({}, signature not checked)", statement.predicate_type),
-                sbom: s,
-                bound_to: statement.subject_digests(),
-            }),
+            Ok(s) => docs.push(Document::new(
+                format!("{origin} ({}, signature not checked)", statement.predicate_type),
+                s,
+                Some(statement.subject_digests()),
+            )),
             Err(e) => {
                 problems.push(Problem { origin, message: format!("{} predicate: {e}", statement.predicate_type) })
             }
@@ -242,7 +243,8 @@ pub(super) fn discover(c: &dyn Container, top: &[Descriptor], evidence: &mut [Ev
             if let Evidence::Image(i) = e
                 && (i.subject.digest == target || i.subject.parent_index.as_ref() == Some(&target))
             {
-                Arc::make_mut(&mut i.sboms).extend(&found);
+                let identity = super::sbom_identity(i);
+                Arc::make_mut(&mut i.sboms).offer(&found, &identity);
                 attached = true;
             }
         }

@@ -89,9 +89,25 @@ impl Input {
     pub fn supply_sboms(&mut self, sboms: &crate::sbom::Attached) {
         for e in &mut self.evidence {
             if let Evidence::Image(i) = e {
-                std::sync::Arc::make_mut(&mut i.sboms).extend(sboms);
+                let identity = sbom_identity(i);
+                std::sync::Arc::make_mut(&mut i.sboms).offer(sboms, &identity);
             }
         }
+    }
+}
+
+/// What an image is known by when SBOMs are bound to it: its digests and
+/// its platform (the config's, the index entry's variant when the config
+/// leaves it out).
+fn sbom_identity(i: &crate::evidence::ImageEvidence) -> crate::sbom::ImageIdentity {
+    let index_variant = i.subject.platform.as_ref().and_then(|p| p.variant.clone());
+    crate::sbom::ImageIdentity {
+        digest: i.subject.digest.to_string(),
+        config_digest: i.config_digest.to_string(),
+        parent_index: i.subject.parent_index.as_ref().map(|d| d.to_string()),
+        os: i.config.os.clone(),
+        architecture: i.config.architecture.clone(),
+        variant: i.config.variant.clone().or(index_variant),
     }
 }
 

@@ -4,25 +4,30 @@
 //!   (its manifest digest, or its config digest / image ID).
 //! - SC-SBOM-002: the SBOM agrees with the image — every Go module in the
 //!   image's binaries and every dpkg/apk package the layer scanner found is
-//!   in it, and it lists no Go module or OS package the image lacks.
+//!   in it, and it lists no Go module or OS package the image lacks;
+//!   packages are matched by identity (see `identity`).
 //! - SC-SBOM-003: licences against allow/deny lists, with SPDX expression
-//!   semantics (`MIT OR GPL-3.0-only` is acceptable when either is).
+//!   semantics (`MIT OR GPL-3.0-only` is acceptable when either is) and
+//!   deprecated ids read as their replacements (`GPL-2.0` is `GPL-2.0-only`).
 //! - SC-SBOM-004: components against a deny list of purls with version
-//!   ranges, ordered the way each ecosystem orders versions.
+//!   ranges, ordered the way each ecosystem orders versions; an entry names
+//!   a binary or a source package.
 //!
 //! The SBOM arrives normalised (CycloneDX and SPDX alike) through the
 //! `sboms` interface; the image's own inventory through `image-scan`.
 
+mod consistent;
+mod denied;
+pub mod identity;
+pub mod licence;
 mod params;
 pub mod versions;
 
 use portcullis_sdk::sboms::{self, Document};
 use portcullis_sdk::{
     Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta, Severity,
-    Target, image_scan,
+    Target,
 };
-use std::collections::BTreeSet;
-use versions::{Range, Scheme};
 
 pub struct SbomPlugin;
 
@@ -58,9 +63,9 @@ impl Plugin for SbomPlugin {
             .iter()
             .map(|r| match r.id.as_str() {
                 PRESENT => present(r, image, &documents, &describing),
-                CONSISTENT => consistent(r, &describing),
+                CONSISTENT => consistent::consistent(r, &describing),
                 LICENCES => licences(r, &describing),
-                DENIED => denied(r, &describing),
+                DENIED => denied::denied(r, &describing),
                 other => Finding::error(other, "not a rule of this plugin"),
             })
             .collect()
@@ -126,7 +131,7 @@ fn describes(doc: &Document, image: &Image) -> bool {
     doc.describes.iter().any(|d| ours.contains(&d.as_str()))
 }
 
-fn label(doc: &Document) -> String {
+pub(crate) fn label(doc: &Document) -> String {
     format!("{} {} ({})", doc.format, doc.spec_version, doc.origin)
 }
 
@@ -163,150 +168,12 @@ fn present(rule: &RuleConfig, image: &Image, all: &[Document], describing: &[&Do
     }
 }
 
-/// A package identity compared across the image and the SBOM.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Key {
-    kind: &'static str,
-    name: String,
-    version: String,
-}
-
-impl std::fmt::Display for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}@{}", self.kind, self.name, self.version)
-    }
-}
-
-/// The version of a module built as `(devel)`: matches any version.
-const ANY: &str = "*";
-
-impl Key {
-    fn matches(&self, other: &Key) -> bool {
-        self.kind == other.kind
-            && self.name == other.name
-            && (self.version == other.version || self.version == ANY || other.version == ANY)
-    }
-}
-
-/// Versions without a Debian/apk epoch (`1:2.3` → `2.3`): SBOM tools differ in
-/// whether they write it.
-fn without_epoch(v: &str) -> String {
-    match v.split_once(':') {
-        Some((e, rest)) if e.chars().all(|c| c.is_ascii_digit()) => rest.to_string(),
-        _ => v.to_string(),
-    }
-}
-
-/// Go module versions: `go1.22.3` and `v1.22.3` are the toolchain's `1.22.3`.
-fn go_version(v: &str) -> String {
-    v.trim_start_matches("go").trim_start_matches('v').to_string()
-}
-
-fn sbom_key(c: &sboms::Component) -> Option<Key> {
-    let purl: packageurl::PackageUrl = c.purl.as_deref()?.parse().ok()?;
-    let version = purl.version().map(str::to_owned).or_else(|| c.version.clone()).unwrap_or_default();
-    let (kind, name, version) = match purl.ty() {
-        "golang" => {
-            let name = match purl.namespace() {
-                Some(ns) => format!("{ns}/{}", purl.name()),
-                None => purl.name().to_string(),
-            };
-            ("go", name, go_version(&version))
-        }
-        "deb" => ("deb", purl.name().to_string(), without_epoch(&version)),
-        "apk" => ("apk", purl.name().to_string(), without_epoch(&version)),
-        _ => return None,
-    };
-    Some(Key { kind, name, version })
-}
-
-/// What the image contains, from the scanner: Go modules of every Go binary
-/// (main module, dependencies, the standard library) and OS packages.
-fn image_inventory() -> Result<BTreeSet<Key>, String> {
-    let mut out = BTreeSet::new();
-    for b in image_scan::go_binaries()? {
-        let Some(go) = &b.go else { continue };
-        out.insert(Key { kind: "go", name: "stdlib".into(), version: go_version(&go.go_version) });
-        for m in go.main.iter().chain(&go.deps) {
-            // `(devel)`: built from a work tree without a version. SBOM tools
-            // either leave it so or derive a pseudo-version from `vcs.revision`;
-            // the module path must be there, any version will do.
-            let version =
-                if m.version.is_empty() || m.version == "(devel)" { ANY.to_string() } else { go_version(&m.version) };
-            out.insert(Key { kind: "go", name: m.path.clone(), version });
-        }
-    }
-    for p in image_scan::packages()? {
-        let kind = match p.source.as_str() {
-            s if s.contains("apk") => "apk",
-            _ => "deb",
-        };
-        out.insert(Key { kind, name: p.name.clone(), version: without_epoch(&p.version) });
-    }
-    Ok(out)
-}
-
-fn list(keys: &[&Key], max: usize) -> String {
-    let mut s: Vec<String> = keys.iter().take(max).map(|k| k.to_string()).collect();
-    if keys.len() > max {
-        s.push(format!("and {} more", keys.len() - max));
-    }
-    s.join(", ")
-}
-
-fn consistent(rule: &RuleConfig, describing: &[&Document]) -> Finding {
-    let id = rule.id.as_str();
-    let Some(doc) = describing.first() else {
-        return Finding::skip(id, "needs an SBOM describing this image (see SC-SBOM-001)");
-    };
-    let image = match image_inventory() {
-        Ok(i) => i,
-        Err(why) => return Finding::skip(id, format!("the image's contents are unknown: {why}")),
-    };
-    // Components of every describing document count (an image may have one per tool).
-    let sbom: BTreeSet<Key> = describing.iter().flat_map(|d| &d.components).filter_map(sbom_key).collect();
-    // Keys are sorted by (kind, name, version): candidates for a match are
-    // the keys of the same kind and name, found by a range query.
-    let find = |set: &BTreeSet<Key>, k: &Key| {
-        let from = Key { kind: k.kind, name: k.name.clone(), version: String::new() };
-        set.range(from..).take_while(|c| c.kind == k.kind && c.name == k.name).any(|c| c.matches(k))
-    };
-    let missing: Vec<&Key> = image.iter().filter(|k| !find(&sbom, k)).collect();
-    let extra: Vec<&Key> = if Params::of(rule).boolean("check_extra", true) {
-        sbom.iter().filter(|k| !find(&image, k)).collect()
-    } else {
-        Vec::new()
-    };
-    let go = image.iter().filter(|k| k.kind == "go" && k.name != "stdlib").count();
-    let os = image.iter().filter(|k| k.kind != "go").count();
-    if missing.is_empty() && extra.is_empty() {
-        return Finding::pass(
-            id,
-            format!("{go} Go module(s) and {os} OS package(s) of the image are all in {}", label(doc)),
-        );
-    }
-    let mut parts = Vec::new();
-    if !missing.is_empty() {
-        parts.push(format!("{} in the image but not in the SBOM: {}", missing.len(), list(&missing, 10)));
-    }
-    if !extra.is_empty() {
-        parts.push(format!("{} in the SBOM but not in the image: {}", extra.len(), list(&extra, 10)));
-    }
-    Finding::fail(id, format!("{} disagrees with the image: {}", label(doc), parts.join("; ")))
-}
-
-fn licence_matches(req: &spdx::LicenseReq, names: &[String]) -> bool {
-    let name = match &req.license {
-        spdx::LicenseItem::Spdx { id, .. } => id.name.to_string(),
-        spdx::LicenseItem::Other(o) => format!("LicenseRef-{}", o.lic_ref),
-    };
-    names.iter().any(|n| n.eq_ignore_ascii_case(&name))
-}
-
 fn licences(rule: &RuleConfig, describing: &[&Document]) -> Finding {
     let id = rule.id.as_str();
     let p = Params::of(rule);
-    let (allow, deny) = (p.text_list("allow"), p.text_list("deny"));
+    // Both lists and documents are read by meaning (deprecated ids as their replacements).
+    let read = |key: &str| p.text_list(key).iter().map(|e| licence::list_entry(e)).collect::<Vec<String>>();
+    let (allow, deny) = (read("allow"), read("deny"));
     let require = p.boolean("require_license", false);
     if allow.is_empty() && deny.is_empty() && !require {
         return Finding::skip(id, "no licence allow or deny list configured");
@@ -332,9 +199,9 @@ fn licences(rule: &RuleConfig, describing: &[&Document]) -> Finding {
                 continue;
             }
         };
-        if !deny.is_empty() && !expr.evaluate(|r| !licence_matches(r, &deny)) {
+        if !deny.is_empty() && !expr.evaluate(|r| !licence::matches(r, &deny)) {
             problems.push(format!("{who}: `{text}` requires a denied licence"));
-        } else if !allow.is_empty() && !expr.evaluate(|r| licence_matches(r, &allow)) {
+        } else if !allow.is_empty() && !expr.evaluate(|r| licence::matches(r, &allow)) {
             problems.push(format!("{who}: `{text}` cannot be satisfied with allowed licences"));
         }
     }
@@ -345,71 +212,4 @@ fn licences(rule: &RuleConfig, describing: &[&Document]) -> Finding {
         problems.truncate(10);
         Finding::fail(id, format!("{n} component(s) with unacceptable licences: {}", problems.join("; ")))
     }
-}
-
-/// One deny-list entry: a purl without version, and a range.
-struct Denied {
-    ty: String,
-    namespace: Option<String>,
-    name: String,
-    range: Range,
-    text: String,
-}
-
-fn parse_denied(entry: &str) -> Result<Denied, String> {
-    // The range follows the last `@` that is after the name.
-    let (purl, range) = match entry.rfind('@') {
-        Some(at) if at > entry.rfind('/').unwrap_or(0) => (&entry[..at], &entry[at + 1..]),
-        _ => (entry, ""),
-    };
-    let p: packageurl::PackageUrl = purl.parse().map_err(|e| format!("`{entry}`: not a purl: {e}"))?;
-    let range = Range::parse(range).map_err(|e| format!("`{entry}`: {e}"))?;
-    Ok(Denied {
-        ty: p.ty().to_string(),
-        namespace: p.namespace().map(str::to_owned),
-        name: p.name().to_string(),
-        range,
-        text: entry.to_string(),
-    })
-}
-
-fn denied(rule: &RuleConfig, describing: &[&Document]) -> Finding {
-    let id = rule.id.as_str();
-    let entries = Params::of(rule).text_list("deny");
-    if entries.is_empty() {
-        return Finding::skip(id, "no component deny list configured");
-    }
-    let deny: Vec<Denied> = match entries.iter().map(|e| parse_denied(e)).collect() {
-        Ok(d) => d,
-        Err(e) => return Finding::error(id, format!("bad deny-list entry {e}")),
-    };
-    let Some(doc) = describing.first() else {
-        return Finding::skip(id, "needs an SBOM describing this image (see SC-SBOM-001)");
-    };
-    let mut hits = Vec::new();
-    let mut undecided = Vec::new();
-    for c in describing.iter().flat_map(|d| &d.components) {
-        let Some(purl) = c.purl.as_deref().and_then(|p| p.parse::<packageurl::PackageUrl>().ok()) else { continue };
-        for d in &deny {
-            let same = purl.ty() == d.ty
-                && purl.name() == d.name
-                && (d.namespace.is_none() || purl.namespace().map(str::to_owned) == d.namespace);
-            if !same {
-                continue;
-            }
-            let version = purl.version().map(str::to_owned).or_else(|| c.version.clone()).unwrap_or_default();
-            match d.range.contains(Scheme::for_purl_type(&d.ty), &version) {
-                Some(true) => hits.push(format!("{} {version} matches `{}`", c.name, d.text)),
-                Some(false) => {}
-                None => undecided.push(format!("{} {version} (against `{}`)", c.name, d.text)),
-            }
-        }
-    }
-    if !hits.is_empty() {
-        return Finding::fail(id, format!("denied components: {}", hits.join("; ")));
-    }
-    if !undecided.is_empty() {
-        return Finding::error(id, format!("versions that cannot be compared: {}", undecided.join("; ")));
-    }
-    Finding::pass(id, format!("no component of {} is on the deny list ({} entries)", label(doc), deny.len()))
 }

@@ -2,7 +2,8 @@
 //! policy loads — so a typo in a licence or deny list is an error at its
 //! line in the policy, not a list that silently stops matching.
 
-use crate::{DENIED, LICENCES, parse_denied};
+use crate::denied::parse_denied;
+use crate::{DENIED, LICENCES};
 use portcullis_sdk::{Checker, ParamProblem, RuleConfig};
 
 /// A licence-list entry: an SPDX licence id (deprecated ones included: the

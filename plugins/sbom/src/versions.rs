@@ -10,6 +10,10 @@
 //! PEP 440 for `pypi`, semver for `golang`, `npm`, `cargo` and the like
 //! (a leading `v` and Go's pseudo-versions are semver too), and a
 //! segment-wise numeric/lexical order for everything else (`apk`, `rpm`...).
+//!
+//! Epochs (`1:2.3`, Debian and RPM) count only when both versions carry
+//! one: SBOM tools and advisories differ in whether they write the epoch,
+//! so `1:4.13` is below a bound of `4.14`, while `2:6.2` is above `1:9.0`.
 
 use std::cmp::Ordering;
 
@@ -33,6 +37,10 @@ impl Scheme {
 
     /// Compares two versions; `None` when either is not a version of this scheme.
     pub fn compare(self, a: &str, b: &str) -> Option<Ordering> {
+        let (a, b) = match self {
+            Scheme::Debian | Scheme::Generic => align_epochs(a, b),
+            Scheme::Pep440 | Scheme::Semver => (a, b),
+        };
         match self {
             Scheme::Debian => {
                 let a: debversion::Version = a.parse().ok()?;
@@ -51,9 +59,41 @@ impl Scheme {
                     _ => Some(generic(a.trim_start_matches('v'), b.trim_start_matches('v'))),
                 }
             }
-            Scheme::Generic => Some(generic(a, b)),
+            Scheme::Generic => match (epoch(a), epoch(b)) {
+                ((Some(x), a), (Some(y), b)) => Some(number_order(x, y).then_with(|| generic(a, b))),
+                _ => Some(generic(a, b)),
+            },
         }
     }
+}
+
+/// A version's epoch and the rest: `1:2.3` → (`1`, `2.3`); none without one.
+pub fn epoch(v: &str) -> (Option<&str>, &str) {
+    match v.split_once(':') {
+        Some((e, rest)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => (Some(e), rest),
+        _ => (None, v),
+    }
+}
+
+/// Both versions with their epochs, or both without when one lacks it.
+pub fn align_epochs<'a>(a: &'a str, b: &'a str) -> (&'a str, &'a str) {
+    match (epoch(a), epoch(b)) {
+        ((Some(_), _), (Some(_), _)) | ((None, _), (None, _)) => (a, b),
+        ((_, a), (_, b)) => (a, b),
+    }
+}
+
+/// Whether two versions are the same package version, the epoch counting
+/// only when both carry one.
+pub fn same_version(a: &str, b: &str) -> bool {
+    let (a, b) = align_epochs(a, b);
+    a == b
+}
+
+/// Digit strings in numeric order, however long.
+fn number_order(x: &str, y: &str) -> Ordering {
+    let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+    x.len().cmp(&y.len()).then_with(|| x.cmp(y))
 }
 
 /// Segment-wise: runs of digits compare as numbers, other runs as text.
@@ -74,10 +114,7 @@ fn generic(a: &str, b: &str) -> Ordering {
         (if a.is_empty() { Vec::new() } else { segments(a) }, if b.is_empty() { Vec::new() } else { segments(b) });
     for (x, y) in sa.iter().zip(&sb) {
         let o = match (x, y) {
-            ((true, x), (true, y)) => {
-                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
-                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
-            }
+            ((true, x), (true, y)) => number_order(x, y),
             ((_, x), (_, y)) => x.cmp(y),
         };
         if o != Ordering::Equal {
@@ -179,7 +216,7 @@ mod tests {
     #[test]
     fn debian_ordering_with_epochs_and_tilde() {
         let d = Scheme::Debian;
-        assert_eq!(d.compare("1:1.0", "2.0"), Some(Ordering::Greater));
+        assert_eq!(d.compare("1:1.0", "0:2.0"), Some(Ordering::Greater));
         assert_eq!(d.compare("1.0~rc1", "1.0"), Some(Ordering::Less));
         assert_eq!(d.compare("3.0.11-1~deb12u2", "3.0.14-1~deb12u1"), Some(Ordering::Less));
         let r = Range::parse(">=3.0.0, <3.0.14 || =1.1.1n").unwrap();
@@ -197,6 +234,21 @@ mod tests {
         // Text order would say "0.9.0" > "0.23.0".
         assert!(Range::parse("<0.23.0").unwrap().contains(Scheme::Semver, "v0.9.0").unwrap());
         assert_eq!(Scheme::Generic.compare("3.3.10-r0", "3.3.9-r1"), Some(Ordering::Greater));
+    }
+
+    #[test]
+    fn epochs_count_only_when_both_carry_one() {
+        let d = Scheme::Debian;
+        assert_eq!(d.compare("1:4.13+dfsg1-1", "4.14"), Some(Ordering::Less));
+        assert_eq!(d.compare("4.13", "1:4.12"), Some(Ordering::Greater));
+        assert_eq!(d.compare("2:6.2.1", "1:9.0"), Some(Ordering::Greater));
+        assert_eq!(Scheme::Generic.compare("1:7.50.3-1.fc25", "7.60"), Some(Ordering::Less));
+        assert_eq!(Scheme::Generic.compare("10:1.0", "9:2.0"), Some(Ordering::Greater));
+        assert!(same_version("1:2.3-1", "2.3-1") && same_version("2.3-1", "2.3-1"));
+        assert!(!same_version("1:2.3-1", "2:2.3-1"));
+        assert_eq!(epoch("1.0:beta"), (None, "1.0:beta"));
+        // PEP 440 writes epochs as `N!`, compared by its own rules.
+        assert_eq!(Scheme::Pep440.compare("1!1.0", "2.0"), Some(Ordering::Greater));
     }
 
     #[test]

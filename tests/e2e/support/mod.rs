@@ -2,6 +2,7 @@
 //! are, running the `portcullis` binary, and building engines.
 #![allow(dead_code)]
 
+pub mod built;
 pub mod cosign;
 pub mod registry;
 
