@@ -64,10 +64,12 @@ pub fn denied(rule: &RuleConfig, describing: &[&Document]) -> Finding {
     if entries.is_empty() {
         return Finding::skip(id, "no component deny list configured");
     }
-    let deny: Vec<Denied> = match entries.iter().map(|e| parse_denied(e)).collect() {
-        Ok(d) => d,
-        Err(e) => return Finding::error(id, format!("bad deny-list entry {e}")),
-    };
+    // Bad entries are refused when the policy loads (`check`); should one
+    // get here anyway, the good entries are still enforced and the bad one
+    // keeps the rule from passing.
+    let (deny, bad): (Vec<_>, Vec<_>) = entries.iter().map(|e| parse_denied(e)).partition(Result::is_ok);
+    let deny: Vec<Denied> = deny.into_iter().flatten().collect();
+    let bad: Vec<String> = bad.into_iter().filter_map(Result::err).collect();
     let Some(doc) = describing.first() else {
         return Finding::skip(id, "needs an SBOM describing this image (see SC-SBOM-001)");
     };
@@ -95,6 +97,7 @@ pub fn denied(rule: &RuleConfig, describing: &[&Document]) -> Finding {
     if !hits.is_empty() {
         return Finding::fail(id, format!("denied components: {}", hits.join("; ")));
     }
+    undecided.extend(bad.into_iter().map(|e| format!("bad deny-list entry {e}")));
     if !undecided.is_empty() {
         return Finding::error(id, format!("components that cannot be judged: {}", undecided.join("; ")));
     }
@@ -115,6 +118,42 @@ mod tests {
         assert_eq!((d.purl.namespace.as_deref(), d.purl.name.as_str()), (Some("@scope"), "name"));
         assert!(parse_denied("pkg:deb/debian/x@>=").is_err());
         assert!(parse_denied("not a purl").unwrap_err().contains("not a purl"));
+    }
+
+    #[test]
+    fn good_entries_are_enforced_beside_a_bad_one() {
+        use portcullis_sdk::ParamValue;
+        use portcullis_sdk::sboms::Component;
+        let component = |purl: &str| Component {
+            reference: purl.into(),
+            kind: "library".into(),
+            name: purl.into(),
+            version: None,
+            purl: Some(purl.into()),
+            cpes: Vec::new(),
+            license: None,
+            hashes: Vec::new(),
+            supplier: None,
+        };
+        let doc = Document {
+            origin: "file:x".into(),
+            format: "cyclonedx-json".into(),
+            spec_version: "1.6".into(),
+            tools: Vec::new(),
+            describes: Vec::new(),
+            subject_name: None,
+            components: vec![component("pkg:npm/left-pad@1.0.0"), component("pkg:npm/ok@1.0.0")],
+            dependencies: Vec::new(),
+        };
+        let rule = |entries: &[&str]| RuleConfig {
+            id: "SC-SBOM-004".into(),
+            params: vec![("deny".into(), ParamValue::TextList(entries.iter().map(|s| s.to_string()).collect()))],
+        };
+        let f = denied(&rule(&["not a purl", "pkg:npm/left-pad@<2"]), &[&doc]);
+        assert_eq!(f.outcome, portcullis_sdk::Outcome::Fail, "{}", f.message);
+        let f = denied(&rule(&["not a purl", "pkg:npm/other"]), &[&doc]);
+        assert_eq!(f.outcome, portcullis_sdk::Outcome::Error, "{}", f.message);
+        assert!(f.message.contains("bad deny-list entry"), "{}", f.message);
     }
 
     #[test]
