@@ -719,3 +719,55 @@ fn a_waiver_for_one_repository_does_not_leak_to_another_through_the_cache() {
         }
     }
 }
+
+/// `[admission] registries`: an image from anywhere else is refused, and
+/// its registry never hears of it — a listener standing in for it counts
+/// no connection — while images of a listed registry are judged as usual.
+#[test]
+fn images_outside_the_allowed_registries_are_refused_without_a_connection() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let outside = listener.local_addr().unwrap().to_string();
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_copy(dir.path(), "");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let allow = format!("[admission]\nregistries = [\"{}\", \"ghcr.io/acme/**\"]\n", registry.addr);
+    assert!(text.contains("[admission]\n"), "the pack has an [admission] table");
+    let text = text.replace("[admission]\n", &allow);
+    std::fs::write(&policy, text).unwrap();
+    let server = Server::start(&policy, &[]);
+
+    let r = server.review("/validate", request_with("pod_creation_signed.json", &format!("{outside}/app:v1"), true));
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("K8S-005") && msg.contains("is not in the policy's allowed registries"), "{msg}");
+    assert!(msg.contains(&registry.addr) && msg.contains("ghcr.io/acme/**"), "{msg}");
+    let (status, _, body) = server.post("/v1/evaluate", &json!({"image": format!("{outside}/app:v1")}));
+    assert_eq!(status, 403, "{body}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "the server connected to a registry outside its allow-list");
+
+    // A listed registry's image is judged on its own merits.
+    let r = server
+        .review("/validate", request_with("pod_creation_signed.json", &format!("{}/app:v1", registry.addr), true));
+    let msg = r["status"]["message"].as_str().unwrap_or_default();
+    assert!(!msg.contains("allowed registries"), "{r}");
+
+    // A bad entry is refused when the policy loads.
+    let bad = dir.path().join("bad.toml");
+    let pack = std::fs::read_to_string(support::workspace().join("policies/go-container-baseline.toml")).unwrap();
+    std::fs::write(&bad, pack.replace("[admission]\n", "[admission]\nregistries = [\"https://ghcr.io\"]\n")).unwrap();
+    let run = support::portcullis(["policy", "check", bad.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("admission.registries: `https://ghcr.io` is not a registry host"), "{}", run.stderr);
+}

@@ -311,6 +311,12 @@ impl Policy {
             plugins.push(PluginSpec { name, span, source, limits });
         }
 
+        for r in &file.admission.registries {
+            if let Err(e) = crate::admission::RegistryPattern::parse(r.get_ref()) {
+                diags.push(Diagnostic::new(format!("admission.registries: {e}"), Some(span_of(r))));
+            }
+        }
+
         let today = jiff::Zoned::now().date();
         let mut waivers = Vec::new();
         for w in &file.waivers {

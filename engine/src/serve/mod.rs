@@ -288,6 +288,13 @@ impl AppState {
     pub async fn judge(self: &Arc<Self>, loaded: &Arc<Loaded>, image: &str) -> Result<(Judged, Served), Failure> {
         let r = crate::registry::parse_reference(image)?;
         let settings = &loaded.engine.policy().admission;
+        // The allow-list is decided before any connection (not even a tag
+        // lookup) goes to the image's registry.
+        settings.allows_registry(&crate::registry::repository_of(&r)).map_err(|message| Failure {
+            message,
+            status: StatusCode::FORBIDDEN,
+            subject_caused: true,
+        })?;
         let digest = self.digest_of(&r, settings.tag_ttl).await?;
         let key = VerdictKey {
             digest: digest.clone(),
