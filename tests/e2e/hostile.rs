@@ -39,6 +39,31 @@ fn image_digest(layout: &Path) -> String {
     support::cosign::index_of(layout)["manifests"][0]["digest"].as_str().unwrap().to_string()
 }
 
+/// Adds `n` cosign signatures of `payload_bytes` each (none verifies) to
+/// the image `digest`, in one index update.
+fn add_bogus_signatures(layout: &Path, digest: &str, n: usize, payload_bytes: usize) {
+    let mut index = support::cosign::index_of(layout);
+    let (config, config_size) = support::cosign::add_blob(layout, b"{}");
+    for i in 0..n {
+        let payload = support::cosign::payload(digest, json!({"n": i, "pad": "x".repeat(payload_bytes)}));
+        let (payload_digest, payload_size) = support::cosign::add_blob(layout, &payload);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("not a signature {i}"));
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
+            "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": payload_digest,
+                "size": payload_size, "annotations": {"dev.cosignproject.cosign/signature": b64}}]
+        });
+        let (md, ms) = support::cosign::add_blob(layout, &serde_json::to_vec(&manifest).unwrap());
+        index["manifests"].as_array_mut().unwrap().push(json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
+            "annotations": {"org.opencontainers.image.ref.name": format!("{}.sig", digest.replace(':', "-"))}
+        }));
+    }
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+}
+
 #[test]
 fn exhausting_the_signatures_plugin_denies_under_failure_policy_ignore() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,28 +76,8 @@ fn exhausting_the_signatures_plugin_denies_under_failure_policy_ignore() {
     let policy = lenient(dir.path(), "signatures", "fuel = 3_000_000", "[rules.SC-SIG-001]\n");
     let (code, outcome, effect, message) = audit(&layout, &policy, &[], "SC-SIG-001");
     assert_eq!((code, outcome.as_str(), effect.as_str()), (1, "fail", "deny"), "{message}");
-    // ...then thousands more, so checking them exhausts the plugin's fuel
-    // (written as cosign would, all in one index update).
-    let mut index = support::cosign::index_of(&layout);
-    let (config, config_size) = support::cosign::add_blob(&layout, b"{}");
-    for i in 1..3000 {
-        let payload = support::cosign::payload(&digest, json!({"n": i}));
-        let (payload_digest, payload_size) = support::cosign::add_blob(&layout, &payload);
-        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, garbage(i));
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
-            "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": payload_digest,
-                "size": payload_size, "annotations": {"dev.cosignproject.cosign/signature": b64}}]
-        });
-        let (md, ms) = support::cosign::add_blob(&layout, &serde_json::to_vec(&manifest).unwrap());
-        index["manifests"].as_array_mut().unwrap().push(json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
-            "annotations": {"org.opencontainers.image.ref.name": format!("{}.sig", digest.replace(':', "-"))}
-        }));
-    }
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    // ...then thousands more, so checking them exhausts the plugin's fuel.
+    add_bogus_signatures(&layout, &digest, 2999, 0);
     let (code, outcome, effect, message) = audit(&layout, &policy, &[], "SC-SIG-001");
     assert_eq!((outcome.as_str(), effect.as_str()), ("error", "deny"), "{message}");
     assert!(message.contains("fuel") && message.contains("caused by the subject"), "{message}");
