@@ -273,11 +273,22 @@ pub fn lookup<'a>(pairs: &'a [KeyValue], key: &str) -> Option<&'a str> {
 /// have no path structure for a glob library to exploit. Linear in practice
 /// (one backtrack point), and allocation-free: rules call it in loops.
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    wildcard(pattern, text, |a, b| a.eq_ignore_ascii_case(&b))
+}
+
+/// [`wildcard_match`], case-sensitively: for values whose case is part of
+/// their meaning (git refs, workflow paths).
+pub fn wildcard_match_exact(pattern: &str, text: &str) -> bool {
+    wildcard(pattern, text, |a, b| a == b)
+}
+
+fn wildcard(pattern: &str, text: &str, same: impl Fn(u8, u8) -> bool) -> bool {
     let (p, t) = (pattern.as_bytes(), text.as_bytes());
     let (mut pi, mut ti) = (0usize, 0usize);
+    // One backtrack point (the last `*`) is enough for `*`/`?` globs.
     let (mut star, mut mark) = (None::<usize>, 0usize);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi].eq_ignore_ascii_case(&t[ti])) {
+        if pi < p.len() && (p[pi] == b'?' || same(p[pi], t[ti])) {
             pi += 1;
             ti += 1;
         } else if pi < p.len() && p[pi] == b'*' {

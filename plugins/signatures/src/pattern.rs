@@ -3,35 +3,13 @@
 //! are two branches, and whoever can push one need not be able to push the
 //! other) and builder ids (a workflow file at a ref, both case-sensitive in
 //! git). The SDK's `wildcard_match` folds ASCII case, which suits
-//! environment-variable names and repository names on GitHub, not these.
+//! environment-variable names and repository names on GitHub, not these;
+//! its `wildcard_match_exact` does not.
 
 /// Whether `text` matches `pattern` exactly, where `*` matches any run of
 /// bytes and `?` one byte; every other byte must be equal, case included.
 pub fn matches(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0usize, 0usize);
-    // One backtrack point (the last `*`) is enough for `*`/`?` globs.
-    let (mut star, mut mark) = (None::<usize>, 0usize);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
+    portcullis_sdk::wildcard_match_exact(pattern, text)
 }
 
 #[cfg(test)]
