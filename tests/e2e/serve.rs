@@ -79,12 +79,17 @@ impl Drop for Server {
 }
 
 fn post(addr: &str, path: &str, body: &Value) -> (u16, Vec<(String, String)>, Value) {
-    let body = body.to_string();
+    request(addr, "POST", path, "", body)
+}
+
+/// One HTTP/1.1 request with `headers` (`Name: value\r\n` lines) added.
+fn request(addr: &str, method: &str, path: &str, headers: &str, body: &Value) -> (u16, Vec<(String, String)>, Value) {
+    let body = if body.is_null() { String::new() } else { body.to_string() };
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}Connection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -98,7 +103,8 @@ fn post(addr: &str, path: &str, body: &Value) -> (u16, Vec<(String, String)>, Va
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let json = serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+    // /metrics answers text: kept as a JSON string.
+    let json = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()));
     (status, headers, json)
 }
 
@@ -770,4 +776,41 @@ fn images_outside_the_allowed_registries_are_refused_without_a_connection() {
     let run = support::portcullis(["policy", "check", bad.to_str().unwrap()]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("admission.registries: `https://ghcr.io` is not a registry host"), "{}", run.stderr);
+}
+
+/// `--api-token-file`: `/v1/evaluate` and `/metrics` answer 401 without the
+/// bearer token and as usual with it; the webhook routes need none.
+#[test]
+fn the_api_routes_require_the_token_when_one_is_set() {
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    let server = Server::start(&policy_copy(dir.path(), ""), &["--api-token-file", token.to_str().unwrap()]);
+    let ask = json!({"image": format!("{}/app:v1", registry.addr)});
+    for (method, path, body) in [("POST", "/v1/evaluate", &ask), ("GET", "/metrics", &Value::Null)] {
+        let (status, headers, _) = request(&server.addr, method, path, "", body);
+        assert_eq!(status, 401, "{path} without a token");
+        assert!(headers.contains(&("www-authenticate".into(), "Bearer".into())), "{headers:?}");
+        let (status, _, _) = request(&server.addr, method, path, "Authorization: Bearer wrong\r\n", body);
+        assert_eq!(status, 401, "{path} with a wrong token");
+        let (status, _, answer) = request(&server.addr, method, path, "Authorization: Bearer s3cret-token\r\n", body);
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    // The API server's routes are not the API's.
+    let r = server
+        .review("/validate", request_with("pod_creation_signed.json", &format!("{}/app:v1", registry.addr), true));
+    assert!(r["allowed"].is_boolean(), "{r}");
+    // An empty token file is refused at start.
+    std::fs::write(&token, "\n").unwrap();
+    let run = support::portcullis([
+        "serve",
+        "--policy",
+        dir.path().join("policy.toml").to_str().unwrap(),
+        "--api-token-file",
+        token.to_str().unwrap(),
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("the API token file is empty"), "{}", run.stderr);
 }

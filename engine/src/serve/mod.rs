@@ -46,6 +46,10 @@ pub struct ServeOptions {
     pub engine_options: EngineOptions,
     /// How often policy and certificate files are checked for changes.
     pub reload_interval: Duration,
+    /// When set, `/v1/evaluate` and `/metrics` answer only requests that
+    /// carry `Authorization: Bearer <token>` (401 otherwise). The webhook
+    /// routes are the API server's and are not affected.
+    pub api_token: Option<String>,
 }
 
 /// An image judged by one engine.
@@ -384,7 +388,33 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
+/// Whether a request may use the API routes: no token configured, or the
+/// right one given. Compared through SHA-256 digests, so the time taken
+/// does not depend on how much of a guess is right.
+fn authorised(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
+    use sha2::{Digest as _, Sha256};
+    let Some(token) = &state.options.api_token else { return true };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    Sha256::digest(given.as_bytes()) == Sha256::digest(token.as_bytes())
+}
+
+fn unauthorised() -> Response {
+    let mut r = json_error(
+        StatusCode::UNAUTHORIZED,
+        "this route needs `Authorization: Bearer <token>` (serve --api-token-file)",
+    );
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+    r
+}
+
+async fn metrics_text(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
+    if !authorised(&state, &headers) {
+        return unauthorised();
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
 }
 
@@ -395,7 +425,10 @@ fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// `POST /v1/evaluate` `{"image": "host/repo:tag", "policy": "name"}` → the
 /// report JSON `portcullis audit --format json docker://…` prints.
-async fn evaluate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+async fn evaluate(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
+    if !authorised(&state, &headers) {
+        return unauthorised();
+    }
     let start = Instant::now();
     let (response, verdict) = evaluate_inner(&state, &body).await;
     state.metrics.requests.with_label_values(&["evaluate", verdict]).inc();

@@ -25,6 +25,10 @@ pub struct Args {
     /// trusted_root.json for keyless signatures, or `staging` / `production`.
     #[arg(long)]
     trusted_root: Option<PathBuf>,
+    /// File holding a token that `/v1/evaluate` and `/metrics` require as
+    /// `Authorization: Bearer <token>` (the webhook routes do not).
+    #[arg(long, value_name = "FILE")]
+    api_token_file: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -40,7 +44,16 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
+    let api_token = match &args.api_token_file {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
+            Ok(_) => return fail(format!("{}: the API token file is empty", path.display())),
+            Err(e) => return fail(format!("cannot read the API token file {}: {e}", path.display())),
+        },
+    };
     let options = portcullis::serve::ServeOptions {
+        api_token,
         registry: args.registry.options(),
         policies: args.policy,
         listen: args.listen,
