@@ -814,3 +814,33 @@ fn the_api_routes_require_the_token_when_one_is_set() {
     assert_ne!(run.code, 0);
     assert!(run.stderr.contains("the API token file is empty"), "{}", run.stderr);
 }
+
+/// Slow clients: 200 connections that send half a request and hold it do
+/// not keep `/validate` from answering within the webhook's 3 s.
+#[test]
+fn two_hundred_slow_clients_do_not_stop_validate() {
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&policy_copy(dir.path(), ""), &[]);
+    let held: Vec<std::net::TcpStream> = (0..200)
+        .map(|i| {
+            let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+            let head = if i % 2 == 0 {
+                // Headers never finished.
+                "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: applic".to_string()
+            } else {
+                // A body announced and never sent.
+                "POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"req".to_string()
+            };
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    let start = Instant::now();
+    let r = server
+        .review("/validate", request_with("pod_creation_signed.json", &format!("{}/app:v1", registry.addr), true));
+    assert!(r["allowed"].is_boolean(), "{r}");
+    assert!(start.elapsed() < Duration::from_secs(3), "answered in {:?} with 200 slow clients", start.elapsed());
+    drop(held);
+}
