@@ -844,3 +844,58 @@ fn two_hundred_slow_clients_do_not_stop_validate() {
     assert!(start.elapsed() < Duration::from_secs(3), "answered in {:?} with 200 slow clients", start.elapsed());
     drop(held);
 }
+
+/// SIGTERM during 50 `/validate` requests in flight: `/readyz` answers 503
+/// at once while the listener still accepts, every request is answered,
+/// and the server exits 0 saying so.
+#[test]
+fn sigterm_drains_requests_in_flight_and_exits_0() {
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["serve", "--policy", policy_copy(dir.path(), "").to_str().unwrap(), "--listen", &addr])
+        .args(["--registry-cache", cache.path().to_str().unwrap(), "--shutdown-grace", "10"])
+        .env("PORTCULLIS_CACHE_DIR", support::cache_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting portcullis serve");
+    let start = Instant::now();
+    while http_get(&addr, "/readyz").map(|r| r.0) != Some(200) {
+        assert!(start.elapsed() < Duration::from_secs(120), "never ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let body = review(request_with("pod_creation_signed.json", &format!("{}/app:v1", registry.addr), true));
+    let in_flight: Vec<_> = (0..50)
+        .map(|_| {
+            let (addr, body) = (addr.clone(), body.clone());
+            std::thread::spawn(move || post(&addr, "/validate", &body))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    // SAFETY: signalling the child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // Within the drain delay (2 s): not ready, still listening.
+    let t = Instant::now();
+    let mut readyz = http_get(&addr, "/readyz").map(|r| r.0);
+    while readyz == Some(200) && t.elapsed() < Duration::from_millis(1500) {
+        std::thread::sleep(Duration::from_millis(50));
+        readyz = http_get(&addr, "/readyz").map(|r| r.0);
+    }
+    eprintln!("readyz {readyz:?} after {:?}", t.elapsed());
+    assert_eq!(readyz, Some(503), "/readyz while draining");
+    for t in in_flight {
+        let (status, _, answer) = t.join().unwrap();
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer["response"]["allowed"].is_boolean(), "{answer}");
+    }
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(stderr.contains("portcullis serve: stopping") && stderr.contains("portcullis serve: stopped"), "{stderr}");
+    assert!(start.elapsed() < Duration::from_secs(60));
+}

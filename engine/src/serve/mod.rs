@@ -46,6 +46,9 @@ pub struct ServeOptions {
     pub engine_options: EngineOptions,
     /// How often policy and certificate files are checked for changes.
     pub reload_interval: Duration,
+    /// On SIGTERM or SIGINT: how long in-flight requests may take to finish
+    /// once the listener stops (after [`DRAIN_DELAY`]).
+    pub shutdown_grace: Duration,
     /// When set, `/v1/evaluate` and `/metrics` answer only requests that
     /// carry `Authorization: Bearer <token>` (401 otherwise). The webhook
     /// routes are the API server's and are not affected.
@@ -157,6 +160,11 @@ pub struct Loaded {
     text_digest: Digest,
 }
 
+/// After a stop signal, how long `/readyz` answers 503 while the listener
+/// still accepts connections: long enough for Kubernetes to see the pod
+/// not ready and take it out of the Service before connections are refused.
+pub const DRAIN_DELAY: Duration = Duration::from_secs(2);
+
 pub struct AppState {
     policies: RwLock<Vec<Arc<Loaded>>>,
     registry: Registry,
@@ -164,6 +172,8 @@ pub struct AppState {
     tags: cache::TagCache,
     pub metrics: metrics::Metrics,
     ready: AtomicBool,
+    /// Set on SIGTERM/SIGINT: `/readyz` answers 503, requests are still served.
+    draining: AtomicBool,
     options: ServeOptions,
 }
 
@@ -181,6 +191,7 @@ impl AppState {
             tags: cache::TagCache::new(d.cache_capacity, d.tag_ttl),
             metrics: metrics::Metrics::new(),
             ready: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             options,
         }))
     }
@@ -381,10 +392,35 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if state.is_ready() {
+    if state.draining.load(Ordering::Acquire) {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    } else if state.is_ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "loading policies and plugins\n").into_response()
+    }
+}
+
+/// Waits for SIGTERM (what Kubernetes sends) or SIGINT.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -551,12 +587,35 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
             }
         }
     });
+    // Clean shutdown: not ready at once, the listener open for the drain
+    // delay (so the Service stops routing here first), then no new
+    // connections and the grace period for requests in flight.
+    // The signal is awaited on a thread of its own, with its own small
+    // runtime: evaluations busy on the server's workers must not delay it.
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
-    });
+    let draining = state.clone();
+    let grace = options.shutdown_grace;
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the signal handler: {e}"))?;
+    std::thread::Builder::new()
+        .name("portcullis-signals".into())
+        .spawn(move || {
+            signals.block_on(async move {
+                stop_signal().await;
+                draining.draining.store(true, Ordering::Release);
+                eprintln!(
+                    "portcullis serve: stopping: /readyz answers 503; new connections refused in {} s; requests in flight have {} s",
+                    DRAIN_DELAY.as_secs(),
+                    grace.as_secs()
+                );
+                tokio::time::sleep(DRAIN_DELAY).await;
+                shutdown.graceful_shutdown(Some(grace));
+            })
+        })
+        .map_err(|e| format!("cannot start the signal handler: {e}"))?;
     eprintln!(
         "portcullis serve: listening on {}://{} ({} polic{})",
         if tls_config.is_some() { "https" } else { "http" },
@@ -568,5 +627,7 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
         Some(tls) => axum_server::bind_rustls(options.listen, tls).handle(handle).serve(app.into_make_service()).await,
         None => axum_server::bind(options.listen).handle(handle).serve(app.into_make_service()).await,
     };
-    served.map_err(|e| format!("{}: {e}", options.listen))
+    served.map_err(|e| format!("{}: {e}", options.listen))?;
+    eprintln!("portcullis serve: stopped");
+    Ok(())
 }

@@ -29,6 +29,10 @@ pub struct Args {
     /// `Authorization: Bearer <token>` (the webhook routes do not).
     #[arg(long, value_name = "FILE")]
     api_token_file: Option<PathBuf>,
+    /// On SIGTERM/SIGINT, seconds that requests in flight may take to finish
+    /// (after /readyz has answered 503 for a short drain delay).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    shutdown_grace: u64,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -54,6 +58,7 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
     };
     let options = portcullis::serve::ServeOptions {
         api_token,
+        shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
         registry: args.registry.options(),
         policies: args.policy,
         listen: args.listen,
