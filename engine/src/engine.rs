@@ -38,6 +38,14 @@ fn kind_slot(kind: SubjectKind) -> usize {
     }
 }
 
+/// A rule and its parameters as the contract sends them.
+fn rule_config(r: &crate::policy::RuleSetting) -> bindings::wit::RuleConfig {
+    bindings::wit::RuleConfig {
+        id: r.info.id.clone(),
+        params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
+    }
+}
+
 /// Asks each plugin to check the parameter values of its enabled rules and
 /// refuses the policy, pointing at each value in the user's TOML, when any
 /// is unusable: a rule given a bad entry would otherwise be enforced with a
@@ -50,15 +58,8 @@ fn check_params(
 ) -> Result<(), EngineError> {
     let mut diags = Vec::new();
     for p in plugins {
-        let rules: Vec<bindings::wit::RuleConfig> = plan
-            .rules
-            .iter()
-            .filter(|r| r.enabled && r.info.plugin == p.info.name)
-            .map(|r| bindings::wit::RuleConfig {
-                id: r.info.id.clone(),
-                params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
-            })
-            .collect();
+        let rules: Vec<bindings::wit::RuleConfig> =
+            plan.rules.iter().filter(|r| r.enabled && r.info.plugin == p.info.name).map(rule_config).collect();
         if rules.is_empty() {
             continue;
         }
@@ -150,10 +151,7 @@ impl Engine {
                     plan.rules
                         .iter()
                         .filter(|r| r.enabled && r.info.plugin == p.info.name && r.info.judges(kind))
-                        .map(|r| bindings::wit::RuleConfig {
-                            id: r.info.id.clone(),
-                            params: r.params.iter().map(|(k, v)| (k.clone(), bindings::param_to_wit(v))).collect(),
-                        })
+                        .map(rule_config)
                         .collect()
                 })
             })
@@ -379,12 +377,9 @@ impl Engine {
         let effect = match raw.outcome {
             Outcome::Pass | Outcome::Skip => Effect::None,
             Outcome::Fail => {
-                waiver = self
-                    .policy
-                    .waivers
-                    .iter()
-                    .find(|w| !w.is_expired(self.today()) && w.covers(&raw.rule, scope))
-                    .cloned();
+                let today = self.today();
+                waiver =
+                    self.policy.waivers.iter().find(|w| !w.is_expired(today) && w.covers(&raw.rule, scope)).cloned();
                 if waiver.is_some() {
                     Effect::Waived
                 } else {

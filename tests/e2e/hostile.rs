@@ -42,26 +42,18 @@ fn image_digest(layout: &Path) -> String {
 /// Adds `n` cosign signatures of `payload_bytes` each (none verifies) to
 /// the image `digest`, in one index update.
 fn add_bogus_signatures(layout: &Path, digest: &str, n: usize, payload_bytes: usize) {
-    let mut index = support::cosign::index_of(layout);
-    let (config, config_size) = support::cosign::add_blob(layout, b"{}");
-    for i in 0..n {
-        let payload = support::cosign::payload(digest, json!({"n": i, "pad": "x".repeat(payload_bytes)}));
-        let (payload_digest, payload_size) = support::cosign::add_blob(layout, &payload);
-        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("not a signature {i}"));
-        let manifest = json!({
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
-            "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": payload_digest,
-                "size": payload_size, "annotations": {"dev.cosignproject.cosign/signature": b64}}]
-        });
-        let (md, ms) = support::cosign::add_blob(layout, &serde_json::to_vec(&manifest).unwrap());
-        index["manifests"].as_array_mut().unwrap().push(json!({
-            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
-            "annotations": {"org.opencontainers.image.ref.name": format!("{}.sig", digest.replace(':', "-"))}
-        }));
-    }
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    use support::cosign::{add_blob, cosign_tag, payload, tagged_manifest};
+    let entries = (0..n)
+        .map(|i| {
+            let (payload_digest, payload_size) =
+                add_blob(layout, &payload(digest, json!({"n": i, "pad": "x".repeat(payload_bytes)})));
+            let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("not a signature {i}"));
+            let layer = json!({"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": payload_digest,
+                "size": payload_size, "annotations": {"dev.cosignproject.cosign/signature": b64}});
+            tagged_manifest(layout, &cosign_tag(digest, "sig"), json!([layer]))
+        })
+        .collect();
+    support::cosign::add_to_index(layout, entries);
 }
 
 #[test]

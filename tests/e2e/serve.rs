@@ -633,24 +633,13 @@ fn an_sbom_nested_100000_deep_is_denied_and_the_server_keeps_answering() {
     );
     let (sbom, sbom_size) = support::cosign::add_blob(&layout, deep.as_bytes());
     let (xml, xml_size) = support::cosign::add_blob(&layout, deep_xml.as_bytes());
-    let (config, config_size) = support::cosign::add_blob(&layout, b"{}");
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": config_size},
-        "layers": [
-            {"mediaType": "application/vnd.cyclonedx+json", "digest": sbom, "size": sbom_size},
-            {"mediaType": "application/vnd.cyclonedx+xml", "digest": xml, "size": xml_size}
-        ]
-    });
-    let (md, ms) = support::cosign::add_blob(&layout, &serde_json::to_vec(&manifest).unwrap());
-    let tag = format!("{}.sbom", digest.replace(':', "-"));
-    let mut index = support::cosign::index_of(&layout);
-    index["manifests"].as_array_mut().unwrap().push(json!({
-        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": ms,
-        "annotations": {"org.opencontainers.image.ref.name": tag}
-    }));
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let layers = json!([
+        {"mediaType": "application/vnd.cyclonedx+json", "digest": sbom, "size": sbom_size},
+        {"mediaType": "application/vnd.cyclonedx+xml", "digest": xml, "size": xml_size}
+    ]);
+    let tag = support::cosign::cosign_tag(&digest, "sbom");
+    let entry = support::cosign::tagged_manifest(&layout, &tag, layers);
+    support::cosign::add_to_index(&layout, vec![entry]);
     let registry = TestRegistry::start();
     registry.push(&layout, "v1", "app:v1");
     registry.push(&layout, &tag, &format!("app:{tag}"));

@@ -61,26 +61,44 @@ pub fn attach_with(layout: &Path, digest: &str, payload: &[u8], signature: &[u8]
         annotations[*k] = json!(v);
     }
     let (payload_digest, payload_size) = add_blob(layout, payload);
+    let layer = json!({
+        "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+        "digest": payload_digest,
+        "size": payload_size,
+        "annotations": annotations
+    });
+    let entry = tagged_manifest(layout, &cosign_tag(digest, "sig"), json!([layer]));
+    add_to_index(layout, vec![entry]);
+}
+
+/// cosign's tag for an attachment of `digest`: `sha256-<hex>.<kind>`.
+pub fn cosign_tag(digest: &str, kind: &str) -> String {
+    format!("{}.{kind}", digest.replace(':', "-"))
+}
+
+/// Writes an OCI manifest of `layers` (with an empty config) into the
+/// layout and returns its index entry, named `tag`.
+pub fn tagged_manifest(layout: &Path, tag: &str, layers: Value) -> Value {
     let (config_digest, config_size) = add_blob(layout, b"{}");
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
-        "layers": [{
-            "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
-            "digest": payload_digest,
-            "size": payload_size,
-            "annotations": annotations
-        }]
+        "layers": layers
     });
     let (md, ms) = add_blob(layout, &serde_json::to_vec(&manifest).unwrap());
-    let mut index = index_of(layout);
-    index["manifests"].as_array_mut().unwrap().push(json!({
+    json!({
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "digest": md,
         "size": ms,
-        "annotations": {"org.opencontainers.image.ref.name": format!("{}.sig", digest.replace(':', "-"))}
-    }));
+        "annotations": {"org.opencontainers.image.ref.name": tag}
+    })
+}
+
+/// Appends index entries to the layout's `index.json`, in one write.
+pub fn add_to_index(layout: &Path, entries: Vec<Value>) {
+    let mut index = index_of(layout);
+    index["manifests"].as_array_mut().unwrap().extend(entries);
     std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
 }
 
@@ -99,27 +117,14 @@ pub fn attest(layout: &Path, digest: &str, statement: &Value, sk: &p256::ecdsa::
         "signatures": [{"keyid": "", "sig": base64::Engine::encode(&b64, sig.to_der().as_bytes())}],
     });
     let (layer_digest, layer_size) = add_blob(layout, &serde_json::to_vec(&envelope).unwrap());
-    let (config_digest, config_size) = add_blob(layout, b"{}");
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
-        "layers": [{
-            "mediaType": "application/vnd.dsse.envelope.v1+json",
-            "digest": layer_digest,
-            "size": layer_size,
-            "annotations": {"predicateType": statement["predicateType"]}
-        }]
+    let layer = json!({
+        "mediaType": "application/vnd.dsse.envelope.v1+json",
+        "digest": layer_digest,
+        "size": layer_size,
+        "annotations": {"predicateType": statement["predicateType"]}
     });
-    let (md, ms) = add_blob(layout, &serde_json::to_vec(&manifest).unwrap());
-    let mut index = index_of(layout);
-    index["manifests"].as_array_mut().unwrap().push(json!({
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": md,
-        "size": ms,
-        "annotations": {"org.opencontainers.image.ref.name": format!("{}.att", digest.replace(':', "-"))}
-    }));
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    let entry = tagged_manifest(layout, &cosign_tag(digest, "att"), json!([layer]));
+    add_to_index(layout, vec![entry]);
 }
 
 /// SLSA provenance v1 about the image `digest`: built by `builder` from
