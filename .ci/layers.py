@@ -20,12 +20,13 @@ import sys
 from pathlib import Path
 
 # Lowest first: a module may use only modules listed before it. `nesting`
-# bounds what every parser descends into; `oci` uses `digest`; `blob`
+# bounds what every parser descends into; `tarstream` reads tar as Go's
+# archive/tar does, for archives and layers alike; `oci` uses `digest`; `blob`
 # (named files: directories, tar archives, the registry's blob cache) uses
 # neither; the scanner reads blobs; evidence carries the
 # scan; the registry serves its cache as a blob container; source reads
 # local and pulled inputs into evidence.
-ORDER = ["nesting", "digest", "oci", "blob", "scan", "evidence", "registry", "source"]
+ORDER = ["nesting", "tarstream", "digest", "oci", "blob", "scan", "evidence", "registry", "source"]
 
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 PATH_START = re.compile(r"(?<![\w$:])(crate|super(?:\s*::\s*super)*)\s*::\s*(\{|" + IDENT + ")")

@@ -43,6 +43,7 @@ pub mod serve;
 pub mod signature;
 pub mod slsa;
 pub mod source;
+pub mod tarstream;
 
 pub use engine::{ADMISSION_RULE, EVIDENCE_RULE, Engine, EngineError, EngineOptions};
 pub use plugin::{LoadError, PluginInfo};

@@ -47,50 +47,56 @@ impl TarContainer {
     pub fn open(path: &Path) -> Result<Self, ContainerError> {
         let io = |e: std::io::Error| ContainerError::Io { name: path.display().to_string(), source: e };
         let file = File::open(path).map_err(io)?;
-        let mut archive = tar::Archive::new(file.try_clone().map_err(io)?);
+        // Read as `docker load` and skopeo read it (Go's archive/tar).
+        let mut archive = crate::tarstream::Reader::new(std::io::BufReader::new(file.try_clone().map_err(io)?));
         let mut entries = HashMap::new();
-        let iter = archive
-            .entries_with_seek()
-            .map_err(|e| ContainerError::Malformed(format!("not a readable tar archive: {e}")))?;
-        for (i, entry) in iter.enumerate() {
-            let entry = entry.map_err(|e| ContainerError::Malformed(format!("tar entry #{i} is corrupt: {e}")))?;
-            if i >= MAX_ARCHIVE_ENTRIES {
+        let mut i = 0usize;
+        loop {
+            let entry = match archive.next_entry() {
+                Ok(Some(e)) => e,
+                Ok(None) => break,
+                Err(e) => return Err(ContainerError::Malformed(format!("tar entry #{i} is unreadable: {e}"))),
+            };
+            i += 1;
+            if i > MAX_ARCHIVE_ENTRIES {
                 return Err(ContainerError::Malformed(format!(
                     "more than {MAX_ARCHIVE_ENTRIES} entries in the archive"
                 )));
             }
-            let raw = entry.path_bytes();
-            if raw.len() > MAX_ARCHIVE_NAME {
+            if entry.name.len() > MAX_ARCHIVE_NAME {
                 return Err(ContainerError::Malformed(format!(
                     "tar entry #{i} has a name longer than {MAX_ARCHIVE_NAME} bytes"
                 )));
             }
-            let Some(name) = std::str::from_utf8(&raw).ok().and_then(clean_name) else {
+            let Some(name) = std::str::from_utf8(&entry.name).ok().and_then(clean_name) else {
                 continue;
             };
-            let kind = entry.header().entry_type();
-            let value = if kind.is_file() {
-                TarEntry::File { offset: entry.raw_file_position(), size: entry.size() }
-            } else if kind.is_hard_link() || kind.is_symlink() {
-                let Some(target) = entry.link_name_bytes() else {
-                    continue;
-                };
-                let target = String::from_utf8_lossy(&target).to_string();
-                // Hard links name a path from the archive root; relative
-                // symlinks are relative to the link's own directory.
-                let base = if kind.is_symlink() && !target.starts_with('/') {
-                    name.rsplit_once('/').map(|(d, _)| d)
-                } else {
-                    None
-                };
-                match resolve_within(base.unwrap_or(""), &target) {
-                    Some(t) => TarEntry::Link(t),
-                    None => continue, // points outside the archive: treated as absent
+            use crate::tarstream::Kind;
+            let value = match entry.kind {
+                Kind::Regular => TarEntry::File { offset: entry.offset, size: entry.size },
+                Kind::Hardlink | Kind::Symlink => {
+                    let target = String::from_utf8_lossy(&entry.linkname).to_string();
+                    // Hard links name a path from the archive root; relative
+                    // symlinks are relative to the link's own directory.
+                    let base = if entry.kind == Kind::Symlink && !target.starts_with('/') {
+                        name.rsplit_once('/').map(|(d, _)| d)
+                    } else {
+                        None
+                    };
+                    match resolve_within(base.unwrap_or(""), &target) {
+                        Some(t) => TarEntry::Link(t),
+                        None => continue, // points outside the archive: treated as absent
+                    }
                 }
-            } else {
-                continue;
+                _ => continue,
             };
-            entries.insert(name, value);
+            // A name listed twice: `docker load` extracts the archive (the
+            // later copy wins), skopeo reads the first copy: refused.
+            if entries.insert(name.clone(), value).is_some() {
+                return Err(ContainerError::Malformed(format!(
+                    "`{name}` appears twice in the archive: docker load would read one copy, skopeo the other"
+                )));
+            }
         }
         Ok(TarContainer { path: path.to_path_buf(), file: Mutex::new(file), entries })
     }
