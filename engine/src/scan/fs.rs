@@ -5,7 +5,7 @@
 
 use super::RawEntry;
 use super::{FileEntry, FileKind};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
@@ -46,18 +46,18 @@ struct PathStats {
 impl MergedFs {
     /// Applies `layers` (each a list of tar entries, paths relative to the
     /// root) in order, and returns the merged view with dive's efficiency.
-    pub fn build(layers: &[&[RawEntry]]) -> (MergedFs, Efficiency) {
+    pub fn build(layers: &[&[RawEntry]]) -> Result<(MergedFs, Efficiency), String> {
         let mut fs = MergedFs::default();
         let mut stats: HashMap<String, PathStats> = HashMap::new();
         let mut eff = Efficiency::default();
         for (index, entries) in layers.iter().enumerate() {
-            let layer_bytes: u64 = entries.iter().filter(|e| e.kind == FileKind::Regular).map(|e| e.size).sum();
+            let layer_bytes: u64 = entries.iter().map(RawEntry::stored_bytes).sum();
             eff.total_bytes += layer_bytes;
             if index > 0 {
                 eff.user_bytes += layer_bytes;
             }
             fs.account(entries, &mut stats);
-            fs.apply(index as u32, entries);
+            fs.apply(index as u32, entries).map_err(|e| format!("layer {index}: {e}"))?;
         }
         let (mut min_sum, mut cum_sum) = (0u64, 0u64);
         for (path, s) in &stats {
@@ -70,7 +70,7 @@ impl MergedFs {
         }
         eff.score = if cum_sum == 0 { 1.0 } else { min_sum as f64 / cum_sum as f64 };
         eff.inefficient.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-        (fs, eff)
+        Ok((fs, eff))
     }
 
     /// dive's per-layer accounting: every leaf of the layer's tree (a file, a
@@ -106,7 +106,7 @@ impl MergedFs {
                 };
                 (target, size)
             } else {
-                (format!("/{}", e.path), e.size)
+                (format!("/{}", e.path), e.stored_bytes())
             };
             let s = stats.entry(path).or_default();
             s.cumulative += size;
@@ -144,65 +144,137 @@ impl MergedFs {
         }
     }
 
-    fn apply(&mut self, layer: u32, entries: &[RawEntry]) {
-        // Whiteouts apply to lower layers only, so they go first.
-        for e in entries {
-            let base = e.path.rsplit('/').next().unwrap_or(&e.path);
-            let parent = parent_of(&e.path);
-            let abs_parent = if parent.is_empty() { String::new() } else { format!("/{parent}") };
-            if base == OPAQUE {
-                self.remove_children(&abs_parent);
-            } else if let Some(name) = base.strip_prefix(WHITEOUT) {
-                self.remove_tree(&format!("{abs_parent}/{name}"));
-            }
-        }
-        for e in entries {
-            let base = e.path.rsplit('/').next().unwrap_or(&e.path);
-            if base.starts_with(WHITEOUT) {
+    /// Where the runtime puts the parent directory `dir` (root-relative) of
+    /// an entry of `layer`: symlinks this layer wrote are followed (inside
+    /// the root, as containerd's `fs.RootPath` does); missing directories
+    /// are created (mode 0755, owned by root) and recorded in `written`.
+    ///
+    /// Refused, because the runtimes disagree: a path through a symlink or a
+    /// non-directory of a *lower* layer. containerd's overlayfs snapshotter
+    /// and Docker's overlay2 unpack each layer into its own directory, where
+    /// the lower symlink does not exist, so the entry lands under a new
+    /// directory that hides the symlink; umoci and the native snapshotter
+    /// write through the symlink into its target.
+    fn resolve_parent(&mut self, layer: u32, dir: &str, written: &mut BTreeSet<String>) -> Result<String, String> {
+        let mut todo: VecDeque<String> = dir.split('/').filter(|p| !p.is_empty()).map(str::to_string).collect();
+        let mut resolved = String::new();
+        let mut hops = 0;
+        let mut created = Vec::new();
+        while let Some(part) = todo.pop_front() {
+            if part == "." {
                 continue;
             }
-            let path = format!("/{}", e.path);
-            // Implicit parent directories (tars may omit them).
-            let mut p = parent_of(&e.path);
-            while !p.is_empty() {
-                let abs = format!("/{p}");
-                match self.map.get(&abs) {
-                    Some(d) if d.kind == FileKind::Directory => break,
-                    Some(_) => self.remove_tree(&abs), // a file replaced by a directory
-                    None => {}
+            if part == ".." {
+                resolved = parent_of(&resolved).to_string();
+                continue;
+            }
+            let candidate = format!("{resolved}/{part}");
+            match self.map.get(&candidate) {
+                Some(e) if e.kind == FileKind::Directory => resolved = candidate,
+                Some(e) if e.kind == FileKind::Symlink && e.layer == layer => {
+                    hops += 1;
+                    if hops > 40 {
+                        return Err(format!("`{dir}`: more than 40 symlinks on the way"));
+                    }
+                    let target = e.link_target.clone().unwrap_or_default();
+                    if target.starts_with('/') {
+                        resolved.clear();
+                    }
+                    for p in target.split('/').filter(|p| !p.is_empty()).rev() {
+                        todo.push_front(p.to_string());
+                    }
                 }
-                self.map.insert(
-                    abs.clone(),
-                    FileEntry {
-                        path: abs,
-                        kind: FileKind::Directory,
-                        mode: 0o755,
-                        uid: 0,
-                        gid: 0,
-                        size: 0,
-                        link_target: None,
-                        layer,
-                    },
-                );
-                p = parent_of(p);
+                Some(e) => {
+                    let what = if e.kind == FileKind::Symlink { "a symlink" } else { "not a directory" };
+                    return Err(format!(
+                        "an entry under `{dir}` goes through `{candidate}`, which is {what} from layer {}: \
+                         overlay-based runtimes would hide it under a new directory, others write through it or fail",
+                        e.layer
+                    ));
+                }
+                None => {
+                    self.map.insert(
+                        candidate.clone(),
+                        FileEntry {
+                            path: candidate.clone(),
+                            kind: FileKind::Directory,
+                            mode: 0o755,
+                            uid: 0,
+                            gid: 0,
+                            size: 0,
+                            link_target: None,
+                            layer,
+                        },
+                    );
+                    created.push(candidate.clone());
+                    resolved = candidate;
+                }
             }
-            if e.kind != FileKind::Directory && self.map.get(&path).is_some_and(|old| old.kind == FileKind::Directory) {
-                self.remove_children(&path);
+        }
+        written.extend(created);
+        Ok(resolved)
+    }
+
+    /// Applies one layer's entries in stream order, as containerd's applier
+    /// does: whiteouts where they stand, each path resolved through the
+    /// symlinks before it. Cases the runtimes unpack differently are refused
+    /// (see [`MergedFs::resolve_parent`]), as are a whiteout of a path this
+    /// layer already wrote (overlayfs fails, the naive applier deletes it) and
+    /// an opaque marker after entries of its directory.
+    fn apply(&mut self, layer: u32, entries: &[RawEntry]) -> Result<(), String> {
+        let mut written: BTreeSet<String> = BTreeSet::new();
+        for e in entries {
+            let (dir, base) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
+            let parent = self.resolve_parent(layer, dir, &mut written)?;
+            if base == OPAQUE {
+                let prefix = format!("{parent}/");
+                if let Some(p) = written.range(prefix.clone()..).next().filter(|p| p.starts_with(&prefix)) {
+                    return Err(format!(
+                        "opaque whiteout `{}` comes after `{p}` of the same layer: runtimes disagree on what it removes",
+                        e.path
+                    ));
+                }
+                self.remove_children(&parent);
+                continue;
             }
-            let mut size = e.size;
-            let mut link_target = e.link_target.clone();
-            if e.kind == FileKind::Hardlink {
-                // A hard link shares its target's content; names are root-relative.
-                let t =
-                    link_target.as_deref().unwrap_or("").trim_start_matches("./").trim_start_matches('/').to_string();
-                size = self.map.get(&format!("/{t}")).map(|x| x.size).unwrap_or(0);
-                link_target = Some(format!("/{t}"));
+            if let Some(name) = base.strip_prefix(WHITEOUT) {
+                let target = format!("{parent}/{name}");
+                let prefix = format!("{target}/");
+                if written.contains(&target)
+                    || written.range(prefix.clone()..).next().is_some_and(|p| p.starts_with(&prefix))
+                {
+                    return Err(format!(
+                        "whiteout `{}` deletes `{target}`, which the same layer wrote: overlayfs refuses it, other unpackers delete it",
+                        e.path
+                    ));
+                }
+                self.remove_tree(&target);
+                continue;
+            }
+            let path = format!("{parent}/{base}");
+            if !written.insert(path.clone()) {
+                return Err(format!("`{}` lands on `{path}`, which the same layer already wrote", e.path));
+            }
+            match self.map.get(&path) {
+                Some(old) if old.kind == FileKind::Directory && e.kind == FileKind::Directory => {}
+                Some(_) => self.remove_tree(&path),
+                None => {}
             }
             self.map.insert(
                 path.clone(),
-                FileEntry { path, kind: e.kind, mode: e.mode, uid: e.uid, gid: e.gid, size, link_target, layer },
+                FileEntry {
+                    path,
+                    kind: e.kind,
+                    mode: e.mode,
+                    uid: e.uid,
+                    gid: e.gid,
+                    size: e.size,
+                    link_target: e.link_target.clone(),
+                    layer,
+                },
             );
         }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -295,7 +367,16 @@ mod tests {
     use super::*;
 
     fn f(path: &str, size: u64) -> RawEntry {
-        RawEntry { path: path.into(), kind: FileKind::Regular, mode: 0o644, uid: 0, gid: 0, size, link_target: None }
+        RawEntry {
+            path: path.into(),
+            kind: FileKind::Regular,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size,
+            link_target: None,
+            hard_link_to: None,
+        }
     }
     fn d(path: &str) -> RawEntry {
         RawEntry {
@@ -306,6 +387,7 @@ mod tests {
             gid: 0,
             size: 0,
             link_target: None,
+            hard_link_to: None,
         }
     }
 
@@ -313,7 +395,7 @@ mod tests {
     fn whiteouts_and_opaque_dirs() {
         let l0 = vec![d("a"), f("a/foo", 10), f("a/bar", 5), d("b"), f("b/x", 1), f("keep", 2)];
         let l1 = vec![f("a/.wh.foo", 0), d("b"), f("b/.wh..wh..opq", 0), f("b/y", 3)];
-        let (fs, eff) = MergedFs::build(&[&l0, &l1]);
+        let (fs, eff) = MergedFs::build(&[&l0, &l1]).unwrap();
         assert!(fs.get("/a/foo").is_none());
         assert!(fs.get("/a/bar").is_some());
         assert!(fs.get("/b/x").is_none(), "opaque directory hides lower content");
@@ -327,13 +409,58 @@ mod tests {
     #[test]
     fn file_replaced_by_directory_and_back() {
         let l0 = vec![f("x", 1)];
-        let l1 = vec![f("x/y", 2)];
+        let l1 = vec![d("x"), f("x/y", 2)];
         let l2 = vec![f("x", 3)];
-        let (fs, _) = MergedFs::build(&[&l0, &l1]);
+        let (fs, _) = MergedFs::build(&[&l0, &l1]).unwrap();
         assert_eq!(fs.get("/x").unwrap().kind, FileKind::Directory);
-        let (fs, _) = MergedFs::build(&[&l0, &l1, &l2]);
+        let (fs, _) = MergedFs::build(&[&l0, &l1, &l2]).unwrap();
         assert_eq!(fs.get("/x").unwrap().kind, FileKind::Regular);
         assert!(fs.get("/x/y").is_none());
+    }
+
+    fn link(path: &str, target: &str) -> RawEntry {
+        RawEntry {
+            path: path.into(),
+            kind: FileKind::Symlink,
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link_target: Some(target.into()),
+            hard_link_to: None,
+        }
+    }
+
+    #[test]
+    fn entries_land_where_the_runtime_puts_them() {
+        // Within one layer every unpacker writes through the symlink.
+        let l0 = vec![d("usr"), d("usr/lib"), link("lib", "usr/lib"), f("lib/x", 1)];
+        let (fs, _) = MergedFs::build(&[&l0]).unwrap();
+        assert_eq!(fs.get("/usr/lib/x").unwrap().size, 1);
+        assert_eq!(fs.get("/lib").unwrap().kind, FileKind::Symlink);
+        // Absolute targets stay inside the root.
+        let l0 = vec![d("etc"), link("conf", "/etc"), f("conf/sudoers", 2)];
+        let (fs, _) = MergedFs::build(&[&l0]).unwrap();
+        assert_eq!(fs.get("/etc/sudoers").unwrap().size, 2);
+    }
+
+    #[test]
+    fn what_runtimes_unpack_differently_is_refused() {
+        let base = vec![d("usr"), d("usr/lib"), link("lib", "usr/lib"), f("file", 1)];
+        let err = |upper: Vec<RawEntry>| MergedFs::build(&[&base, &upper]).unwrap_err();
+        assert!(err(vec![f("lib/x", 1)]).contains("which is a symlink from layer 0"));
+        assert!(err(vec![f("file/x", 1)]).contains("not a directory"));
+        assert!(err(vec![f("usr/y", 1), f("usr/.wh.y", 0)]).contains("which the same layer wrote"));
+        assert!(err(vec![f("usr/lib/z", 1), f("usr/lib/.wh..wh..opq", 0)]).contains("comes after"));
+        let l0 = vec![d("a"), link("b", "a"), f("a/x", 1), f("b/x", 1)];
+        assert!(MergedFs::build(&[&l0]).unwrap_err().contains("already wrote"));
+        // Whiteout first, then the new file: both kinds of unpacker agree.
+        let (fs, _) = MergedFs::build(&[&base, &vec![f("usr/.wh.lib", 0), d("usr/lib"), f("usr/lib/n", 3)]]).unwrap();
+        assert_eq!(fs.get("/usr/lib/n").unwrap().size, 3);
+        // Replacing the symlink itself is unambiguous.
+        let (fs, _) = MergedFs::build(&[&base, &vec![d("lib"), f("lib/x", 4)]]).unwrap();
+        assert_eq!(fs.get("/lib").unwrap().kind, FileKind::Directory);
+        assert_eq!(fs.get("/lib/x").unwrap().size, 4);
     }
 
     #[test]
@@ -348,6 +475,7 @@ mod tests {
             gid: 0,
             size: 0,
             link_target: Some("usr/bin".into()),
+            hard_link_to: None,
         };
         let sh = RawEntry {
             path: "usr/bin/sh".into(),
@@ -357,9 +485,10 @@ mod tests {
             gid: 0,
             size: 0,
             link_target: Some("dash".into()),
+            hard_link_to: None,
         };
         let l0 = vec![usr, d("usr/bin"), f("usr/bin/dash", 5), sh, bin];
-        let (fs, _) = MergedFs::build(&[&l0]);
+        let (fs, _) = MergedFs::build(&[&l0]).unwrap();
         assert_eq!(fs.get("/bin/dash").unwrap().path, "/usr/bin/dash");
         assert_eq!(fs.get("/bin/sh").unwrap().kind, FileKind::Symlink, "the last component is not followed");
         assert_eq!(fs.get("/bin").unwrap().kind, FileKind::Symlink);
@@ -369,7 +498,7 @@ mod tests {
     #[test]
     fn glob_queries() {
         let l0 = vec![f("usr/bin/go", 1), f("usr/local/go/bin/go", 1), f("etc/passwd", 1)];
-        let (fs, _) = MergedFs::build(&[&l0]);
+        let (fs, _) = MergedFs::build(&[&l0]).unwrap();
         let names = |p: &str| fs.glob(p, 100).into_iter().map(|e| e.path).collect::<Vec<_>>();
         assert_eq!(names("/usr/bin/*"), ["/usr/bin/go"]);
         assert_eq!(names("**/go"), ["/usr/bin/go", "/usr/local/go", "/usr/local/go/bin/go"]);

@@ -11,7 +11,7 @@ use super::{FileKind, RawEntry, ScanLimits, secrets};
 use crate::digest::Digest;
 use sha2::{Digest as _, Sha256};
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
 
@@ -188,6 +188,43 @@ fn symlink_escapes(link_path: &str, target: &str) -> bool {
     false
 }
 
+/// A hard link is another name for a file this layer already wrote: the
+/// same inode, so the same type, mode, owner, size and content — and the
+/// same evidence (an ELF analysis, a secret) under the new name, which
+/// survives if a later layer whites out the first name. A link to anything
+/// else is refused: containerd's overlay applier resolves link targets in
+/// the layer being unpacked only, other unpackers in the whole root, and
+/// Linux cannot link directories.
+fn link(out: &mut LayerContents, seen: &HashMap<String, usize>, path: &str, target: &str) -> Result<RawEntry, String> {
+    let Some(&i) = seen.get(target).filter(|&&i| i < out.entries.len()) else {
+        return Err(format!(
+            "hard link `{path}` -> `{target}`: the target is not an earlier entry of this layer (runtimes disagree on such links)"
+        ));
+    };
+    let original = out.entries[i].clone();
+    if original.kind == FileKind::Directory {
+        return Err(format!("hard link `{path}` -> `{target}`: a hard link to a directory cannot be unpacked"));
+    }
+    if let Some(b) = out.binaries.iter().find(|(p, _)| p == target).map(|(_, b)| b.clone()) {
+        out.binaries.push((path.to_string(), b));
+    }
+    if let Some(k) = out.kept.iter().find(|(p, _)| p == target).map(|(_, k)| k.clone()) {
+        out.kept.push((path.to_string(), k));
+    }
+    let hits: Vec<secrets::Hit> = out
+        .secrets
+        .iter()
+        .filter(|h| h.path == target)
+        .map(|h| secrets::Hit {
+            path: path.to_string(),
+            kind: h.kind,
+            detail: format!("{} (hard link to /{target})", h.detail),
+        })
+        .collect();
+    out.secrets.extend(hits);
+    Ok(RawEntry { path: path.to_string(), hard_link_to: Some(target.to_string()), ..original })
+}
+
 fn is_package_db(path: &str) -> bool {
     path == "var/lib/dpkg/status"
         || path.starts_with("var/lib/dpkg/status.d/")
@@ -226,51 +263,51 @@ pub fn scan(
         limits: limits.clone(),
         image_budget: limits.max_image_bytes.saturating_sub(image_used),
     };
-    let mut archive = tar::Archive::new(limited);
+    let mut archive = crate::tarstream::Reader::new(limited);
     let mut out = LayerContents::default();
-    let mut seen = HashSet::new();
+    // Paths of this layer so far, and where their entry is: hard links
+    // resolve against them.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let describe = |e: io::Error| -> String {
         match e.get_ref().and_then(|i| i.downcast_ref::<LimitExceeded>()) {
             Some(l) => l.0.clone(),
             None => format!("corrupt or truncated data: {e}"),
         }
     };
-    let entries = archive.entries().map_err(&describe)?;
+    let describe_tar = |e: crate::tarstream::Error| -> String {
+        match e {
+            crate::tarstream::Error::Io(e) => describe(e),
+            other => other.to_string(),
+        }
+    };
     let mut sniff = vec![0u8; limits.sniff_bytes];
-    for entry in entries {
-        let mut entry = entry.map_err(&describe)?;
+    while let Some(header) = archive.next_entry().map_err(describe_tar)? {
         if out.entries.len() >= limits.max_entries {
             return Err(format!("more than {} entries (limit max-entries)", limits.max_entries));
         }
-        let path = clean_path(&entry.path_bytes(), limits)?;
+        let path = clean_path(&header.name, limits)?;
         if path.is_empty() {
             continue; // the root directory itself
         }
-        if !seen.insert(path.clone()) {
+        if seen.insert(path.clone(), out.entries.len()).is_some() {
             return Err(format!(
                 "entry `{path}` appears twice in the layer (a later copy would hide the first from some tools)"
             ));
         }
-        let header = entry.header();
-        let ty = header.entry_type();
-        let kind = match ty {
-            tar::EntryType::Regular | tar::EntryType::Continuous => FileKind::Regular,
-            tar::EntryType::Directory => FileKind::Directory,
-            tar::EntryType::Symlink => FileKind::Symlink,
-            tar::EntryType::Link => FileKind::Hardlink,
-            tar::EntryType::Char => FileKind::CharDevice,
-            tar::EntryType::Block => FileKind::BlockDevice,
-            tar::EntryType::Fifo => FileKind::Fifo,
-            _ => FileKind::Other,
+        use crate::tarstream::Kind as K;
+        let kind = match header.kind {
+            K::Regular => FileKind::Regular,
+            K::Directory => FileKind::Directory,
+            K::Symlink => FileKind::Symlink,
+            K::Hardlink => FileKind::Hardlink,
+            K::CharDevice => FileKind::CharDevice,
+            K::BlockDevice => FileKind::BlockDevice,
+            K::Fifo => FileKind::Fifo,
         };
-        let mode = header.mode().unwrap_or(0) & 0o7777;
-        let uid = header.uid().unwrap_or(0) as u32;
-        let gid = header.gid().unwrap_or(0) as u32;
-        let size = if kind == FileKind::Regular { entry.size() } else { 0 };
+        let (mode, uid, gid) = (header.mode, header.uid, header.gid);
+        let size = header.size;
         let link_target = match kind {
-            FileKind::Symlink | FileKind::Hardlink => {
-                entry.link_name_bytes().map(|b| String::from_utf8_lossy(&b).into_owned())
-            }
+            FileKind::Symlink | FileKind::Hardlink => Some(String::from_utf8_lossy(&header.linkname).into_owned()),
             _ => None,
         };
         if kind == FileKind::Symlink
@@ -279,11 +316,14 @@ pub fn scan(
         {
             return Err(format!("symlink `{path}` -> `{t}` points outside the image root"));
         }
-        if kind == FileKind::Hardlink
-            && let Some(t) = &link_target
-        {
-            clean_path(t.as_bytes(), limits).map_err(|e| format!("hard link `{path}`: {e}"))?;
+        if kind == FileKind::Hardlink {
+            let target = clean_path(&header.linkname, limits).map_err(|e| format!("hard link `{path}`: {e}"))?;
+            let entry = link(&mut out, &seen, &path, &target)?;
+            out.secrets.extend(secrets::by_path(&path, entry.kind));
+            out.entries.push(entry);
+            continue;
         }
+        let mut entry = archive.content();
         let secret = if kind == FileKind::Regular && size > 0 {
             // Sniff the first bytes; keep ELF files and package databases whole.
             let want = (size as usize).min(sniff.len());
@@ -315,7 +355,7 @@ pub fn scan(
             secrets::by_path(&path, kind)
         };
         out.secrets.extend(secret);
-        out.entries.push(RawEntry { path, kind, mode, uid, gid, size, link_target });
+        out.entries.push(RawEntry { path, kind, mode, uid, gid, size, link_target, hard_link_to: None });
     }
     // Read what follows the last entry (end-of-archive blocks, padding) so the
     // diffID covers the whole tar, then what follows the compressed stream.

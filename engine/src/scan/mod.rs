@@ -55,6 +55,17 @@ pub struct RawEntry {
     pub gid: u32,
     pub size: u64,
     pub link_target: Option<String>,
+    /// A hard link: another name for this earlier entry of the layer, whose
+    /// attributes it carries. Its bytes are not stored twice, so layer sizes
+    /// and dive's figures count it as 0.
+    pub hard_link_to: Option<String>,
+}
+
+impl RawEntry {
+    /// Bytes this entry adds to the layer tar.
+    pub fn stored_bytes(&self) -> u64 {
+        if self.kind == FileKind::Regular && self.hard_link_to.is_none() { self.size } else { 0 }
+    }
 }
 
 /// Resource limits of a scan. Crossing one denies the subject with a reason.
@@ -239,7 +250,7 @@ pub fn scan_image(
         .collect();
     let contents: Vec<layer::LayerContents> = results.into_iter().collect::<Result<_, _>>()?;
     let entry_lists: Vec<&[RawEntry]> = contents.iter().map(|c| c.entries.as_slice()).collect();
-    let (files, efficiency) = fs::MergedFs::build(&entry_lists);
+    let (files, efficiency) = fs::MergedFs::build(&entry_lists)?;
     let mut stats = Vec::new();
     let mut secrets = Vec::new();
     let mut kept: Vec<(u32, String, Vec<u8>)> = Vec::new();
@@ -255,7 +266,7 @@ pub fn scan_image(
             index: i as u32,
             compressed_bytes: c.compressed_bytes,
             uncompressed_bytes: c.uncompressed_bytes,
-            file_bytes: c.entries.iter().filter(|e| e.kind == FileKind::Regular).map(|e| e.size).sum(),
+            file_bytes: c.entries.iter().map(RawEntry::stored_bytes).sum(),
             entries: c.entries.len() as u32,
             whiteouts: c
                 .entries

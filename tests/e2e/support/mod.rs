@@ -4,6 +4,7 @@
 
 pub mod built;
 pub mod cosign;
+pub mod craft;
 pub mod registry;
 
 use std::path::{Path, PathBuf};
