@@ -9,6 +9,8 @@
 //! a message that says which field was wrong. Tested against the image-spec's
 //! own vectors (`tests/tests/oci_vectors.rs`).
 
+pub mod dialect;
+
 use crate::digest::Digest;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -281,8 +283,9 @@ pub struct LayoutHeader {
 pub const MAX_MANIFEST_BYTES: u64 = 4 << 20;
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
-fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, DocError> {
+fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8], shape: &'static dialect::Shape) -> Result<T, DocError> {
     crate::nesting::json(bytes, crate::nesting::DOCUMENT).map_err(|e| DocError::at("", e.to_string()))?;
+    dialect::check(bytes, shape).map_err(|(path, message)| DocError::at(path, message))?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -298,13 +301,13 @@ fn validate_annotations(_path: &str, _a: &Option<BTreeMap<String, String>>) -> R
 }
 
 pub fn parse_descriptor(bytes: &[u8]) -> Result<Descriptor, DocError> {
-    let d: Descriptor = parse_json(bytes)?;
+    let d: Descriptor = parse_json(bytes, &dialect::DESCRIPTOR)?;
     d.validate("")?;
     Ok(d)
 }
 
 pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, DocError> {
-    let m: Manifest = parse_json(bytes)?;
+    let m: Manifest = parse_json(bytes, &dialect::MANIFEST)?;
     if m.schema_version != 2 {
         return Err(DocError::at("schemaVersion", format!("{} is not supported (must be 2)", m.schema_version)));
     }
@@ -329,7 +332,7 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, DocError> {
 }
 
 pub fn parse_index(bytes: &[u8]) -> Result<Index, DocError> {
-    let idx: Index = parse_json(bytes)?;
+    let idx: Index = parse_json(bytes, &dialect::INDEX)?;
     if idx.schema_version != 2 {
         return Err(DocError::at("schemaVersion", format!("{} is not supported (must be 2)", idx.schema_version)));
     }
@@ -349,7 +352,7 @@ pub fn parse_index(bytes: &[u8]) -> Result<Index, DocError> {
 }
 
 pub fn parse_config(bytes: &[u8]) -> Result<ImageConfig, DocError> {
-    let c: ImageConfig = parse_json(bytes)?;
+    let c: ImageConfig = parse_json(bytes, &dialect::CONFIG)?;
     if let Some(ts) = &c.created {
         check_timestamp("created", ts)?;
     }
@@ -372,7 +375,7 @@ pub fn parse_config(bytes: &[u8]) -> Result<ImageConfig, DocError> {
 }
 
 pub fn parse_layout_header(bytes: &[u8]) -> Result<LayoutHeader, DocError> {
-    let h: LayoutHeader = parse_json(bytes)?;
+    let h: LayoutHeader = parse_json(bytes, &dialect::LAYOUT_HEADER)?;
     if h.image_layout_version != "1.0.0" {
         return Err(DocError::at(
             "imageLayoutVersion",

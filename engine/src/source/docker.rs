@@ -30,6 +30,11 @@ pub(super) fn read(path: &Path, c: &dyn Container, opts: &OpenOptions) -> Result
         .read("manifest.json", oci::MAX_MANIFEST_BYTES)
         .map_err(|e| err(e.to_string()))?
         .ok_or_else(|| err("no manifest.json: not a `docker save` archive".into()))?;
+    crate::nesting::json(&bytes, crate::nesting::DOCUMENT).map_err(|e| err(format!("manifest.json: {e}")))?;
+    // `docker load` reads it with Go's encoding/json: no key it would read
+    // differently (case variants, duplicates).
+    oci::dialect::check(&bytes, &oci::dialect::DOCKER_ARCHIVE)
+        .map_err(|(at, m)| err(format!("manifest.json: {at}: {m}")))?;
     let de = &mut serde_json::Deserializer::from_slice(&bytes);
     let entries: Option<Vec<Entry>> = serde_path_to_error::deserialize(de)
         .map_err(|e| err(format!("manifest.json: {} at `{}`", e.inner(), e.path())))?;
