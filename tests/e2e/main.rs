@@ -10,6 +10,7 @@
 
 mod support;
 
+mod differential;
 mod formats;
 mod hostile;
 mod images;

@@ -204,6 +204,7 @@ impl MergedFs {
                             size: 0,
                             link_target: None,
                             layer,
+                            content: None,
                         },
                     );
                     created.push(candidate.clone());
@@ -271,6 +272,7 @@ impl MergedFs {
                     size: e.size,
                     link_target: e.link_target.clone(),
                     layer,
+                    content: e.content,
                 },
             );
         }
@@ -376,6 +378,7 @@ mod tests {
             size,
             link_target: None,
             hard_link_to: None,
+            content: None,
         }
     }
     fn d(path: &str) -> RawEntry {
@@ -388,6 +391,7 @@ mod tests {
             size: 0,
             link_target: None,
             hard_link_to: None,
+            content: None,
         }
     }
 
@@ -428,6 +432,7 @@ mod tests {
             size: 0,
             link_target: Some(target.into()),
             hard_link_to: None,
+            content: None,
         }
     }
 
@@ -476,6 +481,7 @@ mod tests {
             size: 0,
             link_target: Some("usr/bin".into()),
             hard_link_to: None,
+            content: None,
         };
         let sh = RawEntry {
             path: "usr/bin/sh".into(),
@@ -486,6 +492,7 @@ mod tests {
             size: 0,
             link_target: Some("dash".into()),
             hard_link_to: None,
+            content: None,
         };
         let l0 = vec![usr, d("usr/bin"), f("usr/bin/dash", 5), sh, bin];
         let (fs, _) = MergedFs::build(&[&l0]).unwrap();

@@ -26,6 +26,8 @@ pub struct FileEntry {
     pub size: u64,
     pub link_target: Option<String>,
     pub layer: u32,
+    /// SHA-256 of a regular file's content, when the scan hashed contents.
+    pub content: Option<[u8; 32]>,
 }
 
 /// The merged filesystem of an image, as plugins query it. Implemented by the

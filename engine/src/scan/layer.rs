@@ -324,6 +324,7 @@ pub fn scan(
             continue;
         }
         let mut entry = archive.content();
+        let mut content = (limits.hash_contents && kind == FileKind::Regular).then(Sha256::new);
         let secret = if kind == FileKind::Regular && size > 0 {
             // Sniff the first bytes; keep ELF files and package databases whole.
             let want = (size as usize).min(sniff.len());
@@ -335,6 +336,9 @@ pub fn scan(
                 let mut whole = Vec::with_capacity((size as usize).min(16 << 20));
                 whole.extend_from_slice(head);
                 (&mut entry).take(size - want as u64).read_to_end(&mut whole).map_err(&describe)?;
+                if let Some(h) = &mut content {
+                    h.update(&whole);
+                }
                 if elf {
                     out.binaries.push((path.clone(), super::elf::analyse(&whole)));
                 } else {
@@ -347,15 +351,28 @@ pub fn scan(
                     ..Default::default()
                 };
                 out.binaries.push((path.clone(), info));
+                if let Some(h) = &mut content {
+                    h.update(head);
+                }
                 secrets::by_path(&path, kind)
             } else {
+                if let Some(h) = &mut content {
+                    h.update(head);
+                }
                 secrets::sniff(&path, head, size)
             }
         } else {
             secrets::by_path(&path, kind)
         };
         out.secrets.extend(secret);
-        out.entries.push(RawEntry { path, kind, mode, uid, gid, size, link_target, hard_link_to: None });
+        let content = match content {
+            Some(mut h) => {
+                io::copy(&mut entry, &mut h).map_err(&describe)?;
+                Some(h.finalize().into())
+            }
+            None => None,
+        };
+        out.entries.push(RawEntry { path, kind, mode, uid, gid, size, link_target, hard_link_to: None, content });
     }
     // Read what follows the last entry (end-of-archive blocks, padding) so the
     // diffID covers the whole tar, then what follows the compressed stream.

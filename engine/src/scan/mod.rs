@@ -59,6 +59,8 @@ pub struct RawEntry {
     /// attributes it carries. Its bytes are not stored twice, so layer sizes
     /// and dive's figures count it as 0.
     pub hard_link_to: Option<String>,
+    /// SHA-256 of a regular file's content, when the scan hashes contents.
+    pub content: Option<[u8; 32]>,
 }
 
 impl RawEntry {
@@ -88,6 +90,9 @@ pub struct ScanLimits {
     pub sniff_bytes: usize,
     /// ELF files (and package databases) up to this size are kept whole for analysis.
     pub max_binary_bytes: u64,
+    /// Also hash every regular file (SHA-256, one more pass over the layer
+    /// bytes) into the merged view: for comparing it with an extraction.
+    pub hash_contents: bool,
 }
 
 impl Default for ScanLimits {
@@ -102,6 +107,7 @@ impl Default for ScanLimits {
             max_path_depth: 256,
             sniff_bytes: 64 << 10,
             max_binary_bytes: 512 << 20,
+            hash_contents: false,
         }
     }
 }
@@ -205,6 +211,14 @@ pub struct LayerRef {
     pub name: String,
     pub blob_digest: Option<Digest>,
     pub diff_id: Option<Digest>,
+}
+
+/// The entries of one layer blob (compressed or not) as the scanner reads
+/// them, in stream order: for comparing with other readers, and for tools
+/// that list a layer. Nothing is checked against a digest.
+pub fn list_layer(reader: Box<dyn std::io::Read + Send>, limits: &ScanLimits) -> Result<Vec<RawEntry>, String> {
+    let src = layer::LayerSource { blob_digest: None, diff_id: None };
+    layer::scan(reader, &src, limits, 0, None).map(|c| c.entries)
 }
 
 /// Scans the layers of one image. The error names the layer and the reason.

@@ -1,0 +1,3 @@
+module portcullis.test/goreader
+
+go 1.19
