@@ -54,6 +54,14 @@ fn image(e: &ImageEvidence) -> wit::Image {
             os: c.os.clone(),
             architecture: c.architecture.clone(),
             variant: c.variant.clone(),
+            run_as: {
+                let spec = rc.user.as_deref().unwrap_or("");
+                let r = match &e.scan {
+                    Some(scan) => scan.run_as(spec),
+                    None => crate::scan::user::resolve(spec, None, None),
+                };
+                wit::RunAs { uid: r.uid, gid: r.gid, problem: r.problem }
+            },
             user: rc.user,
             env: rc.env.unwrap_or_default(),
             entrypoint: rc.entrypoint,

@@ -54,7 +54,7 @@ pub enum LoadError {
     PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
-    #[error("plugin `{name}` does not fit the portcullis:policy@0.3.0 contract: {reason}")]
+    #[error("plugin `{name}` does not fit the portcullis:policy@0.4.0 contract: {reason}")]
     Contract { name: String, reason: String },
     #[error("plugin `{name}` failed while describing itself: {reason}")]
     Metadata { name: String, reason: String },

@@ -226,7 +226,9 @@ fn link(out: &mut LayerContents, seen: &HashMap<String, usize>, path: &str, targ
 }
 
 fn is_package_db(path: &str) -> bool {
-    path == "var/lib/dpkg/status"
+    path == "etc/passwd"
+        || path == "etc/group"
+        || path == "var/lib/dpkg/status"
         || path.starts_with("var/lib/dpkg/status.d/")
         || path == "lib/apk/db/installed"
         || path == "etc/os-release"

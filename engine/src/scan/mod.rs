@@ -17,6 +17,7 @@ mod index;
 mod layer;
 pub mod packages;
 pub mod secrets;
+pub mod user;
 
 pub use index::{FileEntry, FileIndex, FileKind};
 
@@ -164,6 +165,9 @@ pub struct ImageScan {
     pub world_writable: Vec<FileEntry>,
     /// Bytes of files overwritten or deleted by a later layer.
     pub superseded_bytes: u64,
+    /// `/etc/passwd` and `/etc/group` of the merged view, to resolve `User`.
+    pub passwd: Option<String>,
+    pub group: Option<String>,
 }
 
 /// An ELF file of the merged filesystem.
@@ -175,6 +179,11 @@ pub struct Binary {
 }
 
 impl ImageScan {
+    /// The user `spec` (the config's `User`) runs as in this image.
+    pub fn run_as(&self, spec: &str) -> user::RunAs {
+        user::resolve(spec, self.passwd.as_deref(), self.group.as_deref())
+    }
+
     /// The binary at `path`, following symlinks and hard links inside the image.
     pub fn binary(&self, path: &str) -> Option<&Binary> {
         let mut path = path.to_string();
@@ -337,5 +346,7 @@ pub fn scan_image(
         os_id,
         world_writable,
         superseded_bytes,
+        passwd: text("/etc/passwd"),
+        group: text("/etc/group"),
     })
 }

@@ -92,16 +92,58 @@ fn is_attestation(e: &portcullis_sdk::IndexEntry) -> bool {
         || e.platform.as_ref().is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
 }
 
-fn short(p: &portcullis_sdk::Platform) -> String {
-    match &p.variant {
-        Some(v) if !v.is_empty() => format!("{}/{}/{v}", p.os, p.architecture),
-        _ => format!("{}/{}", p.os, p.architecture),
-    }
+/// A platform as containerd's `platforms.Normalize` sees it: lower case,
+/// `x86_64` is `amd64`, `aarch64` is `arm64`, the default variant implied
+/// (`arm64` = `arm64/v8`, shown without it; `arm` = `arm/v7`; `amd64/v1` =
+/// `amd64`). Which image a node pulls is decided on this form, so the rules
+/// compare this form: `linux/arm64` and `linux/arm64/v8` are one platform.
+fn normalise(os: &str, arch: &str, variant: Option<&str>) -> String {
+    let os = match os.to_ascii_lowercase().as_str() {
+        "macos" => "darwin".to_string(),
+        o => o.to_string(),
+    };
+    let variant = variant.unwrap_or("").to_ascii_lowercase();
+    let (arch, variant) = match arch.to_ascii_lowercase().as_str() {
+        "i386" | "386" => ("386".to_string(), String::new()),
+        "x86_64" | "x86-64" | "amd64" => ("amd64".to_string(), if variant == "v1" { String::new() } else { variant }),
+        "aarch64" | "arm64" => (
+            "arm64".to_string(),
+            match variant.as_str() {
+                "8" | "v8" | "v8.0" => String::new(),
+                "9" | "9.0" | "v9.0" => "v9".to_string(),
+                _ => variant,
+            },
+        ),
+        "armhf" => ("arm".to_string(), "v7".to_string()),
+        "armel" => ("arm".to_string(), "v6".to_string()),
+        "arm" => (
+            "arm".to_string(),
+            match variant.as_str() {
+                "" | "7" => "v7".to_string(),
+                "5" | "6" | "8" => format!("v{variant}"),
+                _ => variant,
+            },
+        ),
+        a => (a.to_string(), variant),
+    };
+    if variant.is_empty() { format!("{os}/{arch}") } else { format!("{os}/{arch}/{variant}") }
 }
 
-/// `linux/arm64` is covered by `linux/arm64/v8`; a required variant must match.
+fn short(p: &portcullis_sdk::Platform) -> String {
+    normalise(&p.os, &p.architecture, p.variant.as_deref())
+}
+
+/// A required `os/arch[/variant]`, normalised.
+fn required_form(want: &str) -> String {
+    let mut parts = want.splitn(3, '/');
+    let (os, arch, variant) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next());
+    normalise(os, arch, variant)
+}
+
+/// Both sides normalised: `linux/arm64` is covered by `linux/arm64/v8`,
+/// `linux/arm` (v7) is not covered by `linux/arm/v6`.
 fn covers(have: &str, want: &str) -> bool {
-    have == want || (want.matches('/').count() == 1 && have.starts_with(&format!("{want}/")))
+    have == required_form(want)
 }
 
 fn on_index(rule: &RuleConfig, index: &Index) -> Finding {
@@ -177,9 +219,18 @@ fn on_image(rule: &RuleConfig, image: &Image) -> Finding {
             let mut problems = Vec::new();
             if in_index
                 && let Some(p) = &image.subject.platform
-                && (p.os != cfg.os || p.architecture != cfg.architecture)
+                && {
+                    // Variants compared when the config states one.
+                    let entry = short(p);
+                    let config = normalise(&cfg.os, &cfg.architecture, cfg.variant.as_deref().or(p.variant.as_deref()));
+                    entry != config
+                }
             {
-                problems.push(format!("index entry says {}, config says {}/{}", short(p), cfg.os, cfg.architecture));
+                problems.push(format!(
+                    "index entry says {}, config says {}",
+                    short(p),
+                    normalise(&cfg.os, &cfg.architecture, cfg.variant.as_deref())
+                ));
             }
             let Some((prog, file)) = program(image) else {
                 return Finding::skip(id, "no entrypoint program found in the image");
@@ -189,7 +240,9 @@ fn on_image(rule: &RuleConfig, image: &Image) -> Finding {
                 Ok(None) => return Finding::skip(id, format!("entrypoint {prog} is not an ELF file")),
                 Err(why) => return Finding::skip(id, format!("not checked: {why}")),
             };
-            if elf.goarch != cfg.architecture {
+            if normalise("linux", &elf.goarch, None).split('/').nth(1)
+                != normalise("linux", &cfg.architecture, None).split('/').nth(1)
+            {
                 problems.push(format!(
                     "entrypoint {prog} ({}) is an ELF for {} ({}), the image is {}",
                     elf.path, elf.goarch, elf.machine_name, cfg.architecture
@@ -205,5 +258,22 @@ fn on_image(rule: &RuleConfig, image: &Image) -> Finding {
             }
         }
         other => Finding::error(other, format!("go-index does not implement rule {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_as_containerd_normalises_them() {
+        assert_eq!(normalise("linux", "arm64", Some("v8")), "linux/arm64");
+        assert_eq!(normalise("Linux", "aarch64", None), "linux/arm64");
+        assert_eq!(normalise("linux", "x86_64", Some("v1")), "linux/amd64");
+        assert_eq!(normalise("linux", "arm", None), "linux/arm/v7");
+        assert_eq!(normalise("linux", "armel", None), "linux/arm/v6");
+        assert!(covers("linux/arm64", "linux/arm64/v8"));
+        assert!(covers(&normalise("linux", "arm64", Some("v8")), "linux/arm64"));
+        assert!(!covers(&normalise("linux", "arm", Some("v6")), "linux/arm"), "arm means arm/v7");
     }
 }

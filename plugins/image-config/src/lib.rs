@@ -190,6 +190,17 @@ fn check_user(config: &ImageConfig, p: &Params) -> Finding {
     if name.is_empty() || forbidden.iter().any(|f| f == name) {
         return Finding::fail(USER, format!("User '{user}' is root")).at_pointer("/config/User");
     }
+    if let Some(problem) = &config.run_as.problem {
+        return Finding::fail(USER, format!("User '{user}': {problem}")).at_pointer("/config/User");
+    }
+    if config.run_as.uid == Some(0) {
+        let how = if name.bytes().all(|b| b.is_ascii_digit() || b == b'+' || b == b'-') {
+            "the runtime reads the number as 0"
+        } else {
+            "the image's own /etc/passwd gives that name UID 0"
+        };
+        return Finding::fail(USER, format!("User '{user}' runs as UID 0, root: {how}")).at_pointer("/config/User");
+    }
     let numeric = name.bytes().all(|b| b.is_ascii_digit());
     if numeric {
         Finding::pass(USER, format!("User '{user}' (numeric)"))
@@ -384,7 +395,7 @@ fn check_source_labels(image: &Image, p: &Params) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use portcullis_sdk::{Healthcheck, ImageConfig, Outcome, Subject};
+    use portcullis_sdk::{Healthcheck, ImageConfig, Outcome, RunAs, Subject};
 
     fn config() -> ImageConfig {
         ImageConfig {
@@ -392,6 +403,7 @@ mod tests {
             architecture: "amd64".into(),
             variant: None,
             user: None,
+            run_as: RunAs { uid: Some(0), gid: Some(0), problem: None },
             env: vec!["PATH=/usr/bin:/bin".into()],
             entrypoint: None,
             cmd: None,
@@ -441,15 +453,25 @@ mod tests {
         let p = Params::of(&rc);
         let mut c = config();
         assert_eq!(outcome(&check_user(&c, &p)), Outcome::Fail);
-        for (u, want) in [
-            ("0", Outcome::Fail),
-            ("root:root", Outcome::Fail),
-            (":1000", Outcome::Fail),
-            ("65532:65532", Outcome::Pass),
-            ("nonroot", Outcome::Pass),
-            ("1000:0", Outcome::Pass),
+        // `run_as` is what the host resolved (engine/src/scan/user.rs).
+        let uid = |n: u32| RunAs { uid: Some(n), gid: Some(n), problem: None };
+        let unknown = RunAs { uid: None, gid: None, problem: None };
+        let missing = RunAs { uid: None, gid: None, problem: Some("not in /etc/passwd".into()) };
+        for (u, run_as, want) in [
+            ("0", uid(0), Outcome::Fail),
+            ("root:root", uid(0), Outcome::Fail),
+            (":1000", uid(0), Outcome::Fail),
+            ("00", uid(0), Outcome::Fail),
+            ("+0", uid(0), Outcome::Fail),
+            ("app", uid(0), Outcome::Fail),
+            ("ghost", missing, Outcome::Fail),
+            ("65532:65532", uid(65532), Outcome::Pass),
+            ("nonroot", uid(65532), Outcome::Pass),
+            ("nonroot", unknown, Outcome::Pass),
+            ("1000:0", uid(1000), Outcome::Pass),
         ] {
             c.user = Some(u.into());
+            c.run_as = run_as;
             assert_eq!(outcome(&check_user(&c, &p)), want, "{u}");
         }
         let strict =
