@@ -9,7 +9,7 @@
 
 use super::{FileKind, RawEntry, ScanLimits, secrets};
 use crate::digest::Digest;
-use sha2::{Digest as _, Sha256};
+use sha2::{Digest as _, Sha256, Sha512};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
@@ -28,11 +28,41 @@ pub struct LayerContents {
     pub uncompressed_bytes: u64,
 }
 
+/// The digest algorithms the OCI spec registers; a blob named by any other
+/// cannot be verified and is refused.
+enum Hasher {
+    Sha256(Sha256),
+    Sha512(Box<Sha512>),
+}
+
+impl Hasher {
+    fn for_digest(d: Option<&Digest>, what: &str) -> Result<Hasher, String> {
+        match d.map(Digest::algorithm) {
+            None | Some("sha256") => Ok(Hasher::Sha256(Sha256::new())),
+            Some("sha512") => Ok(Hasher::Sha512(Box::default())),
+            Some(other) => Err(format!("the {what} uses digest algorithm `{other}`, which cannot be verified")),
+        }
+    }
+    fn update(&mut self, b: &[u8]) {
+        match self {
+            Hasher::Sha256(h) => h.update(b),
+            Hasher::Sha512(h) => h.update(b),
+        }
+    }
+    fn digest(&mut self) -> Digest {
+        let (alg, hex) = match self {
+            Hasher::Sha256(h) => ("sha256", hex::encode(h.finalize_reset())),
+            Hasher::Sha512(h) => ("sha512", hex::encode(h.finalize_reset())),
+        };
+        Digest::parse(&format!("{alg}:{hex}")).expect("a digest of a registered algorithm")
+    }
+}
+
 /// Reads and hashes; the hasher and counter are shared so they can be read
 /// after the reader has been moved into a decoder.
 struct Hashing<'p, R> {
     inner: R,
-    hasher: Rc<RefCell<Sha256>>,
+    hasher: Rc<RefCell<Hasher>>,
     count: Rc<Cell<u64>>,
     progress: Option<&'p super::ProgressSink>,
 }
@@ -132,6 +162,8 @@ pub struct LayerSource<'a> {
     pub blob_digest: Option<&'a Digest>,
     /// The config's diffID: the digest of the uncompressed tar.
     pub diff_id: Option<&'a Digest>,
+    /// The descriptor's size of the blob, when known.
+    pub size: Option<u64>,
 }
 
 fn clean_path(raw: &[u8], limits: &ScanLimits) -> Result<String, String> {
@@ -244,7 +276,7 @@ pub fn scan(
     image_used: u64,
     progress: Option<&super::ProgressSink>,
 ) -> Result<LayerContents, String> {
-    let blob_hash = Rc::new(RefCell::new(Sha256::new()));
+    let blob_hash = Rc::new(RefCell::new(Hasher::for_digest(src.blob_digest, "layer blob")?));
     let blob_count = Rc::new(Cell::new(0u64));
     let hashing = Hashing { inner: reader, hasher: blob_hash.clone(), count: blob_count.clone(), progress };
     let mut buffered = BufReader::with_capacity(256 << 10, hashing);
@@ -256,7 +288,7 @@ pub fn scan(
     } else {
         Decoder::Plain(buffered)
     };
-    let diff_hash = Rc::new(RefCell::new(Sha256::new()));
+    let diff_hash = Rc::new(RefCell::new(Hasher::for_digest(src.diff_id, "diffID")?));
     let diff_count = Rc::new(Cell::new(0u64));
     let limited = Limited {
         inner: Hashing { inner: decoder, hasher: diff_hash.clone(), count: diff_count.clone(), progress: None },
@@ -385,21 +417,23 @@ pub fn scan(
     io::copy(&mut raw, &mut io::sink()).map_err(|e| format!("cannot read: {e}"))?;
     drop(raw);
 
-    let diff = Digest::parse(&format!("sha256:{}", hex::encode(diff_hash.borrow_mut().finalize_reset())))
-        .expect("sha256 digest");
-    let blob = Digest::parse(&format!("sha256:{}", hex::encode(blob_hash.borrow_mut().finalize_reset())))
-        .expect("sha256 digest");
+    let diff = diff_hash.borrow_mut().digest();
+    let blob = blob_hash.borrow_mut().digest();
     if let Some(expected) = src.diff_id
-        && expected.algorithm() == "sha256"
         && *expected != diff
     {
         return Err(format!("uncompressed content does not match its diffID: expected {expected}, got {diff}"));
     }
     if let Some(expected) = src.blob_digest
-        && expected.algorithm() == "sha256"
         && *expected != blob
     {
         return Err(format!("blob does not match its digest: expected {expected}, got {blob}"));
+    }
+    if let Some(size) = src.size
+        && size != blob_count.get()
+    {
+        // Size budgets and reports use the descriptor's size: it must be true.
+        return Err(format!("the descriptor says {size} bytes, the blob has {}", blob_count.get()));
     }
     out.compressed_bytes = blob_count.get();
     out.uncompressed_bytes = diff_count.get();

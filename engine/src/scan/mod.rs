@@ -220,14 +220,25 @@ pub struct LayerRef {
     pub name: String,
     pub blob_digest: Option<Digest>,
     pub diff_id: Option<Digest>,
+    /// The descriptor's size, checked against the bytes read.
+    pub size: Option<u64>,
 }
 
 /// The entries of one layer blob (compressed or not) as the scanner reads
 /// them, in stream order: for comparing with other readers, and for tools
 /// that list a layer. Nothing is checked against a digest.
 pub fn list_layer(reader: Box<dyn std::io::Read + Send>, limits: &ScanLimits) -> Result<Vec<RawEntry>, String> {
-    let src = layer::LayerSource { blob_digest: None, diff_id: None };
+    let src = layer::LayerSource { blob_digest: None, diff_id: None, size: None };
     layer::scan(reader, &src, limits, 0, None).map(|c| c.entries)
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "internal error".into())
 }
 
 /// Scans the layers of one image. The error names the layer and the reason.
@@ -259,8 +270,15 @@ pub fn scan_image(
                 .open(&l.name)
                 .map_err(|e| what(e.to_string()))?
                 .ok_or_else(|| what("the layer blob is missing".into()))?;
-            let src = layer::LayerSource { blob_digest: l.blob_digest.as_ref(), diff_id: l.diff_id.as_ref() };
-            let out = layer::scan(reader, &src, limits, used.load(Ordering::Relaxed), progress).map_err(what)?;
+            let src =
+                layer::LayerSource { blob_digest: l.blob_digest.as_ref(), diff_id: l.diff_id.as_ref(), size: l.size };
+            // A panic here is our bug, but the input caused it: the layer's
+            // evidence is unreadable (denied), the process lives on.
+            let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                layer::scan(reader, &src, limits, used.load(Ordering::Relaxed), progress)
+            }))
+            .unwrap_or_else(|panic| Err(format!("the scanner failed on this layer: {}", panic_message(&panic))));
+            let out = scanned.map_err(what)?;
             let total = used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
             if total > limits.max_image_bytes {
                 return Err(format!(

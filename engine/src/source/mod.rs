@@ -172,6 +172,11 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
                     ));
                     input
                 }),
+                Ok(oci) if c.exists("manifest.json") => {
+                    // Only the image identities are compared: no second scan.
+                    let ids_only = OpenOptions { skip_layers: true, progress: None, ..opts.clone() };
+                    same_images(path, oci, docker::read(path, &c, &ids_only))
+                }
                 other => other,
             };
         }
@@ -202,6 +207,40 @@ pub fn open(path: &Path, opts: &OpenOptions) -> Result<Input, InputError> {
     ))
 }
 
+/// The config digests of an input's images (unreadable ones by subject).
+fn image_ids(input: &Input) -> std::collections::BTreeSet<String> {
+    input
+        .evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Image(i) => Some(i.config_digest.to_string()),
+            Evidence::Unreadable { subject, .. } => Some(format!("unreadable {}", subject.digest)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An archive with both an OCI `index.json` and a `manifest.json` (Docker
+/// 25 and later write both) is judged on the OCI side only if the two name
+/// the same images: `docker load` reads `manifest.json`, OCI tools the index.
+fn same_images(path: &Path, oci: Input, docker: Result<Input, InputError>) -> Result<Input, InputError> {
+    let docker = docker.map_err(|e| {
+        InputError::new(path, format!("has an OCI index.json and a manifest.json that cannot be read ({}): refused, as docker load would read the latter", e.message))
+    })?;
+    let (a, b) = (image_ids(&oci), image_ids(&docker));
+    if a != b {
+        return Err(InputError::new(
+            path,
+            format!(
+                "index.json names the images {} but manifest.json names {}: docker load reads one, OCI tools the other; refused",
+                a.into_iter().collect::<Vec<_>>().join(", "),
+                b.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(oci)
+}
+
 /// Scans an image's layers and attaches the result, or turns the evidence
 /// unreadable with the scanner's reason.
 pub(crate) fn scan_layers(
@@ -223,9 +262,16 @@ pub(crate) fn scan_layers(
             // anonymous layer names), the blob is checked after decompression.
             blob_digest: if l.diff_id.as_ref() == Some(&l.digest) { None } else { Some(l.digest.clone()) },
             diff_id: l.diff_id.clone(),
+            size: Some(l.size),
         })
         .collect();
-    match crate::scan::scan_image(c, &refs, &opts.limits, opts.progress.as_ref()) {
+    // Whatever in the scan panics (merging, package databases), the input
+    // caused it: the subject is unreadable and denied, the process lives on.
+    let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::scan::scan_image(c, &refs, &opts.limits, opts.progress.as_ref())
+    }))
+    .unwrap_or_else(|panic| Err(format!("the scanner failed: {}", crate::scan::panic_message(&panic))));
+    match scanned {
         Ok(scan) => {
             image.scan = Some(std::sync::Arc::new(scan));
             Evidence::Image(image)
