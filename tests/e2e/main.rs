@@ -11,6 +11,7 @@
 mod support;
 
 mod differential;
+mod fidelity;
 mod formats;
 mod hostile;
 mod images;

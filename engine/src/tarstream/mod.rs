@@ -16,6 +16,7 @@
 //! reason about, the entry is refused ([`Error::Ambiguous`]) rather than
 //! guessed at: sparse files (GNU old format and PAX 0.0/0.1/1.0, which Go
 //! expands and others do not), entry types containerd refuses to unpack,
+//! PAX global headers (containerd skips them, umoci refuses the layer),
 //! owners outside the 32-bit range.
 
 mod block;
@@ -179,8 +180,7 @@ impl<R: Read> Reader<R> {
         Ok(buf)
     }
 
-    /// The next entry, `None` at the end of the archive. PAX global headers
-    /// are skipped, as containerd skips them.
+    /// The next entry, `None` at the end of the archive.
     pub fn next_entry(&mut self) -> Result<Option<Entry>, Error> {
         if self.done {
             return Ok(None);
@@ -212,12 +212,14 @@ impl<R: Read> Reader<R> {
                     let data = self.special(offset, raw.size)?;
                     let records = pax::parse(&data).map_err(|e| self.header_error(offset, e.0))?;
                     if raw.typeflag == b'g' {
-                        // Go hands the global header to the caller, which
-                        // (containerd) ignores it; nothing carries over.
-                        pax = None;
-                        long_name = None;
-                        long_link = None;
-                        continue;
+                        // Go hands it to the caller: containerd and Docker
+                        // skip it, umoci refuses the layer ("unknown type").
+                        return Err(Error::Ambiguous {
+                            offset,
+                            name: String::from_utf8_lossy(&raw.name).into_owned(),
+                            message: "a PAX global header: containerd and Docker skip it, umoci refuses the layer"
+                                .into(),
+                        });
                     }
                     pax = Some(records);
                 }

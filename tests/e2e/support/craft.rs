@@ -157,6 +157,10 @@ impl RawTar {
     }
     /// A PAX extended header (`x`) with these records, in the dialect given.
     pub fn pax(self, records: &[(&str, &str)], dialect: Dialect) -> Self {
+        self.pax_as(b'x', records, dialect)
+    }
+    /// A PAX header of type `x` (next entry) or `g` (global).
+    pub fn pax_as(self, typeflag: u8, records: &[(&str, &str)], dialect: Dialect) -> Self {
         let mut body = Vec::new();
         for (k, v) in records {
             let rest = format!(" {k}={v}\n");
@@ -166,7 +170,7 @@ impl RawTar {
             }
             body.extend_from_slice(format!("{n}{rest}").as_bytes());
         }
-        self.entry(Header::new("PaxHeaders/x", b'x').dialect(dialect), &body)
+        self.entry(Header::new("PaxHeaders/x", typeflag).dialect(dialect), &body)
     }
     /// A GNU long name (`L`) or long link (`K`) record, in the dialect given.
     pub fn gnu_long(self, typeflag: u8, name: &str, dialect: Dialect) -> Self {
@@ -196,6 +200,12 @@ pub struct Derived {
     pub config: Value,
     /// The config as raw text, when a test writes it by hand.
     pub raw_config: Option<String>,
+    /// Edits of the serialised config and manifest text (duplicate keys,
+    /// case variants: what a JSON value cannot hold).
+    pub config_text: Option<fn(String) -> String>,
+    pub manifest_text: Option<fn(String) -> String>,
+    /// When set, the index lists the image once per platform given.
+    pub index_platforms: Option<Vec<Value>>,
     /// Extra blobs (layers) by digest.
     blobs: Vec<(String, Vec<u8>)>,
     fixture: PathBuf,
@@ -209,7 +219,16 @@ impl Derived {
         let blob = |d: &str| std::fs::read(fixture.join("blobs/sha256").join(&d[7..])).unwrap();
         let manifest: Value = serde_json::from_slice(&blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
         let config: Value = serde_json::from_slice(&blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
-        Derived { manifest, config, raw_config: None, blobs: Vec::new(), fixture }
+        Derived {
+            manifest,
+            config,
+            raw_config: None,
+            config_text: None,
+            manifest_text: None,
+            index_platforms: None,
+            blobs: Vec::new(),
+            fixture,
+        }
     }
 
     /// Appends an uncompressed layer.
@@ -220,6 +239,24 @@ impl Derived {
             "digest": d, "size": tar.len(),
         }));
         self.config["rootfs"]["diff_ids"].as_array_mut().unwrap().push(json!(d));
+        if !self.config["history"].is_array() {
+            self.config["history"] = json!([]);
+        }
+        self.config["history"].as_array_mut().unwrap().push(json!({"created_by": "crafted by the test"}));
+        self.blobs.push((d, tar));
+        self
+    }
+
+    /// Appends an uncompressed layer named by a SHA-512 digest, of its
+    /// bytes or (`honest: false`) of other bytes.
+    pub fn push_layer_sha512(&mut self, tar: Vec<u8>, honest: bool) -> &mut Self {
+        use sha2::Digest as _;
+        let named = if honest { tar.clone() } else { [tar.as_slice(), b"x"].concat() };
+        let d = format!("sha512:{}", hex::encode(sha2::Sha512::digest(&named)));
+        self.manifest["layers"].as_array_mut().unwrap().push(json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": tar.len(),
+        }));
+        self.config["rootfs"]["diff_ids"].as_array_mut().unwrap().push(json!(sha256(&tar)));
         if !self.config["history"].is_array() {
             self.config["history"] = json!([]);
         }
@@ -250,19 +287,50 @@ impl Derived {
             std::fs::write(blobs.join(&d[7..]), bytes).unwrap();
             (d, bytes.len())
         };
-        for (_, b) in &self.blobs {
-            put(b);
+        for (d, b) in &self.blobs {
+            let (alg, hex) = d.split_once(':').unwrap();
+            std::fs::create_dir_all(dir.join("blobs").join(alg)).unwrap();
+            std::fs::write(dir.join("blobs").join(alg).join(hex), b).unwrap();
         }
-        let config = self.raw_config.clone().unwrap_or_else(|| serde_json::to_string(&self.config).unwrap());
+        let mut config = self.raw_config.clone().unwrap_or_else(|| serde_json::to_string(&self.config).unwrap());
+        if let Some(edit) = self.config_text {
+            config = edit(config);
+        }
         let (cd, cn) = put(config.as_bytes());
         let mut manifest = self.manifest.clone();
         manifest["config"]["digest"] = json!(cd);
         manifest["config"]["size"] = json!(cn);
-        let (md, mn) = put(serde_json::to_string(&manifest).unwrap().as_bytes());
-        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{
+        let mut manifest = serde_json::to_string(&manifest).unwrap();
+        if let Some(edit) = self.manifest_text {
+            manifest = edit(manifest);
+        }
+        let (md, mn) = put(manifest.as_bytes());
+        let entry = json!({
             "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mn,
             "annotations": {"org.opencontainers.image.ref.name": "v1"},
-        }]});
+        });
+        let manifests: Vec<Value> = match &self.index_platforms {
+            None => vec![entry],
+            Some(ps) => {
+                // An image index blob listing the image once per platform,
+                // named by the layout's index.json.
+                let children: Vec<Value> = ps
+                    .iter()
+                    .map(|p| {
+                        let mut e = entry.clone();
+                        e["platform"] = p.clone();
+                        e.as_object_mut().unwrap().remove("annotations");
+                        e
+                    })
+                    .collect();
+                let inner = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children});
+                let (id, n) = put(serde_json::to_string(&inner).unwrap().as_bytes());
+                vec![json!({"mediaType": "application/vnd.oci.image.index.v1+json", "digest": id, "size": n,
+                    "annotations": {"org.opencontainers.image.ref.name": "v1"}})]
+            }
+        };
+        let index =
+            json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
         std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
         std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
         dir.to_path_buf()
