@@ -473,6 +473,16 @@ pub fn cases(dir: &Path) -> Vec<Case> {
             d.push_layer_sha512(RawTar::new().file("srv/x", b"1").finish(), false);
             d
         }),
+        // ---- 7. limits never hide evidence
+        ("source-file-past-a-query-limit", 7, Expect::Deny("GO-FS-003"), {
+            // 50,001 Go files the rule filters out (module cache), sorted
+            // before the one it must find.
+            let mut t = RawTar::new();
+            for i in 0..50_001 {
+                t = t.file(&format!("go/pkg/mod/m/f{i}.go"), b"");
+            }
+            one(t.file("srv/main.go", b"package main\n"))
+        }),
     ];
     let mut out = Vec::new();
     for (i, (name, class, expect, derived)) in list.into_iter().enumerate() {
@@ -500,6 +510,33 @@ pub fn cases(dir: &Path) -> Vec<Case> {
     crate::support::tar_dir(&layout, &archive);
     out.push(Case { name: "index-and-manifest-name-other-images", class: 5, expect: Expect::Refused, image: archive });
     out
+}
+
+#[test]
+fn image_budgets_count_every_listed_copy_of_a_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = Derived::of("go-static-good");
+    let mut t = RawTar::new();
+    for i in 0..10 {
+        t = t.file(&format!("srv/f{i}"), b"x");
+    }
+    let layer = t.finish();
+    for _ in 0..3 {
+        d.push_layer(layer.clone());
+    }
+    let image = d.write(dir.path());
+    let opts = |max: u64| portcullis::source::OpenOptions {
+        limits: portcullis::scan::ScanLimits { max_image_entries: max, ..Default::default() },
+        ..Default::default()
+    };
+    let entries = |max| match &portcullis::source::open(&image, &opts(max)).unwrap().evidence[0] {
+        portcullis::evidence::Evidence::Unreadable { reason, .. } => Err(reason.clone()),
+        _ => Ok(()),
+    };
+    assert!(entries(10_000).is_ok());
+    // The three copies hold 3 × 11 entries (a directory and ten files) on top of the fixture's.
+    let err = entries(33).unwrap_err();
+    assert!(err.contains("limit max-image-entries"), "{err}");
 }
 
 #[test]

@@ -82,8 +82,9 @@ pub struct ScanLimits {
     /// inflated past `ratio_floor_bytes` — stops decompression bombs early.
     pub max_ratio: u64,
     pub ratio_floor_bytes: u64,
-    /// Entries in one layer.
+    /// Entries in one layer, and over all layers of one image.
     pub max_entries: usize,
+    pub max_image_entries: u64,
     /// Bytes of one entry path, and its depth in directories.
     pub max_path_bytes: usize,
     pub max_path_depth: usize,
@@ -104,6 +105,7 @@ impl Default for ScanLimits {
             max_ratio: 100,
             ratio_floor_bytes: 64 << 20,
             max_entries: 1_000_000,
+            max_image_entries: 4_000_000,
             max_path_bytes: 4096,
             max_path_depth: 256,
             sniff_bytes: 64 << 10,
@@ -249,12 +251,26 @@ pub fn scan_image(
     progress: Option<&ProgressSink>,
 ) -> Result<ImageScan, String> {
     let used = AtomicU64::new(0);
-    if let Some(p) = progress {
-        p.0.add_total(layers.iter().filter_map(|l| c.size(&l.name)).sum());
+    // A blob listed several times is read once: listing it a thousand times
+    // must not multiply the work (the budgets below still count every copy,
+    // as the runtime unpacks every copy).
+    let mut first: Vec<usize> = Vec::new();
+    let mut slot: Vec<usize> = Vec::with_capacity(layers.len());
+    let mut seen: std::collections::HashMap<(&str, Option<&str>), usize> = std::collections::HashMap::new();
+    for (i, l) in layers.iter().enumerate() {
+        let key = (l.name.as_str(), l.diff_id.as_ref().map(Digest::as_str));
+        let s = *seen.entry(key).or_insert_with(|| {
+            first.push(i);
+            first.len() - 1
+        });
+        slot.push(s);
     }
-    let results: Vec<Result<layer::LayerContents, String>> = layers
+    if let Some(p) = progress {
+        p.0.add_total(first.iter().filter_map(|&i| c.size(&layers[i].name)).sum());
+    }
+    let results: Vec<Result<layer::LayerContents, String>> = first
         .par_iter()
-        .enumerate()
+        .map(|&i| (i, &layers[i]))
         .map(|(i, l)| {
             let what = |e: String| {
                 format!(
@@ -289,7 +305,17 @@ pub fn scan_image(
             Ok(out)
         })
         .collect();
-    let contents: Vec<layer::LayerContents> = results.into_iter().collect::<Result<_, _>>()?;
+    let unique: Vec<layer::LayerContents> = results.into_iter().collect::<Result<_, _>>()?;
+    let per_image = |what: &str, n: u64, max: u64| {
+        if n > max {
+            Err(format!("the image has {n} {what} over its layers, more than {max} (limit max-image-{what})"))
+        } else {
+            Ok(())
+        }
+    };
+    per_image("entries", slot.iter().map(|&s| unique[s].entries.len() as u64).sum(), limits.max_image_entries)?;
+    per_image("bytes", slot.iter().map(|&s| unique[s].uncompressed_bytes).sum(), limits.max_image_bytes)?;
+    let contents: Vec<&layer::LayerContents> = slot.iter().map(|&s| &unique[s]).collect();
     let entry_lists: Vec<&[RawEntry]> = contents.iter().map(|c| c.entries.as_slice()).collect();
     let (files, efficiency) = fs::MergedFs::build(&entry_lists)?;
     let mut stats = Vec::new();
@@ -315,22 +341,22 @@ pub fn scan_image(
                 .filter(|e| e.path.rsplit('/').next().is_some_and(|b| b.starts_with(".wh.")))
                 .count() as u32,
         });
-        for h in c.secrets {
+        for h in &c.secrets {
             let abs = format!("/{}", h.path);
             let deleted = files.get(&abs).is_none_or(|f| f.layer != i as u32);
-            secrets.push(Secret { path: abs, layer: i as u32, kind: h.kind, detail: h.detail, deleted });
+            secrets.push(Secret { path: abs, layer: i as u32, kind: h.kind, detail: h.detail.clone(), deleted });
         }
         let present = |path: &str| files.get(path).is_some_and(|f| f.layer == i as u32);
-        for (path, bytes) in c.kept {
+        for (path, bytes) in &c.kept {
             let abs = format!("/{path}");
             if present(&abs) {
-                kept.push((i as u32, abs, bytes));
+                kept.push((i as u32, abs, bytes.clone()));
             }
         }
-        for (path, info) in c.binaries {
+        for (path, info) in &c.binaries {
             let abs = format!("/{path}");
             if present(&abs) {
-                binaries.push(Binary { path: abs, layer: i as u32, elf: info });
+                binaries.push(Binary { path: abs, layer: i as u32, elf: info.clone() });
             }
         }
     }

@@ -8,8 +8,8 @@
 use portcullis_sdk::filesystem::{self, FileEntry, FileKind};
 use portcullis_sdk::image_scan;
 use portcullis_sdk::{
-    Checker, Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
-    Severity, Target, text_list,
+    Checker, Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, QueryError, RuleConfig,
+    RuleMeta, Severity, Target, glob_all, text_list,
 };
 
 pub struct GoFilesystemPlugin;
@@ -62,13 +62,7 @@ impl Plugin for GoFilesystemPlugin {
                 return rules.iter().map(|r| Finding::skip(&r.id, "judged on each platform image")).collect();
             }
         };
-        rules
-            .iter()
-            .map(|r| match judge(r, &image) {
-                Ok(f) => f,
-                Err(why) => Finding::skip(&r.id, format!("not checked: {why}")),
-            })
-            .collect()
+        rules.iter().map(|r| judge(r, &image).unwrap_or_else(|e| e.finding(&r.id))).collect()
     }
 }
 
@@ -159,7 +153,7 @@ fn fail_at(rule: &str, msg: String, first: Option<&FileEntry>) -> Finding {
     }
 }
 
-fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, String> {
+fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, QueryError> {
     let p = Params::of(rule);
     let id = rule.id.as_str();
     Ok(match id {
@@ -188,7 +182,7 @@ fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, String> {
             }
             found.extend(filesystem::glob("**/node_modules/.bin", 5)?);
             let goroots = ["/usr/local/go/", "/usr/lib/go", "/usr/share/go"];
-            let sources: Vec<FileEntry> = filesystem::glob("**/*.go", 1000)?
+            let sources: Vec<FileEntry> = glob_all("**/*.go", 50_000)?
                 .into_iter()
                 .filter(|e| {
                     e.kind == FileKind::Regular
@@ -208,7 +202,7 @@ fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, String> {
             let mut found = Vec::new();
             for dir in p.text_list("dirs") {
                 found.extend(
-                    filesystem::glob(&format!("{}/**", dir.trim_end_matches('/')), 10_000)?
+                    glob_all(&format!("{}/**", dir.trim_end_matches('/')), 50_000)?
                         .into_iter()
                         .filter(|e| e.kind == FileKind::Regular && !e.path.ends_with("/lock")),
                 );

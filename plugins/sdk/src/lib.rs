@@ -247,6 +247,50 @@ impl RuleMeta {
 
 /// The same skip finding for every configured rule: the subject is not one
 /// the plugin's rules are about.
+/// Why a rule's queries could not all be answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryError {
+    /// The evidence was not collected (layers not scanned): the rule is
+    /// skipped, saying why.
+    Unavailable(String),
+    /// More entries matched than the rule may look at: it cannot decide,
+    /// and must not pass on what it saw (an `error` finding, which denies).
+    Limit(String),
+}
+
+impl From<String> for QueryError {
+    fn from(why: String) -> Self {
+        QueryError::Unavailable(why)
+    }
+}
+
+impl QueryError {
+    /// The finding a rule gives when its queries failed.
+    pub fn finding(self, rule: &str) -> Finding {
+        match self {
+            QueryError::Unavailable(why) => Finding::skip(rule, format!("not checked: {why}")),
+            QueryError::Limit(why) => Finding::error(rule, why),
+        }
+    }
+}
+
+/// The host answers at most this many entries per query.
+pub const HOST_QUERY_LIMIT: u32 = 100_000;
+
+/// Every entry matching `pattern`, or [`QueryError::Limit`] when more than
+/// `limit` match: a rule that filters what it gets must see all of it, or
+/// say that it could not (at most `HOST_QUERY_LIMIT - 1`).
+pub fn glob_all(pattern: &str, limit: u32) -> Result<Vec<filesystem::FileEntry>, QueryError> {
+    let limit = limit.min(HOST_QUERY_LIMIT - 1);
+    let found = filesystem::glob(pattern, limit + 1)?;
+    if found.len() > limit as usize {
+        return Err(QueryError::Limit(format!(
+            "more than {limit} paths match `{pattern}`: not all of them could be checked"
+        )));
+    }
+    Ok(found)
+}
+
 pub fn skip_all(rules: &[RuleConfig], why: &str) -> Vec<Finding> {
     rules.iter().map(|r| Finding::skip(&r.id, why)).collect()
 }
