@@ -19,6 +19,7 @@ mod inputs;
 mod layout;
 mod mutations;
 mod nesting;
+mod parsers;
 mod policy;
 mod provenance;
 mod registry;
