@@ -192,7 +192,23 @@ fn umoci_view(layout: &Path, work: &Path) -> Result<BTreeMap<String, Node>, Stri
         .output()
         .expect("`umoci` is needed for the differential tests: install Debian's umoci (.ci/run does)");
     if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        // umoci 0.4 unpacks OCI media types only: Docker v2 manifests in an
+        // OCI layout are converted by skopeo (layers copied as they are).
+        let converted = work.join("as-oci");
+        if err.contains("not correct mediatype") && !layout.starts_with(&converted) {
+            let _ = std::fs::remove_dir_all(&converted);
+            let ok = Command::new("skopeo")
+                .args(["copy", "--quiet", "--insecure-policy", "--format", "oci"])
+                .arg(format!("oci:{}:v1", layout.display()))
+                .arg(format!("oci:{}:v1", converted.display()))
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                return umoci_view(&converted, work);
+            }
+        }
+        return Err(err);
     }
     let mut view = BTreeMap::new();
     let mut todo = vec![root.clone()];
@@ -428,6 +444,12 @@ pub fn differ(input: &Path) -> Outcome {
         match &t.umoci_layout {
             Some(layout) => match umoci_view(layout, work.path()) {
                 Ok(tree) => compare_tree(&image.scan.as_ref().expect("layers scanned").files, &tree, &mut problems),
+                // umoci 0.4 refuses Docker media types behind OCI descriptors
+                // (go-containerregistry's layout test data): not a reading of
+                // the layers, which the Go reader compared above.
+                Err(e) if e.contains("MediaTypeImageManifest") || e.contains("not correct mediatype") => {
+                    println!("tree not compared: {label}: umoci refuses the media types ({e})");
+                }
                 Err(e) => problems.push(format!("umoci cannot extract it ({e}), Portcullis judged it")),
             },
             None => problems.push("skopeo could not convert the archive for umoci".into()),
@@ -466,33 +488,39 @@ fn shared_fixtures_read_as_go_and_umoci_read_them() {
     assert_agree(&inputs);
 }
 
-#[test]
-fn corpus_images_read_as_go_and_umoci_read_them() {
-    let mut inputs = Vec::new();
-    for (dir, names) in [
-        (
-            "dive/.data",
-            &[
-                "test-docker-image.tar",
-                "test-kaniko-image.tar",
-                "test-oci-gzip-image.tar",
-                "test-oci-uncompressed-image.tar",
-            ][..],
-        ),
-        ("dockle/pkg/deckoder/extractor/docker/testdata", &["symbolic.tar"][..]),
-        (
-            "go-containerregistry/pkg/v1/mutate/testdata",
-            &["source_image.tar", "whiteout_image.tar", "overwritten_file.tar", "whiteout_dir.tar"][..],
-        ),
-        (
-            "go-containerregistry/pkg/v1/tarball/testdata",
-            &["test_image_1.tar", "test_image_2.tar", "test_link.tar"][..],
-        ),
-    ] {
-        for n in names {
-            inputs.push(support::corpus(&format!("{dir}/{n}")));
+/// Every image archive and OCI layout of the dive, dockle and
+/// go-containerregistry corpora (inputs that are not images are refused by
+/// Portcullis, which `differ` counts as refused).
+fn corpus_inputs() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.join("index.json").is_file() && p.join("oci-layout").is_file() {
+                    out.push(p.clone());
+                }
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "tar")
+                // zstd layers: neither Go's standard library nor umoci 0.4 reads them.
+                && !p.to_string_lossy().contains("zstd")
+            {
+                out.push(p);
+            }
         }
     }
+    let mut out = Vec::new();
+    for c in ["dive", "dockle", "go-containerregistry"] {
+        walk(&support::corpus(c), &mut out);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn corpus_images_read_as_go_and_umoci_read_them() {
+    let inputs = corpus_inputs();
+    assert!(inputs.len() >= 25, "{} corpus inputs", inputs.len());
     assert_agree(&inputs);
 }
 

@@ -84,7 +84,8 @@ fn header_blocks(tar: &[u8]) -> Vec<usize> {
         .map(|i| i * BLOCK)
         .filter(|&o| {
             let b = &tar[o..o + BLOCK];
-            let sum: u32 = b.iter().enumerate().map(|(i, &c)| if (148..156).contains(&i) { 32 } else { u32::from(c) }).sum();
+            let sum: u32 =
+                b.iter().enumerate().map(|(i, &c)| if (148..156).contains(&i) { 32 } else { u32::from(c) }).sum();
             let field = String::from_utf8_lossy(&b[148..156]).trim_matches(|c| c == ' ' || c == '\0').to_string();
             sum > 256 && u32::from_str_radix(&field, 8).ok() == Some(sum)
         })
@@ -112,7 +113,9 @@ fn tar(rng: &mut Rng, d: &mut Vec<u8>) {
             let v = *rng.pick(&[0u64, 1, 511, 512, 513, 1 << 20, u64::from(u32::MAX), 0o77777777777]);
             b[124..136].copy_from_slice(&octal(v.min(0o77777777777), 12));
         }
-        2 => b[156] = *rng.pick(&[0, b'0', b'1', b'2', b'3', b'5', b'6', b'7', b'g', b'x', b'L', b'K', b'S', b'V', b'D']),
+        2 => {
+            b[156] = *rng.pick(&[0, b'0', b'1', b'2', b'3', b'5', b'6', b'7', b'g', b'x', b'L', b'K', b'S', b'V', b'D'])
+        }
         3 => {
             let options: [[u8; 8]; 3] = [*b"ustar\x0000", *b"ustar  \0", [0u8; 8]];
             let v: &[u8; 8] = rng.pick(&options);
@@ -165,7 +168,11 @@ fn json(rng: &mut Rng, d: &mut Vec<u8>) {
             // Duplicate the key with another value.
             format!("{}\"{key}\":null,{}", &text[..start], &text[start..])
         }
-        3 => format!("{}{}", &text[..at + 2], text[at + 2..].replacen(|c: char| c == '"' || c == '[' || c == '{', "1", 1)),
+        3 => format!(
+            "{}{}",
+            &text[..at + 2],
+            text[at + 2..].replacen(|c: char| c == '"' || c == '[' || c == '{', "1", 1)
+        ),
         4 => format!("{}{}", &text[..at + 2], text[at + 2..].replacen(|c: char| c.is_ascii_digit(), "-", 1)),
         _ => format!("{}{}", &text[..at + 2], text[at + 2..].replacen('"', "\"\\ud800", 1)),
     };
@@ -270,10 +277,24 @@ fn targets() -> Vec<Target> {
     let crafted = |t: RawTar| t.finish();
     let tar_seeds = vec![
         layer_of("go-static-good", 0),
-        crafted(RawTar::new().gnu_long(b'L', "bin/sh", Dialect::V7).entry(Header::file("x").dialect(Dialect::V7), b"#!")),
+        crafted(
+            RawTar::new().gnu_long(b'L', "bin/sh", Dialect::V7).entry(Header::file("x").dialect(Dialect::V7), b"#!"),
+        ),
         crafted(RawTar::new().pax(&[("path", "etc/shadow"), ("uid", "0")], Dialect::Ustar).file("x", b"root")),
-        crafted(RawTar::new().dir("usr").entry(Header::symlink("b", "usr"), b"").file("b/x", b"1").entry(Header::hardlink("c", "b/x"), b"")),
-        crafted(RawTar::new().dir("d").file("d/.wh..wh..opq", b"").file("d/.wh.x", b"").entry(Header::file("s").prefix("p").dialect(Dialect::Star), b"1")),
+        crafted(
+            RawTar::new()
+                .dir("usr")
+                .entry(Header::symlink("b", "usr"), b"")
+                .file("b/x", b"1")
+                .entry(Header::hardlink("c", "b/x"), b""),
+        ),
+        crafted(
+            RawTar::new()
+                .dir("d")
+                .file("d/.wh..wh..opq", b"")
+                .file("d/.wh.x", b"")
+                .entry(Header::file("s").prefix("p").dialect(Dialect::Star), b"1"),
+        ),
     ];
     let fixture = |layout: &str| {
         let d = Derived::of(layout);
@@ -282,8 +303,7 @@ fn targets() -> Vec<Target> {
     let mut oci_seeds = fixture("go-static-good");
     oci_seeds.extend(fixture("go-dynamic-root"));
     oci_seeds.push(std::fs::read(support::image("oci/go-static-multiarch/index.json")).unwrap());
-    let docker_seeds =
-        vec![br#"[{"Config":"config.json","RepoTags":["app:v1"],"Layers":["layer.tar"]}]"#.to_vec()];
+    let docker_seeds = vec![br#"[{"Config":"config.json","RepoTags":["app:v1"],"Layers":["layer.tar"]}]"#.to_vec()];
     let go = go_binary();
     vec![
         Target { name: "tar", seeds: tar_seeds, mutate: tar, run: run_tar },
@@ -308,7 +328,8 @@ fn campaign_of(target: &Target, seconds: f64, max: u64, seed: u64) -> (u64, f64,
     let mut rng = Rng(seed | 1);
     let start = cpu_seconds();
     let (mut execs, mut crashes) = (0u64, Vec::new());
-    let dir = std::env::var_os("PORTCULLIS_FUZZ_CRASHES").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let dir =
+        std::env::var_os("PORTCULLIS_FUZZ_CRASHES").map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir);
     let mut pool: Vec<Vec<u8>> = target.seeds.clone();
     while execs < max && cpu_seconds() - start < seconds {
         let mut input = rng.pick(&pool).clone();
@@ -332,7 +353,8 @@ fn campaign_of(target: &Target, seconds: f64, max: u64, seed: u64) -> (u64, f64,
 #[test]
 fn short_campaigns_never_panic() {
     for t in targets() {
-        let (execs, _, crashes) = campaign_of(&t, 30.0, if t.name.contains("elf") || t.name == "build-info" { 40 } else { 300 }, 7);
+        let (execs, _, crashes) =
+            campaign_of(&t, 30.0, if t.name.contains("elf") || t.name == "build-info" { 40 } else { 300 }, 7);
         assert!(execs > 0);
         assert!(crashes.is_empty(), "{}: inputs that panic: {crashes:?}", t.name);
     }
