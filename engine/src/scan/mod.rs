@@ -11,6 +11,7 @@
 //! Limits ([`ScanLimits`]) are enforced while streaming; crossing one makes
 //! the subject's evidence unreadable, which the engine denies with the reason.
 
+pub mod cache;
 pub mod elf;
 pub mod fs;
 mod index;
