@@ -1,0 +1,115 @@
+//! Rules that name things must recognise the thing: each test derives an
+//! image from `go-static-good` (which the default policy admits) by editing
+//! one thing the way a bypass would — a shell under another name, a key
+//! past the first 64 KiB of a file, a `.git` without its directory entry, a
+//! proxy URL in upper case, a Go binary without section headers, a CA bundle
+//! that is a dangling symlink — and checks that the rule meant to catch it
+//! now denies the image, with a message that says what it found.
+
+use crate::support;
+
+use portcullis::Verdict;
+use portcullis::model::Outcome;
+use portcullis::report::Effect;
+use std::io::Read;
+use support::craft::{Derived, Header, RawTar};
+
+/// The bytes of `path` in the layers of a shared fixture (the last layer
+/// that has it), for copying real programs into crafted images.
+fn fixture_file(fixture: &str, path: &str) -> Vec<u8> {
+    let dir = support::image(&format!("oci/{fixture}"));
+    let blob = |d: &str| std::fs::read(dir.join("blobs/sha256").join(&d[7..])).unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap();
+    let mut found = None;
+    for layer in manifest["layers"].as_array().unwrap() {
+        let bytes = blob(layer["digest"].as_str().unwrap());
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        for entry in archive.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().trim_start_matches("./").to_string();
+            if name == path && entry.header().entry_type().is_file() {
+                let mut data = Vec::new();
+                entry.read_to_end(&mut data).unwrap();
+                found = Some(data);
+            }
+        }
+    }
+    found.unwrap_or_else(|| panic!("{fixture} has no regular file {path}"))
+}
+
+/// Audits the derived image with the default policy.
+fn audit(d: &Derived) -> portcullis::report::Report {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = d.write(dir.path());
+    support::default_engine().audit(&support::open(&layout))
+}
+
+/// The message of `rule`'s failing finding; the image must be denied by it.
+fn denied_by(d: &Derived, rule: &str) -> String {
+    let report = audit(d);
+    let subject = &report.subjects[0];
+    let failing: Vec<_> = subject.findings.iter().filter(|f| f.rule == rule && f.outcome == Outcome::Fail).collect();
+    assert_eq!(report.verdict, Verdict::Deny, "{rule}: the crafted image is admitted: {}", report.to_json());
+    assert!(
+        failing.iter().any(|f| f.effect == Effect::Deny),
+        "{rule} does not deny the crafted image: {:#?}",
+        subject.findings.iter().filter(|f| f.rule == rule).collect::<Vec<_>>()
+    );
+    failing.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("\n")
+}
+
+/// The fixture every test edits is admitted, and each rule exercised here
+/// passes on it: what the tests below see is the edit, nothing else.
+#[test]
+fn the_unedited_fixture_is_admitted() {
+    let report = audit(&Derived::of("go-static-good"));
+    assert_eq!(report.verdict, Verdict::Admit, "{}", report.to_json());
+    for rule in ["GO-FS-001", "GO-FS-005", "GO-FS-007", "GO-CFG-003", "GO-CFG-004", "GO-CFG-005", "GO-BIN-002"] {
+        let f = report.subjects[0].findings.iter().find(|f| f.rule == rule).unwrap();
+        assert_eq!(f.outcome, Outcome::Pass, "{rule}: {}", f.message);
+    }
+}
+
+// --- Go binaries --------------------------------------------------------
+
+/// `hello` with what `is_go` used to rely on removed: the build-info magic
+/// wiped (the runtime does not read it) and then either the section header
+/// table dropped (as `sstrip` does) or the Go sections renamed.
+fn disguised_hello(drop_sections: bool) -> Vec<u8> {
+    let mut elf = fixture_file("go-static-good", "hello");
+    let wipe = |elf: &mut Vec<u8>, needle: &[u8], with: &[u8]| {
+        let mut n = 0;
+        while let Some(at) = elf.windows(needle.len()).position(|w| w == needle) {
+            elf[at..at + with.len()].copy_from_slice(with);
+            n += 1;
+        }
+        assert!(n > 0, "{} not in hello", String::from_utf8_lossy(needle));
+    };
+    wipe(&mut elf, b"\xff Go buildinf:", &[0; 14]);
+    if drop_sections {
+        // ELF64: e_shoff at 0x28, e_shnum at 0x3c, e_shstrndx at 0x3e.
+        elf[0x28..0x30].fill(0);
+        elf[0x3c..0x40].fill(0);
+    } else {
+        wipe(&mut elf, b".gopclntab\0", b".rodata.x\0\0");
+        wipe(&mut elf, b".go.buildinfo\0", b".data.rel.x\0\0\0");
+        wipe(&mut elf, b".note.go.buildid\0", b".note.x\0\0\0\0\0\0\0\0\0\0");
+    }
+    elf
+}
+
+#[test]
+fn a_go_binary_without_go_section_names_is_still_go() {
+    for drop_sections in [true, false] {
+        let mut d = Derived::of("go-static-good");
+        d.push_layer(
+            RawTar::new()
+                .entry(Header::file("usr/local/bin/helper").mode(0o755), &disguised_hello(drop_sections))
+                .finish(),
+        );
+        let msg = denied_by(&d, "GO-BIN-002");
+        assert!(msg.contains("/usr/local/bin/helper") && msg.contains("no Go build information"), "{msg}");
+    }
+}
