@@ -72,6 +72,72 @@ fn the_unedited_fixture_is_admitted() {
     }
 }
 
+// --- secrets ------------------------------------------------------------
+
+/// A PEM private key as it appears in a key file (the body is filler: only
+/// its armour is recognised).
+fn pem(label: &str) -> String {
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n".repeat(8).trim_end()
+    )
+}
+
+#[test]
+fn a_key_past_the_first_64_kib_is_found() {
+    // The armour straddles byte 65536, where the old sniffing stopped.
+    let mut text = "# settings\n".repeat(65536 / 11).into_bytes();
+    text.resize(65536 - 12, b'#');
+    text.push(b'\n');
+    text.extend_from_slice(pem("RSA PRIVATE KEY").as_bytes());
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(RawTar::new().file("etc/hello/settings.conf", &text).finish());
+    let msg = denied_by(&d, "GO-FS-007");
+    assert!(msg.contains("/etc/hello/settings.conf") && msg.contains("private key"), "{msg}");
+    assert!(!msg.contains("MIIE"), "the key itself is never echoed: {msg}");
+}
+
+#[test]
+fn a_plain_key_beside_an_encrypted_one_is_found() {
+    let text = format!("{}{}", pem("ENCRYPTED PRIVATE KEY"), pem("EC PRIVATE KEY"));
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(RawTar::new().file("etc/hello/keys.pem", text.as_bytes()).finish());
+    let msg = denied_by(&d, "GO-FS-007");
+    assert!(msg.contains("/etc/hello/keys.pem"), "{msg}");
+}
+
+#[test]
+fn git_metadata_without_its_directory_entry_is_found() {
+    for path in ["app/.git/config", ".git/HEAD"] {
+        let mut d = Derived::of("go-static-good");
+        d.push_layer(RawTar::new().file(path, b"[core]\n\trepositoryformatversion = 0\n").finish());
+        let msg = denied_by(&d, "GO-FS-007");
+        let dir = format!("/{}", path.rsplit_once('/').unwrap().0);
+        assert!(msg.contains(&dir) && msg.contains("git"), "{path}: {msg}");
+    }
+}
+
+#[test]
+fn npm_auth_with_spaces_is_found() {
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(
+        RawTar::new()
+            .file("home/nonroot/.npmrc", b"registry=https://registry.npmjs.org/\n_auth = dXNlcjpzM2NyM3Q=\n")
+            .finish(),
+    );
+    let msg = denied_by(&d, "GO-FS-007");
+    assert!(msg.contains("/home/nonroot/.npmrc") && !msg.contains("dXNlcjpzM2NyM3Q"), "{msg}");
+}
+
+#[test]
+fn a_docker_identity_token_is_found() {
+    let mut d = Derived::of("go-static-good");
+    let config = br#"{"auths": {"registry.example": {"identitytoken": "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0.c2ln"}}}"#;
+    d.push_layer(RawTar::new().file("home/nonroot/.docker/config.json", config).finish());
+    let msg = denied_by(&d, "GO-FS-007");
+    assert!(msg.contains("/home/nonroot/.docker/config.json") && !msg.contains("eyJhbGci"), "{msg}");
+}
+
 // --- Go binaries --------------------------------------------------------
 
 /// `hello` with what `is_go` used to rely on removed: the build-info magic
