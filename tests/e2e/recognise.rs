@@ -179,3 +179,18 @@ fn a_go_binary_without_go_section_names_is_still_go() {
         assert!(msg.contains("/usr/local/bin/helper") && msg.contains("no Go build information"), "{msg}");
     }
 }
+
+// --- CA bundle ----------------------------------------------------------
+
+#[test]
+fn a_dangling_ca_bundle_symlink_is_no_ca_bundle() {
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(
+        RawTar::new()
+            .entry(Header::symlink("etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs/gone.pem"), b"")
+            .finish(),
+    );
+    let msg = denied_by(&d, "GO-FS-005");
+    assert!(msg.contains("no CA bundle"), "{msg}");
+    assert!(msg.contains("/etc/ssl/certs/ca-certificates.crt"), "the dangling link is named: {msg}");
+}

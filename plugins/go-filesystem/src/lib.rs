@@ -8,8 +8,8 @@
 use portcullis_sdk::filesystem::{self, FileEntry, FileKind};
 use portcullis_sdk::image_scan;
 use portcullis_sdk::{
-    Checker, Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, QueryError, RuleConfig,
-    RuleMeta, Severity, Target, glob_all, text_list,
+    Checker, Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, QueryError, Resolved,
+    RuleConfig, RuleMeta, Severity, Target, glob_all, resolve, text_list,
 };
 
 pub struct GoFilesystemPlugin;
@@ -229,21 +229,42 @@ fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, QueryError> {
             }
             let mut candidates = p.text_list("bundles");
             if let Some(v) = image.config.env.iter().find_map(|e| e.strip_prefix("SSL_CERT_FILE=")) {
+                candidates.retain(|c| c != v);
                 candidates.insert(0, v.to_string());
             }
+            // A bundle is a non-empty regular file at the end of its
+            // symlinks; say why each present candidate is not one.
             let mut bundle = None;
+            let mut rejected = Vec::new();
             for c in &candidates {
-                if let Some(e) = filesystem::stat(c)?
-                    && e.kind != FileKind::Directory
-                {
-                    bundle = Some(c.clone());
-                    break;
+                match resolve(c)? {
+                    Resolved::Entry(e) if matches!(e.kind, FileKind::Regular | FileKind::Hardlink) && e.size > 0 => {
+                        bundle = Some(if e.path == *c { c.clone() } else { format!("{c} -> {}", e.path) });
+                        break;
+                    }
+                    Resolved::Entry(e) => rejected.push(format!(
+                        "{c}{} is {}",
+                        if e.path == *c { String::new() } else { format!(" -> {}", e.path) },
+                        if matches!(e.kind, FileKind::Regular | FileKind::Hardlink) {
+                            "empty".to_string()
+                        } else {
+                            format!("a {:?}", e.kind).to_lowercase()
+                        }
+                    )),
+                    Resolved::Missing { via: None, .. } => {}
+                    Resolved::Missing { path, via: Some(_) } => {
+                        rejected.push(format!("{c} is a symlink to {path}, which does not exist"))
+                    }
+                    Resolved::TooManyLinks => rejected.push(format!("{c} is a symlink loop")),
                 }
             }
             match bundle {
                 Some(b) => Finding::pass(id, format!("{} links net/http/crypto/tls; CA bundle {b}", tls.join(", "))),
-                None => Finding::fail(id, format!("{} links net/http/crypto/tls; no CA bundle", tls.join(", ")))
-                    .at_path(tls[0], None),
+                None => {
+                    let why = if rejected.is_empty() { String::new() } else { format!(" ({})", rejected.join("; ")) };
+                    Finding::fail(id, format!("{} links net/http/crypto/tls; no CA bundle{why}", tls.join(", ")))
+                        .at_path(tls[0], None)
+                }
             }
         }
         TZDATA => {
