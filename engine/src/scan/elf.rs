@@ -59,6 +59,9 @@ pub struct ElfInfo {
     pub section_names: Vec<String>,
     /// A Go binary (build info, `.gopclntab` or a Go build ID note).
     pub is_go: bool,
+    /// Not Go, but a shell or a multi-call binary carrying one, recognised
+    /// by its content ([`super::programs::shell_in`]): `bash`, `busybox`, ...
+    pub shell: Option<&'static str>,
     pub go: Option<GoBuildInfo>,
     /// Notable Go packages or functions linked in: `crypto/tls`, `net/http`,
     /// `net/http/pprof`, `expvar`, `time/tzdata`, `time.LoadLocation`.
@@ -196,6 +199,9 @@ fn analyse_as<H: FileHeader<Endian = Endianness>>(data: &[u8], class64: bool) ->
     info.is_go |= info.go.is_some();
     if !info.is_go {
         info.is_go = has_go_note(data, segments, endian) || has_pclntab(data, segments, endian);
+    }
+    if !info.is_go {
+        info.shell = super::programs::shell_in(data);
     }
     info.pie = et == elf::ET_DYN && (info.interpreter.is_some() || flags_1 & u64::from(elf::DF_1_PIE) != 0);
     let head = &data[..data.len().min(4096)];

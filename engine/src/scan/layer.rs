@@ -24,6 +24,8 @@ pub struct LayerContents {
     /// ELF files, analysed as they streamed by (their bytes are not kept).
     pub binaries: Vec<(String, super::elf::ElfInfo)>,
     pub secrets: Vec<secrets::Hit>,
+    /// Executable `#!` scripts and their interpreter line.
+    pub scripts: Vec<(String, super::programs::Shebang)>,
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
 }
@@ -407,6 +409,11 @@ pub fn scan(
                 }
                 secrets::by_path(&path, kind)
             } else {
+                if mode & 0o111 != 0
+                    && let Some(s) = super::programs::shebang(head)
+                {
+                    out.scripts.push((path.clone(), s));
+                }
                 if let Some(h) = &mut content {
                     h.update(head);
                 }
