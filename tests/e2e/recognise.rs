@@ -11,6 +11,7 @@ use crate::support;
 use portcullis::Verdict;
 use portcullis::model::Outcome;
 use portcullis::report::Effect;
+use serde_json::json;
 use std::io::Read;
 use support::craft::{Derived, Header, RawTar};
 
@@ -136,6 +137,47 @@ fn a_docker_identity_token_is_found() {
     d.push_layer(RawTar::new().file("home/nonroot/.docker/config.json", config).finish());
     let msg = denied_by(&d, "GO-FS-007");
     assert!(msg.contains("/home/nonroot/.docker/config.json") && !msg.contains("eyJhbGci"), "{msg}");
+}
+
+// --- environment --------------------------------------------------------
+
+fn with_env(extra: &str) -> Derived {
+    let mut d = Derived::of("go-static-good");
+    let env = d.runtime().get_mut("Env").unwrap().as_array_mut().unwrap();
+    env.push(json!(extra));
+    d
+}
+
+#[test]
+fn go_module_settings_in_any_spelling_are_insecure() {
+    for (env, said) in [
+        ("GOPROXY=HTTP://proxy.example.invalid,direct", "plaintext"),
+        ("GOPROXY=https://proxy.golang.org|Http://mirror.example.invalid", "plaintext"),
+        ("GOFLAGS=-mod=readonly --insecure", "-insecure"),
+        ("GOPRIVATE=*", "checksum"),
+        ("GOPRIVATE=github.com", "checksum"),
+    ] {
+        let msg = denied_by(&with_env(env), "GO-CFG-005");
+        assert!(msg.contains(said), "{env}: {msg}");
+    }
+}
+
+#[test]
+fn secrets_in_the_environment_by_name_or_by_shape() {
+    let token = format!("ghp_{}", "A1b2C3d4E5".repeat(4).get(..36).unwrap());
+    for env in [
+        "SIGNING_KEY=9f8e7d6c5b4a".to_string(),
+        "SECRET=hunter2hunter2".to_string(),
+        format!("RELEASE_NOTES={token}"),
+        "UPSTREAM=glpat-Abcdefghij0123456789".to_string(),
+        "WEBHOOK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx".to_string(),
+        "SESSION=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ".to_string(),
+    ] {
+        let msg = denied_by(&with_env(&env), "GO-CFG-004");
+        let (name, value) = env.split_once('=').unwrap();
+        assert!(msg.contains(name), "{env}: {msg}");
+        assert!(!msg.contains(value), "the value is never echoed: {msg}");
+    }
 }
 
 // --- Go binaries --------------------------------------------------------
