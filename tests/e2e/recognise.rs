@@ -40,6 +40,10 @@ fn fixture_file(fixture: &str, path: &str) -> Vec<u8> {
     found.unwrap_or_else(|| panic!("{fixture} has no regular file {path}"))
 }
 
+fn dash() -> Vec<u8> {
+    fixture_file("go-dynamic-root", "usr/bin/dash")
+}
+
 /// Audits the derived image with the default policy.
 fn audit(d: &Derived) -> portcullis::report::Report {
     let dir = tempfile::tempdir().unwrap();
@@ -71,6 +75,76 @@ fn the_unedited_fixture_is_admitted() {
         let f = report.subjects[0].findings.iter().find(|f| f.rule == rule).unwrap();
         assert_eq!(f.outcome, Outcome::Pass, "{rule}: {}", f.message);
     }
+}
+
+// --- shells -------------------------------------------------------------
+
+#[test]
+fn a_shell_under_another_name_is_a_shell() {
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(RawTar::new().entry(Header::file("usr/local/bin/helper").mode(0o755), &dash()).finish());
+    let msg = denied_by(&d, "GO-FS-001");
+    assert!(msg.contains("/usr/local/bin/helper"), "{msg}");
+}
+
+#[test]
+fn a_shell_on_the_images_path_is_a_shell() {
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(RawTar::new().entry(Header::file("opt/tools/bash").mode(0o755), b"#!/hello\n").finish());
+    let env = d.runtime().get_mut("Env").unwrap().as_array_mut().unwrap();
+    env[0] = json!("PATH=/opt/tools:/usr/local/bin:/usr/bin:/bin");
+    let msg = denied_by(&d, "GO-FS-001");
+    assert!(msg.contains("/opt/tools/bash"), "{msg}");
+}
+
+#[test]
+fn shell_form_with_clustered_flags_is_shell_form() {
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(RawTar::new().entry(Header::file("opt/x/sh").mode(0o755), &dash()).finish());
+    d.runtime().insert("Entrypoint".into(), json!(["/opt/x/sh", "-ec", "exec /hello -addr :8080"]));
+    d.runtime().insert("Cmd".into(), json!(null));
+    let msg = denied_by(&d, "GO-CFG-003");
+    assert!(msg.contains("shell"), "{msg}");
+}
+
+#[test]
+fn an_entrypoint_symlinked_to_a_renamed_shell_is_a_shell() {
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(
+        RawTar::new()
+            .entry(Header::file("opt/x/run").mode(0o755), &dash())
+            .entry(Header::symlink("app", "opt/x/run"), b"")
+            .finish(),
+    );
+    d.runtime().insert("Entrypoint".into(), json!(["/app", "-c", "exec /hello"]));
+    d.runtime().insert("Cmd".into(), json!(null));
+    let msg = denied_by(&d, "GO-CFG-003");
+    assert!(msg.contains("/opt/x/run"), "the message names the shell the link resolves to: {msg}");
+}
+
+#[test]
+fn a_script_entrypoint_needs_its_interpreter() {
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(RawTar::new().entry(Header::file("start").mode(0o755), b"#!/bin/sh\nexec /hello\n").finish());
+    d.runtime().insert("Entrypoint".into(), json!(["/start"]));
+    d.runtime().insert("Cmd".into(), json!(null));
+    let msg = denied_by(&d, "GO-CFG-003");
+    assert!(msg.contains("#!/bin/sh") && msg.contains("does not exist"), "{msg}");
+}
+
+#[test]
+fn a_script_entrypoint_run_by_a_shell_is_shell_form() {
+    let mut d = Derived::of("go-static-good");
+    d.push_layer(
+        RawTar::new()
+            .entry(Header::file("opt/x/run").mode(0o755), &dash())
+            .entry(Header::file("start").mode(0o755), b"#! /opt/x/run -e\nexec /hello\n")
+            .finish(),
+    );
+    d.runtime().insert("Entrypoint".into(), json!(["/start"]));
+    d.runtime().insert("Cmd".into(), json!(null));
+    let msg = denied_by(&d, "GO-CFG-003");
+    assert!(msg.contains("/opt/x/run") && msg.contains("shell"), "{msg}");
 }
 
 // --- secrets ------------------------------------------------------------

@@ -4,10 +4,18 @@
 //! It judges what an image will do when it starts — user, entrypoint, health
 //! check, environment, provenance labels — from the image config alone, plus a
 //! filesystem query to check that the entrypoint exists.
+//!
+//! Rules that name things recognise the thing, so that renaming it is no
+//! bypass: a shell is a shell by its name, by the name a symlink resolves
+//! to, or by its content (the scanner's `shells`), and a `#!` script is
+//! judged by its interpreter; Go settings are read as Go reads them (URL
+//! schemes in any case, module patterns with Go's matching, `--flag`
+//! spellings); secrets in `Env` are recognised by name and by the shape of
+//! well-known tokens.
 
 use portcullis_sdk::{
     Checker, Enforcement, Finding, Image, ImageConfig, KeyValue, ParamProblem, ParamValue, Params, Plugin, PluginMeta,
-    RuleConfig, RuleMeta, Severity, Target, command_line, filesystem, locate_program, lookup, text_list,
+    RuleConfig, RuleMeta, Severity, Target, command_line, filesystem, image_scan, locate_program, lookup, text_list,
     wildcard_match,
 };
 
@@ -109,7 +117,8 @@ fn rules() -> Vec<RuleMeta> {
         .param(
             "shells",
             text_list(&["sh", "bash", "ash", "dash", "zsh", "busybox"]),
-            "Program names (basename) that make `<shell> -c ...` a shell-form command.",
+            "Program names (basename) that are shells: an entrypoint naming one, or resolving to one through symlinks, \
+             runs a shell as PID 1 (`sh -c`, `sh -ec`, `sh script`). Shells under other names are recognised by content.",
         ),
         RuleMeta::new(
             ENV_SECRETS,
@@ -234,21 +243,99 @@ fn check_health(image: &Image, p: &Params) -> Finding {
     Finding::fail(HEALTH, "no Healthcheck, no health label").at_pointer("/config/Healthcheck")
 }
 
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Multi-call binaries: which applet runs is told by the name they are
+/// called by, or by their first argument when called by their own name.
+const MULTI_CALL: &[&str] = &["busybox", "toybox"];
+
+/// Whether a shell's arguments make it run a command string: any option
+/// cluster holding `c` (`-c`, `-ec`, `-xc`, `-euc`) before the operands;
+/// `--` ends the options, `-o`/`-O`/`+o`/`+O` take an argument.
+fn runs_command_string(args: &[String]) -> bool {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a == "--" || a == "-" || !(a.starts_with('-') || a.starts_with('+')) {
+            return false;
+        }
+        if !a.starts_with("--") {
+            let flags = &a[1..];
+            if a.starts_with('-') && flags.contains('c') {
+                return true;
+            }
+            if flags.ends_with(['o', 'O']) {
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The shell a command line starts by the program's name, if it names one
+/// (for a multi-call binary, the applet it runs). Needs no file index.
+fn shell_by_name(argv: &[String], shells: &[String]) -> Option<String> {
+    let program = argv.first()?;
+    let called = base_name(program);
+    if MULTI_CALL.contains(&called) {
+        let run = argv.get(1).map(|a| base_name(a))?;
+        return shells.iter().any(|s| s == run).then(|| format!("{program} running `{run}`"));
+    }
+    shells.iter().any(|s| s == called).then(|| program.clone())
+}
+
+/// The shell a command line starts, if it starts one: by the program's
+/// name, the name its symlinks resolve to (`entry`), or the scanner's
+/// recognition of the file's content; for a multi-call binary, by the
+/// applet it runs.
+fn shell_of(argv: &[String], resolved: Option<&filesystem::FileEntry>, shells: &[String]) -> Option<String> {
+    if let Some(what) = shell_by_name(argv, shells) {
+        return Some(what);
+    }
+    let program = argv.first()?;
+    let named = |n: &str| shells.iter().any(|s| s == n);
+    let called = base_name(program);
+    let entry = resolved?;
+    if named(base_name(&entry.path)) && !MULTI_CALL.contains(&base_name(&entry.path)) {
+        return Some(format!("{program} -> {}", entry.path));
+    }
+    let found = image_scan::shells().ok()?.into_iter().find(|s| s.path == entry.path)?;
+    let what = if found.program == "sh" { "a POSIX shell" } else { found.program.as_str() };
+    if MULTI_CALL.contains(&found.program.as_str()) {
+        // Called by another name, a multi-call binary runs the applet of
+        // that name.
+        let run = if called.starts_with(found.program.as_str()) { argv.get(1).map(|a| base_name(a))? } else { called };
+        return named(run).then(|| format!("{} ({what}, by its content) running `{run}`", entry.path));
+    }
+    Some(format!("{} ({what}, by its content)", entry.path))
+}
+
 fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
     let (argv, pointer) = command_line(config);
     let Some(program) = argv.first() else {
         return Finding::fail(EXEC, "neither Entrypoint nor Cmd is set: nothing to run").at_pointer(pointer);
     };
     let shells = p.text_list("shells");
-    let base = program.rsplit('/').next().unwrap_or(program);
-    if shells.iter().any(|s| s == base) && argv.get(1).is_some_and(|a| a == "-c") {
-        return Finding::fail(
-            EXEC,
-            format!("shell form {argv:?}: the shell is PID 1 and signals do not reach the service"),
-        )
-        .at_pointer(pointer);
+    let shell_fail = |what: String| {
+        let form = if runs_command_string(&argv[1..]) { "shell form" } else { "a shell as entrypoint" };
+        // The program named as it is needs no repeating.
+        let what = if what == *program { String::new() } else { format!(" {what}") };
+        Finding::fail(EXEC, format!("{form} {argv:?}: the shell{what} is PID 1 and signals do not reach the service"))
+            .at_pointer(pointer)
+    };
+    // By name first: that needs no file index.
+    if let Some(what) = shell_by_name(&argv, &shells) {
+        return shell_fail(what);
     }
-    match locate_program(program, &config.env) {
+    let located = locate_program(program, &config.env);
+    if let Ok(Some(entry)) = &located
+        && let Some(what) = shell_of(&argv, Some(entry), &shells)
+    {
+        return shell_fail(what);
+    }
+    match located {
         Err(why) => Finding::pass(EXEC, format!("exec form {argv:?}; existence of {program} not checked: {why}")),
         Ok(None) => Finding::fail(EXEC, format!("exec form {argv:?}, but {program} does not exist in the image"))
             .at_pointer(pointer),
@@ -259,10 +346,71 @@ fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
             } else if entry.mode & 0o111 == 0 {
                 Finding::fail(EXEC, format!("{} is not executable (mode {:o})", entry.path, entry.mode & 0o7777))
                     .at_path(entry.path, Some(entry.layer))
+            } else if let Ok(Some(script)) = image_scan::script_at(&entry.path) {
+                check_script(config, &argv, &entry, &script, &shells)
             } else {
                 Finding::pass(EXEC, format!("exec form {argv:?}; {} exists, executable", entry.path))
             }
         }
+    }
+}
+
+/// An entrypoint that is a `#!` script runs its interpreter: that must
+/// exist, and must not be a shell (`#!/usr/bin/env sh` included).
+fn check_script(
+    config: &ImageConfig,
+    argv: &[String],
+    entry: &filesystem::FileEntry,
+    script: &image_scan::Script,
+    shells: &[String],
+) -> Finding {
+    let line = match &script.argument {
+        Some(a) => format!("#!{} {a}", script.interpreter),
+        None => format!("#!{}", script.interpreter),
+    };
+    let here = |f: Finding| f.at_path(entry.path.clone(), Some(entry.layer));
+    // The kernel does not search PATH for an interpreter; a relative one is
+    // taken from the working directory.
+    let interpreter = if script.interpreter.starts_with('/') {
+        script.interpreter.clone()
+    } else {
+        format!("{}/{}", config.working_dir.as_deref().unwrap_or("").trim_end_matches('/'), script.interpreter)
+    };
+    let Ok(Some(found)) = locate_program(&interpreter, &[]) else {
+        return here(Finding::fail(
+            EXEC,
+            format!("{} is a `{line}` script, but {interpreter} does not exist in the image", entry.path),
+        ));
+    };
+    // `#!/usr/bin/env prog`: env runs the first operand of the argument.
+    let mut run: Vec<String> = vec![interpreter.clone()];
+    run.extend(script.argument.iter().flat_map(|a| a.split_whitespace().map(str::to_string)));
+    let (run, resolved) = if base_name(&found.path) == "env" || base_name(&interpreter) == "env" {
+        let operand: Vec<String> = run[1..].iter().skip_while(|a| a.starts_with('-')).cloned().collect();
+        let Some(prog) = operand.first() else {
+            return Finding::pass(EXEC, format!("{} is a `{line}` script", entry.path));
+        };
+        match locate_program(prog, &config.env) {
+            Ok(Some(e)) => (operand.clone(), Some(e)),
+            _ => {
+                return here(Finding::fail(
+                    EXEC,
+                    format!("{} is a `{line}` script, but {prog} is not on the image's PATH", entry.path),
+                ));
+            }
+        }
+    } else {
+        (run, Some(found))
+    };
+    match shell_of(&run, resolved.as_ref(), shells) {
+        Some(what) => here(Finding::fail(
+            EXEC,
+            format!(
+                "{argv:?}: {} is a `{line}` script, so the shell {what} is PID 1 and signals do not reach the service",
+                entry.path
+            ),
+        )),
+        None => Finding::pass(EXEC, format!("exec form {argv:?}; {} is a `{line}` script", entry.path)),
     }
 }
 
@@ -727,6 +875,40 @@ mod tests {
         ] {
             c.env = vec![good.into()];
             assert_eq!(check_go_env(&c)[0].outcome, Outcome::Pass, "{good}");
+        }
+    }
+
+    #[test]
+    fn shell_form_by_any_option_cluster() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for yes in [
+            &["-c", "x"][..],
+            &["-ec", "x"],
+            &["-xc", "x"],
+            &["-euc", "x"],
+            &["-e", "-c", "x"],
+            &["-o", "pipefail", "-c", "x"],
+            &["+e", "-c", "x"],
+            &["--norc", "-c", "x"],
+        ] {
+            assert!(runs_command_string(&args(yes)), "{yes:?}");
+        }
+        for no in [&["script.sh"][..], &["--", "-c"], &["-", "-c"], &["-o", "c"], &["-e", "run.sh", "-c"], &[]] {
+            assert!(!runs_command_string(&args(no)), "{no:?}");
+        }
+        let rc = defaults(EXEC);
+        let p = Params::of(&rc);
+        let mut c = config();
+        for argv in [
+            &["/bin/sh", "-ec", "/app"][..],
+            &["sh", "-xc", "/app"],
+            &["/bin/bash", "/start.sh"],
+            &["/bin/busybox", "sh", "-c", "x"],
+        ] {
+            c.entrypoint = Some(args(argv));
+            let f = check_exec(&c, &p);
+            assert_eq!(f.outcome, Outcome::Fail, "{argv:?}");
+            assert!(f.message.contains("shell"), "{}", f.message);
         }
     }
 
