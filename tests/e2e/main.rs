@@ -22,6 +22,7 @@ mod nesting;
 mod parsers;
 mod policy;
 mod provenance;
+mod recognise;
 mod registry;
 mod sandbox;
 mod sbom;

@@ -54,7 +54,7 @@ pub enum LoadError {
     PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
-    #[error("plugin `{name}` does not fit the portcullis:policy@0.4.0 contract: {reason}")]
+    #[error("plugin `{name}` does not fit the portcullis:policy@0.4.1 contract: {reason}")]
     Contract { name: String, reason: String },
     #[error("plugin `{name}` failed while describing itself: {reason}")]
     Metadata { name: String, reason: String },
@@ -250,6 +250,26 @@ impl scan::Host for HostState {
                 effective: m.effective,
             })
             .collect())
+    }
+
+    fn shells(&mut self) -> Result<Vec<scan::Shell>, String> {
+        Ok(self
+            .scanned()?
+            .binaries
+            .iter()
+            .filter_map(|b| {
+                b.elf.shell.map(|p| scan::Shell { path: b.path.clone(), layer: b.layer, program: p.to_string() })
+            })
+            .collect())
+    }
+
+    fn script_at(&mut self, path: String) -> Result<Option<scan::Script>, String> {
+        Ok(self.scanned()?.script(&path).map(|s| scan::Script {
+            path: s.path.clone(),
+            layer: s.layer,
+            interpreter: s.shebang.interpreter.clone(),
+            argument: s.shebang.argument.clone(),
+        }))
     }
 
     fn world_writable(&mut self) -> Result<Vec<scan::FileMode>, String> {

@@ -8,6 +8,11 @@
 //! `go version -m` prints, decoded here without running anything — and which
 //! notable packages are linked, found by their names in the function table
 //! (which survives `-ldflags=-s -w`).
+//!
+//! A Go binary is recognised by what the runtime itself needs, not only by
+//! section names a tool can rename or strip: the build-info magic and the
+//! pclntab header (which the runtime checks at start-up) are looked for in
+//! the loadable segments, and the Go build-ID note in the note segments.
 
 use object::elf;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader};
@@ -54,6 +59,9 @@ pub struct ElfInfo {
     pub section_names: Vec<String>,
     /// A Go binary (build info, `.gopclntab` or a Go build ID note).
     pub is_go: bool,
+    /// Not Go, but a shell or a multi-call binary carrying one, recognised
+    /// by its content ([`super::programs::shell_in`]): `bash`, `busybox`, ...
+    pub shell: Option<&'static str>,
     pub go: Option<GoBuildInfo>,
     /// Notable Go packages or functions linked in: `crypto/tls`, `net/http`,
     /// `net/http/pprof`, `expvar`, `time/tzdata`, `time.LoadLocation`.
@@ -189,6 +197,12 @@ fn analyse_as<H: FileHeader<Endian = Endianness>>(data: &[u8], class64: bool) ->
         }
     }
     info.is_go |= info.go.is_some();
+    if !info.is_go {
+        info.is_go = has_go_note(data, segments, endian) || has_pclntab(data, segments, endian);
+    }
+    if !info.is_go {
+        info.shell = super::programs::shell_in(data);
+    }
     info.pie = et == elf::ET_DYN && (info.interpreter.is_some() || flags_1 & u64::from(elf::DF_1_PIE) != 0);
     let head = &data[..data.len().min(4096)];
     info.upx |= memchr::memmem::find(head, b"UPX!").is_some();
@@ -214,6 +228,108 @@ fn analyse_as<H: FileHeader<Endian = Endianness>>(data: &[u8], class64: bool) ->
 
 const BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
 
+/// The file range of each PT_LOAD segment that lies inside `data`.
+fn load_ranges<P: ProgramHeader<Endian = Endianness>>(
+    data: &[u8],
+    segments: &[P],
+    endian: Endianness,
+    kind: u32,
+) -> Vec<std::ops::Range<usize>> {
+    segments
+        .iter()
+        .filter(|ph| ph.p_type(endian) == kind)
+        .filter_map(|ph| {
+            let start = usize::try_from(ph.p_offset(endian).into()).ok()?;
+            let end = start.checked_add(usize::try_from(ph.p_filesz(endian).into()).ok()?)?;
+            (end <= data.len()).then_some(start..end)
+        })
+        .collect()
+}
+
+/// The Go build-ID note (`Go\0\0`, type 4) in a PT_NOTE segment.
+fn has_go_note<P: ProgramHeader<Endian = Endianness>>(data: &[u8], segments: &[P], endian: Endianness) -> bool {
+    let u32_at = |b: &[u8], at: usize| -> Option<u32> {
+        let bytes: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(if endian == Endianness::Little { u32::from_le_bytes(bytes) } else { u32::from_be_bytes(bytes) })
+    };
+    for range in load_ranges(data, segments, endian, elf::PT_NOTE) {
+        let notes = &data[range];
+        let mut at = 0usize;
+        // Each note: namesz, descsz, type, then name and desc padded to 4.
+        while let (Some(namesz), Some(descsz), Some(kind)) =
+            (u32_at(notes, at), u32_at(notes, at + 4), u32_at(notes, at + 8))
+        {
+            let name_at = at + 12;
+            let pad = |n: u32| (n as usize).div_ceil(4) * 4;
+            if kind == 4 && namesz == 4 && notes.get(name_at..name_at + 4) == Some(b"Go\0\0") {
+                return true;
+            }
+            match name_at.checked_add(pad(namesz)).and_then(|n| n.checked_add(pad(descsz))) {
+                Some(next) if next > at => at = next,
+                _ => break,
+            }
+        }
+    }
+    false
+}
+
+/// A pclntab header in a loadable segment: the magic of go1.20+ (0xfffffff1),
+/// go1.18 (0xfffffff0), go1.16 (0xfffffffa) or go1.2 (0xfffffffb), two zero
+/// bytes, an instruction quantum of 1, 2 or 4 and a pointer size of 4 or 8
+/// (what `debug/gosym` checks), and then a plausible function count and, for
+/// go1.16+, table offsets in order and inside the segment.
+fn has_pclntab<P: ProgramHeader<Endian = Endianness>>(data: &[u8], segments: &[P], endian: Endianness) -> bool {
+    const MAGICS: [u32; 4] = [0xffff_fff1, 0xffff_fff0, 0xffff_fffa, 0xffff_fffb];
+    let mut ranges = load_ranges(data, segments, endian, elf::PT_LOAD);
+    if segments.is_empty() {
+        ranges.push(0..data.len());
+    }
+    let little = endian == Endianness::Little;
+    for range in ranges {
+        let seg = &data[range];
+        for magic in MAGICS {
+            let bytes = if little { magic.to_le_bytes() } else { magic.to_be_bytes() };
+            let needle = [bytes[0], bytes[1], bytes[2], bytes[3], 0, 0];
+            if memchr::memmem::find_iter(seg, &needle).any(|at| pclntab_header_ok(&seg[at..], magic, little)) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn pclntab_header_ok(t: &[u8], magic: u32, little: bool) -> bool {
+    let (Some(&quantum), Some(&ptr)) = (t.get(6), t.get(7)) else { return false };
+    if !matches!(quantum, 1 | 2 | 4) || !matches!(ptr, 4 | 8) {
+        return false;
+    }
+    let ptr = usize::from(ptr);
+    let word = |i: usize| -> Option<u64> {
+        let at = 8usize.checked_add(i.checked_mul(ptr)?)?;
+        let b = t.get(at..at + ptr)?;
+        Some(match (ptr, little) {
+            (8, true) => u64::from_le_bytes(b.try_into().ok()?),
+            (8, false) => u64::from_be_bytes(b.try_into().ok()?),
+            (_, true) => u64::from(u32::from_le_bytes(b.try_into().ok()?)),
+            (_, false) => u64::from(u32::from_be_bytes(b.try_into().ok()?)),
+        })
+    };
+    let Some(nfunc) = word(0) else { return false };
+    if nfunc == 0 || nfunc > 10_000_000 {
+        return false;
+    }
+    // go1.16+: nfunc, nfiles, [textStart (go1.18+),] then five offsets.
+    let first = match magic {
+        0xffff_fff1 | 0xffff_fff0 => 3,
+        0xffff_fffa => 2,
+        _ => return memchr::memmem::find(t, b"runtime.main\0").is_some(),
+    };
+    let offsets: Option<Vec<u64>> = (first..first + 5).map(word).collect();
+    let Some(offsets) = offsets else { return false };
+    let header = (8 + (first + 5) * ptr) as u64;
+    offsets[0] == header && offsets.windows(2).all(|w| w[0] <= w[1]) && offsets[4] < t.len() as u64
+}
+
 fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
     let mut x = 0u64;
     for (i, byte) in b.iter().enumerate().take(10) {
@@ -225,11 +341,12 @@ fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
-fn varint_string(b: &[u8]) -> Option<(String, usize)> {
+/// A varint-prefixed byte string and the bytes it took; `None` when the
+/// length runs past the data, however large the varint.
+fn varint_bytes(b: &[u8]) -> Option<(&[u8], usize)> {
     let (len, n) = uvarint(b)?;
     let end = n.checked_add(usize::try_from(len).ok()?)?;
-    let s = b.get(n..end)?;
-    Some((String::from_utf8_lossy(s).into_owned(), end))
+    Some((b.get(n..end)?, end))
 }
 
 /// Reads `len` bytes at virtual address `addr` through the PT_LOAD segments.
@@ -245,8 +362,8 @@ fn read_vaddr<P: ProgramHeader<Endian = Endianness>>(
             continue;
         }
         let (va, fsz, off) = (ph.p_vaddr(endian).into(), ph.p_filesz(endian).into(), ph.p_offset(endian).into());
-        if addr >= va && addr.checked_add(len)? <= va + fsz {
-            let start = usize::try_from(off + (addr - va)).ok()?;
+        if addr >= va && addr.checked_add(len)? <= va.checked_add(fsz)? {
+            let start = usize::try_from(off.checked_add(addr - va)?).ok()?;
             return data.get(start..start.checked_add(usize::try_from(len).ok()?)?).map(<[u8]>::to_vec);
         }
     }
@@ -267,9 +384,9 @@ fn parse_buildinfo<P: ProgramHeader<Endian = Endianness>>(
     let ptr_size = b[14] as usize;
     let flags = b[15];
     let (version, modinfo) = if flags & 2 != 0 {
-        let (v, n) = varint_string(&b[32..])?;
-        let (m, _) = varint_string(&b[32 + n..])?;
-        (v, m)
+        let (v, n) = varint_bytes(&b[32..])?;
+        let (m, _) = varint_bytes(b.get(32 + n..)?)?;
+        (v.to_vec(), m.to_vec())
     } else {
         if ptr_size != 4 && ptr_size != 8 {
             return None;
@@ -283,23 +400,25 @@ fn parse_buildinfo<P: ProgramHeader<Endian = Endianness>>(
                 (_, true) => u64::from(u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?)),
             })
         };
-        let go_string = |header_addr: u64| -> Option<String> {
+        let go_string = |header_addr: u64| -> Option<Vec<u8>> {
             let hdr = read_vaddr(data, segments, endian, header_addr, 2 * ptr_size as u64)?;
             let (ptr, len) = (read_ptr(&hdr)?, read_ptr(&hdr[ptr_size..])?);
             if len > 1 << 24 {
                 return None;
             }
-            read_vaddr(data, segments, endian, ptr, len).map(|v| String::from_utf8_lossy(&v).into_owned())
+            read_vaddr(data, segments, endian, ptr, len)
         };
         let v = go_string(read_ptr(&b[16..])?)?;
         let m = go_string(read_ptr(&b[16 + ptr_size..])?).unwrap_or_default();
         (v, m)
     };
-    // modinfo is wrapped in 16-byte sentinels.
-    let modinfo = if modinfo.len() >= 33 && modinfo.as_bytes()[modinfo.len() - 17] == b'\n' {
-        modinfo[16..modinfo.len() - 16].to_string()
+    // modinfo is wrapped in 16-byte sentinels, which are not text: cut them
+    // off as bytes (the lossy decoding above may have widened them).
+    let version = String::from_utf8_lossy(&version).into_owned();
+    let modinfo = if modinfo.len() >= 33 && modinfo[modinfo.len() - 17] == b'\n' {
+        String::from_utf8_lossy(&modinfo[16..modinfo.len() - 16]).into_owned()
     } else {
-        modinfo
+        String::from_utf8_lossy(&modinfo).into_owned()
     };
     let mut bi = GoBuildInfo { go_version: version, ..Default::default() };
     let module = |f: &[&str]| GoModule {
@@ -350,5 +469,76 @@ mod tests {
         bi.resize(32, 0);
         bi.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff]);
         assert!(parse_buildinfo::<elf::ProgramHeader64<Endianness>>(&bi, &[], &[], Endianness::Little).is_none());
+    }
+
+    fn inline_buildinfo(version: &[u8], modinfo: &[u8]) -> Vec<u8> {
+        let mut bi = BUILDINFO_MAGIC.to_vec();
+        bi.extend_from_slice(&[8, 2]);
+        bi.resize(32, 0);
+        for s in [version, modinfo] {
+            let mut n = s.len();
+            while n >= 0x80 {
+                bi.push((n as u8) | 0x80);
+                n >>= 7;
+            }
+            bi.push(n as u8);
+            bi.extend_from_slice(s);
+        }
+        bi
+    }
+
+    #[test]
+    fn build_info_bytes_that_are_not_text_never_panic() {
+        let parse = |b: &[u8]| parse_buildinfo::<elf::ProgramHeader64<Endianness>>(b, &[], &[], Endianness::Little);
+        // A multi-byte character across the 16-byte sentinel's end.
+        let modinfo = [&b"aaaaaaaaaaaaaaa\xc3"[..], b"\xa9path\tex\nbuild\tCGO_ENABLED=0\n", &[b'b'; 16]].concat();
+        let bi = parse(&inline_buildinfo(b"go1.22.\xff", &modinfo)).unwrap();
+        assert_eq!(bi.setting("CGO_ENABLED"), Some("0"));
+        assert!(bi.go_version.starts_with("go1.22."));
+        // Lengths that run past the data, up to the largest varint.
+        for len in [&[0x80u8, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01][..], &[0xff; 10], &[0x7f]] {
+            let mut b = inline_buildinfo(b"go1.22", b"");
+            b.truncate(b.len() - 1);
+            b.extend_from_slice(len);
+            assert!(parse(&b).is_none());
+        }
+        for cut in 0..40 {
+            let b = inline_buildinfo(b"go1.22", &modinfo);
+            let _ = parse(&b[..cut.min(b.len())]);
+        }
+    }
+
+    #[test]
+    fn pclntab_headers_are_checked_before_they_count() {
+        let header = |magic: u32, words: &[u64]| {
+            let mut t = magic.to_le_bytes().to_vec();
+            t.extend_from_slice(&[0, 0, 1, 8]);
+            for w in words {
+                t.extend_from_slice(&w.to_le_bytes());
+            }
+            t.resize(4096, 0);
+            t
+        };
+        let none: &[elf::ProgramHeader64<Endianness>] = &[];
+        let go120 = header(0xffff_fff1, &[6656, 729, 0, 72, 300, 400, 500, 1000]);
+        assert!(has_pclntab(&go120, none, Endianness::Little));
+        let go116 = header(0xffff_fffa, &[10, 3, 64, 100, 200, 300, 400]);
+        assert!(has_pclntab(&go116, none, Endianness::Little));
+        for bad in [
+            header(0xffff_fff1, &[0, 729, 0, 72, 300, 400, 500, 1000]),
+            header(0xffff_fff1, &[6656, 729, 0, 72, 500, 400, 500, 1000]),
+            header(0xffff_fff1, &[6656, 729, 0, 72, 300, 400, 500, 100_000]),
+            header(0xffff_fff1, &[6656, 729, 0, 80, 300, 400, 500, 1000]),
+            header(0xffff_fff2, &[6656, 729, 0, 72, 300, 400, 500, 1000]),
+            header(0xffff_fffb, &[10]),
+        ] {
+            assert!(!has_pclntab(&bad, none, Endianness::Little));
+        }
+        let mut go12 = header(0xffff_fffb, &[10]);
+        go12.extend_from_slice(b"runtime.main\0");
+        assert!(has_pclntab(&go12, none, Endianness::Little));
+        let mut short = go120.clone();
+        short.truncate(20);
+        assert!(!has_pclntab(&short, none, Endianness::Little));
     }
 }

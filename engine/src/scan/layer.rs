@@ -24,6 +24,8 @@ pub struct LayerContents {
     /// ELF files, analysed as they streamed by (their bytes are not kept).
     pub binaries: Vec<(String, super::elf::ElfInfo)>,
     pub secrets: Vec<secrets::Hit>,
+    /// Executable `#!` scripts and their interpreter line.
+    pub scripts: Vec<(String, super::programs::Shebang)>,
     pub compressed_bytes: u64,
     pub uncompressed_bytes: u64,
 }
@@ -153,6 +155,23 @@ impl<R: BufRead> Decoder<R> {
             Decoder::Gzip(r) => (*r).into_inner(),
             Decoder::Zstd(r) => r.finish(),
         }
+    }
+}
+
+/// Reads through, feeding what it reads to a file's content hash, if one
+/// is being computed.
+struct Tee<'h, R> {
+    inner: R,
+    hash: Option<&'h mut Sha256>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hash.as_deref_mut() {
+            h.update(&buf[..n]);
+        }
+        Ok(n)
     }
 }
 
@@ -353,7 +372,7 @@ pub fn scan(
         if kind == FileKind::Hardlink {
             let target = clean_path(&header.linkname, limits).map_err(|e| format!("hard link `{path}`: {e}"))?;
             let entry = link(&mut out, &seen, &path, &target)?;
-            out.secrets.extend(secrets::by_path(&path, entry.kind));
+            secrets::record(&mut out.secrets, secrets::by_path(&path, entry.kind));
             out.entries.push(entry);
             continue;
         }
@@ -390,15 +409,23 @@ pub fn scan(
                 }
                 secrets::by_path(&path, kind)
             } else {
+                if mode & 0o111 != 0
+                    && let Some(s) = super::programs::shebang(head)
+                {
+                    out.scripts.push((path.clone(), s));
+                }
                 if let Some(h) = &mut content {
                     h.update(head);
                 }
-                secrets::sniff(&path, head, size)
+                // The whole file, streamed: a secret may sit anywhere in it.
+                // The content hash sees the bytes the sniffing reads.
+                let mut tee = Tee { inner: &mut entry, hash: content.as_mut() };
+                secrets::sniff_stream(&path, head, size, &mut tee).map_err(&describe)?
             }
         } else {
             secrets::by_path(&path, kind)
         };
-        out.secrets.extend(secret);
+        secrets::record(&mut out.secrets, secret);
         let content = match content {
             Some(mut h) => {
                 io::copy(&mut entry, &mut h).map_err(&describe)?;

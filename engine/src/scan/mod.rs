@@ -17,6 +17,7 @@ pub mod fs;
 mod index;
 mod layer;
 pub mod packages;
+pub mod programs;
 pub mod secrets;
 pub mod user;
 
@@ -160,6 +161,8 @@ pub struct ImageScan {
     pub special_modes: Vec<SpecialMode>,
     /// ELF files present in the merged filesystem.
     pub binaries: Vec<Binary>,
+    /// Executable `#!` scripts of the merged filesystem.
+    pub scripts: Vec<Script>,
     /// Installed packages (dpkg, apk) of the merged filesystem.
     pub packages: Vec<packages::Package>,
     /// `ID` from os-release (`debian`, `alpine`...).
@@ -181,6 +184,14 @@ pub struct Binary {
     pub elf: elf::ElfInfo,
 }
 
+/// An executable `#!` script of the merged filesystem.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Script {
+    pub path: String,
+    pub layer: u32,
+    pub shebang: programs::Shebang,
+}
+
 impl ImageScan {
     /// The user `spec` (the config's `User`) runs as in this image.
     pub fn run_as(&self, spec: &str) -> user::RunAs {
@@ -189,6 +200,18 @@ impl ImageScan {
 
     /// The binary at `path`, following symlinks and hard links inside the image.
     pub fn binary(&self, path: &str) -> Option<&Binary> {
+        let e = self.resolve(path)?;
+        self.binaries.iter().find(|b| b.path == e.path)
+    }
+
+    /// The script at `path`, following symlinks and hard links inside the image.
+    pub fn script(&self, path: &str) -> Option<&Script> {
+        let e = self.resolve(path)?;
+        self.scripts.iter().find(|s| s.path == e.path)
+    }
+
+    /// The entry a path leads to through symlinks and hard links (at most 16).
+    fn resolve(&self, path: &str) -> Option<&FileEntry> {
         let mut path = path.to_string();
         for _ in 0..16 {
             let e = self.files.get(&path)?;
@@ -202,7 +225,7 @@ impl ImageScan {
                     };
                 }
                 FileKind::Hardlink => path = e.link_target.clone().unwrap_or_default(),
-                _ => return self.binaries.iter().find(|b| b.path == e.path),
+                _ => return Some(e),
             }
         }
         None
@@ -323,6 +346,7 @@ pub fn scan_image(
     let mut secrets = Vec::new();
     let mut kept: Vec<(u32, String, Vec<u8>)> = Vec::new();
     let mut binaries = Vec::new();
+    let mut scripts = Vec::new();
     let mut special_modes = Vec::new();
     for (i, c) in contents.into_iter().enumerate() {
         for e in c.entries.iter().filter(|e| e.kind == FileKind::Regular && e.mode & 0o6000 != 0) {
@@ -360,6 +384,12 @@ pub fn scan_image(
                 binaries.push(Binary { path: abs, layer: i as u32, elf: info.clone() });
             }
         }
+        for (path, shebang) in &c.scripts {
+            let abs = format!("/{path}");
+            if present(&abs) {
+                scripts.push(Script { path: abs, layer: i as u32, shebang: shebang.clone() });
+            }
+        }
     }
     let text = |p: &str| kept.iter().find(|(_, k, _)| k == p).map(|(_, _, b)| String::from_utf8_lossy(b).into_owned());
     let os_id = text("/etc/os-release").or_else(|| text("/usr/lib/os-release")).and_then(|t| packages::os_id(&t));
@@ -387,6 +417,7 @@ pub fn scan_image(
         secrets,
         special_modes,
         binaries,
+        scripts,
         packages: pkgs,
         os_id,
         world_writable,

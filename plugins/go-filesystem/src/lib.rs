@@ -4,12 +4,18 @@
 //! secrets in any layer, no setuid or world-writable files, a size budget and
 //! layer efficiency — judged on the merged filesystem and the scanner's
 //! findings.
+//!
+//! A rule that names a thing recognises the thing: a shell is found by name
+//! in the usual bin directories and on the image's `PATH`, and by content
+//! anywhere (the scanner's `shells`: a renamed dash, a busybox); a CA bundle
+//! is a non-empty regular file at the end of its symlinks, not a link to
+//! nowhere.
 
 use portcullis_sdk::filesystem::{self, FileEntry, FileKind};
 use portcullis_sdk::image_scan;
 use portcullis_sdk::{
-    Checker, Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, QueryError, RuleConfig,
-    RuleMeta, Severity, Target, glob_all, text_list,
+    Checker, Enforcement, Finding, Image, ParamProblem, ParamValue, Params, Plugin, PluginMeta, QueryError, Resolved,
+    RuleConfig, RuleMeta, Severity, Target, glob_all, resolve, text_list,
 };
 
 pub struct GoFilesystemPlugin;
@@ -75,7 +81,7 @@ pub fn rules() -> Vec<RuleMeta> {
         r(SHELL, "No shell", Severity::Medium, Enforcement::Enforce,
           "The final image has no shell: without one, an attacker who gets code execution cannot pivot with `sh -c`, and shell-form commands cannot sneak in.",
           "Use a scratch or distroless base for the final stage.")
-            .param("shells", text_list(&["sh", "bash", "ash", "dash", "zsh", "ksh", "busybox"]), "Program names looked for in the usual bin directories."),
+            .param("shells", text_list(&["sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox", "toybox"]), "Program names looked for in the usual bin directories and on the image's PATH; shells under other names are recognised by content wherever they are."),
         r(PKG_MANAGER, "No package manager", Severity::Medium, Enforcement::Enforce,
           "The final image has no package manager (apt, dpkg, apk, yum, dnf, rpm, microdnf) to install tools after a compromise.",
           "Install what you need in a build stage and copy only the results into a minimal final stage.")
@@ -117,8 +123,25 @@ pub fn rules() -> Vec<RuleMeta> {
 
 /// Every `name` found in the usual bin directories (symlinks count: they run).
 fn find_programs(names: &[String]) -> Result<Vec<FileEntry>, String> {
+    find_programs_in(names, &BIN_DIRS.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+}
+
+/// The usual bin directories and those of the image's `PATH`.
+fn search_dirs(image: &Image) -> Vec<String> {
+    let mut dirs: Vec<String> = BIN_DIRS.iter().map(|d| d.to_string()).collect();
+    let path = image.config.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("");
+    for d in path.split(':').filter(|d| d.starts_with('/')) {
+        let d = d.trim_end_matches('/');
+        if !d.is_empty() && !dirs.iter().any(|x| x == d) {
+            dirs.push(d.to_string());
+        }
+    }
+    dirs
+}
+
+fn find_programs_in(names: &[String], dirs: &[String]) -> Result<Vec<FileEntry>, String> {
     let mut out = Vec::new();
-    for dir in BIN_DIRS {
+    for dir in dirs {
         for name in names {
             if let Some(e) = filesystem::stat(&format!("{dir}/{name}"))?
                 && e.kind != FileKind::Directory
@@ -132,17 +155,21 @@ fn find_programs(names: &[String]) -> Result<Vec<FileEntry>, String> {
     Ok(out)
 }
 
+fn one(e: &FileEntry) -> String {
+    match (&e.kind, &e.link_target) {
+        (FileKind::Symlink, Some(t)) => format!("{} -> {t}", e.path),
+        _ => e.path.clone(),
+    }
+}
+
+/// The first eight items, and how many more there are.
+fn list(items: &[String]) -> String {
+    let more = if items.len() > 8 { format!(" (+{} more)", items.len() - 8) } else { String::new() };
+    format!("{}{more}", items[..items.len().min(8)].join(", "))
+}
+
 fn describe(entries: &[FileEntry]) -> String {
-    let shown: Vec<String> = entries
-        .iter()
-        .take(8)
-        .map(|e| match (&e.kind, &e.link_target) {
-            (FileKind::Symlink, Some(t)) => format!("{} -> {t}", e.path),
-            _ => e.path.clone(),
-        })
-        .collect();
-    let more = if entries.len() > 8 { format!(" (+{} more)", entries.len() - 8) } else { String::new() };
-    format!("{}{more}", shown.join(", "))
+    list(&entries.iter().map(one).collect::<Vec<_>>())
 }
 
 fn fail_at(rule: &str, msg: String, first: Option<&FileEntry>) -> Finding {
@@ -158,11 +185,21 @@ fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, QueryError> {
     let id = rule.id.as_str();
     Ok(match id {
         SHELL => {
-            let found = find_programs(&p.text_list("shells"))?;
+            let mut found = find_programs_in(&p.text_list("shells"), &search_dirs(image))?;
+            let mut shown: Vec<String> = found.iter().map(one).collect();
+            for shell in image_scan::shells()? {
+                if !found.iter().any(|e| e.path == shell.path)
+                    && let Some(e) = filesystem::stat(&shell.path)?
+                {
+                    let what = if shell.program == "sh" { "a POSIX shell" } else { shell.program.as_str() };
+                    shown.push(format!("{} ({what}, recognised by its content)", e.path));
+                    found.push(e);
+                }
+            }
             if found.is_empty() {
                 Finding::pass(id, "no shell")
             } else {
-                fail_at(id, format!("shell: {}", describe(&found)), found.first())
+                fail_at(id, format!("shell: {}", list(&shown)), found.first())
             }
         }
         PKG_MANAGER => {
@@ -229,21 +266,42 @@ fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, QueryError> {
             }
             let mut candidates = p.text_list("bundles");
             if let Some(v) = image.config.env.iter().find_map(|e| e.strip_prefix("SSL_CERT_FILE=")) {
+                candidates.retain(|c| c != v);
                 candidates.insert(0, v.to_string());
             }
+            // A bundle is a non-empty regular file at the end of its
+            // symlinks; say why each present candidate is not one.
             let mut bundle = None;
+            let mut rejected = Vec::new();
             for c in &candidates {
-                if let Some(e) = filesystem::stat(c)?
-                    && e.kind != FileKind::Directory
-                {
-                    bundle = Some(c.clone());
-                    break;
+                match resolve(c)? {
+                    Resolved::Entry(e) if matches!(e.kind, FileKind::Regular | FileKind::Hardlink) && e.size > 0 => {
+                        bundle = Some(if e.path == *c { c.clone() } else { format!("{c} -> {}", e.path) });
+                        break;
+                    }
+                    Resolved::Entry(e) => rejected.push(format!(
+                        "{c}{} is {}",
+                        if e.path == *c { String::new() } else { format!(" -> {}", e.path) },
+                        if matches!(e.kind, FileKind::Regular | FileKind::Hardlink) {
+                            "empty".to_string()
+                        } else {
+                            format!("a {:?}", e.kind).to_lowercase()
+                        }
+                    )),
+                    Resolved::Missing { via: None, .. } => {}
+                    Resolved::Missing { path, via: Some(_) } => {
+                        rejected.push(format!("{c} is a symlink to {path}, which does not exist"))
+                    }
+                    Resolved::TooManyLinks => rejected.push(format!("{c} is a symlink loop")),
                 }
             }
             match bundle {
                 Some(b) => Finding::pass(id, format!("{} links net/http/crypto/tls; CA bundle {b}", tls.join(", "))),
-                None => Finding::fail(id, format!("{} links net/http/crypto/tls; no CA bundle", tls.join(", ")))
-                    .at_path(tls[0], None),
+                None => {
+                    let why = if rejected.is_empty() { String::new() } else { format!(" ({})", rejected.join("; ")) };
+                    Finding::fail(id, format!("{} links net/http/crypto/tls; no CA bundle{why}", tls.join(", ")))
+                        .at_path(tls[0], None)
+                }
             }
         }
         TZDATA => {

@@ -4,10 +4,18 @@
 //! It judges what an image will do when it starts — user, entrypoint, health
 //! check, environment, provenance labels — from the image config alone, plus a
 //! filesystem query to check that the entrypoint exists.
+//!
+//! Rules that name things recognise the thing, so that renaming it is no
+//! bypass: a shell is a shell by its name, by the name a symlink resolves
+//! to, or by its content (the scanner's `shells`), and a `#!` script is
+//! judged by its interpreter; Go settings are read as Go reads them (URL
+//! schemes in any case, module patterns with Go's matching, `--flag`
+//! spellings); secrets in `Env` are recognised by name and by the shape of
+//! well-known tokens.
 
 use portcullis_sdk::{
     Checker, Enforcement, Finding, Image, ImageConfig, KeyValue, ParamProblem, ParamValue, Params, Plugin, PluginMeta,
-    RuleConfig, RuleMeta, Severity, Target, command_line, filesystem, locate_program, lookup, text_list,
+    RuleConfig, RuleMeta, Severity, Target, command_line, filesystem, image_scan, locate_program, lookup, text_list,
     wildcard_match,
 };
 
@@ -109,7 +117,8 @@ fn rules() -> Vec<RuleMeta> {
         .param(
             "shells",
             text_list(&["sh", "bash", "ash", "dash", "zsh", "busybox"]),
-            "Program names (basename) that make `<shell> -c ...` a shell-form command.",
+            "Program names (basename) that are shells: an entrypoint naming one, or resolving to one through symlinks, \
+             runs a shell as PID 1 (`sh -c`, `sh -ec`, `sh script`). Shells under other names are recognised by content.",
         ),
         RuleMeta::new(
             ENV_SECRETS,
@@ -123,15 +132,16 @@ fn rules() -> Vec<RuleMeta> {
         .param(
             "secret_name_patterns",
             text_list(&[
-                "*_TOKEN", "*_SECRET", "*_SECRET_*", "*SECRET_KEY*", "*PASSWORD*", "*PASSWD*", "*_API_KEY",
-                "*PRIVATE_KEY*", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN", "*_CREDENTIALS",
+                "*TOKEN", "*_TOKEN_*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*PASSPHRASE*", "*_KEY", "*APIKEY*",
+                "*API_KEY*", "*PRIVATE_KEY*", "AWS_ACCESS_KEY_ID", "*_CREDENTIALS", "*_AUTH",
             ]),
             "Variable-name patterns (`*` and `?` wildcards, case-insensitive) that indicate a secret.",
         )
         .param(
             "allowed_names",
-            text_list(&["*_FILE", "*_PATH", "*_DIR"]),
-            "Variable-name patterns that never count as secrets (they point at secrets, e.g. `DB_PASSWORD_FILE`).",
+            text_list(&["*_FILE", "*_PATH", "*_DIR", "*PUBLIC_KEY*", "GPG_KEY"]),
+            "Variable-name patterns that never count as secrets by name (they point at secrets, e.g. `DB_PASSWORD_FILE`, \
+             or hold public keys); their values are still checked for token shapes.",
         ),
         RuleMeta::new(
             GO_ENV,
@@ -140,7 +150,8 @@ fn rules() -> Vec<RuleMeta> {
             Enforcement::Enforce,
             "The image does not bake in Go settings that disable module checksum verification or allow \
              plaintext module fetches: `GOSUMDB=off`, `GONOSUMDB`/`GONOSUMCHECK`, `GOINSECURE`, \
-             `GOFLAGS=-insecure`, an `http://` `GOPROXY`.",
+             `GOFLAGS=-insecure` (any spelling Go's flag parser accepts), an `http://` `GOPROXY` entry (scheme in any case), \
+             a `GOPRIVATE` pattern that covers public modules (it implies `GONOSUMDB`).",
             "Remove these variables from the image; configure private modules with `GOPRIVATE` at build time only.",
         ),
         RuleMeta::new(
@@ -232,21 +243,99 @@ fn check_health(image: &Image, p: &Params) -> Finding {
     Finding::fail(HEALTH, "no Healthcheck, no health label").at_pointer("/config/Healthcheck")
 }
 
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Multi-call binaries: which applet runs is told by the name they are
+/// called by, or by their first argument when called by their own name.
+const MULTI_CALL: &[&str] = &["busybox", "toybox"];
+
+/// Whether a shell's arguments make it run a command string: any option
+/// cluster holding `c` (`-c`, `-ec`, `-xc`, `-euc`) before the operands;
+/// `--` ends the options, `-o`/`-O`/`+o`/`+O` take an argument.
+fn runs_command_string(args: &[String]) -> bool {
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        if a == "--" || a == "-" || !(a.starts_with('-') || a.starts_with('+')) {
+            return false;
+        }
+        if !a.starts_with("--") {
+            let flags = &a[1..];
+            if a.starts_with('-') && flags.contains('c') {
+                return true;
+            }
+            if flags.ends_with(['o', 'O']) {
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The shell a command line starts by the program's name, if it names one
+/// (for a multi-call binary, the applet it runs). Needs no file index.
+fn shell_by_name(argv: &[String], shells: &[String]) -> Option<String> {
+    let program = argv.first()?;
+    let called = base_name(program);
+    if MULTI_CALL.contains(&called) {
+        let run = argv.get(1).map(|a| base_name(a))?;
+        return shells.iter().any(|s| s == run).then(|| format!("{program} running `{run}`"));
+    }
+    shells.iter().any(|s| s == called).then(|| program.clone())
+}
+
+/// The shell a command line starts, if it starts one: by the program's
+/// name, the name its symlinks resolve to (`entry`), or the scanner's
+/// recognition of the file's content; for a multi-call binary, by the
+/// applet it runs.
+fn shell_of(argv: &[String], resolved: Option<&filesystem::FileEntry>, shells: &[String]) -> Option<String> {
+    if let Some(what) = shell_by_name(argv, shells) {
+        return Some(what);
+    }
+    let program = argv.first()?;
+    let named = |n: &str| shells.iter().any(|s| s == n);
+    let called = base_name(program);
+    let entry = resolved?;
+    if named(base_name(&entry.path)) && !MULTI_CALL.contains(&base_name(&entry.path)) {
+        return Some(format!("{program} -> {}", entry.path));
+    }
+    let found = image_scan::shells().ok()?.into_iter().find(|s| s.path == entry.path)?;
+    let what = if found.program == "sh" { "a POSIX shell" } else { found.program.as_str() };
+    if MULTI_CALL.contains(&found.program.as_str()) {
+        // Called by another name, a multi-call binary runs the applet of
+        // that name.
+        let run = if called.starts_with(found.program.as_str()) { argv.get(1).map(|a| base_name(a))? } else { called };
+        return named(run).then(|| format!("{} ({what}, by its content) running `{run}`", entry.path));
+    }
+    Some(format!("{} ({what}, by its content)", entry.path))
+}
+
 fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
     let (argv, pointer) = command_line(config);
     let Some(program) = argv.first() else {
         return Finding::fail(EXEC, "neither Entrypoint nor Cmd is set: nothing to run").at_pointer(pointer);
     };
     let shells = p.text_list("shells");
-    let base = program.rsplit('/').next().unwrap_or(program);
-    if shells.iter().any(|s| s == base) && argv.get(1).is_some_and(|a| a == "-c") {
-        return Finding::fail(
-            EXEC,
-            format!("shell form {argv:?}: the shell is PID 1 and signals do not reach the service"),
-        )
-        .at_pointer(pointer);
+    let shell_fail = |what: String| {
+        let form = if runs_command_string(&argv[1..]) { "shell form" } else { "a shell as entrypoint" };
+        // The program named as it is needs no repeating.
+        let what = if what == *program { String::new() } else { format!(" {what}") };
+        Finding::fail(EXEC, format!("{form} {argv:?}: the shell{what} is PID 1 and signals do not reach the service"))
+            .at_pointer(pointer)
+    };
+    // By name first: that needs no file index.
+    if let Some(what) = shell_by_name(&argv, &shells) {
+        return shell_fail(what);
     }
-    match locate_program(program, &config.env) {
+    let located = locate_program(program, &config.env);
+    if let Ok(Some(entry)) = &located
+        && let Some(what) = shell_of(&argv, Some(entry), &shells)
+    {
+        return shell_fail(what);
+    }
+    match located {
         Err(why) => Finding::pass(EXEC, format!("exec form {argv:?}; existence of {program} not checked: {why}")),
         Ok(None) => Finding::fail(EXEC, format!("exec form {argv:?}, but {program} does not exist in the image"))
             .at_pointer(pointer),
@@ -257,10 +346,71 @@ fn check_exec(config: &ImageConfig, p: &Params) -> Finding {
             } else if entry.mode & 0o111 == 0 {
                 Finding::fail(EXEC, format!("{} is not executable (mode {:o})", entry.path, entry.mode & 0o7777))
                     .at_path(entry.path, Some(entry.layer))
+            } else if let Ok(Some(script)) = image_scan::script_at(&entry.path) {
+                check_script(config, &argv, &entry, &script, &shells)
             } else {
                 Finding::pass(EXEC, format!("exec form {argv:?}; {} exists, executable", entry.path))
             }
         }
+    }
+}
+
+/// An entrypoint that is a `#!` script runs its interpreter: that must
+/// exist, and must not be a shell (`#!/usr/bin/env sh` included).
+fn check_script(
+    config: &ImageConfig,
+    argv: &[String],
+    entry: &filesystem::FileEntry,
+    script: &image_scan::Script,
+    shells: &[String],
+) -> Finding {
+    let line = match &script.argument {
+        Some(a) => format!("#!{} {a}", script.interpreter),
+        None => format!("#!{}", script.interpreter),
+    };
+    let here = |f: Finding| f.at_path(entry.path.clone(), Some(entry.layer));
+    // The kernel does not search PATH for an interpreter; a relative one is
+    // taken from the working directory.
+    let interpreter = if script.interpreter.starts_with('/') {
+        script.interpreter.clone()
+    } else {
+        format!("{}/{}", config.working_dir.as_deref().unwrap_or("").trim_end_matches('/'), script.interpreter)
+    };
+    let Ok(Some(found)) = locate_program(&interpreter, &[]) else {
+        return here(Finding::fail(
+            EXEC,
+            format!("{} is a `{line}` script, but {interpreter} does not exist in the image", entry.path),
+        ));
+    };
+    // `#!/usr/bin/env prog`: env runs the first operand of the argument.
+    let mut run: Vec<String> = vec![interpreter.clone()];
+    run.extend(script.argument.iter().flat_map(|a| a.split_whitespace().map(str::to_string)));
+    let (run, resolved) = if base_name(&found.path) == "env" || base_name(&interpreter) == "env" {
+        let operand: Vec<String> = run[1..].iter().skip_while(|a| a.starts_with('-')).cloned().collect();
+        let Some(prog) = operand.first() else {
+            return Finding::pass(EXEC, format!("{} is a `{line}` script", entry.path));
+        };
+        match locate_program(prog, &config.env) {
+            Ok(Some(e)) => (operand.clone(), Some(e)),
+            _ => {
+                return here(Finding::fail(
+                    EXEC,
+                    format!("{} is a `{line}` script, but {prog} is not on the image's PATH", entry.path),
+                ));
+            }
+        }
+    } else {
+        (run, Some(found))
+    };
+    match shell_of(&run, resolved.as_ref(), shells) {
+        Some(what) => here(Finding::fail(
+            EXEC,
+            format!(
+                "{argv:?}: {} is a `{line}` script, so the shell {what} is PID 1 and signals do not reach the service",
+                entry.path
+            ),
+        )),
+        None => Finding::pass(EXEC, format!("exec form {argv:?}; {} is a `{line}` script", entry.path)),
     }
 }
 
@@ -271,13 +421,57 @@ fn env_pairs(config: &ImageConfig) -> impl Iterator<Item = (usize, &str, &str)> 
     })
 }
 
-/// AWS access key IDs: `AKIA`/`ASIA` followed by 16 upper-case alphanumerics.
-fn looks_like_aws_key(value: &str) -> bool {
+/// Where a well-known credential format occurs in `value`, by name: AWS
+/// access key IDs, GitHub, GitLab, Slack and npm tokens, JWTs, PEM private
+/// keys. Each needs its prefix at a word start and enough token characters
+/// after it, so ordinary text does not match.
+fn token_shape(value: &str) -> Option<&'static str> {
     let b = value.as_bytes();
-    b.windows(20).any(|w| {
-        (w.starts_with(b"AKIA") || w.starts_with(b"ASIA"))
-            && w[4..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-    })
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    // The token characters following `prefix` at each word start.
+    let runs = |prefix: &str, allowed: fn(u8) -> bool| -> Vec<usize> {
+        value
+            .match_indices(prefix)
+            .filter(|(i, _)| *i == 0 || !word(b[*i - 1]))
+            .map(|(i, _)| b[i + prefix.len()..].iter().take_while(|c| allowed(**c)).count())
+            .collect()
+    };
+    let alnum = |c: u8| c.is_ascii_alphanumeric();
+    let alnum_ = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let b64url = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+    let upper = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit();
+    // (what, prefixes, token characters after the prefix, how many at least)
+    type Shape = (&'static str, &'static [&'static str], fn(u8) -> bool, usize);
+    let shapes: [Shape; 7] = [
+        ("an AWS access key ID", &["AKIA", "ASIA"], upper, 16),
+        ("a GitHub token", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"], alnum, 36),
+        ("a GitHub token", &["github_pat_"], alnum_, 22),
+        ("a GitLab token", &["glpat-", "gldt-", "glrt-"], b64url, 20),
+        ("a Slack token", &["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"], b64url, 10),
+        ("an npm token", &["npm_"], alnum, 36),
+        ("a JSON web token", &["eyJ"], b64url, 10),
+    ];
+    for (what, prefixes, allowed, min) in shapes {
+        for prefix in prefixes {
+            let hit = if what == "a JSON web token" {
+                // header.payload[.signature], both JSON objects (`eyJ` = `{"`).
+                value.match_indices("eyJ").filter(|(i, _)| *i == 0 || !word(b[*i - 1])).any(|(i, _)| {
+                    let mut parts = value[i..].split('.');
+                    let (h, p) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                    h.len() >= 10 && p.starts_with("eyJ") && p.len() >= 10 && h.bytes().chain(p.bytes()).all(b64url)
+                })
+            } else {
+                runs(prefix, allowed).into_iter().any(|n| n >= min)
+            };
+            if hit {
+                return Some(what);
+            }
+        }
+    }
+    if value.contains("-----BEGIN") && value.contains("PRIVATE KEY") && !value.contains("ENCRYPTED PRIVATE KEY") {
+        return Some("a PEM private key");
+    }
+    None
 }
 
 fn check_env_secrets(config: &ImageConfig, p: &Params) -> Vec<Finding> {
@@ -285,21 +479,21 @@ fn check_env_secrets(config: &ImageConfig, p: &Params) -> Vec<Finding> {
     let allowed = p.text_list("allowed_names");
     let mut out = Vec::new();
     for (i, name, value) in env_pairs(config) {
-        if value.is_empty() || allowed.iter().any(|a| wildcard_match(a, name)) {
+        if value.is_empty() {
             continue;
         }
         // Never echo the value: the report may be public.
-        if let Some(pat) = patterns.iter().find(|pat| wildcard_match(pat, name)) {
-            out.push(
-                Finding::fail(ENV_SECRETS, format!("Env {name} looks like a secret (matches {pat})"))
-                    .at_pointer(format!("/config/Env/{i}")),
-            );
-        } else if looks_like_aws_key(value) {
-            out.push(
-                Finding::fail(ENV_SECRETS, format!("Env {name} holds an AWS access key ID"))
-                    .at_pointer(format!("/config/Env/{i}")),
-            );
-        }
+        let by_name = if allowed.iter().any(|a| wildcard_match(a, name)) {
+            None
+        } else {
+            patterns.iter().find(|pat| wildcard_match(pat, name))
+        };
+        let message = match (by_name, token_shape(value)) {
+            (Some(pat), _) => format!("Env {name} looks like a secret (matches {pat})"),
+            (None, Some(what)) => format!("Env {name} holds what looks like {what}"),
+            (None, None) => continue,
+        };
+        out.push(Finding::fail(ENV_SECRETS, message).at_pointer(format!("/config/Env/{i}")));
     }
     if out.is_empty() {
         let names: Vec<&str> = env_pairs(config).map(|(_, k, _)| k).collect();
@@ -309,6 +503,104 @@ fn check_env_secrets(config: &ImageConfig, p: &Params) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// Go's `path.Match` on one prefix of a module path: `*` and `?` within an
+/// element, `[...]` classes (ranges, `^` negation), `\` escapes. A malformed
+/// pattern matches nothing, as in Go.
+fn go_path_match(pattern: &[u8], name: &[u8]) -> bool {
+    fn class(p: &[u8], c: u8) -> Option<(bool, usize)> {
+        // p starts after '['; returns (matched, bytes of the class incl. ']').
+        let mut i = 0;
+        let negate = p.first() == Some(&b'^');
+        if negate {
+            i += 1;
+        }
+        let mut matched = false;
+        let mut first = true;
+        loop {
+            let lo = match p.get(i)? {
+                b']' if !first => return Some((matched != negate, i + 1)),
+                b'\\' => {
+                    i += 1;
+                    *p.get(i)?
+                }
+                &x => x,
+            };
+            i += 1;
+            first = false;
+            let hi = if p.get(i) == Some(&b'-') && p.get(i + 1).is_some_and(|&x| x != b']') {
+                i += 1;
+                let h = if p[i] == b'\\' {
+                    i += 1;
+                    *p.get(i)?
+                } else {
+                    p[i]
+                };
+                i += 1;
+                h
+            } else {
+                lo
+            };
+            if lo <= c && c <= hi {
+                matched = true;
+            }
+        }
+    }
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => {
+            (0..=name.len()).take_while(|&k| k == 0 || name[k - 1] != b'/').any(|k| go_path_match(rest, &name[k..]))
+        }
+        Some((b'?', rest)) => name.first().is_some_and(|&c| c != b'/') && go_path_match(rest, &name[1..]),
+        Some((b'[', rest)) => match (name.first(), class(rest, name.first().copied().unwrap_or(0))) {
+            (Some(&c), Some((true, n))) if c != b'/' => go_path_match(&rest[n..], &name[1..]),
+            _ => false,
+        },
+        Some((b'\\', rest)) => match rest.split_first() {
+            Some((&c, rest)) => name.first() == Some(&c) && go_path_match(rest, &name[1..]),
+            None => false,
+        },
+        Some((&c, rest)) => name.first() == Some(&c) && go_path_match(rest, &name[1..]),
+    }
+}
+
+/// Go's `module.MatchPrefixPatterns` for one pattern: a pattern of N
+/// elements matches the first N elements of a module path.
+fn go_prefix_match(glob: &str, module: &str) -> bool {
+    let glob = glob.strip_suffix('/').unwrap_or(glob);
+    if glob.is_empty() {
+        return false;
+    }
+    let n = glob.matches('/').count();
+    let mut parts = module.splitn(n + 2, '/');
+    let prefix: Vec<&str> = parts.by_ref().take(n + 1).collect();
+    prefix.len() == n + 1 && go_path_match(glob.as_bytes(), prefix.join("/").as_bytes())
+}
+
+/// Public modules a `GOPRIVATE` pattern must not cover.
+const PUBLIC_MODULES: &[&str] = &[
+    "github.com/google/uuid",
+    "golang.org/x/net",
+    "google.golang.org/grpc",
+    "gopkg.in/yaml.v3",
+    "go.uber.org/zap",
+    "k8s.io/api",
+    "gitlab.com/gitlab-org/api/client-go",
+    "cloud.google.com/go",
+    "go.opentelemetry.io/otel",
+];
+
+/// `-insecure` in GOFLAGS as Go's flag package reads it: one or two dashes,
+/// bare or `=` a true value (`1`, `t`, `T`, `true`, `TRUE`, `True`).
+fn insecure_flag(goflags: &str) -> Option<&str> {
+    goflags.split_whitespace().find(|f| {
+        let name = f.strip_prefix("--").or_else(|| f.strip_prefix('-')).unwrap_or("");
+        match name.split_once('=') {
+            None => name == "insecure",
+            Some((n, v)) => n == "insecure" && matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True"),
+        }
+    })
 }
 
 fn check_go_env(config: &ImageConfig) -> Vec<Finding> {
@@ -323,12 +615,19 @@ fn check_go_env(config: &ImageConfig) -> Vec<Finding> {
             "GOINSECURE" if !v.is_empty() => {
                 Some(format!("GOINSECURE={v} allows plaintext, unverified module fetches"))
             }
-            "GOFLAGS" if v.split_whitespace().any(|f| f == "-insecure" || f.starts_with("-insecure=")) => {
-                Some(format!("GOFLAGS={v} contains -insecure"))
-            }
-            "GOPROXY" if v.split([',', '|']).any(|u| u.trim().starts_with("http://")) => {
-                Some(format!("GOPROXY={v} fetches modules over plaintext HTTP"))
-            }
+            "GOPRIVATE" => value.split(',').find_map(|glob| {
+                PUBLIC_MODULES.iter().find(|m| go_prefix_match(glob, m)).map(|m| {
+                    format!(
+                        "GOPRIVATE pattern `{glob}` covers public modules ({m}...): they skip checksum verification"
+                    )
+                })
+            }),
+            "GOFLAGS" => insecure_flag(v).map(|f| format!("GOFLAGS={v} sets -insecure (`{f}`)")),
+            "GOPROXY" => v
+                .split([',', '|'])
+                .map(str::trim)
+                .find(|u| u.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://")))
+                .map(|u| format!("GOPROXY entry {u} fetches modules over plaintext HTTP")),
             _ => None,
         };
         if let Some(msg) = problem {
@@ -549,6 +848,119 @@ mod tests {
             "GOPRIVATE=example.com".into(),
         ];
         assert_eq!(check_go_env(&c).iter().filter(|f| f.outcome == Outcome::Fail).count(), 5);
+        for bad in [
+            "GOPROXY=HTTP://proxy.local",
+            "GOPROXY=https://a.example|Http://b.example",
+            "GOPROXY= http://proxy.local ,direct",
+            "GOFLAGS=--insecure",
+            "GOFLAGS=-mod=mod -insecure=T",
+            "GOPRIVATE=*",
+            "GOPRIVATE=corp.example,github.com",
+            "GOPRIVATE=golang.org/x",
+            "GOSUMDB=Off",
+        ] {
+            c.env = vec![bad.into()];
+            assert_eq!(check_go_env(&c)[0].outcome, Outcome::Fail, "{bad}");
+        }
+        for good in [
+            "GOPROXY=https://proxy.golang.org,direct",
+            "GOPROXY=off",
+            "GOPROXY=direct",
+            "GOPROXY=proxy.example",
+            "GOFLAGS=-insecure=false -mod=mod",
+            "GOFLAGS=-insecurex",
+            "GOFLAGS=---insecure",
+            "GOPRIVATE=github.com/acme,*.corp.example",
+            "gosumdb=off",
+        ] {
+            c.env = vec![good.into()];
+            assert_eq!(check_go_env(&c)[0].outcome, Outcome::Pass, "{good}");
+        }
+    }
+
+    #[test]
+    fn shell_form_by_any_option_cluster() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        for yes in [
+            &["-c", "x"][..],
+            &["-ec", "x"],
+            &["-xc", "x"],
+            &["-euc", "x"],
+            &["-e", "-c", "x"],
+            &["-o", "pipefail", "-c", "x"],
+            &["+e", "-c", "x"],
+            &["--norc", "-c", "x"],
+        ] {
+            assert!(runs_command_string(&args(yes)), "{yes:?}");
+        }
+        for no in [&["script.sh"][..], &["--", "-c"], &["-", "-c"], &["-o", "c"], &["-e", "run.sh", "-c"], &[]] {
+            assert!(!runs_command_string(&args(no)), "{no:?}");
+        }
+        let rc = defaults(EXEC);
+        let p = Params::of(&rc);
+        let mut c = config();
+        for argv in [
+            &["/bin/sh", "-ec", "/app"][..],
+            &["sh", "-xc", "/app"],
+            &["/bin/bash", "/start.sh"],
+            &["/bin/busybox", "sh", "-c", "x"],
+        ] {
+            c.entrypoint = Some(args(argv));
+            let f = check_exec(&c, &p);
+            assert_eq!(f.outcome, Outcome::Fail, "{argv:?}");
+            assert!(f.message.contains("shell"), "{}", f.message);
+        }
+    }
+
+    #[test]
+    fn token_shapes_in_values() {
+        let gh = format!("ghp_{}", "a1B2".repeat(9));
+        for (v, want) in [
+            (gh.as_str(), Some("a GitHub token")),
+            ("Bearer github_pat_11ABCDEFG0123456789_abcdefghij", Some("a GitHub token")),
+            ("glpat-ABCDEFGHIJ0123456789", Some("a GitLab token")),
+            ("xoxp-1234567890-abcdef", Some("a Slack token")),
+            ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig", Some("a JSON web token")),
+            ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbn", Some("a PEM private key")),
+            ("AKIAIOSFODNN7EXAMPLE", Some("an AWS access key ID")),
+            ("ghp_short", None),
+            ("myghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", None),
+            ("eyJhbGciOiJIUzI1NiJ9", None),
+            ("https://example.com/path", None),
+        ] {
+            assert_eq!(token_shape(v), want, "{v}");
+        }
+        let rc = defaults(ENV_SECRETS);
+        let p = Params::of(&rc);
+        let mut c = config();
+        c.env = vec![
+            format!("NOTES={gh}"),
+            "db_password=x".into(),
+            "SIGNING_KEY=x".into(),
+            "SECRET=x".into(),
+            "GPG_KEY=ABCD".into(),
+            "CONFIG_PATH=/etc/x".into(),
+        ];
+        let out = check_env_secrets(&c, &p);
+        let failing: Vec<&str> =
+            out.iter().filter(|f| f.outcome == Outcome::Fail).map(|f| f.message.as_str()).collect();
+        assert_eq!(failing.len(), 4, "{failing:?}");
+        assert!(failing.iter().all(|m| !m.contains(&gh)));
+    }
+
+    #[test]
+    fn go_module_patterns_as_go_matches_them() {
+        assert!(go_prefix_match("*", "github.com/google/uuid"));
+        assert!(go_prefix_match("github.com", "github.com/google/uuid"));
+        assert!(go_prefix_match("github.com/", "github.com/google/uuid"));
+        assert!(go_prefix_match("*.com/*", "github.com/google/uuid"));
+        assert!(go_prefix_match("[g]ithub.com", "github.com/google/uuid"));
+        assert!(go_prefix_match("git?ub.com/goo*", "github.com/google/uuid"));
+        assert!(!go_prefix_match("github.com/acme", "github.com/google/uuid"));
+        assert!(!go_prefix_match("github.com/google/uuid/v2", "github.com/google/uuid"));
+        assert!(go_prefix_match("*", "example"), "a one-element path matches too");
+        assert!(!go_prefix_match("[", "github.com/x"), "malformed matches nothing");
+        assert!(!go_prefix_match("", "github.com/x"));
     }
 
     #[test]

@@ -472,23 +472,48 @@ pub fn locate_program(program: &str, env: &[String]) -> Result<Option<filesystem
             .collect()
     };
     for candidate in candidates {
-        let mut path = candidate;
-        for _ in 0..16 {
-            match filesystem::stat(&path)? {
-                None => break,
-                Some(e) if e.kind == filesystem::FileKind::Symlink => {
-                    let target = e.link_target.clone().unwrap_or_default();
-                    path = if target.starts_with('/') {
-                        target
-                    } else {
-                        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-                        format!("{dir}/{target}")
-                    };
-                }
-                Some(e) if e.kind == filesystem::FileKind::Directory => break,
-                Some(e) => return Ok(Some(e)),
-            }
+        if let Resolved::Entry(e) = resolve(&candidate)?
+            && e.kind != filesystem::FileKind::Directory
+        {
+            return Ok(Some(e));
         }
     }
     Ok(None)
+}
+
+/// Where a path leads in the image, symlinks followed as the kernel follows
+/// them inside the root (at most 16 hops).
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    /// The entry at the end: never a symlink.
+    Entry(filesystem::FileEntry),
+    /// Nothing there; `via` is the last symlink followed, if any (a
+    /// dangling link), with the path it pointed to.
+    Missing { path: String, via: Option<filesystem::FileEntry> },
+    /// More than 16 links in a row (a loop, or a chain the kernel refuses).
+    TooManyLinks,
+}
+
+/// Follows `path` through symlinks inside the image; `Err` when the image's
+/// files were not scanned.
+pub fn resolve(path: &str) -> Result<Resolved, String> {
+    let mut path = path.to_string();
+    let mut via = None;
+    for _ in 0..=16 {
+        match filesystem::stat(&path)? {
+            None => return Ok(Resolved::Missing { path, via }),
+            Some(e) if e.kind == filesystem::FileKind::Symlink => {
+                let target = e.link_target.clone().unwrap_or_default();
+                path = if target.starts_with('/') {
+                    target
+                } else {
+                    let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+                    format!("{dir}/{target}")
+                };
+                via = Some(e);
+            }
+            Some(e) => return Ok(Resolved::Entry(e)),
+        }
+    }
+    Ok(Resolved::TooManyLinks)
 }
