@@ -163,6 +163,37 @@ fn blobs_are_cached_by_content() {
 }
 
 #[test]
+fn layers_already_scanned_are_not_scanned_again() {
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-dynamic-root"), "v1", "app:v1");
+    let cache = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reg = portcullis::registry::Registry::new(portcullis::registry::RegistryOptions {
+        cache_dir: cache.path().to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    let reference = portcullis::registry::parse_reference(&registry.url("app:v1")).unwrap();
+    let pulled = rt.block_on(reg.pull(&reference, false)).unwrap();
+    let engine = support::default_engine();
+    let judge = || {
+        let t = std::time::Instant::now();
+        let input = portcullis::source::open_pulled(&pulled, &Default::default()).unwrap();
+        let read = t.elapsed();
+        let mut report = serde_json::to_value(engine.audit(&input)).unwrap();
+        report.as_object_mut().unwrap().remove("timings");
+        (report, read)
+    };
+    let (cold, cold_read) = judge();
+    let (entries, _) = pulled.layer_cache.as_ref().expect("a layer cache").stats();
+    assert_eq!(entries, 3, "one entry per layer of go-dynamic-root");
+    let (warm, warm_read) = judge();
+    assert_eq!(cold, warm, "evidence from the cache judges exactly as a scan");
+    println!("reading go-dynamic-root: {cold_read:?} scanned, {warm_read:?} from the layer cache");
+    assert!(warm_read < cold_read, "the second read comes from the cache");
+}
+
+#[test]
 fn registry_failures_are_errors_not_verdicts() {
     let mut registry = TestRegistry::start();
     let cache = tempfile::tempdir().unwrap();

@@ -353,7 +353,7 @@ fn files_deleted_by_a_later_layer_still_count_as_shipped_secrets() {
     let scan = img.scan.as_ref().unwrap();
     assert!(scan.files.get("/root/.ssh/id_rsa").is_none());
     let s = scan.secrets.iter().find(|s| s.path == "/root/.ssh/id_rsa").expect("secret found");
-    assert_eq!((s.layer, s.deleted, s.kind), (0, true, "private-key"));
+    assert_eq!((s.layer, s.deleted, s.kind.as_str()), (0, true, "private-key"));
     assert_eq!(scan.efficiency.inefficient.len(), 1, "{:?}", scan.efficiency);
 }
 

@@ -258,7 +258,7 @@ impl scan::Host for HostState {
             .binaries
             .iter()
             .filter_map(|b| {
-                b.elf.shell.map(|p| scan::Shell { path: b.path.clone(), layer: b.layer, program: p.to_string() })
+                b.elf.shell.clone().map(|p| scan::Shell { path: b.path.clone(), layer: b.layer, program: p })
             })
             .collect())
     }

@@ -48,6 +48,9 @@ pub struct RegistryOptions {
     pub timeout: Duration,
     /// Blobs fetched at once.
     pub concurrency: usize,
+    /// Bytes of layer evidence kept in `<cache_dir>/layers.redb`
+    /// ([`crate::scan::cache`]); 0 turns the layer cache off.
+    pub layer_cache_bytes: u64,
 }
 
 impl Default for RegistryOptions {
@@ -58,6 +61,7 @@ impl Default for RegistryOptions {
             auth_file: None,
             timeout: Duration::from_secs(30),
             concurrency: 4,
+            layer_cache_bytes: 1 << 30,
         }
     }
 }
@@ -110,10 +114,15 @@ pub struct Pulled {
     /// Manifests and blobs fetched (not already cached).
     pub fetched: usize,
     pub fetched_bytes: u64,
+    /// Evidence of layers already scanned. Blobs of the cache are verified
+    /// against their digests as they arrive, so evidence keyed by a blob
+    /// digest describes exactly the blob the layout would serve.
+    pub layer_cache: Option<std::sync::Arc<crate::scan::cache::LayerCache>>,
 }
 
 pub struct Registry {
     opts: RegistryOptions,
+    layer_cache: Option<std::sync::Arc<crate::scan::cache::LayerCache>>,
     credentials: auth::Credentials,
     clients: Mutex<HashMap<String, oci_client::Client>>,
 }
@@ -124,7 +133,14 @@ impl Registry {
         let blobs = opts.cache_dir.join("blobs/sha256");
         std::fs::create_dir_all(&blobs)
             .map_err(|e| RegistryError::Cache { path: blobs.display().to_string(), detail: e.to_string() })?;
-        Ok(Registry { opts, credentials, clients: Mutex::new(HashMap::new()) })
+        // Best effort: a cache another process holds open is done without.
+        let layer_cache = (opts.layer_cache_bytes > 0)
+            .then(|| {
+                crate::scan::cache::LayerCache::open(&opts.cache_dir.join("layers.redb"), opts.layer_cache_bytes).ok()
+            })
+            .flatten()
+            .map(std::sync::Arc::new);
+        Ok(Registry { opts, layer_cache, credentials, clients: Mutex::new(HashMap::new()) })
     }
 
     pub fn cache_dir(&self) -> &Path {
@@ -199,6 +215,7 @@ impl Registry {
             cache_dir: self.opts.cache_dir.clone(),
             fetched: job.fetched,
             fetched_bytes: job.fetched_bytes,
+            layer_cache: self.layer_cache.clone(),
         })
     }
 

@@ -18,14 +18,14 @@ use object::elf;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, FileKind};
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoModule {
     pub path: String,
     pub version: String,
     pub sum: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct GoBuildInfo {
     pub go_version: String,
     /// The main package path (`path` line).
@@ -42,7 +42,7 @@ impl GoBuildInfo {
     }
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ElfInfo {
     pub class64: bool,
     /// `e_machine`.
@@ -61,7 +61,7 @@ pub struct ElfInfo {
     pub is_go: bool,
     /// Not Go, but a shell or a multi-call binary carrying one, recognised
     /// by its content ([`super::programs::shell_in`]): `bash`, `busybox`, ...
-    pub shell: Option<&'static str>,
+    pub shell: Option<String>,
     pub go: Option<GoBuildInfo>,
     /// Notable Go packages or functions linked in: `crypto/tls`, `net/http`,
     /// `net/http/pprof`, `expvar`, `time/tzdata`, `time.LoadLocation`.
@@ -201,7 +201,7 @@ fn analyse_as<H: FileHeader<Endian = Endianness>>(data: &[u8], class64: bool) ->
         info.is_go = has_go_note(data, segments, endian) || has_pclntab(data, segments, endian);
     }
     if !info.is_go {
-        info.shell = super::programs::shell_in(data);
+        info.shell = super::programs::shell_in(data).map(String::from);
     }
     info.pie = et == elf::ET_DYN && (info.interpreter.is_some() || flags_1 & u64::from(elf::DF_1_PIE) != 0);
     let head = &data[..data.len().min(4096)];

@@ -4,7 +4,7 @@
 //! [`ImageScan`](super::ImageScan)) and the plugin host serves them.
 
 /// Filesystem entry kinds, as the WIT `filesystem` interface names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum FileKind {
     Regular,
     Directory,

@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
 use std::rc::Rc;
 
-/// What one layer contains.
-#[derive(Debug, Default)]
+/// What one layer contains (also what the layer cache keeps).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct LayerContents {
     pub entries: Vec<RawEntry>,
     /// Whole files kept for later parsing (ELF executables, package databases).
@@ -268,7 +268,7 @@ fn link(out: &mut LayerContents, seen: &HashMap<String, usize>, path: &str, targ
         .filter(|h| h.path == target)
         .map(|h| secrets::Hit {
             path: path.to_string(),
-            kind: h.kind,
+            kind: h.kind.clone(),
             detail: format!("{} (hard link to /{target})", h.detail),
         })
         .collect();

@@ -48,7 +48,7 @@ impl std::fmt::Debug for ProgressSink {
 }
 
 /// One tar entry of one layer, as read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RawEntry {
     /// Relative to the root, cleaned (`usr/bin/env`).
     pub path: String,
@@ -134,7 +134,7 @@ pub struct LayerStats {
 pub struct Secret {
     pub path: String,
     pub layer: u32,
-    pub kind: &'static str,
+    pub kind: String,
     pub detail: String,
     /// Deleted (or replaced) by a later layer: still shipped in the image.
     pub deleted: bool,
@@ -273,6 +273,7 @@ pub fn scan_image(
     layers: &[LayerRef],
     limits: &ScanLimits,
     progress: Option<&ProgressSink>,
+    cache: Option<&cache::LayerCache>,
 ) -> Result<ImageScan, String> {
     let used = AtomicU64::new(0);
     // A blob listed several times is read once: listing it a thousand times
@@ -306,6 +307,20 @@ pub fn scan_image(
                         .unwrap_or_else(|| l.name.clone())
                 )
             };
+            // Evidence cached under the blob's digest is what a scan of that
+            // blob finds; its size is still held to the descriptor's.
+            let key =
+                cache.zip(l.blob_digest.as_ref()).map(|(_, d)| cache::LayerCache::key(d, l.diff_id.as_ref(), limits));
+            if let (Some(cache), Some(key)) = (cache, &key)
+                && let Some(hit) = cache.get::<layer::LayerContents>(key)
+                && l.size.is_none_or(|s| s == hit.compressed_bytes)
+            {
+                if let Some(p) = progress {
+                    p.0.advance(hit.compressed_bytes);
+                }
+                used.fetch_add(hit.uncompressed_bytes, Ordering::Relaxed);
+                return Ok(hit);
+            }
             let (reader, _size) = c
                 .open(&l.name)
                 .map_err(|e| what(e.to_string()))?
@@ -319,6 +334,9 @@ pub fn scan_image(
             }))
             .unwrap_or_else(|panic| Err(format!("the scanner failed on this layer: {}", panic_message(&panic))));
             let out = scanned.map_err(what)?;
+            if let (Some(cache), Some(key)) = (cache, &key) {
+                let _ = cache.put(key, &out); // a cache that cannot be written is only slower
+            }
             let total = used.fetch_add(out.uncompressed_bytes, Ordering::Relaxed) + out.uncompressed_bytes;
             if total > limits.max_image_bytes {
                 return Err(format!(
@@ -369,7 +387,13 @@ pub fn scan_image(
         for h in &c.secrets {
             let abs = format!("/{}", h.path);
             let deleted = files.get(&abs).is_none_or(|f| f.layer != i as u32);
-            secrets.push(Secret { path: abs, layer: i as u32, kind: h.kind, detail: h.detail.clone(), deleted });
+            secrets.push(Secret {
+                path: abs,
+                layer: i as u32,
+                kind: h.kind.clone(),
+                detail: h.detail.clone(),
+                deleted,
+            });
         }
         let present = |path: &str| files.get(path).is_some_and(|f| f.layer == i as u32);
         for (path, bytes) in &c.kept {

@@ -31,7 +31,7 @@ pub fn shell_in(data: &[u8]) -> Option<&'static str> {
 /// everything after the following blanks up to the end of the line (trimmed)
 /// as one optional argument. Only the first 255 bytes count, as in the kernel
 /// (`BINPRM_BUF_SIZE`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shebang {
     pub interpreter: String,
     pub argument: Option<String>,

@@ -8,17 +8,17 @@
 
 use super::FileKind;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Hit {
     pub path: String,
     /// `private-key`, `dotenv`, `credentials`, `cloud-credentials`,
     /// `npm-token`, `docker-auth`, `aws-access-key`, `vcs`.
-    pub kind: &'static str,
+    pub kind: String,
     pub detail: String,
 }
 
 fn hit(path: &str, kind: &'static str, detail: impl Into<String>) -> Option<Hit> {
-    Some(Hit { path: path.to_string(), kind, detail: detail.into() })
+    Some(Hit { path: path.to_string(), kind: kind.to_string(), detail: detail.into() })
 }
 
 /// Recognises a secret by its path alone. Anything under a `.git`

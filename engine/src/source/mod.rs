@@ -70,6 +70,10 @@ pub struct OpenOptions {
     pub limits: crate::scan::ScanLimits,
     /// Receives scanning progress.
     pub progress: Option<crate::scan::ProgressSink>,
+    /// Evidence of layers already scanned, by blob digest. Set for pulled
+    /// images only, whose blobs were verified as they arrived: a local
+    /// layout's blob may have been altered since it was cached.
+    pub layer_cache: Option<std::sync::Arc<crate::scan::cache::LayerCache>>,
 }
 
 /// An opened input and the evidence of every subject in it. Cloning is
@@ -119,6 +123,7 @@ pub fn open_pulled(pulled: &crate::registry::Pulled, opts: &OpenOptions) -> Resu
     let opts = OpenOptions {
         images: vec![pulled.digest.to_string()],
         repository: Some(pulled.repository.clone()),
+        layer_cache: pulled.layer_cache.clone(),
         ..opts.clone()
     };
     // `docker:` + `//host/repo` + `:tag` or `@digest` is the reference.
@@ -268,7 +273,7 @@ pub(crate) fn scan_layers(
     // Whatever in the scan panics (merging, package databases), the input
     // caused it: the subject is unreadable and denied, the process lives on.
     let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::scan::scan_image(c, &refs, &opts.limits, opts.progress.as_ref())
+        crate::scan::scan_image(c, &refs, &opts.limits, opts.progress.as_ref(), opts.layer_cache.as_deref())
     }))
     .unwrap_or_else(|panic| Err(format!("the scanner failed: {}", crate::scan::panic_message(&panic))));
     match scanned {
