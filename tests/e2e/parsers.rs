@@ -17,26 +17,10 @@
 //! A panicking input is written to `$PORTCULLIS_FUZZ_CRASHES` (default a
 //! temp dir) and named; it becomes a regression case below.
 
+use crate::mutations::Rng;
 use crate::support::{self, craft::*};
 use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-
-/// xorshift64*: deterministic, so a failure reproduces from its seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
 
 /// Generic byte mutations: flips, interesting values, truncation, splices.
 fn bytes(rng: &mut Rng, d: &mut Vec<u8>) {
