@@ -318,8 +318,11 @@ fn compare_config(ours: &portcullis::oci::ImageConfig, go: &Value, problems: &mu
                 "{:?}",
                 g["Labels"]
                     .as_object()
-                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string())).collect())
-                    .unwrap_or_else(BTreeMap::<String, String>::new)
+                    .map(|o| o
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+                        .collect::<BTreeMap<String, String>>())
+                    .unwrap_or_default()
             ),
         ),
         (

@@ -152,11 +152,7 @@ fn json(rng: &mut Rng, d: &mut Vec<u8>) {
             // Duplicate the key with another value.
             format!("{}\"{key}\":null,{}", &text[..start], &text[start..])
         }
-        3 => format!(
-            "{}{}",
-            &text[..at + 2],
-            text[at + 2..].replacen(|c: char| c == '"' || c == '[' || c == '{', "1", 1)
-        ),
+        3 => format!("{}{}", &text[..at + 2], text[at + 2..].replacen(['"', '[', '{'], "1", 1)),
         4 => format!("{}{}", &text[..at + 2], text[at + 2..].replacen(|c: char| c.is_ascii_digit(), "-", 1)),
         _ => format!("{}{}", &text[..at + 2], text[at + 2..].replacen('"', "\"\\ud800", 1)),
     };

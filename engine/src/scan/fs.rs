@@ -460,10 +460,10 @@ mod tests {
         let l0 = vec![d("a"), link("b", "a"), f("a/x", 1), f("b/x", 1)];
         assert!(MergedFs::build(&[&l0]).unwrap_err().contains("already wrote"));
         // Whiteout first, then the new file: both kinds of unpacker agree.
-        let (fs, _) = MergedFs::build(&[&base, &vec![f("usr/.wh.lib", 0), d("usr/lib"), f("usr/lib/n", 3)]]).unwrap();
+        let (fs, _) = MergedFs::build(&[&base, &[f("usr/.wh.lib", 0), d("usr/lib"), f("usr/lib/n", 3)]]).unwrap();
         assert_eq!(fs.get("/usr/lib/n").unwrap().size, 3);
         // Replacing the symlink itself is unambiguous.
-        let (fs, _) = MergedFs::build(&[&base, &vec![d("lib"), f("lib/x", 4)]]).unwrap();
+        let (fs, _) = MergedFs::build(&[&base, &[d("lib"), f("lib/x", 4)]]).unwrap();
         assert_eq!(fs.get("/lib").unwrap().kind, FileKind::Directory);
         assert_eq!(fs.get("/lib/x").unwrap().size, 4);
     }

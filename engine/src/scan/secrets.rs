@@ -279,7 +279,7 @@ mod tests {
         for (path, dir) in [("app/.git/config", "app/.git"), (".git/HEAD", ".git"), ("a/.git/objects/ab/cd", "a/.git")]
         {
             let h = by_path(path, FileKind::Regular).unwrap();
-            assert_eq!((h.kind, h.path.as_str()), ("vcs", dir), "{path}");
+            assert_eq!((h.kind.as_str(), h.path.as_str()), ("vcs", dir), "{path}");
         }
         assert!(by_path("app/my.git/config", FileKind::Regular).is_none());
         assert!(by_path("app/.gitignore", FileKind::Regular).is_none());
@@ -339,7 +339,11 @@ mod tests {
                         content.extend_from_slice(&b"# more\n".repeat(100));
                         for piece in [1usize << 20, 4096, 333] {
                             let h = streamed("etc/app.conf", &content, head, piece);
-                            assert_eq!(h.map(|h| h.kind), Some(kind), "marker at {at}, head {head}, pieces {piece}");
+                            assert_eq!(
+                                h.as_ref().map(|h| h.kind.as_str()),
+                                Some(kind),
+                                "marker at {at}, head {head}, pieces {piece}"
+                            );
                         }
                     }
                 }

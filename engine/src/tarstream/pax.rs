@@ -10,8 +10,11 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadRecords(pub String);
 
+/// A record's key and value, and the rest of the input after it.
+type Record<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
 /// One record; the rest of the input after it.
-fn record(s: &[u8]) -> Result<(&[u8], &[u8], &[u8]), BadRecords> {
+fn record(s: &[u8]) -> Result<Record<'_>, BadRecords> {
     let bad = |why: &str| BadRecords(format!("malformed PAX record: {why}"));
     let space = s.iter().position(|&c| c == b' ').ok_or_else(|| bad("no length"))?;
     let n_str = std::str::from_utf8(&s[..space]).map_err(|_| bad("the length is not a number"))?;
@@ -53,7 +56,7 @@ pub fn parse(mut s: &[u8]) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, BadRecords> {
         s = rest;
         match k {
             b"GNU.sparse.offset" | b"GNU.sparse.numbytes" => {
-                let expect_offset = sparse.len() % 2 == 0;
+                let expect_offset = sparse.len().is_multiple_of(2);
                 if (expect_offset != (k == b"GNU.sparse.offset")) || v.contains(&b',') {
                     return Err(BadRecords("malformed PAX record: GNU sparse map out of order".into()));
                 }
