@@ -13,6 +13,7 @@ mod support;
 mod differential;
 mod fidelity;
 mod formats;
+mod gate;
 mod hostile;
 mod images;
 mod inputs;

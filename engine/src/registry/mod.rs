@@ -153,19 +153,24 @@ impl Registry {
         if let Some(c) = self.clients.lock().unwrap_or_else(|p| p.into_inner()).get(&registry) {
             return Ok(c.clone());
         }
-        let plain = is_loopback(&registry) || self.opts.insecure.iter().any(|h| h == &registry);
-        let client = oci_client::Client::new(ClientConfig {
+        let client = self.new_client(r);
+        let auth = self.credentials.for_registry(r.registry()).map_err(RegistryError::Credentials)?;
+        client.store_auth_if_needed(&registry, &auth).await;
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).insert(registry, client.clone());
+        Ok(client)
+    }
+
+    fn new_client(&self, r: &oci_client::Reference) -> oci_client::Client {
+        let registry = r.resolve_registry();
+        let plain = is_loopback(registry) || self.opts.insecure.iter().any(|h| h == registry);
+        oci_client::Client::new(ClientConfig {
             protocol: if plain { ClientProtocol::Http } else { ClientProtocol::Https },
             platform_resolver: None,
             read_timeout: Some(self.opts.timeout),
             connect_timeout: Some(self.opts.timeout.min(Duration::from_secs(10))),
             user_agent: concat!("portcullis/", env!("CARGO_PKG_VERSION")),
             ..Default::default()
-        });
-        let auth = self.credentials.for_registry(r.registry()).map_err(RegistryError::Credentials)?;
-        client.store_auth_if_needed(&registry, &auth).await;
-        self.clients.lock().unwrap_or_else(|p| p.into_inner()).insert(registry, client.clone());
-        Ok(client)
+        })
     }
 
     fn auth(&self, r: &oci_client::Reference) -> Result<RegistryAuth, RegistryError> {
@@ -186,7 +191,32 @@ impl Registry {
     /// attachments into the cache. `skip_layers`: manifests and configs only.
     pub async fn pull(&self, r: &oci_client::Reference, skip_layers: bool) -> Result<Pulled, RegistryError> {
         let client = self.client(r).await?;
-        let mut job = Job { registry: self, client, r, fetched: 0, fetched_bytes: 0, seen: Vec::new() };
+        self.pull_with(client, None, r, skip_layers).await
+    }
+
+    /// [`Registry::pull`] with someone else's credentials (the push gate
+    /// reads evidence as the pusher, so it never reads what the pusher
+    /// cannot). The client is made for this pull alone: tokens it obtains
+    /// are not shared with other callers.
+    pub async fn pull_as(
+        &self,
+        auth: RegistryAuth,
+        r: &oci_client::Reference,
+        skip_layers: bool,
+    ) -> Result<Pulled, RegistryError> {
+        let client = self.new_client(r);
+        client.store_auth_if_needed(r.resolve_registry(), &auth).await;
+        self.pull_with(client, Some(auth), r, skip_layers).await
+    }
+
+    async fn pull_with(
+        &self,
+        client: oci_client::Client,
+        auth: Option<RegistryAuth>,
+        r: &oci_client::Reference,
+        skip_layers: bool,
+    ) -> Result<Pulled, RegistryError> {
+        let mut job = Job { registry: self, client, auth, r, fetched: 0, fetched_bytes: 0, seen: Vec::new() };
         let tag = r.tag().map(str::to_string);
         let asked = r.digest().map(str::to_string).or_else(|| tag.clone()).unwrap_or_else(|| "latest".into());
         let (top, top_bytes) = job.manifest(&asked, r.digest().is_some()).await?;
@@ -236,6 +266,8 @@ fn index_entry(mt: &str, d: &Digest, size: usize, name: Option<&str>) -> serde_j
 struct Job<'a> {
     registry: &'a Registry,
     client: oci_client::Client,
+    /// Credentials given for this pull, instead of the configured ones.
+    auth: Option<RegistryAuth>,
     r: &'a oci_client::Reference,
     fetched: usize,
     fetched_bytes: u64,
@@ -267,7 +299,7 @@ impl Job<'_> {
                 return Ok((want, bytes));
             }
         }
-        let auth = self.registry.auth(&at)?;
+        let auth = self.auth(&at)?;
         let (bytes, _) =
             self.client.pull_manifest_raw(&at, &auth, MANIFEST_TYPES).await.map_err(|e| classify(&at, e))?;
         let digest = self.keep(tag_or_digest, &bytes, by_digest)?;
@@ -289,6 +321,13 @@ impl Job<'_> {
         self.fetched_bytes += bytes.len() as u64;
         self.seen.push(digest.clone());
         Ok(digest)
+    }
+
+    fn auth(&self, at: &oci_client::Reference) -> Result<RegistryAuth, RegistryError> {
+        match &self.auth {
+            Some(a) => Ok(a.clone()),
+            None => self.registry.auth(at),
+        }
     }
 
     fn bad(&self, detail: String) -> RegistryError {
@@ -395,7 +434,7 @@ impl Job<'_> {
             .map(|s| format!("{}-{}.{s}", subject.algorithm(), subject.encoded()))
             .collect();
         let at = self.at(subject.as_str());
-        let auth = self.registry.auth(&at)?;
+        let auth = self.auth(&at)?;
         let (client, this) = (&self.client, &*self);
         let tag_lookups = futures_util::future::join_all(tags.iter().map(|tag| {
             let at = this.at(tag);

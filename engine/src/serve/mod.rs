@@ -587,15 +587,38 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
             }
         }
     });
-    // Clean shutdown: not ready at once, the listener open for the drain
-    // delay (so the Service stops routing here first), then no new
-    // connections and the grace period for requests in flight.
-    // The signal is awaited on a thread of its own, with its own small
-    // runtime: evaluations busy on the server's workers must not delay it.
+    eprintln!(
+        "portcullis serve: listening on {}://{} ({} polic{})",
+        if tls_config.is_some() { "https" } else { "http" },
+        options.listen,
+        options.policies.len(),
+        if options.policies.len() == 1 { "y" } else { "ies" }
+    );
+    let draining = state.clone();
+    listen(app, options.listen, tls_config, options.shutdown_grace, "serve", move || {
+        draining.draining.store(true, Ordering::Release)
+    })
+    .await?;
+    eprintln!("portcullis serve: stopped");
+    Ok(())
+}
+
+/// Serves `app` on `addr` (HTTPS with `tls`) until SIGTERM or SIGINT, then
+/// shuts down cleanly: `stopping` runs at once (so `/readyz` can answer
+/// 503), the listener stays open for [`DRAIN_DELAY`] (so the Service stops
+/// routing here first), then no new connections and `grace` for requests
+/// in flight. The signal is awaited on a thread of its own, with its own
+/// small runtime: evaluations busy on the server's workers must not delay it.
+pub(crate) async fn listen(
+    app: Router,
+    addr: SocketAddr,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    grace: Duration,
+    who: &'static str,
+    stopping: impl FnOnce() + Send + 'static,
+) -> Result<(), String> {
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
-    let draining = state.clone();
-    let grace = options.shutdown_grace;
     let signals = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -605,9 +628,9 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
         .spawn(move || {
             signals.block_on(async move {
                 stop_signal().await;
-                draining.draining.store(true, Ordering::Release);
+                stopping();
                 eprintln!(
-                    "portcullis serve: stopping: /readyz answers 503; new connections refused in {} s; requests in flight have {} s",
+                    "portcullis {who}: stopping: /readyz answers 503; new connections refused in {} s; requests in flight have {} s",
                     DRAIN_DELAY.as_secs(),
                     grace.as_secs()
                 );
@@ -616,18 +639,9 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
             })
         })
         .map_err(|e| format!("cannot start the signal handler: {e}"))?;
-    eprintln!(
-        "portcullis serve: listening on {}://{} ({} polic{})",
-        if tls_config.is_some() { "https" } else { "http" },
-        options.listen,
-        options.policies.len(),
-        if options.policies.len() == 1 { "y" } else { "ies" }
-    );
-    let served = match tls_config {
-        Some(tls) => axum_server::bind_rustls(options.listen, tls).handle(handle).serve(app.into_make_service()).await,
-        None => axum_server::bind(options.listen).handle(handle).serve(app.into_make_service()).await,
+    let served = match tls {
+        Some(tls) => axum_server::bind_rustls(addr, tls).handle(handle).serve(app.into_make_service()).await,
+        None => axum_server::bind(addr).handle(handle).serve(app.into_make_service()).await,
     };
-    served.map_err(|e| format!("{}: {e}", options.listen))?;
-    eprintln!("portcullis serve: stopped");
-    Ok(())
+    served.map_err(|e| format!("{addr}: {e}"))
 }

@@ -12,6 +12,8 @@ pub struct TestRegistry {
     /// `127.0.0.1:PORT`
     pub addr: String,
     dir: tempfile::TempDir,
+    /// `user:password` the registry requires (htpasswd, bcrypt), if any.
+    pub credentials: Option<String>,
 }
 
 /// A port nobody listens on right now.
@@ -43,7 +45,22 @@ impl TestRegistry {
         need("skopeo");
         let dir = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut r = TestRegistry { child: None, addr, dir };
+        let mut r = TestRegistry { child: None, addr, dir, credentials: None };
+        r.resume();
+        r
+    }
+
+    /// A registry that requires `user:password` (htpasswd with a bcrypt
+    /// hash made by Debian's `htpasswd -B`, package apache2-utils).
+    pub fn start_with_auth(user: &str, password: &str) -> TestRegistry {
+        need("docker-registry");
+        need("htpasswd");
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new("htpasswd").args(["-Bbn", user, password]).output().expect("running htpasswd");
+        assert!(out.status.success(), "htpasswd: {}", String::from_utf8_lossy(&out.stderr));
+        std::fs::write(dir.path().join("htpasswd"), &out.stdout).unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let mut r = TestRegistry { child: None, addr, dir, credentials: Some(format!("{user}:{password}")) };
         r.resume();
         r
     }
@@ -51,15 +68,18 @@ impl TestRegistry {
     /// Starts (again) on the same port and storage.
     pub fn resume(&mut self) {
         let config = self.dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {}\n",
-                self.dir.path().join("data").display(),
-                self.addr
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {}\n",
+            self.dir.path().join("data").display(),
+            self.addr
+        );
+        if self.credentials.is_some() {
+            yaml.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                self.dir.path().join("htpasswd").display()
+            ));
+        }
+        std::fs::write(&config, yaml).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -69,7 +89,8 @@ impl TestRegistry {
             .expect("starting docker-registry");
         self.child = Some(child);
         let start = Instant::now();
-        while http_get(&self.addr, "/v2/").map(|r| r.0) != Some(200) {
+        let up = if self.credentials.is_some() { 401 } else { 200 };
+        while http_get(&self.addr, "/v2/").map(|r| r.0) != Some(up) {
             assert!(start.elapsed() < Duration::from_secs(20), "docker-registry did not come up on {}", self.addr);
             std::thread::sleep(Duration::from_millis(50));
         }

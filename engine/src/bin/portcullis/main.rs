@@ -5,6 +5,7 @@
 
 mod audit;
 mod common;
+mod gate;
 mod policy;
 mod rules;
 mod sbom;
@@ -32,6 +33,7 @@ struct Cli {
 enum Command {
     Audit(audit::Args),
     Serve(serve::Args),
+    Gate(gate::Args),
     Policy(policy::Args),
     Explain(rules::ExplainArgs),
     Rules(rules::RulesArgs),
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Audit(args) => audit::run(args, &global),
         Command::Serve(args) => serve::run(args, &global),
+        Command::Gate(args) => gate::run(args, &global),
         Command::Policy(args) => policy::run(args, &global),
         Command::Explain(args) => rules::run_explain(args, &global),
         Command::Rules(args) => rules::run_rules(args, &global),

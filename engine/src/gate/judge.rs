@@ -1,0 +1,333 @@
+//! A manifest push, decided: forwarded as it came when it names nothing
+//! pullable, otherwise stored upstream by digest, judged from there, and
+//! tagged only when admitted.
+//!
+//! Why by digest first: the engine judges what the upstream will serve —
+//! the manifest, config, layers and attachments as stored, read back
+//! through the registry client like any other pull — and a manifest
+//! stored by digest is what a push by digest makes anyway (nothing can
+//! pull it by a name). The tag PUT that follows carries the client's exact
+//! bytes, so the tag names the digest that was judged.
+
+use super::classify::{self, Push};
+use super::{GateState, Mode, proxy, reply};
+use crate::digest::Digest;
+use crate::model::Outcome;
+use crate::report::{Effect, Report, Verdict};
+use crate::serve::{Failure, Judged, Served, cache};
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
+use futures_util::FutureExt;
+use oci_client::secrets::RegistryAuth;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a cached verdict is keyed by — the rule of `serve`'s cache: every
+/// input of the verdict. The image's digest; the repository and tag
+/// waivers can match (under the gate's registry name); the engine
+/// fingerprint (policy, trusted root, plugins). Time bounds the entry as
+/// [`Judged`] says (the next waiver expiry). Credentials are not part of
+/// it: whoever may push to a repository may read it, and the verdict
+/// depends on what the repository holds, not on who asks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    digest: Digest,
+    repository: String,
+    tag: String,
+    fingerprint: String,
+}
+
+pub type Verdicts = Arc<cache::VerdictCache<Key, Judged, Failure>>;
+
+pub fn new_cache() -> Verdicts {
+    cache::VerdictCache::new(4096, Duration::from_secs(600), Duration::from_secs(60))
+}
+
+/// Referrers listed under a referrers-schema tag, checked at most.
+const MAX_REFERRERS: usize = 256;
+
+pub async fn manifest_push(state: &Arc<GateState>, request: Request, name: &str, reference: &str) -> Response {
+    let (parts, body) = request.into_parts();
+    let limit = crate::oci::MAX_MANIFEST_BYTES as usize;
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return reply::manifest_invalid(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("manifest for {name}:{reference}: over {limit} bytes, or the upload broke off"),
+            );
+        }
+    };
+    let query_tags = tags_of(&parts.uri);
+    let push = classify::classify(reference, &query_tags, &body);
+    let forward = |class: &'static str| {
+        state.metrics.pushes.with_label_values(&[class, "forwarded"]).inc();
+        proxy::send(state, &parts.method, &parts.uri, &parts.headers, body.clone().into())
+    };
+    match push {
+        Push::ByDigest => forward("digest").await,
+        Push::Referrer => forward("referrer").await,
+        Push::Attachment { .. } => forward("attachment").await,
+        Push::Refused(why) => {
+            state.metrics.pushes.with_label_values(&["refused", "deny"]).inc();
+            reply::denied(
+                &format!("portcullis refused {}/{name}:{reference}: {why}", state.name),
+                serde_json::Value::Null,
+            )
+        }
+        Push::ReferrersIndex { tag, entries } => match only_referrers(state, &parts.headers, name, &entries).await {
+            Ok(()) => forward("referrers-index").await,
+            Err(why) => {
+                state.metrics.pushes.with_label_values(&["referrers-index", "deny"]).inc();
+                reply::denied(
+                    &format!("portcullis refused {}/{name}:{tag}: {why}", state.name),
+                    serde_json::Value::Null,
+                )
+            }
+        },
+        Push::Tag { tags } => tag_push(state, parts, body, name, &tags).await,
+    }
+}
+
+/// The `?tag=` parameters of a manifest PUT.
+fn tags_of(uri: &Uri) -> Vec<String> {
+    url::form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .filter(|(k, _)| k == "tag")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+/// A tag push: store by digest, judge each tag, then tag or refuse.
+async fn tag_push(
+    state: &Arc<GateState>,
+    parts: axum::http::request::Parts,
+    body: Bytes,
+    name: &str,
+    tags: &[String],
+) -> Response {
+    let started = Instant::now();
+    let digest = Digest::sha256(&body);
+    let by_digest: Uri = match format!("/v2/{name}/manifests/{digest}").parse() {
+        Ok(u) => u,
+        Err(e) => return reply::manifest_invalid(StatusCode::BAD_REQUEST, &format!("repository name {name}: {e}")),
+    };
+    let stored =
+        match proxy::upstream_request(state, &parts.method, &by_digest, &parts.headers, body.clone().into()).await {
+            Ok(r) => r,
+            Err(e) => {
+                state.metrics.upstream_errors.inc();
+                state.metrics.pushes.with_label_values(&["tag", "unavailable"]).inc();
+                return reply::unavailable(&format!(
+                    "{name}:{}: not judged, so not tagged: the registry behind the gate did not answer: {e}",
+                    tags.join(",")
+                ));
+            }
+        };
+    if !stored.status().is_success() {
+        // Authentication challenges, unknown blobs, invalid manifests: the
+        // upstream's own answer, unchanged.
+        let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
+        return proxy::back(state, stored, host.as_deref());
+    }
+    let auth = pusher_auth(&parts.headers);
+    let mut warnings = Vec::new();
+    for tag in tags {
+        let judged = tokio::time::timeout(state.options.deadline, judge(state, auth.clone(), name, tag, &digest)).await;
+        state.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
+        let subject = format!("{}/{name}:{tag}@{digest}", state.name);
+        match judged {
+            Err(_) => {
+                state.metrics.pushes.with_label_values(&["tag", "unavailable"]).inc();
+                return reply::unavailable(&format!(
+                    "{subject}: not judged within {} s, so not tagged; push again (the evaluation goes on and its \
+                     verdict will be cached)",
+                    state.options.deadline.as_secs()
+                ));
+            }
+            Ok(Err(f)) if !f.subject_caused => {
+                state.metrics.pushes.with_label_values(&["tag", "unavailable"]).inc();
+                return reply::unavailable(&format!("{subject}: not judged, so not tagged: {}", f.message));
+            }
+            Ok(Err(f)) => {
+                // The image could not be read: that is the image's fault.
+                state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
+                let message = format!("portcullis denied {subject}: its evidence is unreadable: {}", f.message);
+                if state.options.mode == Mode::Enforce {
+                    return reply::denied(&message, serde_json::json!({ "verdict": "deny", "denied": [] }));
+                }
+                warnings.push(message);
+            }
+            Ok(Ok(judged)) if judged.report.verdict == Verdict::Deny => {
+                state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
+                let message = denial_message(&subject, &judged.report);
+                if state.options.mode == Mode::Enforce {
+                    return reply::denied(&message, detail(&judged));
+                }
+                warnings.push(message);
+            }
+            Ok(Ok(_)) => state.metrics.pushes.with_label_values(&["tag", "admit"]).inc(),
+        }
+    }
+    let mut response = proxy::send(state, &parts.method, &parts.uri, &parts.headers, body.into()).await;
+    for w in warnings {
+        if let Some(v) = reply::warning(&w) {
+            response.headers_mut().append(header::WARNING, v);
+        }
+    }
+    response
+}
+
+/// The credentials the push came with, for reading its evidence: HTTP
+/// Basic as user and password (the client library then trades them for a
+/// token where the upstream wants one), a bearer token as it is. None:
+/// the gate's configured credentials, if any.
+fn pusher_auth(headers: &HeaderMap) -> Option<RegistryAuth> {
+    use base64::Engine as _;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+        let (user, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+        Some(RegistryAuth::Basic(user.to_string(), password.to_string()))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(RegistryAuth::Bearer(rest.trim().to_string()))
+    } else {
+        None
+    }
+}
+
+/// The verdict on `name@digest` under `tag`: from the cache, or pulled
+/// from the upstream and judged (once for concurrent pushes).
+async fn judge(
+    state: &Arc<GateState>,
+    auth: Option<RegistryAuth>,
+    name: &str,
+    tag: &str,
+    digest: &Digest,
+) -> Result<Judged, Failure> {
+    let repository = format!("{}/{name}", state.name);
+    let key = Key {
+        digest: digest.clone(),
+        repository: repository.clone(),
+        tag: tag.to_string(),
+        fingerprint: state.engine.fingerprint().to_string(),
+    };
+    let at = oci_client::Reference::with_tag_and_digest(
+        state.upstream_host.clone(),
+        name.to_string(),
+        tag.to_string(),
+        digest.to_string(),
+    );
+    let (st, tag) = (state.clone(), tag.to_string());
+    let (result, served) = state
+        .verdicts
+        .get_or_evaluate(key, move || {
+            async move {
+                let mut pulled = match auth {
+                    Some(a) => st.registry.pull_as(a, &at, false).await?,
+                    None => st.registry.pull(&at, false).await?,
+                };
+                // Judged under the name pullers use, not the upstream's.
+                pulled.reference = format!("docker://{repository}:{tag}");
+                pulled.repository = repository;
+                let engine = st.engine.clone();
+                tokio::task::spawn_blocking(move || {
+                    let input =
+                        crate::source::open_pulled(&pulled, &crate::source::OpenOptions::default()).map_err(|e| {
+                            Failure { message: e.to_string(), status: StatusCode::BAD_GATEWAY, subject_caused: true }
+                        })?;
+                    let report = engine.audit(&input);
+                    Ok(Judged::new(pulled.digest.clone(), report, engine.verdicts_valid_for()))
+                })
+                .await?
+            }
+            .boxed()
+        })
+        .await;
+    if served == Served::Hit {
+        state.metrics.cache_hits.inc();
+    }
+    result
+}
+
+/// `portcullis denied host/repo:tag@digest: linux/amd64: GO-BIN-001 (…); …`
+fn denial_message(subject: &str, report: &Report) -> String {
+    let mut reasons = Vec::new();
+    for s in &report.subjects {
+        let platform = s.platform.as_deref().map(|p| format!("{p}: ")).unwrap_or_default();
+        for f in s.findings.iter().filter(|f| f.effect == Effect::Deny) {
+            let what = if f.outcome == Outcome::Error { "could not be checked" } else { "failed" };
+            reasons.push(format!("{platform}{} {what} ({})", f.rule, f.message));
+        }
+    }
+    if reasons.is_empty() {
+        reasons.push("the policy denies it".to_string());
+    }
+    format!("portcullis denied {subject}: {}", reasons.join("; "))
+}
+
+/// The error's `detail`: the verdict, the denying rules, the report.
+fn detail(judged: &Judged) -> serde_json::Value {
+    let denied: Vec<serde_json::Value> = judged
+        .report
+        .subjects
+        .iter()
+        .flat_map(|s| {
+            s.findings.iter().filter(|f| f.effect == Effect::Deny).map(move |f| {
+                serde_json::json!({ "rule": f.rule, "platform": s.platform, "subject": s.digest, "message": f.message })
+            })
+        })
+        .collect();
+    let report: serde_json::Value = serde_json::from_slice(&judged.json()).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({ "verdict": "deny", "denied": denied, "report": report })
+}
+
+/// Whether every entry of a referrers-schema index is a referrer that no
+/// runtime would run: each is read back from the upstream (as the pusher)
+/// and must be a manifest without filesystem layers.
+async fn only_referrers(
+    state: &Arc<GateState>,
+    headers: &HeaderMap,
+    name: &str,
+    entries: &[Digest],
+) -> Result<(), String> {
+    if entries.len() > MAX_REFERRERS {
+        return Err(format!("{} entries; at most {MAX_REFERRERS} are checked", entries.len()));
+    }
+    for digest in entries {
+        let uri: Uri = format!("/v2/{name}/manifests/{digest}").parse().map_err(|e| format!("{e}"))?;
+        let mut ask = HeaderMap::new();
+        if let Some(a) = headers.get(header::AUTHORIZATION) {
+            ask.insert(header::AUTHORIZATION, a.clone());
+        }
+        ask.insert(
+            header::ACCEPT,
+            axum::http::HeaderValue::from_static(
+                "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, \
+                 application/vnd.docker.distribution.manifest.v2+json, \
+                 application/vnd.docker.distribution.manifest.list.v2+json",
+            ),
+        );
+        let r = proxy::upstream_request(state, &axum::http::Method::GET, &uri, &ask, reqwest::Body::from(""))
+            .await
+            .map_err(|err| format!("entry {}: the registry did not answer: {err}", digest))?;
+        if !r.status().is_success() {
+            return Err(format!("entry {}: the registry answered {}", digest, r.status()));
+        }
+        let bytes = r.bytes().await.map_err(|err| format!("entry {}: {err}", digest))?;
+        if bytes.len() as u64 > crate::oci::MAX_MANIFEST_BYTES {
+            return Err(format!("entry {}: over the manifest size limit", digest));
+        }
+        digest.verify(&bytes).map_err(|err| format!("entry {}: {err}", digest))?;
+        let doc = classify::Doc::read(&bytes).map_err(|err| format!("entry {}: {err}", digest))?;
+        if doc.runnable() {
+            return Err(format!(
+                "entry {} is a runnable image, not a referrer; the referrers tag schema may list only artifacts",
+                digest
+            ));
+        }
+    }
+    Ok(())
+}

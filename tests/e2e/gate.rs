@@ -1,0 +1,422 @@
+//! `portcullis gate` as a real process between real clients (`skopeo`,
+//! `curl`) and a real registry (Debian's `docker-registry`): a tag push is
+//! judged before the tag exists — admitted images land byte-identical,
+//! denied ones never get their tag and the client prints the rules; pushes
+//! that name nothing pullable pass, impostors under signature and
+//! referrers tags do not; the pusher's own credentials are used; an
+//! upstream that is down refuses the push; multi-arch indexes are judged
+//! per platform; audit mode warns instead.
+
+use crate::support;
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::registry::{TestRegistry, free_port, http_get};
+
+struct Gate {
+    child: Child,
+    addr: String,
+    _cache: tempfile::TempDir,
+}
+
+impl Gate {
+    fn start(upstream: &TestRegistry, policy: &Path, extra: &[&str]) -> Gate {
+        let cache = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["gate", "--upstream", &format!("http://{}", upstream.addr), "--listen", &addr])
+            .args(["--policy", policy.to_str().unwrap()])
+            .args(["--registry-cache", cache.path().to_str().unwrap()])
+            // The gate has no credentials of its own: an empty auth file.
+            .args(["--registry-config", empty_auth_file().to_str().unwrap()])
+            .args(extra)
+            .env("PORTCULLIS_CACHE_DIR", support::cache_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting portcullis gate");
+        let gate = Gate { child, addr, _cache: cache };
+        let start = Instant::now();
+        while http_get(&gate.addr, "/readyz").map(|r| r.0) != Some(200) {
+            assert!(start.elapsed() < Duration::from_secs(120), "portcullis gate never became ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        gate
+    }
+
+    fn metric(&self, name: &str, labels: &str) -> f64 {
+        let (_, text) = http_get(&self.addr, "/metrics").unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains(labels))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn empty_auth_file() -> PathBuf {
+    static FILE: std::sync::OnceLock<tempfile::NamedTempFile> = std::sync::OnceLock::new();
+    let f = FILE.get_or_init(|| {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), r#"{"auths":{}}"#).unwrap();
+        f
+    });
+    f.path().to_path_buf()
+}
+
+fn policy() -> PathBuf {
+    support::workspace().join("policies/go-container-baseline.toml")
+}
+
+/// `skopeo copy` of a shared layout to `docker://ADDR/REPO:TAG`.
+fn skopeo_push(layout: &str, dest: &str, creds: Option<&str>) -> Output {
+    let mut c = Command::new("skopeo");
+    c.args(["copy", "--insecure-policy", "--preserve-digests", "--dest-tls-verify=false", "--all", "-q"]);
+    if let Some(creds) = creds {
+        c.args(["--dest-creds", creds]);
+    }
+    c.arg(format!("oci:{}:v1", support::image(&format!("oci/{layout}")).display()));
+    c.arg(format!("docker://{dest}"));
+    c.output().expect("running skopeo")
+}
+
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", self.status, String::from_utf8_lossy(&self.body)))
+    }
+}
+
+/// One request with `curl` (headers, status and body kept apart).
+fn curl(method: &str, url: &str, headers: &[&str], body: Option<&[u8]>, creds: Option<&str>) -> Answer {
+    let dir = tempfile::tempdir().unwrap();
+    let (head, out) = (dir.path().join("head"), dir.path().join("body"));
+    let mut c = Command::new("curl");
+    c.args(["-s", "-S", "-X", method, "-D"]).arg(&head).arg("-o").arg(&out).args(["-H", "Expect:"]);
+    if method == "HEAD" {
+        c.arg("-I");
+    }
+    for h in headers {
+        c.args(["-H", h]);
+    }
+    if let Some(b) = body {
+        let file = dir.path().join("upload");
+        std::fs::write(&file, b).unwrap();
+        c.arg("--data-binary").arg(format!("@{}", file.display()));
+    }
+    if let Some(u) = creds {
+        c.args(["-u", u]);
+    }
+    let run = c.arg(url).output().expect("running curl");
+    assert!(run.status.success(), "curl {method} {url}: {}", String::from_utf8_lossy(&run.stderr));
+    let head = std::fs::read_to_string(head).unwrap();
+    // The last header block (after any 1xx).
+    let block = head.trim_end().rsplit("\r\n\r\n").next().unwrap_or_default().to_string();
+    let mut lines = block.lines();
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    Answer { status, headers, body: std::fs::read(out).unwrap_or_default() }
+}
+
+/// A layout's blob.
+fn blob(layout: &str, digest: &str) -> Vec<u8> {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    std::fs::read(support::image(&format!("oci/{layout}/blobs/sha256/{hex}"))).unwrap()
+}
+
+fn top_digest(layout: &str) -> String {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(support::image(&format!("oci/{layout}/index.json"))).unwrap()).unwrap();
+    index["manifests"][0]["digest"].as_str().unwrap().to_string()
+}
+
+/// Uploads a blob through `addr` as the distribution spec's POST then PUT.
+fn upload(addr: &str, repo: &str, bytes: &[u8], creds: Option<&str>) {
+    let digest = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)));
+    let start = curl("POST", &format!("http://{addr}/v2/{repo}/blobs/uploads/"), &[], None, creds);
+    assert_eq!(start.status, 202, "{}", String::from_utf8_lossy(&start.body));
+    let location = start.header("Location").expect("an upload Location").to_string();
+    assert!(!location.contains("://") || location.contains(addr), "Location points at the gate: {location}");
+    let url = if location.starts_with('/') { format!("http://{addr}{location}") } else { location };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let done = curl(
+        "PUT",
+        &format!("{url}{sep}digest={digest}"),
+        &["Content-Type: application/octet-stream"],
+        Some(bytes),
+        creds,
+    );
+    assert_eq!(done.status, 201, "{}", String::from_utf8_lossy(&done.body));
+}
+
+/// Pushes a manifest's config and layers (not the manifest).
+fn upload_blobs_of(addr: &str, repo: &str, layout: &str, manifest: &[u8]) {
+    let m: Value = serde_json::from_slice(manifest).unwrap();
+    upload(addr, repo, &blob(layout, m["config"]["digest"].as_str().unwrap()), None);
+    for l in m["layers"].as_array().unwrap() {
+        upload(addr, repo, &blob(layout, l["digest"].as_str().unwrap()), None);
+    }
+}
+
+fn put_manifest(addr: &str, repo: &str, reference: &str, bytes: &[u8]) -> Answer {
+    let mt = serde_json::from_slice::<Value>(bytes).unwrap()["mediaType"].as_str().unwrap().to_string();
+    curl(
+        "PUT",
+        &format!("http://{addr}/v2/{repo}/manifests/{reference}"),
+        &[&format!("Content-Type: {mt}")],
+        Some(bytes),
+        None,
+    )
+}
+
+/// The digest the upstream serves for `repo:tag`, asked directly.
+fn upstream_digest(upstream: &TestRegistry, repo: &str, tag: &str, creds: Option<&str>) -> Option<String> {
+    let a = curl(
+        "HEAD",
+        &format!("http://{}/v2/{repo}/manifests/{tag}", upstream.addr),
+        &["Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"],
+        None,
+        creds,
+    );
+    (a.status == 200).then(|| a.header("Docker-Content-Digest").unwrap().to_string())
+}
+
+#[test]
+fn a_tag_push_is_judged_before_the_tag_exists() {
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy(), &[]);
+
+    // Admitted: the upstream holds it under its tag, byte-identical.
+    let out = skopeo_push("go-static-good", &format!("{}/go/good:v1", gate.addr), None);
+    assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(upstream_digest(&upstream, "go/good", "v1", None), Some(top_digest("go-static-good")));
+
+    // Denied: the client says why; the tag does not exist upstream.
+    let out = skopeo_push("go-dynamic-root", &format!("{}/go/bad:v1", gate.addr), None);
+    assert!(!out.status.success(), "a denied push must fail");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("GO-BIN-001") && said.contains("denied"), "skopeo prints the rules: {said}");
+    assert_eq!(upstream_digest(&upstream, "go/bad", "v1", None), None, "no tag for a denied image");
+
+    // The gate's answer is the spec's error JSON.
+    let manifest = blob("go-dynamic-root", &top_digest("go-dynamic-root"));
+    let a = put_manifest(&gate.addr, "go/bad", "v2", &manifest);
+    assert_eq!(a.status, 403);
+    let e = &a.json()["errors"][0];
+    assert_eq!(e["code"], "DENIED");
+    assert!(e["message"].as_str().unwrap().contains("go/bad:v2"), "{e}");
+    let rules: Vec<&str> =
+        e["detail"]["denied"].as_array().unwrap().iter().map(|d| d["rule"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"GO-BIN-001") && rules.contains(&"GO-BIN-002"), "{rules:?}");
+    assert_eq!(e["detail"]["report"]["verdict"], "deny");
+    assert_eq!(gate.metric("portcullis_gate_manifest_pushes_total", r#"class="tag",outcome="deny""#), 2.0);
+    assert_eq!(gate.metric("portcullis_gate_manifest_pushes_total", r#"class="tag",outcome="admit""#), 1.0);
+
+    // Pulls pass through: the admitted image reads back whole via the gate.
+    let dir = tempfile::tempdir().unwrap();
+    let pulled = Command::new("skopeo")
+        .args(["copy", "--insecure-policy", "--src-tls-verify=false", "-q"])
+        .arg(format!("docker://{}/go/good:v1", gate.addr))
+        .arg(format!("oci:{}:v1", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(pulled.status.success(), "{}", String::from_utf8_lossy(&pulled.stderr));
+}
+
+#[test]
+fn pushes_that_name_nothing_pullable_pass_and_impostors_do_not() {
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy(), &[]);
+    let (layout, repo) = ("go-dynamic-root", "go/staged");
+    let digest = top_digest(layout);
+    let manifest = blob(layout, &digest);
+    upload_blobs_of(&gate.addr, repo, layout, &manifest);
+
+    // By digest: forwarded; pullable by digest only.
+    let a = put_manifest(&gate.addr, repo, &digest, &manifest);
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("Docker-Content-Digest"), Some(digest.as_str()));
+    assert_eq!(upstream_digest(&upstream, repo, &digest, None), Some(digest.clone()));
+
+    // The spec's `?tag=` form is a tag push, judged.
+    let a = put_manifest(&gate.addr, repo, &format!("{digest}?tag=latest"), &manifest);
+    assert_eq!(a.status, 403, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(upstream_digest(&upstream, repo, "latest", None), None);
+
+    // A runnable image under a cosign signature tag: refused outright.
+    let sig_tag = format!("sha256-{}.sig", "1".repeat(64));
+    let a = put_manifest(&gate.addr, repo, &sig_tag, &manifest);
+    assert_eq!(a.status, 403);
+    assert!(a.json()["errors"][0]["message"].as_str().unwrap().contains("reserved"), "{}", a.json());
+    assert_eq!(upstream_digest(&upstream, repo, &sig_tag, None), None);
+
+    // A fake referrers index (its entry is a runnable image): refused.
+    let fake = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": manifest.len(),
+                       "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json"}],
+    }))
+    .unwrap();
+    let referrers_tag = format!("sha256-{}", "2".repeat(64));
+    let a = put_manifest(&gate.addr, repo, &referrers_tag, &fake);
+    assert_eq!(a.status, 403);
+    assert!(a.json()["errors"][0]["message"].as_str().unwrap().contains("runnable"), "{}", a.json());
+    assert_eq!(upstream_digest(&upstream, repo, &referrers_tag, None), None);
+
+    // A real signature manifest under its tag: forwarded.
+    let payload = br#"{"critical":{}}"#;
+    upload(&gate.addr, repo, payload, None);
+    upload(&gate.addr, repo, b"{}", None);
+    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)));
+    let signature = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(b"{}"), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": sha(payload),
+                    "size": payload.len()}],
+    }))
+    .unwrap();
+    let sig_tag = format!("sha256-{}.sig", digest.strip_prefix("sha256:").unwrap());
+    let a = put_manifest(&gate.addr, repo, &sig_tag, &signature);
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(upstream_digest(&upstream, repo, &sig_tag, None), Some(sha(&signature)));
+}
+
+#[test]
+fn one_bad_platform_denies_the_index_and_names_it() {
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy(), &[]);
+    let repo = "go/multi";
+    // The good image as linux/amd64 and the bad one as linux/arm64.
+    let mut children = Vec::new();
+    for (layout, arch) in [("go-static-good", "amd64"), ("go-dynamic-root", "arm64")] {
+        let d = top_digest(layout);
+        let m = blob(layout, &d);
+        upload_blobs_of(&gate.addr, repo, layout, &m);
+        assert_eq!(put_manifest(&gate.addr, repo, &d, &m).status, 201);
+        children.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": m.len(),
+                             "platform": {"os": "linux", "architecture": arch}}));
+    }
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": children,
+    }))
+    .unwrap();
+    let a = put_manifest(&gate.addr, repo, "v1", &index);
+    assert_eq!(a.status, 403, "{}", String::from_utf8_lossy(&a.body));
+    let message = a.json()["errors"][0]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("linux/arm64") && message.contains("GO-BIN-001"), "{message}");
+    assert!(!message.contains("linux/amd64: GO-BIN-001"), "{message}");
+    assert_eq!(upstream_digest(&upstream, repo, "v1", None), None);
+
+    // A whole good index (skopeo pushes the children by digest first).
+    let out = skopeo_push("go-static-multiarch", &format!("{}/go/multiarch:v1", gate.addr), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(upstream_digest(&upstream, "go/multiarch", "v1", None), Some(top_digest("go-static-multiarch")));
+}
+
+#[test]
+fn the_pushers_credentials_are_the_only_ones() {
+    let upstream = TestRegistry::start_with_auth("pusher", "s3cret");
+    let creds = upstream.credentials.clone().unwrap();
+    let gate = Gate::start(&upstream, &policy(), &[]);
+
+    // No credentials: the upstream's challenge, through the gate.
+    let a = curl("GET", &format!("http://{}/v2/", gate.addr), &[], None, None);
+    assert_eq!(a.status, 401);
+    assert!(a.header("WWW-Authenticate").is_some_and(|v| v.starts_with("Basic")), "{:?}", a.headers);
+    let out = skopeo_push("go-static-good", &format!("{}/go/good:v1", gate.addr), None);
+    assert!(!out.status.success(), "a push without credentials is refused by the upstream");
+
+    // The pusher's credentials: admitted, and denied by the verdict (so the
+    // gate read the evidence with them: it has none of its own).
+    let out = skopeo_push("go-static-good", &format!("{}/go/good:v1", gate.addr), Some(&creds));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(upstream_digest(&upstream, "go/good", "v1", Some(&creds)), Some(top_digest("go-static-good")));
+    let out = skopeo_push("go-dynamic-root", &format!("{}/go/bad:v1", gate.addr), Some(&creds));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GO-BIN-001"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(upstream_digest(&upstream, "go/bad", "v1", Some(&creds)), None);
+}
+
+#[test]
+fn an_upstream_that_is_down_refuses_the_push() {
+    let mut upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy(), &[]);
+    let manifest = blob("go-static-good", &top_digest("go-static-good"));
+    upstream.stop();
+    let a = put_manifest(&gate.addr, "go/good", "v1", &manifest);
+    assert_eq!(a.status, 503);
+    let e = &a.json()["errors"][0];
+    assert_eq!(e["code"], "UNAVAILABLE");
+    assert!(e["message"].as_str().unwrap().contains("not judged, so not tagged"), "{e}");
+    upstream.resume();
+    assert_eq!(upstream_digest(&upstream, "go/good", "v1", None), None);
+}
+
+#[test]
+fn audit_mode_forwards_with_a_warning() {
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy(), &["--mode", "audit"]);
+    let (layout, repo) = ("go-dynamic-root", "go/audited");
+    let digest = top_digest(layout);
+    let manifest = blob(layout, &digest);
+    upload_blobs_of(&gate.addr, repo, layout, &manifest);
+    let a = put_manifest(&gate.addr, repo, "v1", &manifest);
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let warning = a.header("Warning").expect("a Warning header");
+    assert!(
+        warning.starts_with("299 - \"portcullis: portcullis denied") && warning.contains("GO-BIN-001"),
+        "{warning}"
+    );
+    assert_eq!(upstream_digest(&upstream, repo, "v1", None), Some(digest));
+}
+
+#[test]
+fn concurrent_pushes_get_their_own_verdicts() {
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy(), &[]);
+    let good = blob("go-static-good", &top_digest("go-static-good"));
+    let bad = blob("go-dynamic-root", &top_digest("go-dynamic-root"));
+    upload_blobs_of(&gate.addr, "go/many", "go-static-good", &good);
+    upload_blobs_of(&gate.addr, "go/many", "go-dynamic-root", &bad);
+    // Ten pushes of one tag and ten of distinct tags, good and bad mixed.
+    let addr = gate.addr.clone();
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let (addr, good, bad) = (addr.clone(), good.clone(), bad.clone());
+            std::thread::spawn(move || {
+                let (tag, bytes, want) = match i {
+                    0..10 => ("same".to_string(), good, 201),
+                    _ if i % 2 == 0 => (format!("good-{i}"), good, 201),
+                    _ => (format!("bad-{i}"), bad, 403),
+                };
+                let a = put_manifest(&addr, "go/many", &tag, &bytes);
+                assert_eq!(a.status, want, "push {i} ({tag}): {}", String::from_utf8_lossy(&a.body));
+                (tag, want)
+            })
+        })
+        .collect();
+    for h in handles {
+        let (tag, want) = h.join().unwrap();
+        let there = upstream_digest(&upstream, "go/many", &tag, None);
+        assert_eq!(there.is_some(), want == 201, "{tag}");
+    }
+}
