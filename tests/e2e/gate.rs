@@ -76,14 +76,14 @@ fn policy() -> PathBuf {
     support::workspace().join("policies/go-container-baseline.toml")
 }
 
-/// `skopeo copy` of a shared layout to `docker://ADDR/REPO:TAG`.
-fn skopeo_push(layout: &str, dest: &str, creds: Option<&str>) -> Output {
+/// `skopeo copy` of a layout's `v1` to `docker://ADDR/REPO:TAG`.
+fn skopeo_push(layout: &Path, dest: &str, creds: Option<&str>) -> Output {
     let mut c = Command::new("skopeo");
     c.args(["copy", "--insecure-policy", "--preserve-digests", "--dest-tls-verify=false", "--all", "-q"]);
     if let Some(creds) = creds {
         c.args(["--dest-creds", creds]);
     }
-    c.arg(format!("oci:{}:v1", support::image(&format!("oci/{layout}")).display()));
+    c.arg(format!("oci:{}:v1", layout.display()));
     c.arg(format!("docker://{dest}"));
     c.output().expect("running skopeo")
 }
@@ -136,21 +136,29 @@ fn curl(method: &str, url: &str, headers: &[&str], body: Option<&[u8]>, creds: O
     Answer { status, headers, body: std::fs::read(out).unwrap_or_default() }
 }
 
-/// A layout's blob.
-fn blob(layout: &str, digest: &str) -> Vec<u8> {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    std::fs::read(support::image(&format!("oci/{layout}/blobs/sha256/{hex}"))).unwrap()
+/// A shared OCI layout.
+fn shared(name: &str) -> PathBuf {
+    support::image(&format!("oci/{name}"))
 }
 
-fn top_digest(layout: &str) -> String {
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(support::image(&format!("oci/{layout}/index.json"))).unwrap()).unwrap();
+/// A layout's blob.
+fn blob(layout: &Path, digest: &str) -> Vec<u8> {
+    let hex = digest.strip_prefix("sha256:").unwrap();
+    std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
+}
+
+fn top_digest(layout: &Path) -> String {
+    let index: Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     index["manifests"][0]["digest"].as_str().unwrap().to_string()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)))
 }
 
 /// Uploads a blob through `addr` as the distribution spec's POST then PUT.
 fn upload(addr: &str, repo: &str, bytes: &[u8], creds: Option<&str>) {
-    let digest = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes)));
+    let digest = sha256(bytes);
     let start = curl("POST", &format!("http://{addr}/v2/{repo}/blobs/uploads/"), &[], None, creds);
     assert_eq!(start.status, 202, "{}", String::from_utf8_lossy(&start.body));
     let location = start.header("Location").expect("an upload Location").to_string();
@@ -168,7 +176,7 @@ fn upload(addr: &str, repo: &str, bytes: &[u8], creds: Option<&str>) {
 }
 
 /// Pushes a manifest's config and layers (not the manifest).
-fn upload_blobs_of(addr: &str, repo: &str, layout: &str, manifest: &[u8]) {
+fn upload_blobs_of(addr: &str, repo: &str, layout: &Path, manifest: &[u8]) {
     let m: Value = serde_json::from_slice(manifest).unwrap();
     upload(addr, repo, &blob(layout, m["config"]["digest"].as_str().unwrap()), None);
     for l in m["layers"].as_array().unwrap() {
@@ -196,6 +204,7 @@ fn upstream_digest(upstream: &TestRegistry, repo: &str, tag: &str, creds: Option
         None,
         creds,
     );
+    assert!(a.status == 200 || a.status == 404, "HEAD {repo}:{tag} upstream: {}", a.status);
     (a.status == 200).then(|| a.header("Docker-Content-Digest").unwrap().to_string())
 }
 
@@ -205,19 +214,19 @@ fn a_tag_push_is_judged_before_the_tag_exists() {
     let gate = Gate::start(&upstream, &policy(), &[]);
 
     // Admitted: the upstream holds it under its tag, byte-identical.
-    let out = skopeo_push("go-static-good", &format!("{}/go/good:v1", gate.addr), None);
+    let out = skopeo_push(&shared("go-static-good"), &format!("{}/go/good:v1", gate.addr), None);
     assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(upstream_digest(&upstream, "go/good", "v1", None), Some(top_digest("go-static-good")));
+    assert_eq!(upstream_digest(&upstream, "go/good", "v1", None), Some(top_digest(&shared("go-static-good"))));
 
     // Denied: the client says why; the tag does not exist upstream.
-    let out = skopeo_push("go-dynamic-root", &format!("{}/go/bad:v1", gate.addr), None);
+    let out = skopeo_push(&shared("go-dynamic-root"), &format!("{}/go/bad:v1", gate.addr), None);
     assert!(!out.status.success(), "a denied push must fail");
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("GO-BIN-001") && said.contains("denied"), "skopeo prints the rules: {said}");
     assert_eq!(upstream_digest(&upstream, "go/bad", "v1", None), None, "no tag for a denied image");
 
     // The gate's answer is the spec's error JSON.
-    let manifest = blob("go-dynamic-root", &top_digest("go-dynamic-root"));
+    let manifest = blob(&shared("go-dynamic-root"), &top_digest(&shared("go-dynamic-root")));
     let a = put_manifest(&gate.addr, "go/bad", "v2", &manifest);
     assert_eq!(a.status, 403);
     let e = &a.json()["errors"][0];
@@ -245,10 +254,10 @@ fn a_tag_push_is_judged_before_the_tag_exists() {
 fn pushes_that_name_nothing_pullable_pass_and_impostors_do_not() {
     let upstream = TestRegistry::start();
     let gate = Gate::start(&upstream, &policy(), &[]);
-    let (layout, repo) = ("go-dynamic-root", "go/staged");
-    let digest = top_digest(layout);
-    let manifest = blob(layout, &digest);
-    upload_blobs_of(&gate.addr, repo, layout, &manifest);
+    let (layout, repo) = (shared("go-dynamic-root"), "go/staged");
+    let digest = top_digest(&layout);
+    let manifest = blob(&layout, &digest);
+    upload_blobs_of(&gate.addr, repo, &layout, &manifest);
 
     // By digest: forwarded; pullable by digest only.
     let a = put_manifest(&gate.addr, repo, &digest, &manifest);
@@ -286,19 +295,18 @@ fn pushes_that_name_nothing_pullable_pass_and_impostors_do_not() {
     let payload = br#"{"critical":{}}"#;
     upload(&gate.addr, repo, payload, None);
     upload(&gate.addr, repo, b"{}", None);
-    let sha = |b: &[u8]| format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)));
     let signature = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(b"{}"), "size": 2},
-        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": sha(payload),
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"{}"), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": sha256(payload),
                     "size": payload.len()}],
     }))
     .unwrap();
     let sig_tag = format!("sha256-{}.sig", digest.strip_prefix("sha256:").unwrap());
     let a = put_manifest(&gate.addr, repo, &sig_tag, &signature);
     assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
-    assert_eq!(upstream_digest(&upstream, repo, &sig_tag, None), Some(sha(&signature)));
+    assert_eq!(upstream_digest(&upstream, repo, &sig_tag, None), Some(sha256(&signature)));
 }
 
 #[test]
@@ -309,9 +317,10 @@ fn one_bad_platform_denies_the_index_and_names_it() {
     // The good image as linux/amd64 and the bad one as linux/arm64.
     let mut children = Vec::new();
     for (layout, arch) in [("go-static-good", "amd64"), ("go-dynamic-root", "arm64")] {
-        let d = top_digest(layout);
-        let m = blob(layout, &d);
-        upload_blobs_of(&gate.addr, repo, layout, &m);
+        let layout = shared(layout);
+        let d = top_digest(&layout);
+        let m = blob(&layout, &d);
+        upload_blobs_of(&gate.addr, repo, &layout, &m);
         assert_eq!(put_manifest(&gate.addr, repo, &d, &m).status, 201);
         children.push(json!({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": m.len(),
                              "platform": {"os": "linux", "architecture": arch}}));
@@ -328,9 +337,12 @@ fn one_bad_platform_denies_the_index_and_names_it() {
     assert_eq!(upstream_digest(&upstream, repo, "v1", None), None);
 
     // A whole good index (skopeo pushes the children by digest first).
-    let out = skopeo_push("go-static-multiarch", &format!("{}/go/multiarch:v1", gate.addr), None);
+    let out = skopeo_push(&shared("go-static-multiarch"), &format!("{}/go/multiarch:v1", gate.addr), None);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(upstream_digest(&upstream, "go/multiarch", "v1", None), Some(top_digest("go-static-multiarch")));
+    assert_eq!(
+        upstream_digest(&upstream, "go/multiarch", "v1", None),
+        Some(top_digest(&shared("go-static-multiarch")))
+    );
 }
 
 #[test]
@@ -343,15 +355,15 @@ fn the_pushers_credentials_are_the_only_ones() {
     let a = curl("GET", &format!("http://{}/v2/", gate.addr), &[], None, None);
     assert_eq!(a.status, 401);
     assert!(a.header("WWW-Authenticate").is_some_and(|v| v.starts_with("Basic")), "{:?}", a.headers);
-    let out = skopeo_push("go-static-good", &format!("{}/go/good:v1", gate.addr), None);
+    let out = skopeo_push(&shared("go-static-good"), &format!("{}/go/good:v1", gate.addr), None);
     assert!(!out.status.success(), "a push without credentials is refused by the upstream");
 
     // The pusher's credentials: admitted, and denied by the verdict (so the
     // gate read the evidence with them: it has none of its own).
-    let out = skopeo_push("go-static-good", &format!("{}/go/good:v1", gate.addr), Some(&creds));
+    let out = skopeo_push(&shared("go-static-good"), &format!("{}/go/good:v1", gate.addr), Some(&creds));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(upstream_digest(&upstream, "go/good", "v1", Some(&creds)), Some(top_digest("go-static-good")));
-    let out = skopeo_push("go-dynamic-root", &format!("{}/go/bad:v1", gate.addr), Some(&creds));
+    assert_eq!(upstream_digest(&upstream, "go/good", "v1", Some(&creds)), Some(top_digest(&shared("go-static-good"))));
+    let out = skopeo_push(&shared("go-dynamic-root"), &format!("{}/go/bad:v1", gate.addr), Some(&creds));
     assert!(String::from_utf8_lossy(&out.stderr).contains("GO-BIN-001"), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(upstream_digest(&upstream, "go/bad", "v1", Some(&creds)), None);
 }
@@ -360,7 +372,7 @@ fn the_pushers_credentials_are_the_only_ones() {
 fn an_upstream_that_is_down_refuses_the_push() {
     let mut upstream = TestRegistry::start();
     let gate = Gate::start(&upstream, &policy(), &[]);
-    let manifest = blob("go-static-good", &top_digest("go-static-good"));
+    let manifest = blob(&shared("go-static-good"), &top_digest(&shared("go-static-good")));
     upstream.stop();
     let a = put_manifest(&gate.addr, "go/good", "v1", &manifest);
     assert_eq!(a.status, 503);
@@ -375,10 +387,10 @@ fn an_upstream_that_is_down_refuses_the_push() {
 fn audit_mode_forwards_with_a_warning() {
     let upstream = TestRegistry::start();
     let gate = Gate::start(&upstream, &policy(), &["--mode", "audit"]);
-    let (layout, repo) = ("go-dynamic-root", "go/audited");
-    let digest = top_digest(layout);
-    let manifest = blob(layout, &digest);
-    upload_blobs_of(&gate.addr, repo, layout, &manifest);
+    let (layout, repo) = (shared("go-dynamic-root"), "go/audited");
+    let digest = top_digest(&layout);
+    let manifest = blob(&layout, &digest);
+    upload_blobs_of(&gate.addr, repo, &layout, &manifest);
     let a = put_manifest(&gate.addr, repo, "v1", &manifest);
     assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
     let warning = a.header("Warning").expect("a Warning header");
@@ -393,10 +405,10 @@ fn audit_mode_forwards_with_a_warning() {
 fn concurrent_pushes_get_their_own_verdicts() {
     let upstream = TestRegistry::start();
     let gate = Gate::start(&upstream, &policy(), &[]);
-    let good = blob("go-static-good", &top_digest("go-static-good"));
-    let bad = blob("go-dynamic-root", &top_digest("go-dynamic-root"));
-    upload_blobs_of(&gate.addr, "go/many", "go-static-good", &good);
-    upload_blobs_of(&gate.addr, "go/many", "go-dynamic-root", &bad);
+    let good = blob(&shared("go-static-good"), &top_digest(&shared("go-static-good")));
+    let bad = blob(&shared("go-dynamic-root"), &top_digest(&shared("go-dynamic-root")));
+    upload_blobs_of(&gate.addr, "go/many", &shared("go-static-good"), &good);
+    upload_blobs_of(&gate.addr, "go/many", &shared("go-dynamic-root"), &bad);
     // Ten pushes of one tag and ten of distinct tags, good and bad mixed.
     let addr = gate.addr.clone();
     let handles: Vec<_> = (0..20)
@@ -414,9 +426,104 @@ fn concurrent_pushes_get_their_own_verdicts() {
             })
         })
         .collect();
-    for h in handles {
-        let (tag, want) = h.join().unwrap();
+    // Checked once every push is done (the upstream itself answers 500 to
+    // a read racing a rewrite of the same manifest).
+    let pushed: Vec<(String, u16)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    for (tag, want) in pushed {
         let there = upstream_digest(&upstream, "go/many", &tag, None);
         assert_eq!(there.is_some(), want == 201, "{tag}");
     }
+}
+
+/// The recommended pipeline: push by digest, sign and attest (by cosign's
+/// tag scheme), attach the SBOM as a referrer (with the referrers tag
+/// schema, as clients do for a registry without the referrers API), then
+/// push the tag: the gate finds everything and admits under the supply
+/// chain pack. The same image pushed by tag alone is denied, and told why.
+#[test]
+fn push_by_digest_sign_then_tag_is_admitted() {
+    use support::cosign::{add_blob, attest, index_of, key_pair, provenance_v1, sign};
+    const CLOUD_BUILD: &str = "https://cloudbuild.googleapis.com/GoogleHostedWorker";
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("app");
+    support::copy_dir(&shared("go-static-good"), &layout);
+    let digest = top_digest(&layout);
+    let (sk, pem) = key_pair(21);
+    sign(&layout, &digest, &sk, json!({}));
+    attest(&layout, &digest, &provenance_v1(&digest, CLOUD_BUILD, "refs/tags/v1.0.0", json!({})), &sk);
+    let image = blob(&layout, &digest);
+
+    // The pack, configured for the key and the builder.
+    let text = std::fs::read_to_string(support::workspace().join("policies/supply-chain.toml")).unwrap();
+    let replaced = text
+        .replace(
+            "params = { keyless = true, keys = [] }",
+            &format!("params = {{ keyless = false, keys = ['''{pem}'''] }}"),
+        )
+        .replace(
+            "[rules.SC-SLSA-001]                # SLSA provenance verifies and names this image",
+            &format!("[rules.SC-SLSA-001]\nparams = {{ keys = ['''{pem}'''] }}"),
+        )
+        .replace(
+            "params = { builders = [], min_level = 3 }",
+            &format!("params = {{ builders = ['{CLOUD_BUILD}'], builder_keys = ['{CLOUD_BUILD}=1'], min_level = 3 }}"),
+        );
+    assert_eq!(replaced.matches(&pem).count(), 2, "the pack's lines this test configures have changed");
+    let policy = dir.path().join("supply-chain.toml");
+    std::fs::write(&policy, replaced).unwrap();
+
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy, &[]);
+    let repo = "acme/app";
+
+    // 1. The image by digest.
+    upload_blobs_of(&gate.addr, repo, &layout, &image);
+    assert_eq!(put_manifest(&gate.addr, repo, &digest, &image).status, 201);
+    // 2. Its signature and attestation under cosign's tags.
+    for entry in index_of(&layout)["manifests"].as_array().unwrap().iter().skip(1) {
+        let tag = entry["annotations"]["org.opencontainers.image.ref.name"].as_str().unwrap();
+        let m = blob(&layout, entry["digest"].as_str().unwrap());
+        upload_blobs_of(&gate.addr, repo, &layout, &m);
+        let a = put_manifest(&gate.addr, repo, tag, &m);
+        assert_eq!(a.status, 201, "{tag}: {}", String::from_utf8_lossy(&a.body));
+    }
+    // 3. The SBOM as a referrer, and the referrers index under its tag.
+    let sbom = std::fs::read(support::image("sbom/go-static-good.cdx.json")).unwrap();
+    let (sbom_digest, sbom_size) = add_blob(&layout, &sbom);
+    let (empty_digest, _) = add_blob(&layout, b"{}");
+    let referrer = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.cyclonedx+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty_digest, "size": 2},
+        "layers": [{"mediaType": "application/vnd.cyclonedx+json", "digest": sbom_digest, "size": sbom_size}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "size": image.len()},
+    }))
+    .unwrap();
+    upload(&gate.addr, repo, &sbom, None);
+    upload(&gate.addr, repo, b"{}", None);
+    let referrer_digest = sha256(&referrer);
+    let a = put_manifest(&gate.addr, repo, &referrer_digest, &referrer);
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    let referrers = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": referrer_digest,
+                       "size": referrer.len(), "artifactType": "application/vnd.cyclonedx+json"}],
+    }))
+    .unwrap();
+    let a = put_manifest(&gate.addr, repo, &digest.replace(':', "-"), &referrers);
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+
+    // 4. The tag: judged with all of it, admitted.
+    let a = put_manifest(&gate.addr, repo, "v1", &image);
+    assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(upstream_digest(&upstream, repo, "v1", None), Some(digest.clone()));
+
+    // The same image by tag alone, unsigned: denied, with the way out.
+    let out = skopeo_push(&shared("go-static-good"), &format!("{}/acme/unsigned:v1", gate.addr), None);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("SC-SIG-001") && said.contains("push by digest"), "{said}");
+    assert_eq!(upstream_digest(&upstream, "acme/unsigned", "v1", None), None);
 }

@@ -45,6 +45,31 @@ pub fn new_cache() -> Verdicts {
     cache::VerdictCache::new(4096, Duration::from_secs(600), Duration::from_secs(60))
 }
 
+/// One push at a time per manifest (repository, digest), from its store by
+/// digest to its tag. Registries write a manifest non-atomically
+/// (distribution's filesystem driver answers 500 to a read racing a
+/// rewrite of the same manifest), so concurrent pushes of one image must
+/// not store it while another is reading it back to be judged. The later
+/// pushes then find the verdict cached.
+#[derive(Default)]
+pub struct PushLocks(std::sync::Mutex<std::collections::HashMap<(String, Digest), Arc<tokio::sync::Mutex<()>>>>);
+
+impl PushLocks {
+    async fn hold(&self, name: &str, digest: &Digest) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            // Locks nobody holds or waits for are dropped as others come.
+            map.retain(|_, m| Arc::strong_count(m) > 1);
+            map.entry((name.to_string(), digest.clone())).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// Rules that fail when an attachment is missing (signature, provenance,
+/// SBOM), for which a denial explains the push-by-digest pipeline.
+const ATTACHMENT_RULES: [&str; 3] = ["SC-SIG-001", "SC-SLSA-001", "SC-SBOM-001"];
+
 /// Referrers listed under a referrers-schema tag, checked at most.
 const MAX_REFERRERS: usize = 256;
 
@@ -109,6 +134,7 @@ async fn tag_push(
 ) -> Response {
     let started = Instant::now();
     let digest = Digest::sha256(&body);
+    let _one_at_a_time = state.push_locks.hold(name, &digest).await;
     let by_digest: Uri = match format!("/v2/{name}/manifests/{digest}").parse() {
         Ok(u) => u,
         Err(e) => return reply::manifest_invalid(StatusCode::BAD_REQUEST, &format!("repository name {name}: {e}")),
@@ -265,7 +291,19 @@ fn denial_message(subject: &str, report: &Report) -> String {
     if reasons.is_empty() {
         reasons.push("the policy denies it".to_string());
     }
-    format!("portcullis denied {subject}: {}", reasons.join("; "))
+    let mut message = format!("portcullis denied {subject}: {}", reasons.join("; "));
+    // Attachments pushed after the tag come too late: say how to push.
+    let missing_attachment =
+        report.subjects.iter().flat_map(|s| &s.findings).any(|f| {
+            f.effect == Effect::Deny && ATTACHMENT_RULES.contains(&f.rule.as_str()) && f.outcome == Outcome::Fail
+        });
+    if missing_attachment {
+        message.push_str(
+            ". Signatures, attestations and SBOMs are judged as they are when the tag arrives: push by digest, \
+             attach them, then push the tag",
+        );
+    }
+    message
 }
 
 /// The error's `detail`: the verdict, the denying rules, the report.

@@ -76,6 +76,7 @@ pub struct GateState {
     http: reqwest::Client,
     metrics: metrics::Metrics,
     verdicts: judge::Verdicts,
+    push_locks: judge::PushLocks,
     draining: AtomicBool,
 }
 
@@ -113,6 +114,7 @@ impl GateState {
             http,
             metrics: metrics::Metrics::new(),
             verdicts: judge::new_cache(),
+            push_locks: judge::PushLocks::default(),
             draining: AtomicBool::new(false),
             options,
         }))
