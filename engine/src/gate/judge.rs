@@ -52,7 +52,9 @@ pub fn new_cache() -> Verdicts {
 /// not store it while another is reading it back to be judged. The later
 /// pushes then find the verdict cached.
 #[derive(Default)]
-pub struct PushLocks(std::sync::Mutex<std::collections::HashMap<(String, Digest), Arc<tokio::sync::Mutex<()>>>>);
+pub struct PushLocks(std::sync::Mutex<std::collections::HashMap<(String, Digest), ManifestLock>>);
+
+type ManifestLock = Arc<tokio::sync::Mutex<()>>;
 
 impl PushLocks {
     async fn hold(&self, name: &str, digest: &Digest) -> tokio::sync::OwnedMutexGuard<()> {
