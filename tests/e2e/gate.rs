@@ -28,7 +28,11 @@ impl Gate {
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(["gate", "--upstream", &format!("http://{}", upstream.addr), "--listen", &addr])
             .args(["--policy", policy.to_str().unwrap()])
-            .args(["--registry-cache", cache.path().to_str().unwrap()])
+            .args(if extra.contains(&"--registry-cache") {
+                vec![]
+            } else {
+                vec!["--registry-cache", cache.path().to_str().unwrap()]
+            })
             // The gate has no credentials of its own: an empty auth file.
             .args(["--registry-config", empty_auth_file().to_str().unwrap()])
             .args(extra)
@@ -526,4 +530,62 @@ fn push_by_digest_sign_then_tag_is_admitted() {
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("SC-SIG-001") && said.contains("push by digest"), "{said}");
     assert_eq!(upstream_digest(&upstream, "acme/unsigned", "v1", None), None);
+}
+
+/// `--admitted-only`: an image pushed by digest and never tagged cannot be
+/// pulled by digest through the gate (HEAD still answers, attachments stay
+/// readable); once its tag is admitted it can, also after a restart.
+#[test]
+fn admitted_only_serves_runnable_manifests_by_digest_once_admitted() {
+    let upstream = TestRegistry::start();
+    let cache = tempfile::tempdir().unwrap();
+    let cache_arg = cache.path().to_str().unwrap().to_string();
+    let gate = Gate::start(&upstream, &policy(), &["--admitted-only", "--registry-cache", &cache_arg]);
+    let layout = shared("go-static-good");
+    let digest = top_digest(&layout);
+    let manifest = blob(&layout, &digest);
+    let repo = "go/pinned";
+    upload_blobs_of(&gate.addr, repo, &layout, &manifest);
+    assert_eq!(put_manifest(&gate.addr, repo, &digest, &manifest).status, 201);
+
+    let url = format!("http://{}/v2/{repo}/manifests/{digest}", gate.addr);
+    let accept = "Accept: application/vnd.oci.image.manifest.v1+json";
+    let a = curl("GET", &url, &[accept], None, None);
+    assert_eq!(a.status, 403, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.json()["errors"][0]["code"], "DENIED");
+    assert!(a.json()["errors"][0]["message"].as_str().unwrap().contains("not admitted"), "{}", a.json());
+    assert_eq!(curl("HEAD", &url, &[accept], None, None).status, 200, "HEAD stays open");
+
+    // An attachment by digest stays readable.
+    upload(&gate.addr, repo, b"{}", None);
+    upload(&gate.addr, repo, b"sig", None);
+    let sig = serde_json::to_vec(&json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"{}"), "size": 2},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": sha256(b"sig"), "size": 3}],
+    }))
+    .unwrap();
+    assert_eq!(put_manifest(&gate.addr, repo, &sha256(&sig), &sig).status, 201);
+    let sig_url = format!("http://{}/v2/{repo}/manifests/{}", gate.addr, sha256(&sig));
+    let a = curl("GET", &sig_url, &[accept], None, None);
+    assert_eq!((a.status, a.body), (200, sig));
+
+    // Tagged through the gate: admitted, then pullable by digest.
+    assert_eq!(put_manifest(&gate.addr, repo, "v1", &manifest).status, 201);
+    let a = curl("GET", &url, &[accept], None, None);
+    assert_eq!((a.status, &a.body), (200, &manifest));
+    drop(gate);
+    let gate = Gate::start(&upstream, &policy(), &["--admitted-only", "--registry-cache", &cache_arg]);
+    let url = format!("http://{}/v2/{repo}/manifests/{digest}", gate.addr);
+    assert_eq!(curl("GET", &url, &[accept], None, None).status, 200, "the record outlives the process");
+
+    // A denied image pushed by digest stays unpullable by digest.
+    let bad_layout = shared("go-dynamic-root");
+    let bad_digest = top_digest(&bad_layout);
+    let bad = blob(&bad_layout, &bad_digest);
+    upload_blobs_of(&gate.addr, repo, &bad_layout, &bad);
+    assert_eq!(put_manifest(&gate.addr, repo, &bad_digest, &bad).status, 201);
+    assert_eq!(put_manifest(&gate.addr, repo, "bad", &bad).status, 403);
+    let url = format!("http://{}/v2/{repo}/manifests/{bad_digest}", gate.addr);
+    assert_eq!(curl("GET", &url, &[accept], None, None).status, 403);
 }

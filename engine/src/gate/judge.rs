@@ -161,6 +161,7 @@ async fn tag_push(
     }
     let auth = pusher_auth(&parts.headers);
     let mut warnings = Vec::new();
+    let mut admitted: Vec<Digest> = Vec::new();
     for tag in tags {
         let judged = tokio::time::timeout(state.options.deadline, judge(state, auth.clone(), name, tag, &digest)).await;
         state.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
@@ -195,10 +196,22 @@ async fn tag_push(
                 }
                 warnings.push(message);
             }
-            Ok(Ok(_)) => state.metrics.pushes.with_label_values(&["tag", "admit"]).inc(),
+            Ok(Ok(judged)) => {
+                state.metrics.pushes.with_label_values(&["tag", "admit"]).inc();
+                // The index and every image of it become pullable by digest.
+                admitted.extend(judged.report.subjects.iter().filter_map(|s| Digest::parse(&s.digest).ok()));
+            }
         }
     }
     let mut response = proxy::send(state, &parts.method, &parts.uri, &parts.headers, body.into()).await;
+    if let Some(record) = &state.admitted
+        && warnings.is_empty()
+        && response.status().is_success()
+        && let Err(e) = record.record(&admitted)
+    {
+        // The tag exists; pulls by digest stay refused until a re-push.
+        eprintln!("portcullis gate: {e}");
+    }
     for w in warnings {
         if let Some(v) = reply::warning(&w) {
             response.headers_mut().append(header::WARNING, v);
@@ -370,4 +383,58 @@ async fn only_referrers(
         }
     }
     Ok(())
+}
+
+/// `GET /v2/<name>/manifests/<digest>` under `--admitted-only`: a runnable
+/// manifest is served only if this gate admitted it (or an index listing
+/// it); attachments and artifacts are served as they are. `HEAD` is not
+/// checked (signers resolve digests with it; it serves no content).
+pub async fn manifest_pull(state: &Arc<GateState>, request: Request, name: &str, digest: &Digest) -> Response {
+    let Some(record) = &state.admitted else { return proxy::forward(state, request).await };
+    if record.contains(digest) {
+        return proxy::forward(state, request).await;
+    }
+    let (parts, _) = request.into_parts();
+    let host = parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_string);
+    let upstream = match proxy::upstream_request(
+        state,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        reqwest::Body::from(""),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return reply::unavailable(&format!("the registry behind the gate did not answer: {e}")),
+    };
+    if !upstream.status().is_success() {
+        return proxy::back(state, upstream, host.as_deref());
+    }
+    let (status, headers) = proxy::head_of(state, &upstream, host.as_deref());
+    let bytes = match upstream.bytes().await {
+        Ok(b) if b.len() as u64 <= crate::oci::MAX_MANIFEST_BYTES => b,
+        Ok(_) => {
+            return reply::denied(&format!("{name}@{digest}: over the manifest size limit"), serde_json::Value::Null);
+        }
+        Err(e) => return reply::unavailable(&format!("{name}@{digest}: the registry broke off: {e}")),
+    };
+    let runnable = digest.verify(&bytes).is_err() || classify::Doc::read(&bytes).is_ok_and(|d| d.runnable());
+    let mut response = Response::new(axum::body::Body::from(bytes));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    if runnable {
+        let message = format!(
+            "portcullis refused {}/{name}@{digest}: this gate has not admitted it (it was pushed by digest and never \
+             admitted under a tag); push a tag for it through the gate",
+            state.name
+        );
+        if state.options.mode == Mode::Enforce {
+            return reply::denied(&message, serde_json::Value::Null);
+        }
+        if let Some(v) = reply::warning(&message) {
+            response.headers_mut().append(header::WARNING, v);
+        }
+    }
+    response
 }

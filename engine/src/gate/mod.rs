@@ -14,6 +14,7 @@
 //! Data flows one way: request → [`classify`] → upstream (by digest) →
 //! [`judge`] → upstream (tag) or refusal ([`reply`]).
 
+mod admitted;
 pub mod classify;
 mod judge;
 mod metrics;
@@ -62,6 +63,9 @@ pub struct GateOptions {
     pub engine_options: EngineOptions,
     /// The longest a tag push may wait for its verdict.
     pub deadline: Duration,
+    /// Refuse `GET` of a runnable manifest by digest unless this gate
+    /// admitted it ([`admitted`]).
+    pub admitted_only: bool,
     pub shutdown_grace: Duration,
 }
 
@@ -77,6 +81,8 @@ pub struct GateState {
     metrics: metrics::Metrics,
     verdicts: judge::Verdicts,
     push_locks: judge::PushLocks,
+    /// With `--admitted-only`: the digests admitted.
+    admitted: Option<admitted::Admitted>,
     draining: AtomicBool,
 }
 
@@ -96,6 +102,10 @@ impl GateState {
         if options.upstream.scheme() == "http" {
             registry_options.insecure.push(upstream_host.clone());
         }
+        let admitted = match options.admitted_only {
+            true => Some(admitted::Admitted::open(&registry_options.cache_dir.join("gate-admitted.redb"))?),
+            false => None,
+        };
         let registry = Registry::new(registry_options).map_err(|e| e.to_string())?;
         let http = reqwest::Client::builder()
             // Redirects (blob GETs to storage) go back to the client as
@@ -115,6 +125,7 @@ impl GateState {
             metrics: metrics::Metrics::new(),
             verdicts: judge::new_cache(),
             push_locks: judge::PushLocks::default(),
+            admitted,
             draining: AtomicBool::new(false),
             options,
         }))
@@ -152,6 +163,14 @@ async fn registry_request(State(state): State<Arc<GateState>>, request: Request)
     {
         let (name, reference) = (name.to_string(), reference.to_string());
         return judge::manifest_push(&state, request, &name, &reference).await;
+    }
+    if request.method() == Method::GET
+        && state.admitted.is_some()
+        && let Some((name, reference)) = classify::manifest_path(&path)
+        && let Ok(digest) = crate::digest::Digest::parse(reference)
+    {
+        let name = name.to_string();
+        return judge::manifest_pull(&state, request, &name, &digest).await;
     }
     proxy::forward(&state, request).await
 }

@@ -93,6 +93,19 @@ pub async fn upstream_request(
 
 /// Turns the upstream's answer into the gate's, streaming its body.
 pub fn back(state: &GateState, upstream: reqwest::Response, client_host: Option<&str>) -> Response {
+    let (status, headers) = head_of(state, &upstream, client_host);
+    let counter = state.metrics.bytes_out.clone();
+    let stream = upstream.bytes_stream().inspect_ok(move |chunk| {
+        counter.inc_by(chunk.len() as u64);
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// The status and headers the client gets for an upstream answer.
+pub fn head_of(state: &GateState, upstream: &reqwest::Response, client_host: Option<&str>) -> (StatusCode, HeaderMap) {
     let status = StatusCode::from_u16(upstream.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut headers = HeaderMap::new();
     for (k, v) in upstream.headers() {
@@ -107,14 +120,7 @@ pub fn back(state: &GateState, upstream: reqwest::Response, client_host: Option<
         }
         headers.append(k.clone(), v.clone());
     }
-    let counter = state.metrics.bytes_out.clone();
-    let stream = upstream.bytes_stream().inspect_ok(move |chunk| {
-        counter.inc_by(chunk.len() as u64);
-    });
-    let mut response = Response::new(Body::from_stream(stream));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
+    (status, headers)
 }
 
 fn is_hop_by_hop(name: &HeaderName, headers: &HeaderMap) -> bool {

@@ -31,6 +31,12 @@ pub struct Args {
     /// (503, nothing tagged).
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     deadline: u64,
+    /// Refuse `GET` of a runnable manifest by digest unless this gate
+    /// admitted it under a tag (or an index listing it). `HEAD` and
+    /// attachments stay open. Off by default: pulls by digest of images
+    /// pushed before the gate, or through another gate, are then refused.
+    #[arg(long)]
+    admitted_only: bool,
     /// PEM certificate chain (HTTPS).
     #[arg(long, requires = "tls_key", value_name = "FILE")]
     tls_cert: Option<PathBuf>,
@@ -74,6 +80,7 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         registry: args.registry.options(),
         engine_options: common::engine_options(global, trust_root),
         deadline: std::time::Duration::from_secs(args.deadline),
+        admitted_only: args.admitted_only,
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
