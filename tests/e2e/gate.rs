@@ -77,6 +77,10 @@ fn empty_auth_file() -> PathBuf {
 }
 
 fn policy() -> PathBuf {
+    policy_path()
+}
+
+fn policy_path() -> PathBuf {
     support::workspace().join("policies/go-container-baseline.toml")
 }
 
@@ -588,4 +592,159 @@ fn admitted_only_serves_runnable_manifests_by_digest_once_admitted() {
     assert_eq!(put_manifest(&gate.addr, repo, "bad", &bad).status, 403);
     let url = format!("http://{}/v2/{repo}/manifests/{bad_digest}", gate.addr);
     assert_eq!(curl("GET", &url, &[accept], None, None).status, 403);
+}
+
+/// `portcullis serve` as a process, for the summary tests.
+struct Serve {
+    child: Child,
+    addr: String,
+    _cache: tempfile::TempDir,
+}
+
+impl Serve {
+    fn start(policy: &Path, extra: &[&str]) -> Serve {
+        let cache = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["serve", "--policy", policy.to_str().unwrap(), "--listen", &addr])
+            .args(["--registry-cache", cache.path().to_str().unwrap()])
+            .args(extra)
+            .env("PORTCULLIS_CACHE_DIR", support::cache_dir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting portcullis serve");
+        let serve = Serve { child, addr, _cache: cache };
+        let start = Instant::now();
+        while http_get(&serve.addr, "/readyz").map(|r| r.0) != Some(200) {
+            assert!(start.elapsed() < Duration::from_secs(120), "portcullis serve never became ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        serve
+    }
+
+    fn evaluate(&self, image: &str) -> Value {
+        let body = serde_json::to_vec(&json!({ "image": image })).unwrap();
+        let a = curl(
+            "POST",
+            &format!("http://{}/v1/evaluate", self.addr),
+            &["Content-Type: application/json"],
+            Some(&body),
+            None,
+        );
+        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+        a.json()
+    }
+
+    fn metric(&self, name: &str) -> f64 {
+        let (_, text) = http_get(&self.addr, "/metrics").unwrap();
+        text.lines().filter(|l| l.starts_with(name)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A P-256 key pair made by `openssl` (private PKCS#8, public SPKI).
+fn p256_keys(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (private, public) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.pub.pem")));
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).output().expect("running openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", private.to_str().unwrap()]);
+    run(&["pkey", "-in", private.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
+    (private, public)
+}
+
+/// Verdicts travel with the image: the gate attaches a signed summary on
+/// admit; a webhook trusting the gate's key admits the image without
+/// pulling or judging it; another key, another policy, or the same image
+/// in a repository the summary was not issued for, is judged as usual.
+#[test]
+fn the_webhook_trusts_the_gates_signed_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = p256_keys(dir.path(), "gate");
+    let (_, other_public) = p256_keys(dir.path(), "other");
+    let policy = dir.path().join("policy.toml");
+    std::fs::copy(policy_path(), &policy).unwrap();
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy, &["--vsa-key", key.to_str().unwrap()]);
+    let out = skopeo_push(&shared("go-static-good"), &format!("{}/go/good:v1", gate.addr), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(gate.metric("portcullis_gate_verification_summaries_total", r#"result="attached""#), 1.0);
+    // The upstream has no referrers API: the summary is listed under the
+    // referrers tag schema.
+    let digest = top_digest(&shared("go-static-good"));
+    let listed = curl(
+        "GET",
+        &format!("http://{}/v2/go/good/manifests/{}", upstream.addr, digest.replace(':', "-")),
+        &["Accept: application/vnd.oci.image.index.v1+json"],
+        None,
+        None,
+    );
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json()["manifests"][0]["artifactType"], "application/vnd.in-toto+json");
+
+    let image = format!("{}/go/good:v1", upstream.addr);
+    let trusting = Serve::start(&policy, &["--trust-vsa-key", public.to_str().unwrap()]);
+    let report = trusting.evaluate(&image);
+    assert_eq!(report["verdict"], "admit");
+    assert!(report["notes"].to_string().contains("verification summary"), "{report}");
+    assert_eq!(trusting.metric("portcullis_evaluations_total"), 0.0, "admitted without an evaluation");
+    assert_eq!(trusting.metric("portcullis_verification_summaries_total{result=\"trusted\"}"), 1.0);
+
+    // Another key: the summary is ignored, the image judged as usual.
+    let other = Serve::start(&policy, &["--trust-vsa-key", other_public.to_str().unwrap()]);
+    let report = other.evaluate(&image);
+    assert_eq!(report["verdict"], "admit");
+    assert!(report["subjects"][0]["findings"].as_array().is_some_and(|f| !f.is_empty()), "judged: {report}");
+    assert_eq!(other.metric("portcullis_evaluations_total"), 1.0);
+
+    // Another policy (one comment more: another digest): ignored too.
+    let edited = dir.path().join("edited.toml");
+    std::fs::write(&edited, format!("{}\n# edited\n", std::fs::read_to_string(&policy).unwrap())).unwrap();
+    let other_policy = Serve::start(&edited, &["--trust-vsa-key", public.to_str().unwrap()]);
+    other_policy.evaluate(&image);
+    assert_eq!(other_policy.metric("portcullis_evaluations_total"), 1.0);
+    assert_eq!(other_policy.metric("portcullis_verification_summaries_total{result=\"ignored\"}"), 1.0);
+
+    // The same digest in another repository (copied past the gate, with its
+    // summary listed there too): the summary names go/good, so it is ignored.
+    let copy = Command::new("skopeo")
+        .args(["copy", "--insecure-policy", "--src-tls-verify=false", "--dest-tls-verify=false", "-q"])
+        .arg(format!("docker://{}/go/good:v1", upstream.addr))
+        .arg(format!("docker://{}/other/app:v1", upstream.addr))
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "{}", String::from_utf8_lossy(&copy.stderr));
+    let index = listed.json();
+    for entry in index["manifests"].as_array().unwrap() {
+        copy_manifest(&upstream.addr, "go/good", "other/app", entry["digest"].as_str().unwrap());
+    }
+    copy_manifest(&upstream.addr, "go/good", "other/app", &digest.replace(':', "-"));
+    let before = trusting.metric("portcullis_evaluations_total");
+    trusting.evaluate(&format!("{}/other/app:v1", upstream.addr));
+    assert_eq!(trusting.metric("portcullis_evaluations_total"), before + 1.0);
+}
+
+/// Copies a manifest between repositories of one registry, its blobs by
+/// cross-repository mount (what a client copying an image does).
+fn copy_manifest(addr: &str, from: &str, to: &str, reference: &str) {
+    let accept = "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+    let got = curl("GET", &format!("http://{addr}/v2/{from}/manifests/{reference}"), &[accept], None, None);
+    assert_eq!(got.status, 200);
+    let m = got.json();
+    let blobs = m["layers"].as_array().into_iter().flatten().chain(std::iter::once(&m["config"]));
+    for b in blobs.filter_map(|b| b["digest"].as_str()) {
+        let mounted =
+            curl("POST", &format!("http://{addr}/v2/{to}/blobs/uploads/?mount={b}&from={from}"), &[], None, None);
+        assert_eq!(mounted.status, 201, "mount {b}");
+    }
+    let put = put_manifest(addr, to, reference, &got.body);
+    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
 }

@@ -162,6 +162,7 @@ async fn tag_push(
     let auth = pusher_auth(&parts.headers);
     let mut warnings = Vec::new();
     let mut admitted: Vec<Digest> = Vec::new();
+    let mut report: Option<Arc<crate::report::Report>> = None;
     for tag in tags {
         let judged = tokio::time::timeout(state.options.deadline, judge(state, auth.clone(), name, tag, &digest)).await;
         state.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
@@ -200,9 +201,11 @@ async fn tag_push(
                 state.metrics.pushes.with_label_values(&["tag", "admit"]).inc();
                 // The index and every image of it become pullable by digest.
                 admitted.extend(judged.report.subjects.iter().filter_map(|s| Digest::parse(&s.digest).ok()));
+                report.get_or_insert_with(|| judged.report.clone());
             }
         }
     }
+    let body_copy = body.clone();
     let mut response = proxy::send(state, &parts.method, &parts.uri, &parts.headers, body.into()).await;
     if let Some(record) = &state.admitted
         && warnings.is_empty()
@@ -211,6 +214,26 @@ async fn tag_push(
     {
         // The tag exists; pulls by digest stay refused until a re-push.
         eprintln!("portcullis gate: {e}");
+    }
+    if let (Some(key), Some(report)) = (&state.options.vsa_key, &report)
+        && warnings.is_empty()
+        && response.status().is_success()
+    {
+        let mt =
+            crate::oci::sniff_media_type(&body_copy).unwrap_or_else(|| crate::oci::media_type::OCI_MANIFEST.into());
+        let attached = tokio::time::timeout(
+            Duration::from_secs(30),
+            super::summary::attach(state, key, &parts.headers, name, (&digest, &mt, body_copy.len()), report),
+        )
+        .await
+        .unwrap_or_else(|_| Err("timed out".into()));
+        match attached {
+            Ok(_) => state.metrics.summaries.with_label_values(&["attached"]).inc(),
+            Err(e) => {
+                state.metrics.summaries.with_label_values(&["failed"]).inc();
+                eprintln!("portcullis gate: {name}@{digest}: the verification summary was not attached: {e}");
+            }
+        }
     }
     for w in warnings {
         if let Some(v) = reply::warning(&w) {

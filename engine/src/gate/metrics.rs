@@ -18,6 +18,8 @@ pub struct Metrics {
     pub bytes_in: IntCounter,
     pub bytes_out: IntCounter,
     pub cache_hits: IntCounter,
+    /// Verification summaries attached on admit, by result (`attached`, `failed`).
+    pub summaries: IntCounterVec,
 }
 
 impl Metrics {
@@ -40,6 +42,11 @@ impl Metrics {
         let bytes_in = counter("bytes_in_total", "Request body bytes streamed to the upstream");
         let bytes_out = counter("bytes_out_total", "Response body bytes streamed back to clients");
         let cache_hits = counter("verdict_cache_hits_total", "Tag pushes judged from the verdict cache");
+        let summaries = IntCounterVec::new(
+            Opts::new("verification_summaries_total", "Verification summaries attached on admit, by result"),
+            &["result"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(pushes.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(evaluation_seconds.clone()),
@@ -48,6 +55,7 @@ impl Metrics {
             Box::new(bytes_in.clone()),
             Box::new(bytes_out.clone()),
             Box::new(cache_hits.clone()),
+            Box::new(summaries.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -60,6 +68,7 @@ impl Metrics {
             bytes_in,
             bytes_out,
             cache_hits,
+            summaries,
         }
     }
 

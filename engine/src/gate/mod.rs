@@ -20,6 +20,7 @@ mod judge;
 mod metrics;
 mod proxy;
 mod reply;
+mod summary;
 
 use crate::engine::{Engine, EngineOptions};
 use crate::policy::Policy;
@@ -66,6 +67,9 @@ pub struct GateOptions {
     /// Refuse `GET` of a runnable manifest by digest unless this gate
     /// admitted it ([`admitted`]).
     pub admitted_only: bool,
+    /// ECDSA P-256 PKCS#8 private key (PEM) that signs the verification
+    /// summary attached to each admitted image ([`summary`]).
+    pub vsa_key: Option<String>,
     pub shutdown_grace: Duration,
 }
 

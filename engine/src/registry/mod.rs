@@ -32,6 +32,8 @@ const MANIFEST_TYPES: &[&str] =
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// Nested indexes followed at most this deep.
 const MAX_DEPTH: usize = 4;
+/// Most verification-summary referrers read for one image.
+pub const MAX_SUMMARIES: usize = 8;
 /// Most manifests pulled for one image (platforms, attachments).
 const MAX_MANIFESTS: usize = 256;
 
@@ -247,6 +249,48 @@ impl Registry {
             fetched_bytes: job.fetched_bytes,
             layer_cache: self.layer_cache.clone(),
         })
+    }
+
+    /// The DSSE envelopes attached to the image `r` names (by digest) as
+    /// OCI referrers of `artifact_type` — the referrers API, or its tag
+    /// schema — at most [`MAX_SUMMARIES`] referrers and 1 MiB an envelope,
+    /// each checked against its digest (through the blob cache).
+    pub async fn referrer_envelopes(
+        &self,
+        r: &oci_client::Reference,
+        artifact_type: &str,
+    ) -> Result<Vec<Vec<u8>>, RegistryError> {
+        let Some(digest) = r.digest() else {
+            return Err(RegistryError::BadReference(r.whole(), "a digest is needed to find referrers".into()));
+        };
+        let client = self.client(r).await?;
+        let mut job = Job { registry: self, client, auth: None, r, fetched: 0, fetched_bytes: 0, seen: Vec::new() };
+        let at = job.at(digest);
+        let index = match job.client.pull_referrers(&at, Some(artifact_type)).await.map_err(|e| classify(&at, e)) {
+            Ok(index) => index,
+            Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut envelopes = Vec::new();
+        for entry in index.manifests.iter().filter(|m| media_type::is_manifest(&m.media_type)).take(MAX_SUMMARIES) {
+            let (d, bytes) = job.manifest(&entry.digest, true).await?;
+            let m = oci::parse_manifest(&bytes).map_err(|e| job.bad(format!("referrer {d}: {e}")))?;
+            let layers: Vec<oci::Descriptor> = m
+                .layers
+                .into_iter()
+                .filter(|l| l.media_type == crate::attestation::DSSE_ENVELOPE && l.size <= 1 << 20)
+                .collect();
+            job.blobs(layers.clone()).await?;
+            for l in layers {
+                let path = self.blob_path(&l.digest);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| RegistryError::Cache { path: path.display().to_string(), detail: e.to_string() })?;
+                if l.digest.verify(&bytes).is_ok() {
+                    envelopes.push(bytes);
+                }
+            }
+        }
+        Ok(envelopes)
     }
 
     fn blob_path(&self, d: &Digest) -> PathBuf {

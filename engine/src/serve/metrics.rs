@@ -23,6 +23,8 @@ pub struct Metrics {
     pub registry_errors: IntCounterVec,
     pub reloads: IntCounterVec,
     pub ready: IntGauge,
+    /// Verification summaries found on images, by result (`trusted`, `ignored`).
+    pub summaries: IntCounterVec,
 }
 
 impl Metrics {
@@ -71,6 +73,11 @@ impl Metrics {
         let reloads = IntCounterVec::new(Opts::new("policy_reloads_total", "Policy (re)loads, by result"), &["result"])
             .expect("valid metric");
         let ready = IntGauge::new("ready", "1 once policies and plugins are loaded").expect("valid metric");
+        let summaries = IntCounterVec::new(
+            Opts::new("verification_summaries_total", "Verification summaries found on images, by result"),
+            &["result"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_seconds.clone()),
@@ -83,6 +90,7 @@ impl Metrics {
             Box::new(registry_errors.clone()),
             Box::new(reloads.clone()),
             Box::new(ready.clone()),
+            Box::new(summaries.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -99,6 +107,7 @@ impl Metrics {
             registry_errors,
             reloads,
             ready,
+            summaries,
         }
     }
 

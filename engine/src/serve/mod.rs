@@ -12,6 +12,7 @@
 pub mod cache;
 pub mod metrics;
 mod review;
+pub mod summary;
 
 use crate::digest::Digest;
 use crate::engine::{Engine, EngineOptions};
@@ -53,6 +54,9 @@ pub struct ServeOptions {
     /// carry `Authorization: Bearer <token>` (401 otherwise). The webhook
     /// routes are the API server's and are not affected.
     pub api_token: Option<String>,
+    /// Verification summaries (a push gate's) trusted in place of a pull
+    /// and an evaluation ([`summary`]).
+    pub trusted_summaries: Option<summary::TrustedSummaries>,
 }
 
 /// An image judged by one engine.
@@ -318,6 +322,7 @@ impl AppState {
             fingerprint: loaded.engine.fingerprint().to_string(),
         };
         let (state, engine) = (self.clone(), loaded.engine.clone());
+        let (repository, subject_digest) = (key.repository.clone(), digest.clone());
         let pinned = match r.tag() {
             Some(t) => oci_client::Reference::with_tag_and_digest(
                 r.registry().to_string(),
@@ -335,6 +340,9 @@ impl AppState {
             .verdicts()
             .get_or_evaluate(key, move || {
                 async move {
+                    if let Some(judged) = state.summarised(&engine, &pinned, &subject_digest, &repository).await {
+                        return Ok(judged);
+                    }
                     let t = Instant::now();
                     let pulled = match state.registry.pull(&pinned, false).await {
                         Ok(p) => p,
@@ -375,6 +383,37 @@ impl AppState {
             Served::Joined => self.metrics.cache_joins.inc(),
         }
         result.map(|j| (j, served))
+    }
+}
+
+impl AppState {
+    /// The verdict a trusted verification summary attached to the image
+    /// gives, if one does; otherwise the image is judged as usual (a lookup
+    /// that fails is no summary).
+    async fn summarised(
+        &self,
+        engine: &Arc<Engine>,
+        pinned: &oci_client::Reference,
+        digest: &Digest,
+        repository: &str,
+    ) -> Option<Judged> {
+        let trust = self.options.trusted_summaries.as_ref()?;
+        let envelopes = self.registry.referrer_envelopes(pinned, summary::ARTIFACT_TYPE).await.ok()?;
+        if envelopes.is_empty() {
+            return None;
+        }
+        let reference = format!("docker://{repository}@{digest}");
+        match trust.admits(&envelopes, digest, repository, &reference, engine) {
+            Ok(report) => {
+                self.metrics.summaries.with_label_values(&["trusted"]).inc();
+                Some(Judged::new(digest.clone(), report, engine.verdicts_valid_for()))
+            }
+            Err(why) => {
+                self.metrics.summaries.with_label_values(&["ignored"]).inc();
+                eprintln!("portcullis serve: {reference}: verification summaries ignored: {}", why.join("; "));
+                None
+            }
+        }
     }
 }
 

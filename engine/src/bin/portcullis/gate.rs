@@ -37,6 +37,11 @@ pub struct Args {
     /// pushed before the gate, or through another gate, are then refused.
     #[arg(long)]
     admitted_only: bool,
+    /// ECDSA P-256 PKCS#8 private key (PEM): each admitted image gets a
+    /// verification summary (SLSA VSA) signed with it, attached as an OCI
+    /// referrer, which `serve --trust-vsa-key` accepts in place of a pull.
+    #[arg(long, value_name = "FILE")]
+    vsa_key: Option<PathBuf>,
     /// PEM certificate chain (HTTPS).
     #[arg(long, requires = "tls_key", value_name = "FILE")]
     tls_cert: Option<PathBuf>,
@@ -67,7 +72,15 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         Ok(r) => r,
         Err(code) => return code,
     };
+    let vsa_key = match &args.vsa_key {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(pem) => Some(pem),
+            Err(e) => return fail(format!("cannot read the VSA key {}: {e}", path.display())),
+        },
+    };
     let options = portcullis::gate::GateOptions {
+        vsa_key,
         upstream: args.upstream,
         listen: args.listen,
         policy: args.policy,

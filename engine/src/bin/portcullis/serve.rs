@@ -29,6 +29,15 @@ pub struct Args {
     /// `Authorization: Bearer <token>` (the webhook routes do not).
     #[arg(long, value_name = "FILE")]
     api_token_file: Option<PathBuf>,
+    /// ECDSA P-256 public key (PEM) of a push gate (`gate --vsa-key`): an
+    /// image carrying a verification summary it signed, under this
+    /// policy's digest, for the image's repository, is admitted without
+    /// being pulled or judged here.
+    #[arg(long, value_name = "FILE")]
+    trust_vsa_key: Option<PathBuf>,
+    /// Summaries older than this many seconds are ignored.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86400, requires = "trust_vsa_key")]
+    vsa_max_age: u64,
     /// On SIGTERM/SIGINT, seconds that requests in flight may take to finish
     /// (after /readyz has answered 503 for a short drain delay).
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
@@ -56,7 +65,17 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
             Err(e) => return fail(format!("cannot read the API token file {}: {e}", path.display())),
         },
     };
+    let trusted_summaries = match &args.trust_vsa_key {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|pem| {
+            portcullis::serve::summary::TrustedSummaries::new(&pem, std::time::Duration::from_secs(args.vsa_max_age))
+        }) {
+            Ok(t) => Some(t),
+            Err(e) => return fail(format!("--trust-vsa-key {}: {e}", path.display())),
+        },
+    };
     let options = portcullis::serve::ServeOptions {
+        trusted_summaries,
         api_token,
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
         registry: args.registry.options(),
