@@ -246,6 +246,19 @@ fn a_tag_push_is_judged_before_the_tag_exists() {
     assert_eq!(e["detail"]["report"]["verdict"], "deny");
     assert_eq!(gate.metric("portcullis_gate_manifest_pushes_total", r#"class="tag",outcome="deny""#), 2.0);
     assert_eq!(gate.metric("portcullis_gate_manifest_pushes_total", r#"class="tag",outcome="admit""#), 1.0);
+    // Every layer was scanned while it was uploaded, and the verdicts'
+    // pulls downloaded none of them (the verdicts above came from that
+    // evidence: GO-BIN-001 and the rest found in go-dynamic-root's layers).
+    let layers = |name: &str| {
+        let m: Value = serde_json::from_slice(&blob(&shared(name), &top_digest(&shared(name)))).unwrap();
+        m["layers"].as_array().unwrap().len() as f64
+    };
+    let pushed_layers = layers("go-static-good") + layers("go-dynamic-root");
+    assert_eq!(gate.metric("portcullis_gate_speculative_scans_total", ""), pushed_layers);
+    assert_eq!(
+        gate.metric("portcullis_gate_layers_from_cache_total", ""),
+        pushed_layers * 2.0 - layers("go-static-good")
+    );
 
     // Pulls pass through: the admitted image reads back whole via the gate.
     let dir = tempfile::tempdir().unwrap();

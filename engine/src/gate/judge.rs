@@ -293,6 +293,7 @@ async fn judge(
                     Some(a) => st.registry.pull_as(a, &at, false).await?,
                     None => st.registry.pull(&at, false).await?,
                 };
+                st.metrics.layers_from_cache.inc_by(pulled.skipped_layers as u64);
                 // Judged under the name pullers use, not the upstream's.
                 pulled.reference = format!("docker://{repository}:{tag}");
                 pulled.repository = repository;

@@ -18,6 +18,10 @@ pub struct Metrics {
     pub bytes_in: IntCounter,
     pub bytes_out: IntCounter,
     pub cache_hits: IntCounter,
+    /// Layers scanned while they were uploaded, their evidence stored.
+    pub speculative_scans: IntCounter,
+    /// Layers a verdict's pull did not download: their evidence was cached.
+    pub layers_from_cache: IntCounter,
     /// Verification summaries attached on admit, by result (`attached`, `failed`).
     pub summaries: IntCounterVec,
 }
@@ -42,6 +46,10 @@ impl Metrics {
         let bytes_in = counter("bytes_in_total", "Request body bytes streamed to the upstream");
         let bytes_out = counter("bytes_out_total", "Response body bytes streamed back to clients");
         let cache_hits = counter("verdict_cache_hits_total", "Tag pushes judged from the verdict cache");
+        let speculative_scans =
+            counter("speculative_scans_total", "Layers scanned while uploaded through the gate, evidence stored");
+        let layers_from_cache =
+            counter("layers_from_cache_total", "Layers of judged images not downloaded: their evidence was cached");
         let summaries = IntCounterVec::new(
             Opts::new("verification_summaries_total", "Verification summaries attached on admit, by result"),
             &["result"],
@@ -55,6 +63,8 @@ impl Metrics {
             Box::new(bytes_in.clone()),
             Box::new(bytes_out.clone()),
             Box::new(cache_hits.clone()),
+            Box::new(speculative_scans.clone()),
+            Box::new(layers_from_cache.clone()),
             Box::new(summaries.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
@@ -68,6 +78,8 @@ impl Metrics {
             bytes_in,
             bytes_out,
             cache_hits,
+            speculative_scans,
+            layers_from_cache,
             summaries,
         }
     }

@@ -20,6 +20,7 @@ mod judge;
 mod metrics;
 mod proxy;
 mod reply;
+mod speculate;
 mod summary;
 
 use crate::engine::{Engine, EngineOptions};
@@ -87,6 +88,8 @@ pub struct GateState {
     push_locks: judge::PushLocks,
     /// With `--admitted-only`: the digests admitted.
     admitted: Option<admitted::Admitted>,
+    /// Layers scanned as they are uploaded (none without a layer cache).
+    speculation: Option<speculate::Speculation>,
     draining: AtomicBool,
 }
 
@@ -120,6 +123,8 @@ impl GateState {
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         let name = options.name.clone().unwrap_or_else(|| upstream_host.clone());
+        let speculation =
+            registry.layer_cache().map(|c| speculate::Speculation::new(c.clone(), registry.scan_limits().clone()));
         Ok(Arc::new(GateState {
             engine: Arc::new(engine),
             registry,
@@ -130,6 +135,7 @@ impl GateState {
             verdicts: judge::new_cache(),
             push_locks: judge::PushLocks::default(),
             admitted,
+            speculation,
             draining: AtomicBool::new(false),
             options,
         }))
@@ -176,7 +182,63 @@ async fn registry_request(State(state): State<Arc<GateState>>, request: Request)
         let name = name.to_string();
         return judge::manifest_pull(&state, request, &name, &digest).await;
     }
+    if let Some(speculation) = &state.speculation
+        && let Some(response) = upload(&state, speculation, request.method(), &path, request.uri().query())
+    {
+        return response(request).await;
+    }
     proxy::forward(&state, request).await
+}
+
+type Handler<'a> = Box<dyn FnOnce(Request) -> futures_util::future::BoxFuture<'a, Response> + Send + 'a>;
+
+/// Blob uploads, teed into the speculative scanner: chunks (`PATCH`), the
+/// completing `PUT ?digest=`, a monolithic `POST ?digest=`; a `DELETE`
+/// cancels. `None`: not an upload request.
+fn upload<'a>(
+    state: &'a Arc<GateState>,
+    speculation: &'a speculate::Speculation,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Handler<'a>> {
+    use futures_util::FutureExt;
+    let digest = speculate::digest_param(query);
+    let session = match (method, speculate::session_of(path)) {
+        (&Method::PATCH, Some(s)) | (&Method::PUT, Some(s)) => s.to_string(),
+        (&Method::DELETE, Some(s)) => {
+            speculation.abandon(s);
+            return None;
+        }
+        (&Method::POST, None) if path.ends_with("/blobs/uploads/") && digest.is_some() => {
+            format!("{path}#{}", rand::random::<u64>())
+        }
+        _ => return None,
+    };
+    Some(Box::new(move |request: Request| {
+        async move {
+            let (parts, body) = request.into_parts();
+            let feed = speculation.feed(&session);
+            let counter = state.metrics.bytes_in.clone();
+            let stream = futures_util::TryStreamExt::inspect_ok(body.into_data_stream(), move |chunk| {
+                counter.inc_by(chunk.len() as u64)
+            });
+            let teed = speculate::tee(stream, feed);
+            let response =
+                proxy::send(state, &parts.method, &parts.uri, &parts.headers, reqwest::Body::wrap_stream(teed)).await;
+            match (response.status(), &digest) {
+                (StatusCode::CREATED, Some(d)) => {
+                    if speculation.finish(&session, d).await {
+                        state.metrics.speculative_scans.inc();
+                    }
+                }
+                (s, _) if s.is_success() => {}
+                _ => speculation.abandon(&session),
+            }
+            response
+        }
+        .boxed()
+    }))
 }
 
 /// Runs the gate until SIGTERM or SIGINT.

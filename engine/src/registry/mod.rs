@@ -53,6 +53,10 @@ pub struct RegistryOptions {
     /// Bytes of layer evidence kept in `<cache_dir>/layers.redb`
     /// ([`crate::scan::cache`]); 0 turns the layer cache off.
     pub layer_cache_bytes: u64,
+    /// The limits pulled images will be scanned with: a layer whose
+    /// evidence under them is in the layer cache is not downloaded (the
+    /// pulled image is then read with these limits).
+    pub scan_limits: crate::scan::ScanLimits,
 }
 
 impl Default for RegistryOptions {
@@ -64,6 +68,7 @@ impl Default for RegistryOptions {
             timeout: Duration::from_secs(30),
             concurrency: 4,
             layer_cache_bytes: 1 << 30,
+            scan_limits: crate::scan::ScanLimits::default(),
         }
     }
 }
@@ -120,6 +125,10 @@ pub struct Pulled {
     /// against their digests as they arrive, so evidence keyed by a blob
     /// digest describes exactly the blob the layout would serve.
     pub layer_cache: Option<std::sync::Arc<crate::scan::cache::LayerCache>>,
+    /// Layers not downloaded because their evidence under these limits is
+    /// in the layer cache; the image must be scanned with the same limits.
+    pub skipped_layers: usize,
+    pub scan_limits: crate::scan::ScanLimits,
 }
 
 pub struct Registry {
@@ -147,6 +156,16 @@ impl Registry {
 
     pub fn cache_dir(&self) -> &Path {
         &self.opts.cache_dir
+    }
+
+    /// The layer-evidence cache pulls read from, if it could be opened.
+    pub fn layer_cache(&self) -> Option<&std::sync::Arc<crate::scan::cache::LayerCache>> {
+        self.layer_cache.as_ref()
+    }
+
+    /// The limits pulled images are scanned with.
+    pub fn scan_limits(&self) -> &crate::scan::ScanLimits {
+        &self.opts.scan_limits
     }
 
     /// One client per registry (each knows its protocol and keeps its tokens).
@@ -218,7 +237,8 @@ impl Registry {
         r: &oci_client::Reference,
         skip_layers: bool,
     ) -> Result<Pulled, RegistryError> {
-        let mut job = Job { registry: self, client, auth, r, fetched: 0, fetched_bytes: 0, seen: Vec::new() };
+        let mut job =
+            Job { registry: self, client, auth, r, fetched: 0, fetched_bytes: 0, skipped: 0, seen: Vec::new() };
         let tag = r.tag().map(str::to_string);
         let asked = r.digest().map(str::to_string).or_else(|| tag.clone()).unwrap_or_else(|| "latest".into());
         let (top, top_bytes) = job.manifest(&asked, r.digest().is_some()).await?;
@@ -248,6 +268,8 @@ impl Registry {
             fetched: job.fetched,
             fetched_bytes: job.fetched_bytes,
             layer_cache: self.layer_cache.clone(),
+            skipped_layers: job.skipped,
+            scan_limits: self.opts.scan_limits.clone(),
         })
     }
 
@@ -264,7 +286,8 @@ impl Registry {
             return Err(RegistryError::BadReference(r.whole(), "a digest is needed to find referrers".into()));
         };
         let client = self.client(r).await?;
-        let mut job = Job { registry: self, client, auth: None, r, fetched: 0, fetched_bytes: 0, seen: Vec::new() };
+        let mut job =
+            Job { registry: self, client, auth: None, r, fetched: 0, fetched_bytes: 0, skipped: 0, seen: Vec::new() };
         let at = job.at(digest);
         let index = match job.client.pull_referrers(&at, Some(artifact_type)).await.map_err(|e| classify(&at, e)) {
             Ok(index) => index,
@@ -315,6 +338,8 @@ struct Job<'a> {
     r: &'a oci_client::Reference,
     fetched: usize,
     fetched_bytes: u64,
+    /// Layers whose evidence was already in the layer cache.
+    skipped: usize,
     seen: Vec<Digest>,
 }
 
@@ -394,6 +419,7 @@ impl Job<'_> {
         let mut subjects = vec![top.clone()];
         let mut queue = vec![(top.clone(), bytes.to_vec(), 0usize)];
         let mut blobs: Vec<oci::Descriptor> = Vec::new();
+        let mut images: Vec<oci::Manifest> = Vec::new();
         while let Some((digest, bytes, depth)) = queue.pop() {
             let mt = oci::sniff_media_type(&bytes).unwrap_or_default();
             if media_type::is_index(&mt) {
@@ -410,14 +436,43 @@ impl Job<'_> {
                 }
             } else {
                 let m = oci::parse_manifest(&bytes).map_err(|e| self.bad(format!("manifest {digest}: {e}")))?;
-                blobs.push(m.config);
+                blobs.push(m.config.clone());
                 if !skip_layers {
-                    blobs.extend(m.layers);
+                    images.push(m);
                 }
             }
         }
+        // Configs first: their diffIDs say which layers' evidence is cached.
         self.blobs(blobs).await?;
+        let mut layers = Vec::new();
+        for m in images {
+            let diff_ids = self.diff_ids(&m.config.digest);
+            for (i, l) in m.layers.into_iter().enumerate() {
+                if let (Some(cache), Some(diff)) = (&self.registry.layer_cache, diff_ids.get(i))
+                    && cache.contains(&crate::scan::cache::LayerCache::key(
+                        &l.digest,
+                        Some(diff),
+                        &self.registry.opts.scan_limits,
+                    ))
+                {
+                    self.skipped += 1;
+                    continue;
+                }
+                layers.push(l);
+            }
+        }
+        self.blobs(layers).await?;
         Ok(subjects)
+    }
+
+    /// The diffIDs of a config in the cache (none if it does not parse:
+    /// its layers are then all fetched, and the reader reports the config).
+    fn diff_ids(&self, config: &Digest) -> Vec<Digest> {
+        std::fs::read(self.registry.blob_path(config))
+            .ok()
+            .and_then(|b| oci::parse_config(&b).ok())
+            .map(|c| c.rootfs.diff_ids)
+            .unwrap_or_default()
     }
 
     /// Fetches blobs not yet in the cache, a few at a time.

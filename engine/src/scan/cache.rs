@@ -75,6 +75,13 @@ impl LayerCache {
         postcard::from_bytes(value.value().1).ok()
     }
 
+    /// Whether evidence is stored under `key` (without decoding it).
+    pub fn contains(&self, key: &[u8]) -> bool {
+        let Ok(tx) = self.db.begin_read() else { return false };
+        let Ok(table) = tx.open_table(ENTRIES) else { return false };
+        table.get(key).ok().flatten().is_some()
+    }
+
     /// Stores `value` under `key`, evicting the oldest entries beyond the
     /// size bound.
     pub fn put<T: serde::Serialize>(&self, key: &[u8], value: &T) -> Result<(), String> {

@@ -295,6 +295,17 @@ pub fn scan(
     image_used: u64,
     progress: Option<&super::ProgressSink>,
 ) -> Result<LayerContents, String> {
+    measured(reader, src, limits, image_used, progress).map(|m| m.0)
+}
+
+/// [`scan`], also returning the blob's digest and its diffID as read.
+pub fn measured(
+    reader: Box<dyn Read + Send>,
+    src: &LayerSource,
+    limits: &ScanLimits,
+    image_used: u64,
+    progress: Option<&super::ProgressSink>,
+) -> Result<(LayerContents, Digest, Digest), String> {
     let blob_hash = Rc::new(RefCell::new(Hasher::for_digest(src.blob_digest, "layer blob")?));
     let blob_count = Rc::new(Cell::new(0u64));
     let hashing = Hashing { inner: reader, hasher: blob_hash.clone(), count: blob_count.clone(), progress };
@@ -464,7 +475,7 @@ pub fn scan(
     }
     out.compressed_bytes = blob_count.get();
     out.uncompressed_bytes = diff_count.get();
-    Ok(out)
+    Ok((out, blob, diff))
 }
 
 #[cfg(test)]

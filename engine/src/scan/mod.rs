@@ -258,6 +258,34 @@ pub fn list_layer(reader: Box<dyn std::io::Read + Send>, limits: &ScanLimits) ->
     layer::scan(reader, &src, limits, 0, None).map(|c| c.entries)
 }
 
+/// A layer blob scanned as it streamed by (the push gate's speculative
+/// scan), with the digests measured while reading it.
+pub struct StreamedLayer {
+    contents: layer::LayerContents,
+    /// The blob's digest (SHA-256 of the bytes read).
+    pub blob: Digest,
+    /// The digest of the uncompressed tar.
+    pub diff_id: Digest,
+}
+
+/// Scans a blob from a stream, knowing nothing of it beforehand; a blob
+/// that is no layer (a config, an artifact) is an error.
+pub fn scan_stream(reader: Box<dyn std::io::Read + Send>, limits: &ScanLimits) -> Result<StreamedLayer, String> {
+    let src = layer::LayerSource { blob_digest: None, diff_id: None, size: None };
+    let measured =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| layer::measured(reader, &src, limits, 0, None)))
+            .unwrap_or_else(|panic| Err(format!("the scanner failed on this layer: {}", panic_message(&panic))));
+    measured.map(|(contents, blob, diff_id)| StreamedLayer { contents, blob, diff_id })
+}
+
+impl StreamedLayer {
+    /// Stores the evidence in `cache`, where a scan of the blob `blob`
+    /// with diffID `diff_id` under `limits` will find it.
+    pub fn store(&self, cache: &cache::LayerCache, limits: &ScanLimits) -> Result<(), String> {
+        cache.put(&cache::LayerCache::key(&self.blob, Some(&self.diff_id), limits), &self.contents)
+    }
+}
+
 /// The message of a caught panic.
 pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic

@@ -120,12 +120,17 @@ fn sbom_identity(i: &crate::evidence::ImageEvidence) -> crate::sbom::ImageIdenti
 /// the same whichever way the image came.
 pub fn open_pulled(pulled: &crate::registry::Pulled, opts: &OpenOptions) -> Result<Input, InputError> {
     let view = crate::registry::PulledLayout::new(pulled);
-    let opts = OpenOptions {
+    let mut opts = OpenOptions {
         images: vec![pulled.digest.to_string()],
         repository: Some(pulled.repository.clone()),
         layer_cache: pulled.layer_cache.clone(),
         ..opts.clone()
     };
+    // Layers were left in the registry because their evidence under these
+    // limits is cached: the scan must look them up under the same limits.
+    if pulled.skipped_layers > 0 {
+        opts.limits = pulled.scan_limits.clone();
+    }
     // `docker:` + `//host/repo` + `:tag` or `@digest` is the reference.
     let label = format!("//{}", pulled.repository);
     let mut input = layout::read(Path::new(&label), &view, InputFormat::Registry, &opts)?;
