@@ -10,7 +10,43 @@
 use portcullis::sbom::{self, Attached};
 use portcullis::{Engine, EngineOptions, Policy};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+/// Counts heap bytes in use and their peak, to report the memory a parse
+/// takes as a multiple of the document's size (issue #13: a small one).
+struct Counting;
+
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(p, layout) };
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The peak heap growth while `f` runs, in bytes.
+fn peak_of<T>(f: impl FnOnce() -> T) -> usize {
+    let base = IN_USE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    let peak = PEAK.load(Ordering::Relaxed) - base;
+    drop(out);
+    peak
+}
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -56,13 +92,14 @@ fn main() {
     // The layer scan is the audit's business, not the SBOM's: scan once.
     let input = portcullis::source::open(&image, &Default::default()).unwrap();
     println!(
-        "{:<28} {:>9} {:>10} {:>10} {:>16} {:>10}",
-        "file", "size", "parse", "validate", "parse+evaluate", "target"
+        "{:<28} {:>9} {:>10} {:>11} {:>10} {:>16} {:>10}",
+        "file", "size", "parse", "parse heap", "validate", "parse+evaluate", "target"
     );
     for f in &files {
         let bytes = std::fs::read(f).unwrap();
         let rounds = 15;
         let parse = time(rounds, || sbom::parse(&bytes).unwrap());
+        let heap = peak_of(|| sbom::parse(&bytes).unwrap()) as f64 / bytes.len() as f64;
         let validate = time(rounds, || sbom::validate(&bytes).unwrap());
         let evaluate = time(rounds, || {
             let mut input = input.clone();
@@ -77,10 +114,11 @@ fn main() {
         let outcomes: Vec<String> =
             report.subjects[0].findings.iter().map(|x| format!("{}={}", x.rule, x.outcome)).collect();
         println!(
-            "{:<28} {:>7.1}MB {:>10} {:>10} {:>16} {:>10}  {}",
+            "{:<28} {:>7.1}MB {:>10} {:>10.1}x {:>10} {:>16} {:>10}  {}",
             f.file_name().unwrap().to_string_lossy(),
             bytes.len() as f64 / 1e6,
             ms(parse),
+            heap,
             ms(validate),
             ms(evaluate),
             if evaluate <= Duration::from_millis(100) { "≤100 ms met" } else { "MISSED" },

@@ -26,6 +26,27 @@ fn reader_version(declared: &str) -> Option<&'static str> {
     }
 }
 
+/// Parses CycloneDX JSON bytes (`declared`: the version identification
+/// read) into the normalised model. Versions the crate reads as they are go
+/// straight from the bytes into its types: a JSON tree of a large SBOM
+/// costs several times the document, and is built only when the document
+/// must be lowered first, or to report where a document that failed to
+/// parse is wrong.
+pub(super) fn from_json_bytes(bytes: &[u8], declared: &str) -> Result<Sbom, SbomError> {
+    let version = match declared {
+        "1.3" => Some(SpecVersion::V1_3),
+        "1.4" => Some(SpecVersion::V1_4),
+        "1.5" => Some(SpecVersion::V1_5),
+        _ => None,
+    };
+    if let Some(v) = version
+        && let Ok(bom) = Bom::parse_from_json_with_version(bytes, v)
+    {
+        return Ok(normalise(bom, Format::CyclonedxJson, declared.to_string(), Vec::new()));
+    }
+    from_json(super::json_value(bytes)?)
+}
+
 /// Parses CycloneDX JSON into the normalised model.
 pub(super) fn from_json(mut doc: Value) -> Result<Sbom, SbomError> {
     let declared = doc.get("specVersion").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {

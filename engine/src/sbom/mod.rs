@@ -234,7 +234,9 @@ pub fn parse(bytes: &[u8]) -> Result<Sbom, SbomError> {
     bounded(bytes)?;
     let id = identify(bytes).ok_or_else(|| unrecognised(bytes))?;
     match id.format {
-        Format::CyclonedxJson => cyclonedx::from_json(json_value(bytes)?),
+        Format::CyclonedxJson => {
+            cyclonedx::from_json_bytes(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes), &id.version)
+        }
         Format::CyclonedxXml => cyclonedx::from_xml(bytes, &id.version),
         Format::SpdxJson if id.version.starts_with("2.") => {
             spdx::from_json_bytes(bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes))
