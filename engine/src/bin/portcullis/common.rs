@@ -175,3 +175,21 @@ pub fn progress_bar() -> Option<(std::sync::Arc<Bar>, std::sync::Arc<std::sync::
     });
     Some((std::sync::Arc::new(Bar(bar)), done))
 }
+
+/// Runs a server future (`serve`, `gate`) on a multi-threaded runtime until
+/// it stops. Attachments (SBOMs, statements) are parsed on these threads,
+/// so they get the stack the parsers' nesting bounds are proven on.
+pub fn serve_until_stopped(server: impl std::future::Future<Output = Result<(), String>>) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(portcullis::nesting::THREAD_STACK)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    match runtime.block_on(server) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}

@@ -96,16 +96,5 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         admitted_only: args.admitted_only,
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .thread_stack_size(portcullis::nesting::THREAD_STACK)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return fail(format!("cannot start the runtime: {e}")),
-    };
-    match runtime.block_on(portcullis::gate::run(options)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
+    common::serve_until_stopped(portcullis::gate::run(options))
 }

@@ -85,17 +85,5 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         engine_options: common::engine_options(global, trust_root),
         reload_interval: std::time::Duration::from_secs(2),
     };
-    // Attachments (SBOMs, statements) are parsed on these threads.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .thread_stack_size(portcullis::nesting::THREAD_STACK)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return fail(format!("cannot start the runtime: {e}")),
-    };
-    match runtime.block_on(portcullis::serve::run(options)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
+    common::serve_until_stopped(portcullis::serve::run(options))
 }
