@@ -15,6 +15,7 @@ fn main() {
         ("PORTCULLIS_BUILTIN_SBOM", "portcullis-plugin-sbom"),
         ("PORTCULLIS_BUILTIN_SIGNATURES", "portcullis-plugin-signatures"),
         ("PORTCULLIS_BUILTIN_KUBERNETES", "portcullis-plugin-kubernetes"),
+        ("PORTCULLIS_BUILTIN_VULNERABILITIES", "portcullis-plugin-vulnerabilities"),
         ("PORTCULLIS_TEST_HOSTILE_WASM", "portcullis-guest-hostile"),
     ];
     let packages: Vec<&str> = guests.iter().map(|(_, p)| *p).collect();
@@ -30,6 +31,8 @@ fn main() {
             "plugins/sbom",
             "plugins/signatures",
             "plugins/kubernetes",
+            "plugins/vulnerabilities",
+            "plugins/versions",
             "tests/guests",
             "Cargo.toml",
         ],

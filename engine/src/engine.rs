@@ -93,11 +93,24 @@ pub struct EngineOptions {
     /// The trusted root keyless signatures are verified against (default:
     /// the embedded Sigstore public-good production root).
     pub trust_root: Option<crate::signature::trust::TrustRoot>,
+    /// The offline vulnerability database (`db import`) the
+    /// `vulnerabilities` interface matches against; `None`: its queries
+    /// answer "no database", and vulnerability rules fail closed.
+    pub vuln_db: Option<Arc<crate::vuln::VulnDb>>,
+    /// VEX statements (`--vex`): each applies only to the image or package
+    /// it names ([`crate::vuln::vex`]).
+    pub vex: Arc<Vec<crate::vuln::vex::Statement>>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { cache_dir: crate::plugin::cache::default_dir(), today: None, trust_root: None }
+        EngineOptions {
+            cache_dir: crate::plugin::cache::default_dir(),
+            today: None,
+            trust_root: None,
+            vuln_db: None,
+            vex: Arc::default(),
+        }
     }
 }
 
@@ -117,6 +130,8 @@ pub struct Engine {
     /// subject carries signatures to verify.
     trust_root: Option<crate::signature::trust::TrustRoot>,
     trust: std::sync::OnceLock<Arc<crate::signature::trust::TrustRoot>>,
+    vuln_db: Option<Arc<crate::vuln::VulnDb>>,
+    vex: Arc<Vec<crate::vuln::vex::Statement>>,
     /// What a verdict of this engine depends on besides the subject.
     fingerprint: String,
 }
@@ -167,6 +182,14 @@ impl Engine {
             for p in &plugins {
                 h.update(format!("\nplugin:{}={}", p.info.name, p.info.sha256));
             }
+            // The data a vulnerability verdict is made from.
+            if let Some(db) = &options.vuln_db {
+                h.update(format!("\nvuln-db:{}", db.info.digest));
+            }
+            for statement in options.vex.iter() {
+                h.update(b"\nvex:");
+                h.update(serde_json::to_vec(statement).unwrap_or_default());
+            }
             format!("sha256:{}", hex::encode(h.finalize()))
         };
         Ok(Engine {
@@ -179,6 +202,8 @@ impl Engine {
             today: options.today,
             trust_root: options.trust_root,
             trust: std::sync::OnceLock::new(),
+            vuln_db: options.vuln_db,
+            vex: options.vex,
         })
     }
 
@@ -259,12 +284,24 @@ impl Engine {
                 let queries = match evidence {
                     Evidence::Image(i) => {
                         let (signatures, trust) = signed(&i.signatures).unzip();
-                        Queries {
-                            scan: i.scan.clone(),
-                            sboms: (!i.sboms.is_empty()).then(|| i.sboms.clone()),
-                            signatures,
-                            trust,
-                        }
+                        let sboms = (!i.sboms.is_empty()).then(|| i.sboms.clone());
+                        let vulns = self.vuln_db.as_ref().map(|db| {
+                            let platform = crate::vuln::matcher::Platform {
+                                os: i.config.os.clone(),
+                                arch: i.config.architecture.clone(),
+                            };
+                            Arc::new(crate::plugin::vulns::VulnQuery {
+                                db: db.clone(),
+                                today: self.today(),
+                                scan: i.scan.clone(),
+                                sboms: sboms.clone(),
+                                platform,
+                                vex: self.vex.clone(),
+                                digest: i.subject.digest.to_string(),
+                                matches: Default::default(),
+                            })
+                        });
+                        Queries { scan: i.scan.clone(), sboms, signatures, trust, vulns }
                     }
                     Evidence::Artifact(a) => {
                         let (signatures, trust) = signed(&a.signatures).unzip();
@@ -357,11 +394,15 @@ impl Engine {
 
     /// How long a verdict of this engine stays what it is, as far as time
     /// goes: until the next waiver expiry (the end of its `expires` day, in
-    /// local time). `None`: no waiver will expire. A cache of verdicts must
+    /// local time), and with a vulnerability database, the end of today. `None`: no waiver will expire. A cache of verdicts must
     /// not keep one longer.
     pub fn verdicts_valid_for(&self) -> Option<std::time::Duration> {
         let today = self.today();
-        let next = self.policy.waivers.iter().filter_map(|w| w.expires_on()).filter(|d| *d >= today).min()?;
+        let waiver = self.policy.waivers.iter().filter_map(|w| w.expires_on()).filter(|d| *d >= today).min();
+        // Vulnerability verdicts age by the day: a fix's grace period ends,
+        // the database grows stale.
+        let daily = self.vuln_db.as_ref().map(|_| today);
+        let next = waiver.into_iter().chain(daily).min()?;
         let end = next.tomorrow().ok()?.to_zoned(jiff::tz::TimeZone::system()).ok()?;
         let left = end.timestamp().as_duration().checked_sub(jiff::Timestamp::now().as_duration())?;
         Some(std::time::Duration::try_from(left).unwrap_or_default())

@@ -45,6 +45,7 @@ pub mod signature;
 pub mod slsa;
 pub mod source;
 pub mod tarstream;
+pub mod vuln;
 
 pub use engine::{ADMISSION_RULE, EVIDENCE_RULE, Engine, EngineError, EngineOptions};
 pub use plugin::{LoadError, PluginInfo};

@@ -494,7 +494,9 @@ fn push_by_digest_sign_then_tag_is_admitted() {
     std::fs::write(&policy, replaced).unwrap();
 
     let upstream = TestRegistry::start();
-    let gate = Gate::start(&upstream, &policy, &[]);
+    // The pack judges known vulnerabilities too, against a fresh database.
+    let vuln_db = crate::vulns::full_db().0;
+    let gate = Gate::start(&upstream, &policy, &["--vuln-db", vuln_db.to_str().unwrap()]);
     let repo = "acme/app";
 
     // 1. The image by digest.

@@ -31,3 +31,4 @@ mod scan;
 mod serve;
 mod signatures;
 mod supply_chain;
+mod vulns;

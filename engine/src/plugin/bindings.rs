@@ -11,6 +11,7 @@ pub use self::portcullis::policy::image_scan as scan;
 pub use self::portcullis::policy::sboms;
 pub use self::portcullis::policy::signatures as sigs;
 pub use self::portcullis::policy::types as wit;
+pub use self::portcullis::policy::vulnerabilities as vulns;
 
 use crate::admission;
 use crate::evidence::{self, Evidence, ImageEvidence, IndexEvidence, Subject};

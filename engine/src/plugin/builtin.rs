@@ -8,6 +8,7 @@ const BUILTINS: &[(&str, &[u8])] = &[
     ("sbom", include_bytes!(env!("PORTCULLIS_BUILTIN_SBOM"))),
     ("signatures", include_bytes!(env!("PORTCULLIS_BUILTIN_SIGNATURES"))),
     ("kubernetes", include_bytes!(env!("PORTCULLIS_BUILTIN_KUBERNETES"))),
+    ("vulnerabilities", include_bytes!(env!("PORTCULLIS_BUILTIN_VULNERABILITIES"))),
 ];
 
 /// Names a policy can use in `[plugins.NAME]` without a path.

@@ -18,6 +18,7 @@
 pub mod bindings;
 pub mod builtin;
 pub mod cache;
+pub mod vulns;
 
 use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
 use crate::policy::{Limits, PluginSource, PluginSpec};
@@ -54,7 +55,7 @@ pub enum LoadError {
     PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
-    #[error("plugin `{name}` does not fit the portcullis:policy@0.4.1 contract: {reason}")]
+    #[error("plugin `{name}` does not fit the portcullis:policy@0.4.2 contract: {reason}")]
     Contract { name: String, reason: String },
     #[error("plugin `{name}` failed while describing itself: {reason}")]
     Metadata { name: String, reason: String },
@@ -71,6 +72,8 @@ pub struct Queries {
     pub signatures: Option<Arc<Vec<Material>>>,
     /// The trusted root signatures are verified against.
     pub trust: Option<Arc<TrustRoot>>,
+    /// The vulnerability database and what to match against it.
+    pub vulns: Option<Arc<vulns::VulnQuery>>,
 }
 
 /// Per-store state: WASI context and the current subject's queryable evidence.
@@ -82,6 +85,7 @@ struct HostState {
     sboms: Option<Arc<crate::sbom::Attached>>,
     signatures: Option<Arc<Vec<Material>>>,
     trust: Option<Arc<TrustRoot>>,
+    vulns: Option<Arc<vulns::VulnQuery>>,
     /// Verifications already done in this call, by (item, how).
     verified: HashMap<(u32, How), Result<sigs::Verified, String>>,
 }
@@ -455,6 +459,7 @@ impl PluginHost {
             sboms: queries.sboms,
             signatures: queries.signatures,
             trust: queries.trust,
+            vulns: queries.vulns,
             verified: HashMap::new(),
         };
         let mut store = Store::new(&self.runtime, state);

@@ -22,7 +22,7 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use std::path::Path;
 
 /// Bump when what a layer scan records changes shape or meaning.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 const ENTRIES: TableDefinition<&[u8], (u64, &[u8])> = TableDefinition::new("entries");
 const ORDER: TableDefinition<u64, &[u8]> = TableDefinition::new("order");

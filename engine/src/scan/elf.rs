@@ -66,6 +66,9 @@ pub struct ElfInfo {
     /// Notable Go packages or functions linked in: `crypto/tls`, `net/http`,
     /// `net/http/pprof`, `expvar`, `time/tzdata`, `time.LoadLocation`.
     pub links: Vec<String>,
+    /// The functions of a Go binary, from its pclntab (stripped or not).
+    #[serde(default)]
+    pub go_symbols: Option<super::gosym::GoSymbols>,
     /// Why the analysis is incomplete, if it is.
     pub problem: Option<String>,
 }
@@ -222,8 +225,156 @@ fn analyse_as<H: FileHeader<Endian = Endianness>>(data: &[u8], class64: bool) ->
                 info.links.push(name.to_string());
             }
         }
+        match go_symbols(header, data, segments, endian, class64) {
+            Ok(symbols) => info.go_symbols = Some(symbols),
+            Err(e) => {
+                let e = format!("function table: {e}");
+                info.problem = Some(match info.problem.take() {
+                    Some(p) => format!("{p}; {e}"),
+                    None => e,
+                });
+            }
+        }
     }
     info
+}
+
+/// The functions of a Go binary: the pclntab found by its section or, in a
+/// binary without section headers, by its header in a loadable segment.
+fn go_symbols<H: FileHeader<Endian = Endianness>>(
+    header: &H,
+    data: &[u8],
+    segments: &[H::ProgramHeader],
+    endian: Endianness,
+    class64: bool,
+) -> Result<super::gosym::GoSymbols, String> {
+    let little = endian == Endianness::Little;
+    let sections = header.sections(endian, data).ok();
+    let from_section = sections.as_ref().and_then(|s| {
+        let (_, sec) = s.section_by_name(endian, b".gopclntab")?;
+        Some((sec.data(endian, data).ok()?, sec.sh_addr(endian).into()))
+    });
+    let (table, addr) = match from_section {
+        Some(found) => found,
+        None => find_pclntab(data, segments, endian).ok_or("no pclntab found")?,
+    };
+    let read = |addr: u64, len: usize| -> Option<&[u8]> { vaddr_slice(data, segments, endian, addr, len as u64) };
+    let ptr = if class64 { 8 } else { 4 };
+    let gofunc = sections
+        .as_ref()
+        .and_then(|s| symbol_value(s, endian, data, &[b"go:func.*", b"go.func.*"]))
+        .or_else(|| gofunc_from_moduledata(data, segments, endian, addr, ptr));
+    let inline = super::gosym::Inline { read: &read, gofunc };
+    let (names, inlined) = super::gosym::function_names(table, little, Some(&inline))?;
+    Ok(super::gosym::symbols(&names, inlined))
+}
+
+/// The value of the first symbol of `.symtab` with one of `names`.
+fn symbol_value<S: SectionHeader<Endian = Endianness>>(
+    sections: &object::read::elf::SectionTable<'_, impl FileHeader<Endian = Endianness, SectionHeader = S>>,
+    endian: Endianness,
+    data: &[u8],
+    names: &[&[u8]],
+) -> Option<u64> {
+    use object::read::elf::Sym;
+    let symbols = sections.symbols(endian, data, elf::SHT_SYMTAB).ok()?;
+    symbols.iter().find_map(|sym| {
+        let name = symbols.symbol_name(endian, sym).ok()?;
+        names.contains(&name).then(|| sym.st_value(endian).into())
+    })
+}
+
+/// `runtime.firstmoduledata.gofunc` in a binary without a symbol table:
+/// moduledata starts with a pointer to the pclntab, and `gofunc` follows
+/// `rodata`, at word 43 (go1.27, the newest layout checked), 40 (go1.20–1.25, which added
+/// `covctrs`) or 38 (go1.18/1.19). The word must be an address of a
+/// loadable segment at or after `rodata` (the word before it); lengths and
+/// capacities that sit at those places in other layouts are not. A wrong
+/// guess can only make inline trees unreadable, which is then reported.
+fn gofunc_from_moduledata<P: ProgramHeader<Endian = Endianness>>(
+    data: &[u8],
+    segments: &[P],
+    endian: Endianness,
+    pclntab: u64,
+    ptr: usize,
+) -> Option<u64> {
+    let little = endian == Endianness::Little;
+    let needle: Vec<u8> = match (ptr, little) {
+        (8, true) => pclntab.to_le_bytes().to_vec(),
+        (8, false) => pclntab.to_be_bytes().to_vec(),
+        (_, true) => (pclntab as u32).to_le_bytes().to_vec(),
+        (_, false) => (pclntab as u32).to_be_bytes().to_vec(),
+    };
+    let word = |b: &[u8], i: usize| -> Option<u64> {
+        let w = b.get(i * ptr..(i + 1) * ptr)?;
+        Some(match (ptr, little) {
+            (8, true) => u64::from_le_bytes(w.try_into().ok()?),
+            (8, false) => u64::from_be_bytes(w.try_into().ok()?),
+            (_, true) => u64::from(u32::from_le_bytes(w.try_into().ok()?)),
+            (_, false) => u64::from(u32::from_be_bytes(w.try_into().ok()?)),
+        })
+    };
+    for range in load_ranges(data, segments, endian, elf::PT_LOAD) {
+        let seg = &data[range];
+        for at in memchr::memmem::find_iter(seg, &needle).filter(|at| at % ptr == 0) {
+            let md = &seg[at..];
+            for gofunc_at in [43usize, 40, 38] {
+                let (Some(rodata), Some(gofunc)) = (word(md, gofunc_at - 1), word(md, gofunc_at)) else {
+                    continue;
+                };
+                let mapped = |a: u64| vaddr_slice(data, segments, endian, a, 1).is_some();
+                if rodata <= gofunc && mapped(rodata) && mapped(gofunc) {
+                    return Some(gofunc);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The pclntab found by its header in a loadable segment, and its address.
+fn find_pclntab<'a, P: ProgramHeader<Endian = Endianness>>(
+    data: &'a [u8],
+    segments: &[P],
+    endian: Endianness,
+) -> Option<(&'a [u8], u64)> {
+    const MAGICS: [u32; 4] = [0xffff_fff1, 0xffff_fff0, 0xffff_fffa, 0xffff_fffb];
+    let little = endian == Endianness::Little;
+    for ph in segments.iter().filter(|ph| ph.p_type(endian) == elf::PT_LOAD) {
+        let Ok(seg) = ph.data(endian, data) else { continue };
+        for magic in MAGICS {
+            let bytes = if little { magic.to_le_bytes() } else { magic.to_be_bytes() };
+            let needle = [bytes[0], bytes[1], bytes[2], bytes[3], 0, 0];
+            if let Some(at) =
+                memchr::memmem::find_iter(seg, &needle).find(|at| pclntab_header_ok(&seg[*at..], magic, little))
+            {
+                return Some((&seg[at..], ph.p_vaddr(endian).into() + at as u64));
+            }
+        }
+    }
+    None
+}
+
+/// `len` bytes at virtual address `addr`, borrowed from a PT_LOAD segment.
+fn vaddr_slice<'a, P: ProgramHeader<Endian = Endianness>>(
+    data: &'a [u8],
+    segments: &[P],
+    endian: Endianness,
+    addr: u64,
+    len: u64,
+) -> Option<&'a [u8]> {
+    for ph in segments {
+        if ph.p_type(endian) != elf::PT_LOAD {
+            continue;
+        }
+        let (va, fsz, off): (u64, u64, u64) =
+            (ph.p_vaddr(endian).into(), ph.p_filesz(endian).into(), ph.p_offset(endian).into());
+        if addr >= va && addr.checked_add(len)? <= va.checked_add(fsz)? {
+            let start = usize::try_from(off.checked_add(addr - va)?).ok()?;
+            return data.get(start..start.checked_add(usize::try_from(len).ok()?)?);
+        }
+    }
+    None
 }
 
 const BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";

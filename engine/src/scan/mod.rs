@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod elf;
 pub mod fs;
+pub mod gosym;
 mod index;
 mod layer;
 pub mod packages;
@@ -167,6 +168,8 @@ pub struct ImageScan {
     pub packages: Vec<packages::Package>,
     /// `ID` from os-release (`debian`, `alpine`...).
     pub os_id: Option<String>,
+    /// `VERSION_ID` from os-release (`12`, `3.19.1`).
+    pub os_version: Option<String>,
     /// World-writable files and directories of the merged view (no symlinks).
     pub world_writable: Vec<FileEntry>,
     /// Bytes of files overwritten or deleted by a later layer.
@@ -444,7 +447,9 @@ pub fn scan_image(
         }
     }
     let text = |p: &str| kept.iter().find(|(_, k, _)| k == p).map(|(_, _, b)| String::from_utf8_lossy(b).into_owned());
-    let os_id = text("/etc/os-release").or_else(|| text("/usr/lib/os-release")).and_then(|t| packages::os_id(&t));
+    let os_release = text("/etc/os-release").or_else(|| text("/usr/lib/os-release"));
+    let os_id = os_release.as_deref().and_then(packages::os_id);
+    let os_version = os_release.as_deref().and_then(|t| packages::os_release(t, "VERSION_ID"));
     let distro = os_id.clone().unwrap_or_else(|| "debian".into());
     let mut pkgs = Vec::new();
     for (_, path, bytes) in &kept {
@@ -472,6 +477,7 @@ pub fn scan_image(
         scripts,
         packages: pkgs,
         os_id,
+        os_version,
         world_writable,
         superseded_bytes,
         passwd: text("/etc/passwd"),

@@ -11,6 +11,12 @@ pub struct Package {
     /// `dpkg` or `apk`.
     pub source: &'static str,
     pub purl: String,
+    /// The source package it was built from and that source's version
+    /// (Debian `Source:`, Alpine origin `o:`); the binary package's own name
+    /// and version when it names none. Debian and Alpine advisories name
+    /// source packages.
+    pub source_name: String,
+    pub source_version: String,
 }
 
 fn paragraphs(text: &str) -> impl Iterator<Item = Vec<(&str, &str)>> {
@@ -75,7 +81,22 @@ fn package(
     }
     let query = if qualifiers.is_empty() { String::new() } else { format!("?{}", qualifiers.join("&")) };
     let purl = format!("pkg:{purl_type}/{distro}/{}@{}{query}", encode(name), encode(version));
-    Package { name: name.into(), version: version.into(), arch: arch.map(str::to_string), source, purl }
+    let (source_name, source_version) = match built_from.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(src) => match src.split_once('(') {
+            Some((n, v)) => (n.trim().to_string(), v.trim_end_matches(')').trim().to_string()),
+            None => (src.to_string(), version.to_string()),
+        },
+        None => (name.to_string(), version.to_string()),
+    };
+    Package {
+        name: name.into(),
+        version: version.into(),
+        arch: arch.map(str::to_string),
+        source,
+        purl,
+        source_name,
+        source_version,
+    }
 }
 
 /// dpkg `status` (or one `status.d/` file): installed packages only.
@@ -110,7 +131,13 @@ pub fn parse_apk(text: &str, distro: &str) -> Vec<Package> {
 
 /// `ID=` of an os-release file.
 pub fn os_id(text: &str) -> Option<String> {
-    text.lines().find_map(|l| l.strip_prefix("ID=")).map(|v| v.trim().trim_matches('"').to_string())
+    os_release(text, "ID")
+}
+
+/// A field of os-release (`ID`, `VERSION_ID`), unquoted.
+pub fn os_release(text: &str, key: &str) -> Option<String> {
+    let prefix = format!("{key}=");
+    text.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map(|v| v.trim().trim_matches(['"', '\'']).to_string())
 }
 
 #[cfg(test)]

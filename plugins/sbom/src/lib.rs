@@ -21,7 +21,7 @@ mod denied;
 pub mod identity;
 pub mod licence;
 mod params;
-pub mod versions;
+pub use portcullis_versions as versions;
 
 use portcullis_sdk::sboms::{self, Document};
 use portcullis_sdk::{

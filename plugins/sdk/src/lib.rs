@@ -26,6 +26,7 @@ pub use portcullis::policy::image_scan;
 pub use portcullis::policy::sboms;
 pub use portcullis::policy::signatures;
 pub use portcullis::policy::types::*;
+pub use portcullis::policy::vulnerabilities;
 
 /// Checks the parameter values of the configured rules beyond their types,
 /// for a plugin's `check`: each problem names the rule, the parameter and

@@ -169,6 +169,20 @@ fn open(args: &Args) -> Result<source::Input, ExitCode> {
     opened.map_err(fail)
 }
 
+/// Opens a local or `docker://` image with the progress bar (for commands
+/// that read an image without the audit's other inputs).
+pub fn open_image(spec: &str, path: &std::path::Path, registry: &RegistryArgs) -> Result<source::Input, ExitCode> {
+    let bar = common::progress_bar();
+    let progress = bar.as_ref().map(|(b, _)| portcullis::scan::ProgressSink(b.clone()));
+    let opts = source::OpenOptions { progress, ..Default::default() };
+    let opened =
+        if spec.starts_with("docker://") { open_remote(spec, registry, &opts) } else { source::open(path, &opts) };
+    if let Some((b, done)) = &bar {
+        b.finish(done);
+    }
+    opened.map_err(fail)
+}
+
 /// Pulls a `docker://` image into the blob cache and opens it.
 fn open_remote(
     spec: &str,

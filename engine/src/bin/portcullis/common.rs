@@ -13,6 +13,37 @@ use std::process::ExitCode;
 pub struct Global {
     /// `--no-cache`: do not use the on-disk cache of compiled plugins.
     pub no_cache: bool,
+    /// `--vuln-db`, or the database `db import` writes by default when it
+    /// exists.
+    pub vuln_db: Option<std::sync::Arc<portcullis::vuln::VulnDb>>,
+    /// `--vex` statements.
+    pub vex: std::sync::Arc<Vec<portcullis::vuln::vex::Statement>>,
+}
+
+/// Reads `--vex` documents; an unreadable one is a usage error naming it.
+pub fn vex(files: &[PathBuf]) -> Result<std::sync::Arc<Vec<portcullis::vuln::vex::Statement>>, ExitCode> {
+    let mut out = Vec::new();
+    for f in files {
+        let bytes = std::fs::read(f).map_err(|e| fail(format!("--vex {}: {e}", f.display())))?;
+        let doc = format!("file:{}", f.display());
+        out.extend(
+            portcullis::vuln::vex::parse(&bytes, &doc).map_err(|e| fail(format!("--vex {}: {e}", f.display())))?,
+        );
+    }
+    Ok(std::sync::Arc::new(out))
+}
+
+/// The vulnerability database: the one named (which must open), else the
+/// default one if `db import` has written it.
+pub fn vuln_db(named: Option<&Path>) -> Result<Option<std::sync::Arc<portcullis::vuln::VulnDb>>, ExitCode> {
+    let path = match named {
+        Some(p) => p.to_path_buf(),
+        None => match portcullis::vuln::db::default_path().filter(|p| p.is_file()) {
+            Some(p) => p,
+            None => return Ok(None),
+        },
+    };
+    portcullis::vuln::VulnDb::open(&path).map(|db| Some(std::sync::Arc::new(db))).map_err(fail)
 }
 
 /// Prints an error and returns exit status 2.
@@ -39,7 +70,8 @@ pub fn policy(path: &Path) -> Result<Policy, ExitCode> {
 
 /// Engine options from the global flags; `trust_root: None` keeps the engine's default.
 pub fn engine_options(global: &Global, trust_root: Option<TrustRoot>) -> EngineOptions {
-    let mut options = EngineOptions { trust_root, ..Default::default() };
+    let mut options =
+        EngineOptions { trust_root, vuln_db: global.vuln_db.clone(), vex: global.vex.clone(), ..Default::default() };
     if global.no_cache {
         options.cache_dir = None;
     }

@@ -5,6 +5,7 @@
 
 mod audit;
 mod common;
+mod db;
 mod gate;
 mod policy;
 mod rules;
@@ -12,6 +13,7 @@ mod sbom;
 mod serve;
 mod trust_root;
 mod verify;
+mod vulns;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,6 +28,15 @@ struct Cli {
     /// Do not use the on-disk cache of compiled plugins.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// Offline vulnerability database (`portcullis db import`) for the
+    /// vulnerability rules and `vulns` (default: the one `db import` writes,
+    /// when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    vuln_db: Option<std::path::PathBuf>,
+    /// OpenVEX or CycloneDX VEX document: its statements set aside the
+    /// vulnerabilities they name for the images or packages they name; repeatable.
+    #[arg(long = "vex", global = true, value_name = "FILE")]
+    vex: Vec<std::path::PathBuf>,
 }
 
 // Each command's help text is the doc comment of its `Args` struct.
@@ -43,6 +54,8 @@ enum Command {
     VerifyVsa(verify::VsaArgs),
     TrustRoot(trust_root::Args),
     Sbom(sbom::Args),
+    Db(db::Args),
+    Vulns(vulns::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,7 +64,19 @@ fn main() -> ExitCode {
     // stack (portcullis::nesting); rayon's threads get that stack too.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(portcullis::nesting::THREAD_STACK).build_global();
     let cli = Cli::parse();
-    let global = common::Global { no_cache: cli.no_cache };
+    // `db import` writes the database; everything else may read it.
+    let vuln_db = match &cli.command {
+        Command::Db(_) => None,
+        _ => match common::vuln_db(cli.vuln_db.as_deref()) {
+            Ok(db) => db,
+            Err(code) => return code,
+        },
+    };
+    let vex = match common::vex(&cli.vex) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let global = common::Global { no_cache: cli.no_cache, vuln_db, vex };
     match cli.command {
         Command::Audit(args) => audit::run(args, &global),
         Command::Serve(args) => serve::run(args, &global),
@@ -65,6 +90,8 @@ fn main() -> ExitCode {
         Command::VerifyVsa(args) => verify::run_vsa(args, &global),
         Command::TrustRoot(args) => trust_root::run(args, &global),
         Command::Sbom(args) => sbom::run(args, &global),
+        Command::Db(args) => db::run(args, cli.vuln_db.as_deref()),
+        Command::Vulns(args) => vulns::run(args, &global),
     }
 }
 

@@ -1,4 +1,8 @@
-//! Version ranges with each ecosystem's own ordering.
+//! Version ordering per ecosystem, and version ranges.
+//!
+//! Shared by the `sbom` plugin (deny-list ranges, below) and the host's
+//! vulnerability matcher (OSV ranges), so a version is ordered the same way
+//! wherever it is judged.
 //!
 //! A deny-list entry names a package by purl without version and a range of
 //! versions: `pkg:golang/golang.org/x/net@<0.23.0`,
@@ -9,7 +13,8 @@
 //! Ordering follows the purl type: Debian rules (epochs, `~`) for `deb`,
 //! PEP 440 for `pypi`, semver for `golang`, `npm`, `cargo` and the like
 //! (a leading `v` and Go's pseudo-versions are semver too), and a
-//! segment-wise numeric/lexical order for everything else (`apk`, `rpm`...).
+//! apk-tools order for `apk`, Maven's for `maven`, and a segment-wise
+//! numeric/lexical order for everything else (`rpm`...).
 //!
 //! Epochs (`1:2.3`, Debian and RPM) count only when both versions carry
 //! one: SBOM tools and advisories differ in whether they write the epoch,
@@ -19,9 +24,20 @@ use std::cmp::Ordering;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
+    /// Debian order, an epoch counting only when both versions carry one
+    /// (SBOM tools and hand-written ranges differ in writing it).
     Debian,
+    /// dpkg's own order: a missing epoch is 0 (OSV Debian and Ubuntu records,
+    /// dpkg status files).
+    Dpkg,
+    /// apk-tools' order (Alpine): `1.2.3_rc1 < 1.2.3 < 1.2.3_p1`, `-rN`.
+    Alpine,
     Pep440,
+    /// Semantic versioning, a leading `v` allowed (Go modules, npm, cargo).
     Semver,
+    /// Maven's `ComparableVersion` order for the common shapes:
+    /// `1.0-alpha1 < 1.0-beta < 1.0-rc1 < 1.0-SNAPSHOT < 1.0 = 1.0.0 < 1.0-sp1`.
+    Maven,
     Generic,
 }
 
@@ -29,8 +45,27 @@ impl Scheme {
     pub fn for_purl_type(ty: &str) -> Scheme {
         match ty {
             "deb" => Scheme::Debian,
+            "apk" => Scheme::Alpine,
+            "maven" => Scheme::Maven,
             "pypi" => Scheme::Pep440,
             "golang" | "npm" | "cargo" | "nuget" | "gem" | "composer" | "hex" | "swift" | "pub" => Scheme::Semver,
+            _ => Scheme::Generic,
+        }
+    }
+
+    /// The ordering of an OSV ecosystem (`Go`, `Debian:12`, `Alpine:v3.19`,
+    /// `PyPI`, `npm`, `crates.io`, `Maven`...); the release suffix after `:`
+    /// does not change it.
+    pub fn for_osv_ecosystem(ecosystem: &str) -> Scheme {
+        let base = ecosystem.split(':').next().unwrap_or(ecosystem);
+        match base {
+            "Debian" | "Ubuntu" => Scheme::Dpkg,
+            "Alpine" | "Wolfi" | "Chainguard" => Scheme::Alpine,
+            "PyPI" => Scheme::Pep440,
+            "Go" | "npm" | "crates.io" | "NuGet" | "Hex" | "Pub" | "SwiftURL" | "Packagist" | "RubyGems" => {
+                Scheme::Semver
+            }
+            "Maven" => Scheme::Maven,
             _ => Scheme::Generic,
         }
     }
@@ -39,10 +74,12 @@ impl Scheme {
     pub fn compare(self, a: &str, b: &str) -> Option<Ordering> {
         let (a, b) = match self {
             Scheme::Debian | Scheme::Generic => align_epochs(a, b),
-            Scheme::Pep440 | Scheme::Semver => (a, b),
+            _ => (a, b),
         };
         match self {
-            Scheme::Debian => {
+            Scheme::Alpine => Some(alpine(a, b)),
+            Scheme::Maven => Some(maven(a, b)),
+            Scheme::Debian | Scheme::Dpkg => {
                 let a: debversion::Version = a.parse().ok()?;
                 let b: debversion::Version = b.parse().ok()?;
                 Some(a.cmp(&b))
@@ -65,6 +102,110 @@ impl Scheme {
             },
         }
     }
+}
+
+/// apk-tools order: digits, an optional letter, `_suffix[N]` (`alpha`,
+/// `beta`, `pre`, `rc` before the release; `cvs`, `svn`, `git`, `hg`, `p`
+/// after it), then `-rN`.
+fn alpine(a: &str, b: &str) -> Ordering {
+    #[derive(PartialEq, Eq, PartialOrd, Ord, Debug)]
+    enum Tok {
+        Pre(u8, u128),
+        Release,
+        Post(u8, u128),
+    }
+    fn parse(v: &str) -> (Vec<u128>, Option<char>, Vec<Tok>, u128) {
+        let (v, rev) = match v.rsplit_once("-r") {
+            Some((v, r)) if r.bytes().all(|b| b.is_ascii_digit()) && !r.is_empty() => {
+                (v, r.parse().unwrap_or(u128::MAX))
+            }
+            _ => (v, 0),
+        };
+        let mut parts = v.split('_');
+        let head = parts.next().unwrap_or("");
+        let (nums, letter) = match head.chars().last() {
+            Some(c) if c.is_ascii_alphabetic() => (&head[..head.len() - 1], Some(c)),
+            _ => (head, None),
+        };
+        let nums = nums.split('.').map(|n| n.parse().unwrap_or(0)).collect();
+        let mut toks: Vec<Tok> = parts
+            .map(|p| {
+                let split = p.find(|c: char| c.is_ascii_digit()).unwrap_or(p.len());
+                let n = p[split..].parse().unwrap_or(0);
+                match &p[..split] {
+                    "alpha" => Tok::Pre(0, n),
+                    "beta" => Tok::Pre(1, n),
+                    "pre" => Tok::Pre(2, n),
+                    "rc" => Tok::Pre(3, n),
+                    "cvs" => Tok::Post(0, n),
+                    "svn" => Tok::Post(1, n),
+                    "git" => Tok::Post(2, n),
+                    "hg" => Tok::Post(3, n),
+                    _ => Tok::Post(4, n),
+                }
+            })
+            .collect();
+        toks.push(Tok::Release);
+        (nums, letter, toks, rev)
+    }
+    let (na, la, ta, ra) = parse(a);
+    let (nb, lb, tb, rb) = parse(b);
+    // Numbers compare part by part; a missing part is below any present one.
+    for i in 0..na.len().max(nb.len()) {
+        match (na.get(i), nb.get(i)) {
+            (Some(x), Some(y)) if x != y => return x.cmp(y),
+            (Some(_), None) => return Ordering::Greater,
+            (None, Some(_)) => return Ordering::Less,
+            _ => {}
+        }
+    }
+    la.cmp(&lb).then_with(|| ta.cmp(&tb)).then(ra.cmp(&rb))
+}
+
+/// Maven order for the usual shapes: numeric parts, then a qualifier
+/// (`alpha`/`a` < `beta`/`b` < `milestone`/`m` < `rc`/`cr` < `snapshot` <
+/// release (`""`, `ga`, `final`, `release`) < `sp` < anything else, by text).
+fn maven(a: &str, b: &str) -> Ordering {
+    fn items(v: &str) -> Vec<(u8, u128, String)> {
+        let mut out = Vec::new();
+        for part in v.to_ascii_lowercase().split(['.', '-']) {
+            let split = part.find(|c: char| c.is_ascii_digit()).unwrap_or(part.len());
+            let (q, n) = (&part[..split], &part[split..]);
+            if q.is_empty() {
+                out.push((5, n.parse().unwrap_or(0), String::new()));
+                continue;
+            }
+            let rank = match q {
+                "alpha" | "a" => 0,
+                "beta" | "b" => 1,
+                "milestone" | "m" => 2,
+                "rc" | "cr" => 3,
+                "snapshot" => 4,
+                "ga" | "final" | "release" => 5,
+                "sp" => 6,
+                _ => 7,
+            };
+            out.push((rank, 0, if rank == 7 { q.to_string() } else { String::new() }));
+            if !n.is_empty() {
+                out.push((5, n.parse().unwrap_or(0), String::new()));
+            }
+        }
+        // Trailing zeros and release markers do not count: 1.0 = 1 = 1.0.0-ga.
+        while out.last().is_some_and(|(r, n, _)| *r == 5 && *n == 0) {
+            out.pop();
+        }
+        out
+    }
+    let (x, y) = (items(a), items(b));
+    for i in 0..x.len().max(y.len()) {
+        let release = (5u8, 0u128, String::new());
+        let (p, q) = (x.get(i).unwrap_or(&release), y.get(i).unwrap_or(&release));
+        let o = p.cmp(q);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
 }
 
 /// A version's epoch and the rest: `1:2.3` → (`1`, `2.3`); none without one.
@@ -249,6 +390,29 @@ mod tests {
         assert_eq!(epoch("1.0:beta"), (None, "1.0:beta"));
         // PEP 440 writes epochs as `N!`, compared by its own rules.
         assert_eq!(Scheme::Pep440.compare("1!1.0", "2.0"), Some(Ordering::Greater));
+    }
+
+    #[test]
+    fn dpkg_alpine_and_maven_orders() {
+        assert_eq!(Scheme::Dpkg.compare("1:1.0", "2.0"), Some(Ordering::Greater));
+        assert_eq!(Scheme::Dpkg.compare("2.36-9+deb12u4", "2.36-9+deb12u10"), Some(Ordering::Less));
+        let a = Scheme::Alpine;
+        assert_eq!(a.compare("1.2.3_rc1", "1.2.3"), Some(Ordering::Less));
+        assert_eq!(a.compare("1.2.3", "1.2.3_p1"), Some(Ordering::Less));
+        assert_eq!(a.compare("1.2.3-r1", "1.2.3-r10"), Some(Ordering::Less));
+        assert_eq!(a.compare("3.3.10-r0", "3.3.9-r1"), Some(Ordering::Greater));
+        assert_eq!(a.compare("1.1.1t-r2", "1.1.1u-r0"), Some(Ordering::Less));
+        assert_eq!(a.compare("1.36.1-r5", "1.36.1"), Some(Ordering::Greater));
+        let m = Scheme::Maven;
+        assert_eq!(m.compare("1.0-alpha1", "1.0-beta"), Some(Ordering::Less));
+        assert_eq!(m.compare("1.0-rc1", "1.0"), Some(Ordering::Less));
+        assert_eq!(m.compare("1.0-SNAPSHOT", "1.0"), Some(Ordering::Less));
+        assert_eq!(m.compare("1.0", "1.0.0"), Some(Ordering::Equal));
+        assert_eq!(m.compare("1.0", "1.0-sp1"), Some(Ordering::Less));
+        assert_eq!(m.compare("2.17.0", "2.9.1"), Some(Ordering::Greater));
+        assert_eq!(Scheme::for_osv_ecosystem("Debian:12"), Scheme::Dpkg);
+        assert_eq!(Scheme::for_osv_ecosystem("Alpine:v3.19"), Scheme::Alpine);
+        assert_eq!(Scheme::for_osv_ecosystem("Go"), Scheme::Semver);
     }
 
     #[test]
