@@ -536,6 +536,17 @@ fn vulns_lists_a_go_binary_like_govulncheck() {
     assert_eq!(reach, vec![("GO-2021-0113".to_string(), "reachable".to_string())]);
     let run = support::portcullis(["--vuln-db", db.to_str().unwrap(), "vulns", bin.to_str().unwrap(), "--all"]);
     assert!(run.stdout.contains("GO-2022-1059") && run.stdout.contains("present"), "{}", run.stdout);
+    // SARIF for code scanning: one rule per vulnerability, with its advisory.
+    let run =
+        support::portcullis(["--vuln-db", db.to_str().unwrap(), "vulns", bin.to_str().unwrap(), "--format", "sarif"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sarif = run.json();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1);
+    assert_eq!(results[0]["ruleId"], "GO-2021-0113");
+    assert_eq!(results[0]["properties"]["reach"], "reachable");
+    let rule = &sarif["runs"][0]["tool"]["driver"]["rules"][0];
+    assert!(rule["helpUri"].as_str().unwrap().starts_with("https://"), "{rule}");
 }
 
 /// The full database's path.

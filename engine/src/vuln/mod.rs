@@ -12,6 +12,7 @@ pub mod db;
 pub mod matcher;
 pub mod osv;
 pub mod ranges;
+pub mod sarif;
 pub mod severity;
 pub mod vex;
 

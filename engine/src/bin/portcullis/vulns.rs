@@ -27,6 +27,7 @@ pub struct Args {
 enum Format {
     Human,
     Json,
+    Sarif,
 }
 
 #[derive(serde::Serialize)]
@@ -138,6 +139,11 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
     }
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&subjects).unwrap_or_default()),
+        Format::Sarif => {
+            let runs: Vec<(String, Option<String>, &Matches)> =
+                subjects.iter().map(|s| (s.subject.clone(), s.platform.clone(), &s.matches)).collect();
+            println!("{}", portcullis::vuln::sarif::render(&runs));
+        }
         Format::Human => {
             for s in &subjects {
                 let platform = s.platform.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
