@@ -191,12 +191,16 @@ pub fn function_names<'a>(
     let t = parse(data, little)?;
     let mut names = Vec::with_capacity(t.nfunc.min(1 << 16));
     let mut inlined = inline.is_some() && t.version >= Version::Go116;
+    // Decoding steps for all inline trees together: a hostile table whose
+    // functions all share one long pc-value table must not cost more than a
+    // real binary's (kubelet's take a few million).
+    let mut budget: u64 = 50_000_000;
     for i in 0..t.nfunc {
         let f = t.func_offset(i).ok_or_else(|| format!("function table entry {i} outside the pclntab"))?;
         let name = t.func_name(f).ok_or_else(|| format!("name of function {i} outside the pclntab"))?;
         names.push(name);
         if inlined && let Some(inline) = inline {
-            match inlined_names(&t, f, inline) {
+            match inlined_names(&t, f, inline, &mut budget) {
                 Ok(more) => names.extend(more),
                 Err(_) => inlined = false,
             }
@@ -211,7 +215,7 @@ const PCDATA_INLTREEINDEX: usize = 2;
 
 /// Names of the functions inlined into the `_func` at `f`: the entries of
 /// its inline tree that its `PCDATA_InlTreeIndex` table refers to.
-fn inlined_names<'a>(t: &Table<'a>, f: usize, inline: &Inline<'a>) -> Result<Vec<&'a str>, ()> {
+fn inlined_names<'a>(t: &Table<'a>, f: usize, inline: &Inline<'a>, budget: &mut u64) -> Result<Vec<&'a str>, ()> {
     let p = t.pcln;
     // Field offsets of _func: npcdata, nfuncdata, and where pcdata starts.
     let (npcdata_at, nfuncdata_at, pcdata_at) = match t.version {
@@ -251,7 +255,7 @@ fn inlined_names<'a>(t: &Table<'a>, f: usize, inline: &Inline<'a>) -> Result<Vec
         }
     };
     // The largest index the pc-value table takes is the tree's length - 1.
-    let Some(max) = max_pcvalue(t.pctab, pcdata as usize, quantum(t)).map_err(|_| ())? else {
+    let Some(max) = max_pcvalue(t.pctab, pcdata as usize, budget)? else {
         return Ok(Vec::new());
     };
     let (size, name_at) = match t.version {
@@ -276,20 +280,17 @@ fn inlined_names<'a>(t: &Table<'a>, f: usize, inline: &Inline<'a>) -> Result<Vec
     Ok(out)
 }
 
-fn quantum(t: &Table<'_>) -> u32 {
-    u32::from(t.all.data.get(6).copied().unwrap_or(1).max(1))
-}
-
 /// The largest value of the pc-value table at `off` (zig-zag varint value
 /// deltas and pc deltas, ending at a zero value delta after the first),
-/// `None` when the table never goes above -1.
-fn max_pcvalue(pctab: Bytes<'_>, off: usize, _quantum: u32) -> Result<Option<i64>, ()> {
+/// `None` when the table never goes above -1. Each step spends `budget`.
+fn max_pcvalue(pctab: Bytes<'_>, off: usize, budget: &mut u64) -> Result<Option<i64>, ()> {
     let d = pctab.data.get(off..).ok_or(())?;
     let mut at = 0usize;
     let mut val: i64 = -1;
     let mut max: Option<i64> = None;
     let mut first = true;
-    for _ in 0..1_000_000 {
+    loop {
+        *budget = budget.checked_sub(1).ok_or(())?;
         let (uv, n) = uvarint(d.get(at..).ok_or(())?).ok_or(())?;
         at += n;
         if uv == 0 && !first {
@@ -304,7 +305,6 @@ fn max_pcvalue(pctab: Bytes<'_>, off: usize, _quantum: u32) -> Result<Option<i64
             max = Some(max.map_or(val, |m| m.max(val)));
         }
     }
-    Err(())
 }
 
 fn uvarint(b: &[u8]) -> Option<(u64, usize)> {

@@ -227,6 +227,9 @@ fn reach(symbols: Option<&GoSymbols>, imports: &[&super::osv::Import]) -> (Reach
     found.dedup();
     match (present, found.is_empty()) {
         (_, false) => (Reach::Reachable, found),
+        // Without inline trees an inlined call to a vulnerable function
+        // cannot be ruled out: fail closed.
+        (true, true) if !table.inlined => (Reach::Reachable, found),
         (true, true) => (Reach::Present, found),
         (false, _) => (Reach::Module, found),
     }
