@@ -19,6 +19,15 @@ fn props(pairs: &[(&str, serde_json::Value)]) -> PropertyBag {
     PropertyBag::builder().additional_properties(map).build()
 }
 
+/// A file inside an image, relative to the `IMAGE_ROOT` base.
+pub fn in_image(path: &str) -> PhysicalLocation {
+    PhysicalLocation::builder()
+        .artifact_location(
+            ArtifactLocation::builder().uri(path.trim_start_matches('/').to_string()).uri_base_id("IMAGE_ROOT").build(),
+        )
+        .build()
+}
+
 fn default_level(e: Enforcement) -> &'static str {
     match e {
         Enforcement::Enforce => "error",
@@ -71,16 +80,7 @@ pub fn render(r: &Report) -> String {
                 .build();
             let mut location = Location::builder().logical_locations(vec![logical]).build();
             if let Some(path) = f.location.as_ref().and_then(|l| l.path.as_ref()) {
-                location.physical_location = Some(
-                    PhysicalLocation::builder()
-                        .artifact_location(
-                            ArtifactLocation::builder()
-                                .uri(path.trim_start_matches('/').to_string())
-                                .uri_base_id("IMAGE_ROOT")
-                                .build(),
-                        )
-                        .build(),
-                );
+                location.physical_location = Some(in_image(path));
             }
             let fingerprint = crate::digest::Digest::sha256(
                 format!("{}\0{}\0{}\0{:?}", f.rule, s.digest, f.message, f.location).as_bytes(),

@@ -481,16 +481,7 @@ fn pclntab_header_ok(t: &[u8], magic: u32, little: bool) -> bool {
     offsets[0] == header && offsets.windows(2).all(|w| w[0] <= w[1]) && offsets[4] < t.len() as u64
 }
 
-fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
-    let mut x = 0u64;
-    for (i, byte) in b.iter().enumerate().take(10) {
-        x |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            return Some((x, i + 1));
-        }
-    }
-    None
-}
+use super::gosym::uvarint;
 
 /// A varint-prefixed byte string and the bytes it took; `None` when the
 /// length runs past the data, however large the varint.

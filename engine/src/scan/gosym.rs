@@ -307,7 +307,8 @@ fn max_pcvalue(pctab: Bytes<'_>, off: usize, budget: &mut u64) -> Result<Option<
     }
 }
 
-fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
+/// A Go unsigned varint (`encoding/binary.Uvarint`) and the bytes it took.
+pub(super) fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
     let mut x = 0u64;
     for (i, byte) in b.iter().enumerate().take(10) {
         x |= u64::from(byte & 0x7f) << (7 * i);

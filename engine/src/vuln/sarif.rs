@@ -6,8 +6,8 @@
 
 use super::matcher::{Match, Matches, Reach};
 use serde_sarif::sarif::{
-    ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString, PhysicalLocation, PropertyBag,
-    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+    Location, LogicalLocation, Message, MultiformatMessageString, PropertyBag, ReportingDescriptor,
+    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 use std::collections::BTreeMap;
 
@@ -54,16 +54,7 @@ pub fn render(subjects: &[(String, Option<String>, &Matches)]) -> String {
                 .build();
             let mut location = Location::builder().logical_locations(vec![logical]).build();
             if let Some(path) = &m.found.path {
-                location.physical_location = Some(
-                    PhysicalLocation::builder()
-                        .artifact_location(
-                            ArtifactLocation::builder()
-                                .uri(path.trim_start_matches('/').to_string())
-                                .uri_base_id("IMAGE_ROOT")
-                                .build(),
-                        )
-                        .build(),
-                );
+                location.physical_location = Some(crate::report::sarif::in_image(path));
             }
             let fixed = m.fixed.as_deref().map(|f| format!(", fixed in {f}")).unwrap_or_default();
             let text = format!("{} {} {}{fixed} ({:?}) in {}", m.id, m.package, m.installed, m.reach, m.found.origin);
