@@ -680,12 +680,14 @@ fn a_waiver_for_one_repository_does_not_leak_to_another_through_the_cache() {
     registry.push(&root, "v1", "b/app:v1");
     let dir = tempfile::tempdir().unwrap();
     // Only GO-CFG-001 (runs as root: this image fails it) and K8S-005 (the
-    // workload's images are admitted) decide; the rest only report.
+    // workload's images are admitted) decide; the rest only report. The
+    // deadline is generous: this test is about cache keys, and a debug build
+    // pulls and scans the 442-ELF image cold while other tests run.
     let policy = dir.path().join("policy.toml");
     std::fs::write(
         &policy,
         format!(
-            "[policy]\nname = \"per-repo\"\nversion = \"1\"\nenforcement = \"audit\"\n\n[plugins.image-config]\n[plugins.kubernetes]\n\n[rules.GO-CFG-001]\nenforcement = \"enforce\"\n[rules.K8S-005]\nenforcement = \"enforce\"\n\n[[waivers]]\nrule = \"GO-CFG-001\"\nrepository = \"{}/a/*\"\nreason = \"legacy root image, repository a only\"\nowner = \"o\"\n",
+            "[policy]\nname = \"per-repo\"\nversion = \"1\"\nenforcement = \"audit\"\n\n[admission]\ndeadline-ms = 20000\n\n[plugins.image-config]\n[plugins.kubernetes]\n\n[rules.GO-CFG-001]\nenforcement = \"enforce\"\n[rules.K8S-005]\nenforcement = \"enforce\"\n\n[[waivers]]\nrule = \"GO-CFG-001\"\nrepository = \"{}/a/*\"\nreason = \"legacy root image, repository a only\"\nowner = \"o\"\n",
             registry.addr
         ),
     )
