@@ -370,22 +370,6 @@ impl VulnDb {
             None => Ok(None),
         }
     }
-
-    /// Release suffixes an ecosystem has in the database (`Debian` →
-    /// `Debian:11`, `Debian:12`), for messages about an image's release.
-    pub fn ecosystem_names(&self) -> Result<Vec<String>, String> {
-        let e = |e: &dyn std::fmt::Display| format!("vulnerability database {}: {e}", self.path.display());
-        let txn = self.db.begin_read().map_err(|x| e(&x))?;
-        let packages = txn.open_table(PACKAGES).map_err(|x| e(&x))?;
-        let mut out = std::collections::BTreeSet::new();
-        for row in packages.iter().map_err(|x| e(&x))? {
-            let (k, _) = row.map_err(|x| e(&x))?;
-            if let Some((eco, _)) = k.value().split_once('\0') {
-                out.insert(eco.to_string());
-            }
-        }
-        Ok(out.into_iter().collect())
-    }
 }
 
 /// Where `db import` writes and everything reads by default.

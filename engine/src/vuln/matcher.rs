@@ -164,7 +164,7 @@ pub fn go_binary(db: &VulnDb, elf: &ElfInfo, found: &Found, platform: &Platform,
             Err(e) => return out.problem(found, e),
         };
         for record in records.iter().filter(|r| r.withdrawn.is_none()) {
-            let mut best: Option<(Reach, Vec<String>, Option<String>)> = None;
+            let mut best: Option<(&Affected, Hit)> = None;
             for a in record.affected.iter().filter(|a| a.ecosystem == "Go" && a.name == module) {
                 let fixed = match ranges::evaluate(a, &version) {
                     Verdict::Affected { fixed } => fixed,
@@ -187,13 +187,12 @@ pub fn go_binary(db: &VulnDb, elf: &ElfInfo, found: &Found, platform: &Platform,
                 }
                 let (reach, symbols) = reach(elf.go_symbols.as_ref(), &imports);
                 let fixed = fixed.map(|f| if module == "stdlib" { format!("go{f}") } else { format!("v{f}") });
-                if best.as_ref().is_none_or(|(r, ..)| reach < *r) {
-                    best = Some((reach, symbols, fixed));
+                if best.as_ref().is_none_or(|(_, hit)| reach < hit.reach) {
+                    best = Some((a, Hit { fixed, reach, symbols }));
                 }
             }
-            if let Some((reach, symbols, fixed)) = best {
-                let a = record.affected.iter().find(|a| a.name == module).expect("matched above");
-                out.push(record, a, &shown, Hit { fixed, reach, symbols }, found);
+            if let Some((a, hit)) = best {
+                out.push(record, a, &shown, hit, found);
             }
         }
     }
@@ -281,15 +280,22 @@ pub fn package(db: &VulnDb, ecosystem: &str, name: &str, version: &str, found: &
     }
 }
 
+/// A package URL's name as OSV records write it: Maven `group:artifact`,
+/// Go, npm and Packagist `namespace/name`, the bare name otherwise (for
+/// deb and apk the namespace is the distribution).
+pub fn package_name(p: &packageurl::PackageUrl<'_>) -> String {
+    match p.namespace() {
+        Some(ns) if p.ty() == "maven" => format!("{ns}:{}", p.name()),
+        Some(ns) if matches!(p.ty(), "golang" | "npm" | "composer") => format!("{ns}/{}", p.name()),
+        _ => p.name().to_string(),
+    }
+}
+
 /// The OSV ecosystem and package name of a package URL.
 pub fn purl_ecosystem(purl: &str) -> Option<(String, String, String)> {
     let p: packageurl::PackageUrl<'_> = purl.parse().ok()?;
     let version = p.version()?.to_string();
-    let name = match p.namespace() {
-        Some(ns) if p.ty() == "maven" => format!("{ns}:{}", p.name()),
-        Some(ns) if matches!(p.ty(), "golang" | "npm" | "composer") => format!("{ns}/{}", p.name()),
-        _ => p.name().to_string(),
-    };
+    let name = package_name(&p);
     let ecosystem = match p.ty() {
         "golang" => "Go".to_string(),
         "npm" => "npm".into(),

@@ -36,6 +36,14 @@ pub struct Applied {
     pub document: String,
 }
 
+impl Applied {
+    /// `not_affected` and `fixed` set the vulnerability aside; `affected`
+    /// and `under_investigation` leave it counted.
+    pub fn sets_aside(&self) -> bool {
+        matches!(self.status.as_str(), "not_affected" | "fixed")
+    }
+}
+
 /// Reads an OpenVEX or CycloneDX VEX document.
 pub fn parse(bytes: &[u8], document: &str) -> Result<Vec<Statement>, String> {
     crate::nesting::json(bytes, crate::nesting::DOCUMENT).map_err(|e| e.to_string())?;
@@ -140,12 +148,7 @@ fn product_digest(p: &str) -> Option<String> {
 /// gives one).
 fn names_package(p: &str, m: &Match) -> bool {
     let Ok(purl) = p.parse::<packageurl::PackageUrl<'_>>() else { return false };
-    let name = match purl.namespace() {
-        Some(ns) if purl.ty() == "maven" => format!("{ns}:{}", purl.name()),
-        Some(ns) if purl.ty() != "deb" && purl.ty() != "apk" => format!("{ns}/{}", purl.name()),
-        _ => purl.name().to_string(),
-    };
-    if name != m.package {
+    if super::matcher::package_name(&purl) != m.package {
         return false;
     }
     match purl.version() {

@@ -122,7 +122,7 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         let mut kept = Vec::new();
         for m in std::mem::take(&mut s.matches.matches) {
             match portcullis::vuln::vex::applies(&global.vex, &m, &digest) {
-                Some(a) if matches!(a.status.as_str(), "not_affected" | "fixed") => {
+                Some(a) if a.sets_aside() => {
                     s.vex.push(Listed { id: m.id.clone(), package: m.package.clone(), applied: a });
                 }
                 _ => kept.push(m),
