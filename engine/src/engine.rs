@@ -298,6 +298,7 @@ impl Engine {
                                 platform,
                                 vex: self.vex.clone(),
                                 digest: i.subject.digest.to_string(),
+                                index: i.subject.parent_index.as_ref().map(|d| d.to_string()),
                                 matches: Default::default(),
                             })
                         });

@@ -615,6 +615,110 @@ fn vex_sets_aside_exactly_the_named_vulnerability_for_the_named_image() {
     assert_eq!(failing_ids(&audit(&["--vex", other.to_str().unwrap()])), all);
 }
 
+/// An OpenVEX statement about the image `subject` (in-toto subject) that
+/// sets GO-2023-1878 aside for the product `product`.
+fn vex_statement(subject: &str, product: &str) -> Value {
+    serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "go-legacy-debug", "digest": {"sha256": subject.trim_start_matches("sha256:")}}],
+        "predicateType": "https://openvex.dev/ns/v0.2.0",
+        "predicate": {
+            "@context": "https://openvex.dev/ns/v0.2.0",
+            "@id": "https://example.test/vex/1",
+            "author": "release team",
+            "timestamp": "2026-11-01T00:00:00Z",
+            "version": 1,
+            "statements": [{
+                "vulnerability": {"name": "GO-2023-1878"},
+                "products": [{"@id": product}],
+                "status": "not_affected",
+                "justification": "inline_mitigations_already_exist"
+            }]
+        }
+    })
+}
+
+#[test]
+fn attached_vex_counts_only_when_a_trusted_signer_attested_it_for_this_image() {
+    use crate::support::cosign::{attest, key_pair};
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = full_db();
+    let (trusted_sk, trusted_pem) = key_pair(7);
+    let (other_sk, _) = key_pair(8);
+    let digest = support::portcullis(["audit", support::image("oci/go-legacy-debug").to_str().unwrap(), "--format", "json"])
+        .json()["subjects"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let product = format!("pkg:oci/go-legacy-debug@{}", digest.replace(':', "%3A"));
+    let policy = |name: &str, keys: &[&str]| {
+        let p = dir.path().join(name);
+        let keys: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+        std::fs::write(
+            &p,
+            format!(
+                "[policy]\nname = \"vulns\"\nversion = \"1\"\nenforcement = \"enforce\"\nfailure-policy = \"deny\"\n\n[plugins.vulnerabilities]\n\n[rules.SC-VULN-001.params]\nvex_keys = [{}]\n",
+                keys.join(", ")
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let trusting = policy("trusting.toml", &[&trusted_pem]);
+    let untrusting = policy("untrusting.toml", &[]);
+    // One layout per attachment: the image and one VEX attestation.
+    let layout = |name: &str, statement: &Value, sk: &p256::ecdsa::SigningKey| {
+        let l = dir.path().join(name);
+        support::copy_dir(&support::image("oci/go-legacy-debug"), &l);
+        attest(&l, &digest, statement, sk);
+        l
+    };
+    let run = |image: &Path, policy: &Path| {
+        let report = support::portcullis([
+            "--vuln-db",
+            db.to_str().unwrap(),
+            "audit",
+            image.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .json();
+        let findings = report["subjects"][0]["findings"].as_array().unwrap().clone();
+        let failing: BTreeSet<String> = findings
+            .iter()
+            .filter(|f| f["rule"] == "SC-VULN-001" && f["outcome"] == "fail")
+            .map(|f| f["message"].as_str().unwrap().split(' ').next().unwrap().to_string())
+            .collect();
+        let used = findings
+            .iter()
+            .filter_map(|f| f["message"].as_str())
+            .find(|m| m.starts_with("set aside by VEX"))
+            .map(str::to_string);
+        (failing, used)
+    };
+    let signed = layout("signed", &vex_statement(&digest, &product), &trusted_sk);
+    let (all, none_used) = run(&signed, &untrusting);
+    assert!(all.contains("GO-2023-1878"), "{all:?}");
+    assert_eq!(none_used, None, "without a trusted VEX signer attached VEX is ignored");
+
+    let (left, used) = run(&signed, &trusting);
+    let removed: Vec<&String> = all.difference(&left).collect();
+    assert_eq!(removed, vec!["GO-2023-1878"], "the trusted attestation sets aside exactly what it names");
+    let used = used.expect("the statement used is listed");
+    assert!(used.contains("attestation:") && used.contains("inline_mitigations_already_exist"), "{used}");
+
+    // The same document signed by a key the policy does not trust.
+    let forged = layout("forged", &vex_statement(&digest, &product), &other_sk);
+    assert_eq!(run(&forged, &trusting).0, all, "an untrusted signer silences nothing");
+    // Signed by the trusted key, but its in-toto subject is another image:
+    // moved next to this one, it must not apply.
+    let elsewhere = format!("sha256:{}", "ab".repeat(32));
+    let moved = layout("moved", &vex_statement(&elsewhere, &product), &trusted_sk);
+    assert_eq!(run(&moved, &trusting).0, all, "a VEX attested for another image does not apply");
+}
+
 /// Builds a one-file Go program with the local (Debian) Go, stripped or not.
 fn build_go(dir: &Path, name: &str, source: &str, stripped: bool) -> PathBuf {
     let src = dir.join(format!("{name}.go"));

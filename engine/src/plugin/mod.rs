@@ -23,7 +23,7 @@ pub mod vulns;
 use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
 use crate::policy::{Limits, PluginSource, PluginSpec};
 use crate::scan::{FileIndex, ImageScan};
-use crate::signature::material::Material;
+use crate::signature::material::{Material, Verified};
 use crate::signature::trust::TrustRoot;
 use bindings::{PolicyPluginPre, fs, sboms, scan, sigs, wit};
 use std::collections::HashMap;
@@ -55,7 +55,7 @@ pub enum LoadError {
     PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
-    #[error("plugin `{name}` does not fit the portcullis:policy@0.4.2 contract: {reason}")]
+    #[error("plugin `{name}` does not fit the portcullis:policy@0.4.3 contract: {reason}")]
     Contract { name: String, reason: String },
     #[error("plugin `{name}` failed while describing itself: {reason}")]
     Metadata { name: String, reason: String },
@@ -88,6 +88,9 @@ struct HostState {
     vulns: Option<Arc<vulns::VulnQuery>>,
     /// Verifications already done in this call, by (item, how).
     verified: HashMap<(u32, How), Result<sigs::Verified, String>>,
+    /// The in-toto statements of attestations verified in this call, by
+    /// item: only these may lend their VEX to `matches-with-vex`.
+    attested: HashMap<u32, Vec<u8>>,
 }
 
 /// How a plugin asked for material to be verified.
@@ -125,6 +128,9 @@ impl HostState {
                 m.verify_with_ca(&pki)
             }
         });
+        if let Ok(Verified { statement: Some(st), .. }) = &result {
+            self.attested.insert(index, st.clone());
+        }
         let result = result.map(|v| bindings::verified(&v));
         self.verified.insert((index, how), result.clone());
         result
@@ -461,6 +467,7 @@ impl PluginHost {
             trust: queries.trust,
             vulns: queries.vulns,
             verified: HashMap::new(),
+            attested: HashMap::new(),
         };
         let mut store = Store::new(&self.runtime, state);
         store.limiter(|s| &mut s.limiter);

@@ -21,6 +21,9 @@ pub struct VulnQuery {
     pub vex: Arc<Vec<crate::vuln::vex::Statement>>,
     /// The subject's digest, which VEX statements must name.
     pub digest: String,
+    /// The digest of the index the subject belongs to: an attestation about
+    /// the index speaks for each of its images.
+    pub index: Option<String>,
     /// Computed on first use.
     pub matches: OnceLock<Matches>,
 }
@@ -74,37 +77,25 @@ impl vulns::Host for HostState {
 
     fn matches(&mut self) -> Result<Vec<vulns::Vulnerability>, String> {
         let q = self.vuln_query()?;
-        Ok(q.matches()
-            .matches
-            .iter()
-            .map(|m| vulns::Vulnerability {
-                id: m.id.clone(),
-                aliases: m.aliases.clone(),
-                summary: m.summary.clone(),
-                ecosystem: m.ecosystem.clone(),
-                package: m.package.clone(),
-                installed: m.installed.clone(),
-                fixed: m.fixed.clone(),
-                fix_age_days: m.fixed.as_ref().and(m.published.as_deref()).and_then(|p| q.days_since(p)),
-                score: m.score.as_ref().map(|s| vulns::Score {
-                    value: s.score,
-                    kind: s.kind.clone(),
-                    vector: s.vector.clone(),
-                }),
-                severity_text: m.severity_text.clone(),
-                reach: reach(m.reach),
-                symbols: m.symbols.clone(),
-                origin: m.found.origin.clone(),
-                path: m.found.path.clone(),
-                layer: m.found.layer,
-                references: m.references.clone(),
-                vex: crate::vuln::vex::applies(&q.vex, m, &q.digest).map(|a| vulns::Vex {
-                    status: a.status,
-                    justification: a.justification,
-                    document: a.document,
-                }),
-            })
-            .collect())
+        Ok(records(q, &q.vex))
+    }
+
+    fn matches_with_vex(&mut self, attestations: Vec<u32>) -> Result<Vec<vulns::Vulnerability>, String> {
+        let q = self.vuln_query()?;
+        let mut vex = q.vex.as_ref().clone();
+        for i in attestations {
+            let statement = self.attested.get(&i).ok_or_else(|| {
+                format!("attestation #{i} was not verified in this call: verify it (and judge its signer) before trusting its VEX")
+            })?;
+            let origin = self.material(i)?.origin.clone();
+            let document = format!("attestation:{origin}");
+            if let Some(statements) =
+                crate::vuln::vex::from_attestation(statement, &q.digest, q.index.as_deref(), &document)?
+            {
+                vex.extend(statements);
+            }
+        }
+        Ok(records(q, &vex))
     }
 
     fn problems(&mut self) -> Result<Vec<vulns::Problem>, String> {
@@ -115,4 +106,40 @@ impl vulns::Host for HostState {
             .map(|p| vulns::Problem { origin: p.found.origin.clone(), message: p.message.clone() })
             .collect())
     }
+}
+
+/// The subject's matches as the contract gives them, with the VEX
+/// statements that apply to each.
+fn records(q: &VulnQuery, vex: &[crate::vuln::vex::Statement]) -> Vec<vulns::Vulnerability> {
+q.matches()
+        .matches
+        .iter()
+        .map(|m| vulns::Vulnerability {
+            id: m.id.clone(),
+            aliases: m.aliases.clone(),
+            summary: m.summary.clone(),
+            ecosystem: m.ecosystem.clone(),
+            package: m.package.clone(),
+            installed: m.installed.clone(),
+            fixed: m.fixed.clone(),
+            fix_age_days: m.fixed.as_ref().and(m.published.as_deref()).and_then(|p| q.days_since(p)),
+            score: m.score.as_ref().map(|s| vulns::Score {
+                value: s.score,
+                kind: s.kind.clone(),
+                vector: s.vector.clone(),
+            }),
+            severity_text: m.severity_text.clone(),
+            reach: reach(m.reach),
+            symbols: m.symbols.clone(),
+            origin: m.found.origin.clone(),
+            path: m.found.path.clone(),
+            layer: m.found.layer,
+            references: m.references.clone(),
+            vex: crate::vuln::vex::applies(vex, m, &q.digest).map(|a| vulns::Vex {
+                status: a.status,
+                justification: a.justification,
+                document: a.document,
+            }),
+        })
+        .collect()
 }

@@ -134,6 +134,38 @@ fn cyclonedx(v: &serde_json::Value, document: &str) -> Result<Vec<Statement>, St
     Ok(out)
 }
 
+/// in-toto predicate types that carry a VEX document: OpenVEX
+/// (`cosign attest --type openvex`, any version of the namespace) and
+/// CycloneDX (`https://cyclonedx.org/vex`, or a BOM with `vulnerabilities`).
+fn is_vex_predicate(predicate_type: &str) -> bool {
+    predicate_type.starts_with("https://openvex.dev/ns")
+        || predicate_type == "https://cyclonedx.org/vex"
+        || predicate_type.starts_with("https://cyclonedx.org/bom")
+}
+
+/// The statements of a VEX document carried by a verified attestation, when
+/// the attestation is one: `Ok(None)` when its predicate is not VEX or its
+/// in-toto subjects name neither `digest` nor `index` (the statement is about
+/// another image, so nothing in it may apply here); an error when the
+/// predicate says VEX but cannot be read as such.
+pub fn from_attestation(
+    statement: &[u8],
+    digest: &str,
+    index: Option<&str>,
+    document: &str,
+) -> Result<Option<Vec<Statement>>, String> {
+    let st = crate::attestation::statement(crate::attestation::IN_TOTO, statement)?;
+    if !is_vex_predicate(&st.predicate_type) {
+        return Ok(None);
+    }
+    let names = st.subject_digests();
+    if !names.iter().any(|d| d == digest || Some(d.as_str()) == index) {
+        return Ok(None);
+    }
+    let bytes = serde_json::to_vec(&st.predicate).map_err(|e| format!("{document}: {e}"))?;
+    parse(&bytes, document).map(Some).map_err(|e| format!("{document}: {} predicate: {e}", st.predicate_type))
+}
+
 /// The image digest a product names: `sha256:…`, or the version of a
 /// `pkg:oci/…@sha256%3A…` purl.
 fn product_digest(p: &str) -> Option<String> {

@@ -6,6 +6,7 @@
 //! how old the data may be. Without a database every rule is `unavailable`
 //! (the failure policy decides: deny unless it says `ignore`), never a pass.
 
+use portcullis_sdk::signatures;
 use portcullis_sdk::vulnerabilities::{self as vulns, Reach, Vulnerability};
 use portcullis_sdk::{
     Checker, Enforcement, Finding, ParamProblem, ParamValue, Params, Plugin, PluginMeta, RuleConfig, RuleMeta,
@@ -45,6 +46,18 @@ impl Plugin for VulnerabilitiesPlugin {
                     Err(format!("`{v}` is not one of deny, warn, ignore"))
                 }
             });
+            c.text(r, "vex_identity", |v| {
+                regex_lite::Regex::new(v).map(|_| ()).map_err(|e| format!("not a regular expression: {e}"))
+            });
+            let p = Params::of(r);
+            if p.text("vex_identity", "").is_empty() != p.text("vex_issuer", "").is_empty() {
+                c.problems.push(ParamProblem {
+                    rule: r.id.clone(),
+                    param: "vex_identity".into(),
+                    index: None,
+                    message: "`vex_identity` and `vex_issuer` are set together: a keyless signer is a SAN under an issuer".into(),
+                });
+            }
             c.integer_in(r, "grace_days", 0..=36_500);
             c.integer_in(r, "max_age_days", 0..=36_500);
         }
@@ -78,13 +91,16 @@ pub fn rules() -> Vec<RuleMeta> {
             "No known vulnerability at or above the severity threshold",
             Severity::High,
             Enforcement::Enforce,
-            "No package of the image — Go modules and standard library of each Go binary, dpkg and apk packages, SBOM components — has a known vulnerability scored at or above `max_severity` (CVSS v3/v4 base score from the record's vector; the source's own severity word when there is no vector). A Go vulnerability counts only when one of its vulnerable functions is in the binary's function table, read even from stripped binaries, unless `reachable_only = false`. Records without a score follow `unscored`: `deny` counts them, `warn` lists them without counting, `ignore` drops them. A VEX statement `not_affected` or `fixed` for the image removes a vulnerability.",
+            "No package of the image — Go modules and standard library of each Go binary, dpkg and apk packages, SBOM components — has a known vulnerability scored at or above `max_severity` (CVSS v3/v4 base score from the record's vector; the source's own severity word when there is no vector). A Go vulnerability counts only when one of its vulnerable functions is in the binary's function table, read even from stripped binaries, unless `reachable_only = false`. Records without a score follow `unscored`: `deny` counts them, `warn` lists them without counting, `ignore` drops them. A VEX statement `not_affected` or `fixed` for the image removes a vulnerability: from `--vex` documents, or from attached VEX attestations signed by a trusted signer (`vex_keys`, or `vex_identity` with `vex_issuer`); other attached VEX is ignored.",
             "Upgrade the package to the fixed version named in the finding (for Go: `go get module@version` and rebuild; for the standard library, rebuild with that Go release), or record why it does not apply in a VEX document.",
         )
         .judges(&[TargetKind::Image])
         .param("max_severity", ParamValue::Text("high".into()), "Lowest severity that denies: low, medium, high or critical.")
         .param("unscored", ParamValue::Text("deny".into()), "Records without a score: deny (count), warn (list only), ignore.")
-        .param("reachable_only", ParamValue::Boolean(true), "Go: count only vulnerabilities whose vulnerable functions are in the binary."),
+        .param("reachable_only", ParamValue::Boolean(true), "Go: count only vulnerabilities whose vulnerable functions are in the binary.")
+        .param("vex_keys", ParamValue::TextList(Vec::new()), "PEM public keys whose attached VEX attestations (`cosign attest --type openvex`) count.")
+        .param("vex_identity", ParamValue::Text(String::new()), "Keyless VEX attestations count when a SAN of the signer matches this regular expression whole (with `vex_issuer`).")
+        .param("vex_issuer", ParamValue::Text(String::new()), "The OIDC issuer of trusted keyless VEX signers, exactly."),
         RuleMeta::new(
             GRACE,
             "No vulnerability left unfixed past the grace period",
@@ -95,7 +111,10 @@ pub fn rules() -> Vec<RuleMeta> {
         )
         .judges(&[TargetKind::Image])
         .param("grace_days", ParamValue::Integer(30), "Days a published fix may wait.")
-        .param("reachable_only", ParamValue::Boolean(true), "Go: count only vulnerabilities whose vulnerable functions are in the binary."),
+        .param("reachable_only", ParamValue::Boolean(true), "Go: count only vulnerabilities whose vulnerable functions are in the binary.")
+        .param("vex_keys", ParamValue::TextList(Vec::new()), "PEM public keys whose attached VEX attestations (`cosign attest --type openvex`) count.")
+        .param("vex_identity", ParamValue::Text(String::new()), "Keyless VEX attestations count when a SAN of the signer matches this regular expression whole (with `vex_issuer`).")
+        .param("vex_issuer", ParamValue::Text(String::new()), "The OIDC issuer of trusted keyless VEX signers, exactly."),
         RuleMeta::new(
             FRESH,
             "The vulnerability database is recent",
@@ -202,9 +221,55 @@ fn finding(rule: &str, v: &Vulnerability, severity: &str) -> Finding {
     f
 }
 
-/// The matches and problems, or the finding that says why not.
-fn query(rule: &str) -> Result<Vec<Vulnerability>, Vec<Finding>> {
-    let matches = vulns::matches().map_err(|e| vec![Finding::unavailable(rule, e)])?;
+/// The attached attestations whose VEX a rule trusts: those that verify with
+/// one of `vex_keys`, or keylessly with a signer whose SAN matches
+/// `vex_identity` (whole) under the OIDC issuer `vex_issuer`. Without either
+/// setting no attached VEX counts: whoever can push to the registry can
+/// attach a document, and only a trusted signer may silence a finding.
+fn trusted_vex(rule: &RuleConfig) -> Result<Vec<u32>, String> {
+    let p = Params::of(rule);
+    let keys = p.text_list("vex_keys");
+    let (pattern, issuer) = (p.text("vex_identity", ""), p.text("vex_issuer", ""));
+    let keyless = !pattern.is_empty() && !issuer.is_empty();
+    if keys.is_empty() && !keyless {
+        return Ok(Vec::new());
+    }
+    let re = if keyless {
+        Some(
+            regex_lite::Regex::new(&format!("^(?:{pattern})$"))
+                .map_err(|e| format!("`vex_identity` is not a regular expression: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let signer_matches = |v: &signatures::Verified| {
+        v.identity.as_ref().is_some_and(|i| {
+            i.issuer.as_deref() == Some(issuer.as_str()) && i.sans.iter().any(|s| re.as_ref().is_some_and(|r| r.is_match(s)))
+        })
+    };
+    let mut trusted = Vec::new();
+    for (i, m) in signatures::list().iter().enumerate() {
+        if m.kind != signatures::MaterialKind::Attestation {
+            continue;
+        }
+        let i = i as u32;
+        let by_key = keys.iter().any(|k| signatures::verify_key(i, k).is_ok());
+        let by_signer = keyless && signatures::verify_keyless(i).is_ok_and(|v| signer_matches(&v));
+        if by_key || by_signer {
+            trusted.push(i);
+        }
+    }
+    Ok(trusted)
+}
+
+/// The matches (with the VEX of trusted attestations applied) and problems,
+/// or the findings that say why not.
+fn query(rule: &RuleConfig) -> Result<Vec<Vulnerability>, Vec<Finding>> {
+    let id = rule.id.as_str();
+    let attested = trusted_vex(rule).map_err(|e| vec![Finding::error(id, e)])?;
+    let matches = if attested.is_empty() { vulns::matches() } else { vulns::matches_with_vex(&attested) };
+    let matches = matches.map_err(|e| vec![Finding::unavailable(id, e)])?;
+    let rule = id;
     let problems = vulns::problems().map_err(|e| vec![Finding::unavailable(rule, e)])?;
     if !problems.is_empty() {
         // Part of the image could not be matched: it must not pass as clean.
@@ -231,7 +296,7 @@ fn severe(rule: &RuleConfig) -> Vec<Finding> {
     let threshold = rank(&p.text("max_severity", "high"));
     let unscored = p.text("unscored", "deny");
     let reachable_only = p.boolean("reachable_only", true);
-    let matches = match query(id) {
+    let matches = match query(rule) {
         Ok(m) => m,
         Err(f) => return f,
     };
@@ -281,7 +346,7 @@ fn grace(rule: &RuleConfig) -> Vec<Finding> {
     let p = Params::of(rule);
     let days = p.integer("grace_days", 30).max(0) as u32;
     let reachable_only = p.boolean("reachable_only", true);
-    let matches = match query(id) {
+    let matches = match query(rule) {
         Ok(m) => m,
         Err(f) => return f,
     };
