@@ -43,6 +43,7 @@ pub mod scan;
 pub mod serve;
 pub mod signature;
 pub mod slsa;
+pub mod suite;
 pub mod source;
 pub mod tarstream;
 pub mod vuln;

@@ -58,7 +58,7 @@ fn stderr_color() -> bool {
 }
 
 /// Shows a policy's diagnostics (with source excerpts) and returns exit status 2.
-fn policy_error(e: &portcullis::policy::PolicyError) -> ExitCode {
+pub fn policy_error(e: &portcullis::policy::PolicyError) -> ExitCode {
     eprint!("{}", e.render(stderr_color()));
     ExitCode::from(2)
 }

@@ -11,6 +11,7 @@ mod policy;
 mod rules;
 mod sbom;
 mod serve;
+mod test;
 mod trust_root;
 mod verify;
 mod vulns;
@@ -56,6 +57,7 @@ enum Command {
     Sbom(sbom::Args),
     Db(db::Args),
     Vulns(vulns::Args),
+    Test(test::Args),
 }
 
 fn main() -> ExitCode {
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Sbom(args) => sbom::run(args, &global),
         Command::Db(args) => db::run(args, cli.vuln_db.as_deref()),
         Command::Vulns(args) => vulns::run(args, &global),
+        Command::Test(args) => test::run(args, &global),
     }
 }
 
