@@ -31,6 +31,13 @@
 //! [case.expect]
 //! GO-CFG-001 = "pass"
 //! GO-BIN-004 = { outcome = "fail", message = "debug" }
+//!
+//! [[case]]                               # parameters and admission settings for one case
+//! name = "a denied module"
+//! fixture = "good"
+//! params = { GO-BIN-009 = { deny = ["example.com/hello"] } }
+//! admission = { mutate = false }
+//! verdict = "deny"
 //! ```
 
 use serde::Deserialize;
@@ -169,6 +176,10 @@ pub struct CaseCfg {
     /// Rule parameters set for this case only: `{ RULE = { param = value } }`.
     #[serde(default)]
     pub params: BTreeMap<Spanned<String>, BTreeMap<Spanned<String>, Spanned<toml::Value>>>,
+    /// Admission settings set for this case only (keys of the policy's
+    /// `[admission]`, e.g. `{ mutate = false }`).
+    #[serde(default)]
+    pub admission: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     /// Judge only the subjects of this platform (`linux/arm64`), or `index`.
     #[serde(default)]
     pub platform: Option<Spanned<String>>,

@@ -93,6 +93,8 @@ pub struct Case {
     pub policy: PolicyRef,
     /// Rule → parameter → value, set for this case.
     pub params: Vec<(String, Vec<(String, toml::Value)>)>,
+    /// `[admission]` key → value, set for this case.
+    pub admission: Vec<(String, toml::Value)>,
     pub platform: Option<String>,
     pub verdict: Option<crate::Verdict>,
     pub denied_by: Option<Vec<String>>,
@@ -405,6 +407,7 @@ pub fn parse(name: &str, text: &str, base: &Path) -> Result<Suite, LoadError> {
                 .iter()
                 .map(|(r, ps)| (r.get_ref().clone(), ps.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect()))
                 .collect(),
+            admission: c.admission.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect(),
             platform: c.platform.as_ref().map(|p| p.get_ref().clone()),
             verdict,
             denied_by: c.denied_by.as_ref().map(|d| d.get_ref().clone()),

@@ -268,11 +268,12 @@ pub(super) fn denying_rules<'a>(findings: impl Iterator<Item = &'a crate::report
 type EngineKey = (PolicyRef, String);
 
 fn params_key(case: &Case) -> String {
-    format!("{:?}", case.params)
+    format!("{:?} {:?}", case.params, case.admission)
 }
 
-/// The policy text with a case's parameters written into it.
-fn policy_for(policy: &PolicyRef, params: &[(String, Vec<(String, toml::Value)>)]) -> Result<Policy, String> {
+/// The policy text with a case's parameters and admission settings written into it.
+fn policy_for(case: &Case) -> Result<Policy, String> {
+    let (policy, params, admission) = (&case.policy, &case.params, &case.admission);
     let (source, text, base) = match policy {
         PolicyRef::Builtin => (
             crate::policy::DEFAULT_POLICY_NAME.to_string(),
@@ -285,7 +286,7 @@ fn policy_for(policy: &PolicyRef, params: &[(String, Vec<(String, toml::Value)>)
             p.parent().map(Path::to_path_buf),
         ),
     };
-    if params.is_empty() {
+    if params.is_empty() && admission.is_empty() {
         return Policy::parse(&source, &text, base.as_deref()).map_err(|e| e.render_plain());
     }
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| format!("policy {source}: {e}"))?;
@@ -303,8 +304,15 @@ fn policy_for(policy: &PolicyRef, params: &[(String, Vec<(String, toml::Value)>)
             p.insert(k.clone(), v.clone());
         }
     }
+    if !admission.is_empty() {
+        let a = table.entry("admission").or_insert_with(|| toml::Value::Table(Default::default()));
+        let a = a.as_table_mut().ok_or("`admission` is not a table")?;
+        for (k, v) in admission {
+            a.insert(k.clone(), v.clone());
+        }
+    }
     let text = toml::to_string(&table).map_err(|e| e.to_string())?;
-    let label = format!("{source} (with the case's params)");
+    let label = format!("{source} (with the case's params and admission settings)");
     Policy::parse(&label, &text, base.as_deref()).map_err(|e| e.render_plain())
 }
 
@@ -352,7 +360,7 @@ fn run_suite(suite: &Suite, opts: &RunOptions, warnings: &mut Vec<String>) -> (V
         .par_iter()
         .map(|k| {
             let case = cases.iter().find(|c| (c.policy.clone(), params_key(c)) == *k).expect("a key comes from a case");
-            let engine = policy_for(&case.policy, &case.params)
+            let engine = policy_for(case)
                 .and_then(|p| Engine::new(p, options.clone()).map_err(|e| e.to_string()))
                 .map(Arc::new);
             (k.clone(), engine)
