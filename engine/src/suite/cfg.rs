@@ -150,6 +150,10 @@ pub struct FixtureCfg {
     /// Sign each image (cosign simple signing, `.sig` tag) with these PKCS#8 PEM private keys.
     #[serde(default)]
     pub sign: Vec<Spanned<String>>,
+    /// Annotations the `sign` signatures carry in their payload's `optional`
+    /// (what `cosign sign -a key=value` writes).
+    #[serde(default)]
+    pub sign_annotations: BTreeMap<Spanned<String>, Spanned<String>>,
     /// Attach key-signed in-toto attestations about each image.
     #[serde(default)]
     pub attest: Vec<AttestCfg>,

@@ -32,6 +32,7 @@ pub struct Derivation {
     pub add_layer: Option<PathBuf>,
     pub tamper_layer: Option<u32>,
     pub sign: Vec<PathBuf>,
+    pub sign_annotations: Vec<(String, String)>,
     pub attest: Vec<Attest>,
 }
 
@@ -61,11 +62,20 @@ impl Derivation {
             add_layer: f.add_layer.as_ref().map(|p| resolve(p.get_ref())),
             tamper_layer: f.tamper_layer.as_ref().map(|t| *t.get_ref()),
             sign: f.sign.iter().map(|k| resolve(k.get_ref())).collect(),
-            attest: f.attest.iter().map(|a: &AttestCfg| Attest {
-                key: resolve(a.key.get_ref()),
-                predicate_type: a.predicate_type.get_ref().clone(),
-                predicate: resolve(a.predicate.get_ref()),
-            }).collect(),
+            sign_annotations: f
+                .sign_annotations
+                .iter()
+                .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
+                .collect(),
+            attest: f
+                .attest
+                .iter()
+                .map(|a: &AttestCfg| Attest {
+                    key: resolve(a.key.get_ref()),
+                    predicate_type: a.predicate_type.get_ref().clone(),
+                    predicate: resolve(a.predicate.get_ref()),
+                })
+                .collect(),
         })
     }
 
@@ -166,7 +176,11 @@ fn attachment(l: &Layout, d: &Value) -> Option<(&'static str, Vec<String>)> {
         .iter()
         .flat_map(|m| {
             m["artifactType"].as_str().map(str::to_string).into_iter().chain(
-                m["layers"].as_array().into_iter().flatten().filter_map(|x| x["mediaType"].as_str().map(str::to_string)),
+                m["layers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x["mediaType"].as_str().map(str::to_string)),
             )
         })
         .collect();
@@ -215,8 +229,10 @@ fn drop_attachments(l: &Layout, wanted: &[String]) -> Result<bool, String> {
             let mut nested = l.json(&digest)?;
             let list = nested["manifests"].as_array().cloned().unwrap_or_default();
             let n = list.len();
-            let left: Vec<Value> =
-                list.into_iter().filter(|m| annotation(m, DOCKER_REFERENCE_TYPE) != Some("attestation-manifest")).collect();
+            let left: Vec<Value> = list
+                .into_iter()
+                .filter(|m| annotation(m, DOCKER_REFERENCE_TYPE) != Some("attestation-manifest"))
+                .collect();
             if left.len() != n {
                 nested["manifests"] = Value::Array(left);
                 let (d, size) = l.write_json(&nested)?;
@@ -399,7 +415,10 @@ fn add_layer(l: &Layout, only: Option<&str>, dir: &Path) -> Result<(), String> {
             .as_array_mut()
             .ok_or("the manifest has no layers list")?
             .push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": size}));
-        docs.config["rootfs"]["diff_ids"].as_array_mut().ok_or("the config has no rootfs.diff_ids")?.push(json!(digest));
+        docs.config["rootfs"]["diff_ids"]
+            .as_array_mut()
+            .ok_or("the config has no rootfs.diff_ids")?
+            .push(json!(digest));
         if let Some(h) = docs.config["history"].as_array_mut() {
             h.push(json!({"created_by": format!("portcullis test: add-layer {}", dir.display())}));
         }
@@ -413,7 +432,9 @@ fn add_layer(l: &Layout, only: Option<&str>, dir: &Path) -> Result<(), String> {
 fn tamper_layer(l: &Layout, only: Option<&str>, n: u32) -> Result<(), String> {
     let mut targets = Vec::new();
     edit_images(l, only, &mut |_, docs| {
-        let layer = docs.manifest["layers"].get(n as usize).ok_or_else(|| format!("tamper-layer {n}: the image has no layer {n}"))?;
+        let layer = docs.manifest["layers"]
+            .get(n as usize)
+            .ok_or_else(|| format!("tamper-layer {n}: the image has no layer {n}"))?;
         targets.push(layer["digest"].as_str().unwrap_or("").to_string());
         Ok(false)
     })?;
@@ -439,8 +460,13 @@ fn tamper_layer(l: &Layout, only: Option<&str>, n: u32) -> Result<(), String> {
 fn subjects(l: &Layout) -> Result<Vec<String>, String> {
     let index = l.index()?;
     let mut out = Vec::new();
-    let mut stack: Vec<(Value, u32)> =
-        index["manifests"].as_array().into_iter().flatten().filter(|e| attachment(l, e).is_none()).map(|e| (e.clone(), 0)).collect();
+    let mut stack: Vec<(Value, u32)> = index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| attachment(l, e).is_none())
+        .map(|e| (e.clone(), 0))
+        .collect();
     while let Some((e, depth)) = stack.pop() {
         let d = e["digest"].as_str().unwrap_or("").to_string();
         if is_index(e["mediaType"].as_str().unwrap_or("")) && depth < 4 {
@@ -487,10 +513,15 @@ fn attach_by_tag(l: &Layout, tag: &str, layer: Value) -> Result<(), String> {
     l.write_index(&index)
 }
 
-fn sign(l: &Layout, key: &Path) -> Result<(), String> {
-    use p256::ecdsa::signature::Signer as _;
+fn sign(l: &Layout, key: &Path, annotations: &[(String, String)]) -> Result<(), String> {
     use base64::Engine as _;
+    use p256::ecdsa::signature::Signer as _;
     let sk = read_key(key)?;
+    let optional = if annotations.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(annotations.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+    };
     for digest in subjects(l)? {
         let payload = serde_json::to_vec(&json!({
             "critical": {
@@ -498,7 +529,7 @@ fn sign(l: &Layout, key: &Path) -> Result<(), String> {
                 "image": {"docker-manifest-digest": digest},
                 "type": "cosign container image signature"
             },
-            "optional": null
+            "optional": optional
         }))
         .map_err(|e| e.to_string())?;
         let sig: p256::ecdsa::Signature = sk.sign(&payload);
@@ -516,7 +547,8 @@ fn sign(l: &Layout, key: &Path) -> Result<(), String> {
 
 fn attest(l: &Layout, a: &Attest) -> Result<(), String> {
     let pem = std::fs::read_to_string(&a.key).map_err(|e| format!("key {}: {e}", a.key.display()))?;
-    let text = std::fs::read_to_string(&a.predicate).map_err(|e| format!("predicate {}: {e}", a.predicate.display()))?;
+    let text =
+        std::fs::read_to_string(&a.predicate).map_err(|e| format!("predicate {}: {e}", a.predicate.display()))?;
     for digest in subjects(l)? {
         let predicate: Value = serde_json::from_str(&text.replace("${DIGEST}", &digest))
             .map_err(|e| format!("predicate {}: not JSON: {e}", a.predicate.display()))?;
@@ -526,7 +558,8 @@ fn attest(l: &Layout, a: &Attest) -> Result<(), String> {
             "predicateType": a.predicate_type,
             "predicate": predicate,
         });
-        let envelope = crate::report::vsa::sign(&statement, &pem).map_err(|e| format!("key {}: {e}", a.key.display()))?;
+        let envelope =
+            crate::report::vsa::sign(&statement, &pem).map_err(|e| format!("key {}: {e}", a.key.display()))?;
         let (d, size) = l.write_json(&envelope)?;
         let layer = json!({
             "mediaType": crate::signature::cosign::DSSE,
@@ -582,7 +615,7 @@ pub fn derive(origin: &Path, into: &Path, d: &Derivation) -> Result<(), String> 
         tamper_layer(&l, only, n)?;
     }
     for key in &d.sign {
-        sign(&l, key)?;
+        sign(&l, key, &d.sign_annotations)?;
     }
     for a in &d.attest {
         attest(&l, a)?;

@@ -119,4 +119,3 @@ fn same_tree(a: &Path, b: &Path) -> bool {
     }
     listing(a).is_some_and(|x| listing(b).is_some_and(|y| x == y))
 }
-

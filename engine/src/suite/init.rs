@@ -33,13 +33,16 @@ pub fn starter(policy: &PolicyRef, image: &Path, out: &Path, options: EngineOpti
     for s in &report.subjects {
         fold(&mut rules, s.findings.iter());
     }
-    let verdict =
-        if report.subjects.iter().any(|s| s.verdict == Verdict::Deny) { "deny" } else { "admit" };
+    let verdict = if report.subjects.iter().any(|s| s.verdict == Verdict::Deny) { "deny" } else { "admit" };
     let policy_text = match policy {
         PolicyRef::Builtin => crate::policy::DEFAULT_POLICY_NAME.to_string(),
         PolicyRef::File(p) => relative(p)?,
     };
-    let name = image.file_name().and_then(|n| n.to_str()).unwrap_or("image").replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
+    let name = image
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("image")
+        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-");
     let mut t = String::new();
     let _ = writeln!(t, "# A starter test written by `portcullis test --init`: the expectations below");
     let _ = writeln!(t, "# are what the policy does to the image today. Read each one and correct what");

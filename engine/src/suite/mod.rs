@@ -255,7 +255,10 @@ pub fn parse(name: &str, text: &str, base: &Path) -> Result<Suite, LoadError> {
         });
         if f.from.is_none() && !derivation.is_empty() {
             diags.push(Diagnostic::new(
-                format!("fixture `{}` changes an image but has no `from`: derivations apply to another fixture", n.get_ref()),
+                format!(
+                    "fixture `{}` changes an image but has no `from`: derivations apply to another fixture",
+                    n.get_ref()
+                ),
                 Some(span.clone()),
             ));
         }
@@ -264,6 +267,11 @@ pub fn parse(name: &str, text: &str, base: &Path) -> Result<Suite, LoadError> {
         }
         for k in &f.sign {
             exists(k, "signing key", &mut diags);
+        }
+        if f.sign.is_empty() {
+            if let Some((k, _)) = f.sign_annotations.iter().next() {
+                diags.push(Diagnostic::new("`sign-annotations` without `sign`: nothing carries them", Some(k.span())));
+            }
         }
         for a in &f.attest {
             exists(&a.key, "signing key", &mut diags);
@@ -337,7 +345,12 @@ pub fn parse(name: &str, text: &str, base: &Path) -> Result<Suite, LoadError> {
                 break;
             }
             seen.push(next);
-            at = file.fixtures.iter().find(|(k, _)| k.get_ref() == next).and_then(|(_, v)| v.from.as_ref()).map(|x| x.get_ref().as_str());
+            at = file
+                .fixtures
+                .iter()
+                .find(|(k, _)| k.get_ref() == next)
+                .and_then(|(_, v)| v.from.as_ref())
+                .map(|x| x.get_ref().as_str());
         }
     }
 
@@ -405,7 +418,9 @@ pub fn parse(name: &str, text: &str, base: &Path) -> Result<Suite, LoadError> {
             params: c
                 .params
                 .iter()
-                .map(|(r, ps)| (r.get_ref().clone(), ps.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect()))
+                .map(|(r, ps)| {
+                    (r.get_ref().clone(), ps.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect())
+                })
                 .collect(),
             admission: c.admission.iter().map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone())).collect(),
             platform: c.platform.as_ref().map(|p| p.get_ref().clone()),

@@ -13,7 +13,12 @@ use std::path::Path;
 
 /// An AdmissionReview judged as `serve` judges it, each image resolved to
 /// its fixture instead of a registry.
-pub(super) fn observe_review(bench: &Bench<'_>, engine: &Engine, path: &Path, images: &[(String, String)]) -> Result<Observed, String> {
+pub(super) fn observe_review(
+    bench: &Bench<'_>,
+    engine: &Engine,
+    path: &Path,
+    images: &[(String, String)],
+) -> Result<Observed, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let review = read_review(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let request = crate::admission::review::request_of(&review).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -22,8 +27,12 @@ pub(super) fn observe_review(bench: &Bench<'_>, engine: &Engine, path: &Path, im
         Ok(Some(w)) => w,
         Ok(None) => return Ok(allowed(BTreeMap::new())),
         Err(e) => {
-            return Ok(Observed { verdict: Verdict::Deny, denied_by: vec!["portcullis/admission".into()], rules: BTreeMap::new() }
-                .with_reason(e));
+            return Ok(Observed {
+                verdict: Verdict::Deny,
+                denied_by: vec!["portcullis/admission".into()],
+                rules: BTreeMap::new(),
+            }
+            .with_reason(e));
         }
     };
     let settings = &engine.policy().admission;
@@ -124,8 +133,8 @@ fn read_review(bytes: &[u8]) -> Result<serde_json::Value, String> {
     if bytes.len() > 4 << 20 {
         return Err("larger than 4 MiB".into());
     }
-    let yaml: serde_json::Value = serde_yaml_ng::from_slice(bytes).map_err(|e| format!("neither JSON nor YAML: {e}"))?;
+    let yaml: serde_json::Value =
+        serde_yaml_ng::from_slice(bytes).map_err(|e| format!("neither JSON nor YAML: {e}"))?;
     let json = serde_json::to_vec(&yaml).map_err(|e| e.to_string())?;
     crate::admission::review::read(&json)
 }
-

@@ -154,7 +154,14 @@ impl Run {
 /// Compares what a case expected with what was observed.
 pub fn check(case: &Case, seen: &Observed) -> Vec<Mismatch> {
     let mut out = Vec::new();
-    let denying = || seen.rules.iter().filter(|(_, r)| r.outcome == Outcome::Fail).map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ");
+    let denying = || {
+        seen.rules
+            .iter()
+            .filter(|(_, r)| r.outcome == Outcome::Fail)
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if let Some(v) = case.verdict {
         if v != seen.verdict {
             out.push(Mismatch {
@@ -190,7 +197,12 @@ pub fn check(case: &Case, seen: &Observed) -> Vec<Mismatch> {
         };
         let first = r.messages.first().cloned().unwrap_or_default();
         if r.outcome != e.outcome {
-            out.push(Mismatch { what: e.rule.clone(), expected: e.outcome.to_string(), got: r.outcome.to_string(), message: first });
+            out.push(Mismatch {
+                what: e.rule.clone(),
+                expected: e.outcome.to_string(),
+                got: r.outcome.to_string(),
+                message: first,
+            });
         } else if let Some(re) = &e.message {
             if !r.messages.iter().any(|m| re.is_match(m)) {
                 out.push(Mismatch {
@@ -225,7 +237,10 @@ fn verdict_word(v: Verdict) -> &'static str {
 }
 
 /// Folds findings into per-rule outcomes.
-pub(super) fn fold<'a>(rules: &mut BTreeMap<String, RuleSeen>, findings: impl Iterator<Item = &'a crate::report::Finding>) {
+pub(super) fn fold<'a>(
+    rules: &mut BTreeMap<String, RuleSeen>,
+    findings: impl Iterator<Item = &'a crate::report::Finding>,
+) {
     for f in findings {
         let o = Outcome::of(f);
         let seen = rules.entry(f.rule.clone()).or_insert(RuleSeen { outcome: o, messages: Vec::new() });
@@ -275,11 +290,9 @@ fn params_key(case: &Case) -> String {
 fn policy_for(case: &Case) -> Result<Policy, String> {
     let (policy, params, admission) = (&case.policy, &case.params, &case.admission);
     let (source, text, base) = match policy {
-        PolicyRef::Builtin => (
-            crate::policy::DEFAULT_POLICY_NAME.to_string(),
-            crate::policy::DEFAULT_POLICY_TEXT.to_string(),
-            None,
-        ),
+        PolicyRef::Builtin => {
+            (crate::policy::DEFAULT_POLICY_NAME.to_string(), crate::policy::DEFAULT_POLICY_TEXT.to_string(), None)
+        }
         PolicyRef::File(p) => (
             p.display().to_string(),
             std::fs::read_to_string(p).map_err(|e| format!("policy {}: {e}", p.display()))?,
@@ -317,7 +330,11 @@ fn policy_for(case: &Case) -> Result<Policy, String> {
 }
 
 /// Runs the cases of one suite.
-fn run_suite(suite: &Suite, opts: &RunOptions, warnings: &mut Vec<String>) -> (Vec<CaseResult>, Vec<(PolicyRef, Arc<Engine>)>) {
+fn run_suite(
+    suite: &Suite,
+    opts: &RunOptions,
+    warnings: &mut Vec<String>,
+) -> (Vec<CaseResult>, Vec<(PolicyRef, Arc<Engine>)>) {
     let file = suite.file.display().to_string();
     let cases: Vec<&Case> = suite
         .cases
@@ -360,13 +377,16 @@ fn run_suite(suite: &Suite, opts: &RunOptions, warnings: &mut Vec<String>) -> (V
         .par_iter()
         .map(|k| {
             let case = cases.iter().find(|c| (c.policy.clone(), params_key(c)) == *k).expect("a key comes from a case");
-            let engine = policy_for(case)
-                .and_then(|p| Engine::new(p, options.clone()).map_err(|e| e.to_string()))
-                .map(Arc::new);
+            let engine =
+                policy_for(case).and_then(|p| Engine::new(p, options.clone()).map_err(|e| e.to_string())).map(Arc::new);
             (k.clone(), engine)
         })
         .collect();
-    let bench = Bench { suite, tmp: tmp.path(), fixtures: suite.fixtures.keys().map(|k| (k.as_str(), OnceLock::new())).collect() };
+    let bench = Bench {
+        suite,
+        tmp: tmp.path(),
+        fixtures: suite.fixtures.keys().map(|k| (k.as_str(), OnceLock::new())).collect(),
+    };
     let results: Vec<CaseResult> = cases
         .par_iter()
         .map(|c| {

@@ -55,7 +55,9 @@ impl Plugin for VulnerabilitiesPlugin {
                     rule: r.id.clone(),
                     param: "vex_identity".into(),
                     index: None,
-                    message: "`vex_identity` and `vex_issuer` are set together: a keyless signer is a SAN under an issuer".into(),
+                    message:
+                        "`vex_identity` and `vex_issuer` are set together: a keyless signer is a SAN under an issuer"
+                            .into(),
                 });
             }
             c.integer_in(r, "grace_days", 0..=36_500);
@@ -244,7 +246,8 @@ fn trusted_vex(rule: &RuleConfig) -> Result<Vec<u32>, String> {
     };
     let signer_matches = |v: &signatures::Verified| {
         v.identity.as_ref().is_some_and(|i| {
-            i.issuer.as_deref() == Some(issuer.as_str()) && i.sans.iter().any(|s| re.as_ref().is_some_and(|r| r.is_match(s)))
+            i.issuer.as_deref() == Some(issuer.as_str())
+                && i.sans.iter().any(|s| re.as_ref().is_some_and(|r| r.is_match(s)))
         })
     };
     let mut trusted = Vec::new();
@@ -364,7 +367,20 @@ fn grace(rule: &RuleConfig) -> Vec<Finding> {
         })
         .collect();
     if overdue.is_empty() {
-        return vec![Finding::pass(id, format!("no fix has waited more than {days} days"))];
+        // A record without a publication date cannot be judged here; say
+        // so, rather than let the pass read as "every fix is recent".
+        let undated = matches
+            .iter()
+            .filter(|v| counts(v, reachable_only) && v.fixed.is_some() && v.fix_age_days.is_none())
+            .count();
+        let note = match undated {
+            0 => String::new(),
+            n => format!(
+                " ({n} fixed vulnerabilit{} without a publication date not judged)",
+                if n == 1 { "y" } else { "ies" }
+            ),
+        };
+        return vec![Finding::pass(id, format!("no fix has waited more than {days} days{note}"))];
     }
     capped(id, overdue)
 }
