@@ -43,8 +43,8 @@ pub mod scan;
 pub mod serve;
 pub mod signature;
 pub mod slsa;
-pub mod suite;
 pub mod source;
+pub mod suite;
 pub mod tarstream;
 pub mod vuln;
 

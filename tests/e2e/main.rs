@@ -30,5 +30,6 @@ mod sbom;
 mod scan;
 mod serve;
 mod signatures;
+mod suite;
 mod supply_chain;
 mod vulns;

@@ -645,11 +645,12 @@ fn attached_vex_counts_only_when_a_trusted_signer_attested_it_for_this_image() {
     let (db, _) = full_db();
     let (trusted_sk, trusted_pem) = key_pair(7);
     let (other_sk, _) = key_pair(8);
-    let digest = support::portcullis(["audit", support::image("oci/go-legacy-debug").to_str().unwrap(), "--format", "json"])
-        .json()["subjects"][0]["digest"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let digest =
+        support::portcullis(["audit", support::image("oci/go-legacy-debug").to_str().unwrap(), "--format", "json"])
+            .json()["subjects"][0]["digest"]
+            .as_str()
+            .unwrap()
+            .to_string();
     let product = format!("pkg:oci/go-legacy-debug@{}", digest.replace(':', "%3A"));
     let policy = |name: &str, keys: &[&str]| {
         let p = dir.path().join(name);

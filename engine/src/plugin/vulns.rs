@@ -111,7 +111,7 @@ impl vulns::Host for HostState {
 /// The subject's matches as the contract gives them, with the VEX
 /// statements that apply to each.
 fn records(q: &VulnQuery, vex: &[crate::vuln::vex::Statement]) -> Vec<vulns::Vulnerability> {
-q.matches()
+    q.matches()
         .matches
         .iter()
         .map(|m| vulns::Vulnerability {

@@ -87,11 +87,8 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         Format::Junit => suite::render::junit(&run),
     };
     print!("{text}");
-    let gaps: Vec<String> = run
-        .coverage
-        .iter()
-        .flat_map(|c| c.gaps().map(move |r| format!("{} {}", c.policy, r.rule)))
-        .collect();
+    let gaps: Vec<String> =
+        run.coverage.iter().flat_map(|c| c.gaps().map(move |r| format!("{} {}", c.policy, r.rule))).collect();
     if run.errors() > 0 {
         return ExitCode::from(2);
     }
