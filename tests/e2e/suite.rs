@@ -418,3 +418,40 @@ fn an_admission_review_case_answers_what_serve_answers() {
         assert_eq!(got, answers[r["name"].as_str().unwrap()].1, "{r}");
     }
 }
+
+/// `--update` rewrites a wrong outcome and verdict in place, keeping the
+/// comments; the rewritten file then passes. A changed message is left for
+/// a person, and the run says so (exit 1).
+#[test]
+fn update_rewrites_wrong_expectations_in_place_and_lists_what_needs_a_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = support::image("oci/go-static-good");
+    let file = test_file(
+        dir.path(),
+        &format!(
+            "[context]\nnow = 2026-12-01\npolicy = \"builtin:go-container-baseline\"\n[fixtures.good]\nimage = '{}'\n[fixtures.root]\nfrom = \"good\"\nremove-config = [\"User\"]\n\n[[case]]\nname = \"root\"\nfixture = \"root\"\nverdict = \"admit\"   # wrong\n[case.expect]\nGO-CFG-001 = \"pass\"   # wrong too\nGO-CFG-003 = \"pass\"\n",
+            good.display()
+        ),
+    );
+    let run = support::portcullis(["test", dir.path().to_str().unwrap(), "--update"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("updated 2 expectation(s)"), "{}", run.stderr);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("verdict = \"deny\"   # wrong\n"), "{text}");
+    assert!(text.contains("GO-CFG-001 = \"fail\"   # wrong too\nGO-CFG-003 = \"pass\"\n"), "{text}");
+    let run = support::portcullis(["test", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    std::fs::write(
+        &file,
+        text.replace("GO-CFG-003 = \"pass\"", "GO-CFG-003 = { outcome = \"pass\", message = \"^shell form\" }"),
+    )
+    .unwrap();
+    let run = support::portcullis(["test", dir.path().to_str().unwrap(), "--update"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("edit by hand") && run.stderr.contains("edit the regular expression"),
+        "{}",
+        run.stderr
+    );
+}

@@ -14,7 +14,7 @@
 //! Layers: [`cfg`] (the format as written) → [`load`] (checked, paths
 //! resolved, diagnostics at line and column) → [`run`] (fixtures made and
 //! opened, cases judged, compared) → [`render`] (human, JSON, JUnit) and
-//! [`run::coverage`].
+//! [`run::coverage`]; [`update`] rewrites expectations a run found wrong.
 
 pub mod cfg;
 pub mod derive;
@@ -23,6 +23,7 @@ pub mod init;
 pub mod render;
 mod review;
 pub mod run;
+pub mod update;
 
 use crate::policy::{Diagnostic, PolicyError};
 use std::collections::BTreeMap;

@@ -29,6 +29,12 @@ pub struct Args {
     /// A rule not seen both passing and failing makes the run fail (exit 1).
     #[arg(long)]
     require_coverage: bool,
+    /// Rewrite the expectations that did not match (outcomes, verdicts,
+    /// denying rules) to what the policy did, in place; list what needs a
+    /// person (changed messages, rules no longer evaluated). Review the diff:
+    /// an update records whatever the policy does, mistakes included.
+    #[arg(long, conflicts_with = "init")]
+    update: bool,
     /// Write a starter test for --policy and --image (to PATH, default
     /// ./portcullis-test.toml) from what the policy does today.
     #[arg(long, requires = "image")]
@@ -87,6 +93,9 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         Format::Junit => suite::render::junit(&run),
     };
     print!("{text}");
+    if args.update {
+        return update(&suites, &run);
+    }
     let gaps: Vec<String> =
         run.coverage.iter().flat_map(|c| c.gaps().map(move |r| format!("{} {}", c.policy, r.rule))).collect();
     if run.errors() > 0 {
@@ -103,6 +112,34 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// `--update`: rewrites each file's mismatched expectations; exit 0 when
+/// every mismatch was rewritten, 1 when some need editing by hand, 2 on a
+/// harness error (nothing is rewritten from a run that could not judge).
+fn update(suites: &[suite::Suite], run: &suite::run::Run) -> ExitCode {
+    if run.errors() > 0 {
+        eprintln!("error: --update: {} cases could not run; nothing rewritten", run.errors());
+        return ExitCode::from(2);
+    }
+    let mut by_hand = 0;
+    for s in suites {
+        let u = suite::update::apply(s, &run.results);
+        if !u.rewritten.is_empty() {
+            if let Err(e) = std::fs::write(&s.file, &u.text) {
+                return fail(format!("cannot write {}: {e}", s.file.display()));
+            }
+            eprintln!("updated {} expectation(s) in {}:", u.rewritten.len(), s.file.display());
+            for r in &u.rewritten {
+                eprintln!("  {r}");
+            }
+        }
+        for h in &u.by_hand {
+            eprintln!("edit by hand in {}: {h}", s.file.display());
+        }
+        by_hand += u.by_hand.len();
+    }
+    if by_hand > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 fn init(args: &Args, global: &Global) -> ExitCode {
