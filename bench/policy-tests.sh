@@ -3,8 +3,6 @@
 # whole policy-test suite, `portcullis test policies/tests
 # --require-coverage` (target <= 5 s on 2 cores), cold (no compiled-plugin
 # cache: every plugin compiled first) and warm (median of 5), with peak RSS.
-# For scale: the same cases' images audited one `portcullis audit` process
-# at a time, which is what a shell loop over fixtures costs.
 #
 #   bash bench/policy-tests.sh
 #
@@ -36,11 +34,4 @@ warm=$(cut -d' ' -f1 "$work/warm" | median)
 rss=$(cut -d' ' -f2 "$work/warm" | median)
 printf "warm: %s s median of 5 (target <= 5 s), peak RSS %s MB\n" "$warm" $((rss / 1024))
 
-echo "== for scale: one audit process per shared image, default pack"
-total=0
-for img in go-static-good go-dynamic-root go-legacy-debug go-static-multiarch; do
-    read -r s _ < <(/usr/bin/time -f "%e %M" -o "$work/t" "$PORTCULLIS_BIN" audit "$SHARED/images/oci/$img" >/dev/null 2>&1; cat "$work/t")
-    total=$(python3 -c "print(round($total + $s, 2))")
-done
-printf "4 audits, one process each: %s s (the suite judges %s cases in one process)\n" "$total" "$cases"
 python3 -c "print(f'ratio suite/target: {float(\"$warm\") / 5.0:.2f} (<= 1 meets the target)')"
