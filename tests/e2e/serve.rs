@@ -15,14 +15,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::registry::{TestRegistry, free_port, http_get};
 
-struct Server {
+/// A `portcullis serve` process (killed on drop); `suite.rs` starts one too.
+pub(crate) struct Server {
     child: Child,
     addr: String,
     _cache: tempfile::TempDir,
 }
 
 impl Server {
-    fn start(policy: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(policy: &Path, extra: &[&str]) -> Server {
         let cache = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
@@ -62,7 +63,7 @@ impl Server {
             .sum()
     }
 
-    fn review(&self, path: &str, request: Value) -> Value {
+    pub(crate) fn review(&self, path: &str, request: Value) -> Value {
         let (status, _, body) = self.post(path, &review(request));
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["apiVersion"], "admission.k8s.io/v1");

@@ -11,9 +11,8 @@ use portcullis::suite::{self, Outcome, RunOptions};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use support::registry::{TestRegistry, free_port, http_get};
+use std::time::Instant;
+use support::registry::TestRegistry;
 
 fn packs() -> PathBuf {
     support::workspace().join("policies/tests")
@@ -263,56 +262,6 @@ fn junit_output_validates_against_the_junit_schema() {
     assert!(run.stdout.contains("claims &lt;root&gt; &amp; fails"), "{}", run.stdout);
 }
 
-struct Server {
-    child: Child,
-    addr: String,
-    _cache: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(policy: &Path) -> Server {
-    let cache = tempfile::tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["serve", "--policy", policy.to_str().unwrap(), "--listen", &addr])
-        .args(["--registry-cache", cache.path().to_str().unwrap()])
-        .env("PORTCULLIS_CACHE_DIR", support::cache_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting portcullis serve");
-    let server = Server { child, addr, _cache: cache };
-    let start = Instant::now();
-    while http_get(&server.addr, "/readyz").map(|r| r.0) != Some(200) {
-        assert!(start.elapsed() < Duration::from_secs(120), "portcullis serve never became ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
-}
-
-fn validate(addr: &str, review: &Value) -> Value {
-    use std::io::{Read, Write};
-    let body = serde_json::to_vec(review).unwrap();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(s, "POST /validate HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
-    s.write_all(&body).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let text = String::from_utf8_lossy(&out);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    // The body may be chunked; the JSON object is between the outer braces.
-    let (a, b) = (body.find('{').unwrap(), body.rfind('}').unwrap());
-    serde_json::from_str(&body[a..=b]).unwrap()
-}
-
 /// The rules a webhook answer denies with: the `RULE:` (or `RULE
 /// (failure-policy deny):`) that starts each reason.
 fn denying_rules(message: &str) -> BTreeSet<String> {
@@ -358,7 +307,7 @@ fn an_admission_review_case_answers_what_serve_answers() {
     registry.push(&support::image("oci/go-static-good"), "v1", "acme/hello:v1");
     registry.push(&support::image("oci/go-legacy-debug"), "v1", "acme/legacy:v1");
     let policy = support::workspace().join("policies/go-container-baseline.toml");
-    let server = serve(&policy);
+    let server = crate::serve::Server::start(&policy, &[]);
 
     let good = format!("{}/acme/hello:v1", registry.addr);
     let legacy = format!("{}/acme/legacy:v1", registry.addr);
@@ -384,7 +333,7 @@ fn an_admission_review_case_answers_what_serve_answers() {
             "[fixtures.{name}]\nreview = '{}'\nimages = {{ '{image}' = '{fixture}' }}\n",
             file.display()
         ));
-        let response = validate(&server.addr, review)["response"].clone();
+        let response = server.review("/validate", review["request"].clone());
         let allowed = response["allowed"].as_bool().unwrap();
         let rules = denying_rules(response["status"]["message"].as_str().unwrap_or_default());
         assert_eq!(allowed, rules.is_empty(), "{name}: {response}");
