@@ -65,9 +65,11 @@ fn check_params(
         }
         for problem in host.check(p, &rules)? {
             let entry = problem.index.map(|i| format!(" entry {i}")).unwrap_or_default();
-            diags.push(crate::policy::Diagnostic::new(
+            diags.push(policy.param_diagnostic(
                 format!("parameter `{}`{entry} of {}: {}", problem.param, problem.rule, problem.message),
-                policy.param_span(&problem.rule, &problem.param, problem.index.map(|i| i as usize)),
+                &problem.rule,
+                &problem.param,
+                problem.index.map(|i| i as usize),
             ));
         }
     }
@@ -137,6 +139,24 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// Reads policy files (with their includes, applied together) and loads
+    /// the engine. When the files have problems, the checks that need the
+    /// plugins (rule ids, parameters) still run on what could be read, so
+    /// one run reports every problem.
+    pub fn load(paths: &[std::path::PathBuf], options: EngineOptions) -> Result<Engine, EngineError> {
+        match Policy::load(paths) {
+            Ok(policy) => Engine::new(policy, options),
+            Err(mut e) => {
+                if let Some(partial) = e.take_partial()
+                    && let Err(EngineError::Policy(more)) = Engine::new(partial, options)
+                {
+                    e = crate::policy::PolicyError::merge(vec![e, more]);
+                }
+                Err(EngineError::Policy(e))
+            }
+        }
+    }
+
     /// Loads the policy's plugins and resolves its rule settings.
     pub fn new(policy: Policy, options: EngineOptions) -> Result<Engine, EngineError> {
         let max_memory = policy.plugins.iter().map(|p| p.limits.memory_bytes).max().unwrap_or(64 << 20);
@@ -149,11 +169,14 @@ impl Engine {
         for p in &plugins {
             for r in &p.rules {
                 if let Some(prev) = all_rules.iter().find(|x| x.id == r.id) {
-                    let spec = policy.plugins.iter().find(|s| s.name == p.info.name).map(|s| s.span.clone());
-                    return Err(EngineError::Policy(policy.error(vec![crate::policy::Diagnostic::new(
-                        format!("rule {} is provided by both `{}` and `{}`", r.id, prev.plugin, p.info.name),
-                        spec,
-                    )])));
+                    let spec = policy.plugins.iter().find(|s| s.name == p.info.name);
+                    return Err(EngineError::Policy(policy.error(vec![
+                        crate::policy::Diagnostic::new(
+                            format!("rule {} is provided by both `{}` and `{}`", r.id, prev.plugin, p.info.name),
+                            spec.map(|s| s.span.clone()),
+                        )
+                        .in_file(spec.map_or(0, |s| s.files[0])),
+                    ])));
                 }
             }
             all_rules.extend(p.rules.iter().cloned());
@@ -411,9 +434,9 @@ impl Engine {
 
     fn apply(&self, mut raw: RawFinding, scope: &Scope<'_>) -> Finding {
         let setting = self.plan.rules.iter().find(|r| r.info.id == raw.rule);
-        let (title, enforcement, severity, remediation) = match setting {
-            Some(s) => (s.info.title.clone(), s.enforcement, s.severity, s.info.remediation.clone()),
-            None => (raw.rule.clone(), Enforcement::Enforce, Severity::High, String::new()),
+        let (title, enforcement, severity, remediation, failure_policy) = match setting {
+            Some(s) => (s.info.title.clone(), s.enforcement, s.severity, s.info.remediation.clone(), s.failure_policy),
+            None => (raw.rule.clone(), Enforcement::Enforce, Severity::High, String::new(), FailurePolicy::Deny),
         };
         let mut waiver = None;
         let effect = match raw.outcome {
@@ -437,7 +460,7 @@ impl Engine {
             // follows the failure policy: one the subject caused (malformed
             // evidence, a plugin limit its evidence exhausted) must not be
             // able to turn itself into an admit.
-            Outcome::Error => match (enforcement, self.policy.failure_policy, raw.outside) {
+            Outcome::Error => match (enforcement, failure_policy, raw.outside) {
                 (Enforcement::Audit, _, _) => Effect::None,
                 (Enforcement::Warn, _, _) => Effect::Warn,
                 (Enforcement::Enforce, FailurePolicy::Deny, _) => Effect::Deny,

@@ -10,6 +10,7 @@
 
 mod support;
 
+mod combine;
 mod differential;
 mod fidelity;
 mod formats;

@@ -7,6 +7,7 @@
 //! version = "1.0.0"
 //! enforcement = "enforce"      # enforce | warn | audit: the strongest a rule may get by default
 //! failure-policy = "deny"      # deny | ignore: what a rule undecided for a reason outside the subject does
+//! include = ["builtin:supply-chain", "team.toml"]   # applied with this file
 //!
 //! [plugins.image-config]       # a builtin plugin, by name
 //! [plugins.acme]               # an external plugin, pinned
@@ -52,8 +53,10 @@ pub struct PolicyFile {
     pub rules: BTreeMap<Spanned<String>, RuleCfg>,
     #[serde(default)]
     pub waivers: Vec<WaiverCfg>,
+    /// `None` when the file has no `[admission]` table (of several policy
+    /// files, at most one may set it).
     #[serde(default)]
-    pub admission: crate::admission::AdmissionCfg,
+    pub admission: Option<crate::admission::AdmissionCfg>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +70,10 @@ pub struct PolicySection {
     pub enforcement: Enforcement,
     #[serde(default)]
     pub failure_policy: FailurePolicy,
+    /// Other policy files applied with this one: paths relative to this
+    /// file, or `builtin:NAME` for an embedded pack.
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
 }
 
 fn default_enforcement() -> Enforcement {

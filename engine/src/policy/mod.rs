@@ -6,6 +6,8 @@
 
 pub mod cfg;
 pub mod diags;
+mod load;
+mod read;
 
 pub use diags::{Diagnostic, PolicyError};
 
@@ -50,6 +52,8 @@ pub struct PluginSpec {
     pub span: Range<usize>,
     pub source: PluginSource,
     pub limits: Limits,
+    /// The policy files that declare it (the first one's `span`).
+    pub files: Vec<usize>,
 }
 
 /// A waiver as written, checked for form.
@@ -70,7 +74,9 @@ pub struct Waiver {
     pub owner: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
-    /// Line of the `[[waivers]]` entry in the policy file.
+    /// The policy file it is in, and the line of its `rule`.
+    #[serde(rename = "file")]
+    pub file_name: String,
     pub line: usize,
     #[serde(skip)]
     repo_glob: Option<globset::GlobMatcher>,
@@ -82,6 +88,8 @@ pub struct Waiver {
     expires_on: Option<jiff::civil::Date>,
     #[serde(skip)]
     rule_span: Range<usize>,
+    #[serde(skip)]
+    file: usize,
 }
 
 impl Waiver {
@@ -164,24 +172,52 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// A parsed, form-checked policy.
+/// A parsed, form-checked policy: one file, or several applied together
+/// (`--policy A --policy B`, `include`).
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub name: String,
     pub version: String,
     pub description: Option<String>,
+    /// The strongest enforcement any of its files allows (for the report;
+    /// each rule is capped by the file that configures or loads it).
     pub enforcement: Enforcement,
+    /// `deny` when any of its files says so (for the report; each rule
+    /// follows the file that configures or loads it).
     pub failure_policy: FailurePolicy,
-    /// sha256 of the policy text: part of every verdict's identity.
+    /// sha256 of the policy text (of each file's digest, for several):
+    /// part of every verdict's identity.
     pub digest: Digest,
-    /// Where it was read from (a path, or `builtin:...`).
+    /// Where it was read from (paths, or `builtin:...`), comma-separated.
     pub source: String,
     pub plugins: Vec<PluginSpec>,
     pub waivers: Vec<Waiver>,
     /// How the admission server applies this policy (`[admission]`).
     pub admission: crate::admission::AdmissionSettings,
-    text: String,
-    rules: Vec<(String, Range<usize>, cfg::RuleCfg)>,
+    files: Vec<PolicyText>,
+    rules: Vec<RuleEntry>,
+}
+
+/// One file of a policy.
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyText {
+    pub(crate) source: String,
+    pub(crate) text: String,
+    pub(crate) enforcement: Enforcement,
+    pub(crate) failure_policy: FailurePolicy,
+    /// Where its `[admission]` table starts, if it has one.
+    pub(crate) admission_at: Option<Range<usize>>,
+    /// Its `include` entries: (what, where), resolved by [`load`].
+    pub(crate) includes: Vec<(String, Range<usize>)>,
+}
+
+/// A `[rules.ID]` table and the file it is in.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleEntry {
+    pub(crate) id: String,
+    pub(crate) span: Range<usize>,
+    pub(crate) cfg: cfg::RuleCfg,
+    pub(crate) file: usize,
 }
 
 /// One rule as the engine will run it.
@@ -192,6 +228,9 @@ pub struct RuleSetting {
     pub enforcement: Enforcement,
     pub severity: Severity,
     pub params: Vec<(String, ParamValue)>,
+    /// What an enforced rule undecided for a reason outside the subject
+    /// does: the failure policy of its file.
+    pub failure_policy: FailurePolicy,
 }
 
 /// A policy resolved against the plugins' rule metadata.
@@ -212,22 +251,27 @@ impl Policy {
         Policy::parse(DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, None).expect("the embedded default policy is valid")
     }
 
+    /// One policy file and what it includes.
     pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            PolicyError::new(&name, "", vec![Diagnostic::new(format!("cannot read policy: {e}"), None)])
-        })?;
-        Policy::parse(&name, &text, path.parent())
+        load::load(&[path.to_path_buf()])
     }
 
-    /// Parses and form-checks a policy. `base_dir` resolves relative plugin paths.
+    /// Several policy files (or `builtin:NAME` packs) applied together, with
+    /// what they include: rules merged (a rule configured twice is an error
+    /// naming both places), waivers from every file.
+    pub fn load(paths: &[PathBuf]) -> Result<Policy, PolicyError> {
+        load::load(paths)
+    }
+
+    /// Parses and form-checks one policy file (its `include`s are not
+    /// followed: [`Policy::load`] does that). `base_dir` resolves relative
+    /// plugin paths. On error, every problem found is reported, and the
+    /// error carries what could be read so that later checks can add theirs.
     pub fn parse(source: &str, text: &str, base_dir: Option<&Path>) -> Result<Policy, PolicyError> {
-        let fail = |d: Vec<Diagnostic>| PolicyError::new(source, text, d);
-        let file: cfg::PolicyFile = toml::from_str(text).map_err(|e| {
-            let msg = e.message().trim().to_string();
-            fail(vec![Diagnostic::new(msg, e.span())])
-        })?;
-        let mut diags = Vec::new();
+        let (file, mut diags) = read::read(text);
+        let Some(file) = file else {
+            return Err(PolicyError::new(source, text, diags));
+        };
 
         let p = &file.policy;
         if p.name.get_ref().trim().is_empty() {
@@ -236,7 +280,7 @@ impl Policy {
         if p.version.get_ref().trim().is_empty() {
             diags.push(Diagnostic::new("policy.version must not be empty", Some(span_of(&p.version))));
         }
-        if file.plugins.is_empty() {
+        if file.plugins.is_empty() && file.policy.include.is_empty() {
             diags.push(Diagnostic::new("the policy loads no plugins, so it has no rules", None).with_note(format!(
                 "add a [plugins.NAME] table; builtin plugins: {}",
                 crate::plugin::builtin::names().join(", ")
@@ -268,15 +312,19 @@ impl Policy {
             }
             let source = match (&pc.path, &pc.sha256) {
                 (None, None) => {
-                    if !crate::plugin::builtin::names().contains(&name.as_str()) {
-                        diags.push(
-                            Diagnostic::new(format!("no builtin plugin named `{name}`"), Some(span.clone())).with_note(
-                                format!(
-                                    "builtin plugins: {}; an external plugin needs `path` and `sha256`",
-                                    crate::plugin::builtin::names().join(", ")
-                                ),
-                            ),
-                        );
+                    let builtins = crate::plugin::builtin::names();
+                    if !builtins.contains(&name.as_str()) {
+                        let mut d = Diagnostic::new(format!("no builtin plugin named `{name}`"), Some(span.clone()));
+                        d = match read::did_you_mean(&name, builtins.iter().copied()) {
+                            Some(best) => d.with_note(format!(
+                                "did you mean `{best}`? (an external plugin needs `path` and `sha256`)"
+                            )),
+                            None => d.with_note(format!(
+                                "builtin plugins: {}; an external plugin needs `path` and `sha256`",
+                                builtins.join(", ")
+                            )),
+                        };
+                        diags.push(d);
                     }
                     PluginSource::Builtin
                 }
@@ -308,16 +356,17 @@ impl Policy {
                     PluginSource::External { path: full, sha256: hex, span: span_of(path) }
                 }
             };
-            plugins.push(PluginSpec { name, span, source, limits });
+            plugins.push(PluginSpec { name, span, source, limits, files: vec![0] });
         }
 
-        for r in &file.admission.registries {
+        let has_admission = file.admission.is_some();
+        let admission = file.admission.unwrap_or_default();
+        for r in &admission.registries {
             if let Err(e) = crate::admission::RegistryPattern::parse(r.get_ref()) {
                 diags.push(Diagnostic::new(format!("admission.registries: {e}"), Some(span_of(r))));
             }
         }
 
-        let today = jiff::Zoned::now().date();
         let mut waivers = Vec::new();
         for w in &file.waivers {
             let rule_span = span_of(&w.rule);
@@ -367,7 +416,6 @@ impl Policy {
                 },
                 None => None,
             };
-            let _ = today;
             waivers.push(Waiver {
                 rule: w.rule.get_ref().clone(),
                 repository: w.repository.as_ref().map(|r| r.get_ref().clone()),
@@ -378,20 +426,24 @@ impl Policy {
                 reason: w.reason.get_ref().clone(),
                 owner: w.owner.get_ref().clone(),
                 expires: expires_on.map(|d| d.to_string()),
+                file_name: source.to_string(),
                 line,
                 repo_glob,
                 namespace_glob,
                 name_glob,
                 expires_on,
                 rule_span,
+                file: 0,
             });
         }
 
-        if !diags.is_empty() {
-            return Err(fail(diags));
-        }
-        let rules = file.rules.into_iter().map(|(k, v)| (k.get_ref().clone(), span_of(&k), v)).collect();
-        Ok(Policy {
+        let admission_at = has_admission.then(|| table_at(text, "admission").unwrap_or(0..0));
+        let rules = file
+            .rules
+            .into_iter()
+            .map(|(k, v)| RuleEntry { id: k.get_ref().clone(), span: span_of(&k), cfg: v, file: 0 })
+            .collect();
+        let policy = Policy {
             name: file.policy.name.into_inner(),
             version: file.policy.version.into_inner(),
             description: file.policy.description,
@@ -401,27 +453,54 @@ impl Policy {
             source: source.to_string(),
             plugins,
             waivers,
-            admission: file.admission.settings(),
-            text: text.to_string(),
+            admission: admission.settings(),
+            files: vec![PolicyText {
+                source: source.to_string(),
+                text: text.to_string(),
+                enforcement: file.policy.enforcement,
+                failure_policy: file.policy.failure_policy,
+                admission_at,
+                includes: file.policy.include.iter().map(|i| (i.get_ref().clone(), span_of(i))).collect(),
+            }],
             rules,
-        })
+        };
+        if diags.is_empty() { Ok(policy) } else { Err(PolicyError::new(source, text, diags).with_partial(policy)) }
     }
 
+    /// A policy error pointing into this policy's files.
     pub(crate) fn error(&self, diags: Vec<Diagnostic>) -> PolicyError {
-        PolicyError::new(&self.source, &self.text, diags)
+        PolicyError::in_files(self.sources(), diags)
     }
 
-    /// Where a rule's parameter is set in the policy text — the entry
-    /// `index` of a list when given (and found) — or, for a parameter left
-    /// at its default, the rule's table; `None` when the policy does not
+    /// The policy's files, as diagnostics name them.
+    pub(crate) fn sources(&self) -> Vec<diags::Source> {
+        self.files.iter().map(|f| diags::Source { name: f.source.clone(), text: f.text.clone() }).collect()
+    }
+
+    /// A diagnostic about a rule's parameter, pointing at the value (the
+    /// list entry `index` when given and found), or at the rule's table for
+    /// a parameter left at its default, or nowhere when the policy does not
     /// mention the rule.
-    pub fn param_span(&self, rule: &str, param: &str, index: Option<usize>) -> Option<Range<usize>> {
-        let (_, rule_span, cfg) = self.rules.iter().find(|(id, _, _)| id == rule)?;
-        let Some((_, value)) = cfg.params.iter().find(|(k, _)| k.get_ref() == param) else {
-            return Some(rule_span.clone());
+    pub fn param_diagnostic(
+        &self,
+        message: impl Into<String>,
+        rule: &str,
+        param: &str,
+        index: Option<usize>,
+    ) -> Diagnostic {
+        match self.param_span(rule, param, index) {
+            Some((file, span)) => Diagnostic::new(message, Some(span)).in_file(file),
+            None => Diagnostic::new(message, None),
+        }
+    }
+
+    fn param_span(&self, rule: &str, param: &str, index: Option<usize>) -> Option<(usize, Range<usize>)> {
+        let entry = self.rules.iter().find(|r| r.id == rule)?;
+        let Some((_, value)) = entry.cfg.params.iter().find(|(k, _)| k.get_ref() == param) else {
+            return Some((entry.file, entry.span.clone()));
         };
         let whole = span_of(value);
-        let Some(index) = index else { return Some(whole) };
+        let Some(index) = index else { return Some((entry.file, whole)) };
         // toml keeps no spans inside a value: re-read the array's text with
         // spanned items, and shift their spans back into the file.
         #[derive(serde::Deserialize)]
@@ -429,84 +508,113 @@ impl Policy {
             v: Vec<toml::Spanned<toml::Value>>,
         }
         const PREFIX: &str = "v = ";
-        let text = format!("{PREFIX}{}", self.text.get(whole.clone())?);
+        let text = format!("{PREFIX}{}", self.files.get(entry.file)?.text.get(whole.clone())?);
         let items: Items = toml::from_str(&text).ok()?;
         let item = items.v.get(index).map(|i| i.span());
-        Some(
+        Some((
+            entry.file,
             item.map_or(whole.clone(), |r| {
                 (r.start - PREFIX.len() + whole.start)..(r.end - PREFIX.len() + whole.start)
             }),
-        )
+        ))
     }
 
-    /// Line (1-based) of a byte offset in the policy text.
-    pub fn line_of(&self, span: &Range<usize>) -> usize {
-        self.text[..span.start.min(self.text.len())].matches('\n').count() + 1
+    /// The enforcement cap and failure policy of a rule: those of the file
+    /// that configures it, else the strongest of the files that load its
+    /// plugin.
+    fn file_settings(&self, info: &RuleInfo) -> (Enforcement, FailurePolicy) {
+        if let Some(r) = self.rules.iter().find(|r| r.id == info.id)
+            && let Some(f) = self.files.get(r.file)
+        {
+            return (f.enforcement, f.failure_policy);
+        }
+        let files: Vec<&PolicyText> = self
+            .plugins
+            .iter()
+            .filter(|p| p.name == info.plugin)
+            .flat_map(|p| p.files.iter().filter_map(|i| self.files.get(*i)))
+            .collect();
+        let enforcement = files.iter().map(|f| f.enforcement).max().unwrap_or(self.enforcement);
+        let failure = match files.is_empty() {
+            true => self.failure_policy,
+            false if files.iter().any(|f| f.failure_policy == FailurePolicy::Deny) => FailurePolicy::Deny,
+            false => FailurePolicy::Ignore,
+        };
+        (enforcement, failure)
     }
 
     /// Resolves rule settings against the rules the loaded plugins declare.
     pub fn resolve(&self, available: &[RuleInfo], today: jiff::civil::Date) -> Result<RulePlan, PolicyError> {
         let mut diags = Vec::new();
         let known: Vec<&str> = available.iter().map(|r| r.id.as_str()).collect();
-        for (id, span, _) in &self.rules {
-            if !known.contains(&id.as_str()) {
+        let suggest = |id: &str| match read::did_you_mean(id, known.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`? (`portcullis rules` lists every rule)"),
+            None => format!("the loaded plugins provide: {}", known.join(", ")),
+        };
+        for r in &self.rules {
+            if !known.contains(&r.id.as_str()) {
                 diags.push(
-                    Diagnostic::new(format!("unknown rule `{id}`"), Some(span.clone()))
-                        .with_note(format!("the loaded plugins provide: {}", known.join(", "))),
+                    Diagnostic::new(format!("unknown rule `{}`", r.id), Some(r.span.clone()))
+                        .in_file(r.file)
+                        .with_note(suggest(&r.id)),
                 );
             }
         }
         for w in &self.waivers {
+            let at = |d: Diagnostic| d.in_file(w.file);
             let Some(info) = available.iter().find(|r| r.id == w.rule) else {
-                diags.push(Diagnostic::new(format!("waiver for unknown rule `{}`", w.rule), Some(w.rule_span.clone())));
+                diags.push(at(Diagnostic::new(
+                    format!("waiver for unknown rule `{}`", w.rule),
+                    Some(w.rule_span.clone()),
+                )
+                .with_note(suggest(&w.rule))));
                 continue;
             };
             // A waiver that can never match anything is a mistake, not a no-op.
             let workloads = info.judges(SubjectKind::Workload);
             let others = info.targets.iter().any(|k| *k != SubjectKind::Workload);
             if w.scopes_workloads() && !workloads {
-                diags.push(
-                    Diagnostic::new(
-                        format!(
-                            "this waiver can never match: {} judges images, which have no namespace, kind or name",
-                            w.rule
-                        ),
-                        Some(w.rule_span.clone()),
-                    )
-                    .with_note("scope image rules by `repository` and/or `digest`"),
-                );
+                diags.push(at(Diagnostic::new(
+                    format!(
+                        "this waiver can never match: {} judges images, which have no namespace, kind or name",
+                        w.rule
+                    ),
+                    Some(w.rule_span.clone()),
+                )
+                .with_note("scope image rules by `repository` and/or `digest`")));
             } else if w.scopes_images() && !others {
-                diags.push(
-                    Diagnostic::new(
-                        format!(
-                            "this waiver can never match: {} judges workloads, which have no repository or digest",
-                            w.rule
-                        ),
-                        Some(w.rule_span.clone()),
-                    )
-                    .with_note("scope workload rules by `namespace`, `kind` and/or `name`"),
-                );
+                diags.push(at(Diagnostic::new(
+                    format!(
+                        "this waiver can never match: {} judges workloads, which have no repository or digest",
+                        w.rule
+                    ),
+                    Some(w.rule_span.clone()),
+                )
+                .with_note("scope workload rules by `namespace`, `kind` and/or `name`")));
             }
         }
         let mut rules = Vec::new();
         for info in available {
-            let cfg = self.rules.iter().find(|(id, _, _)| id == &info.id).map(|(_, _, c)| c);
+            let entry = self.rules.iter().find(|r| r.id == info.id);
+            let cfg = entry.map(|r| &r.cfg);
             let mut params: Vec<(String, ParamValue)> =
                 info.params.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
-            if let Some(cfg) = cfg {
+            if let (Some(entry), Some(cfg)) = (entry, cfg) {
                 for (key, value) in &cfg.params {
                     let Some(spec) = info.params.iter().find(|p| &p.name == key.get_ref()) else {
                         let takes: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+                        let note = match read::did_you_mean(key.get_ref(), takes.iter().copied()) {
+                            _ if takes.is_empty() => "this rule takes no parameters".to_string(),
+                            Some(best) => format!("did you mean `{best}`? it takes: {}", takes.join(", ")),
+                            None => format!("it takes: {}", takes.join(", ")),
+                        };
                         diags.push(
                             Diagnostic::new(
                                 format!("rule {} has no parameter `{}`", info.id, key.get_ref()),
                                 Some(span_of(key)),
                             )
-                            .with_note(if takes.is_empty() {
-                                "this rule takes no parameters".to_string()
-                            } else {
-                                format!("it takes: {}", takes.join(", "))
-                            }),
+                            .in_file(entry.file)
+                            .with_note(note),
                         );
                         continue;
                     };
@@ -516,20 +624,25 @@ impl Policy {
                                 slot.1 = v;
                             }
                         }
-                        None => diags.push(Diagnostic::new(
-                            format!("parameter `{}` of {} must be {}", spec.name, info.id, spec.ty.describe()),
-                            Some(span_of(value)),
-                        )),
+                        None => diags.push(
+                            Diagnostic::new(
+                                format!("parameter `{}` of {} must be {}", spec.name, info.id, spec.ty.describe()),
+                                Some(span_of(value)),
+                            )
+                            .in_file(entry.file),
+                        ),
                     }
                 }
             }
-            let default_enforcement = info.default_enforcement.min(self.enforcement);
+            let (cap, failure_policy) = self.file_settings(info);
+            let default_enforcement = info.default_enforcement.min(cap);
             rules.push(RuleSetting {
                 info: info.clone(),
                 enabled: cfg.and_then(|c| c.enabled).unwrap_or(true),
                 enforcement: cfg.and_then(|c| c.enforcement).unwrap_or(default_enforcement),
                 severity: cfg.and_then(|c| c.severity).unwrap_or(info.default_severity),
                 params,
+                failure_policy,
             });
         }
         if !diags.is_empty() {
@@ -542,7 +655,7 @@ impl Policy {
             .map(|w| {
                 format!(
                     "{}:{}: waiver for {} expired on {} and is ignored (owner {})",
-                    self.source,
+                    w.file_name,
                     w.line,
                     w.rule,
                     w.expires.as_deref().unwrap_or("?"),
@@ -562,7 +675,7 @@ impl Policy {
                 if glob.as_ref().is_some_and(|g| values.iter().all(|v| g.is_match(v))) {
                     warnings.push(format!(
                         "{}:{}: the waiver for {} has a {field} pattern that matches every {field}",
-                        self.source, w.line, w.rule
+                        w.file_name, w.line, w.rule
                     ));
                 }
             }
@@ -583,4 +696,21 @@ fn convert_param(ty: ParamType, v: &toml::Value) -> Option<ParamValue> {
         }
         _ => return None,
     })
+}
+
+/// Where a top-level `[name]` table header starts in `text`.
+fn table_at(text: &str, name: &str) -> Option<Range<usize>> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix('[')
+            && let Some(inner) = rest.split(']').next()
+            && inner.trim() == name
+        {
+            let start = offset + (line.len() - t.len());
+            return Some(start..start + t.trim_end().len());
+        }
+        offset += line.len();
+    }
+    None
 }

@@ -18,9 +18,10 @@ pub struct Args {
     path: PathBuf,
     #[command(flatten)]
     registry: RegistryArgs,
-    /// Policy file (default: the embedded go-container-baseline pack).
+    /// Policy file, or `builtin:NAME`; repeatable: the policies are applied
+    /// together (default: the embedded builtin:go-container-baseline pack).
     #[arg(long, short)]
-    policy: Option<PathBuf>,
+    policy: Vec<PathBuf>,
     #[arg(long, short, value_enum, default_value_t = Format::Human)]
     format: Format,
     /// Select an image by tag (docker archive) or ref name (OCI layout); repeatable. Default: all.
@@ -93,7 +94,7 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
     if !args.sboms.is_empty() {
         input.supply_sboms(&portcullis::sbom::Attached::from_files(&args.sboms, args.max_sbom_bytes));
     }
-    let engine = match common::engine(args.policy.as_deref(), global, trust_root) {
+    let engine = match common::engine(&args.policy, global, trust_root) {
         Ok(e) => e,
         Err(code) => return code,
     };

@@ -63,9 +63,10 @@ pub fn policy_error(e: &portcullis::policy::PolicyError) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Reads and checks a policy file; a bad one is a usage error, shown with its diagnostics.
-pub fn policy(path: &Path) -> Result<Policy, ExitCode> {
-    Policy::from_file(path).map_err(|e| policy_error(&e))
+/// Reads and checks policy files (applied together, with their includes);
+/// a bad one is a usage error, shown with its diagnostics.
+pub fn policy(paths: &[PathBuf]) -> Result<Policy, ExitCode> {
+    Policy::load(paths).map_err(|e| policy_error(&e))
 }
 
 /// Engine options from the global flags; `trust_root: None` keeps the engine's default.
@@ -78,13 +79,15 @@ pub fn engine_options(global: &Global, trust_root: Option<TrustRoot>) -> EngineO
     options
 }
 
-/// An engine for a policy file (default: the embedded pack), its plugins loaded.
-pub fn engine(policy_file: Option<&Path>, global: &Global, trust_root: Option<TrustRoot>) -> Result<Engine, ExitCode> {
-    let policy = match policy_file {
-        Some(p) => policy(p)?,
-        None => Policy::builtin_default(),
+/// An engine for policy files applied together (none: the embedded pack),
+/// their plugins loaded. Every problem of the files is shown in one run.
+pub fn engine(policy_files: &[PathBuf], global: &Global, trust_root: Option<TrustRoot>) -> Result<Engine, ExitCode> {
+    let options = engine_options(global, trust_root);
+    let engine = match policy_files {
+        [] => Engine::new(Policy::builtin_default(), options),
+        files => Engine::load(files, options),
     };
-    Engine::new(policy, engine_options(global, trust_root)).map_err(|e| match e {
+    engine.map_err(|e| match e {
         portcullis::EngineError::Policy(p) => policy_error(&p),
         other => fail(other),
     })

@@ -65,7 +65,7 @@ enum ModeArg {
 }
 
 pub fn run(args: Args, global: &Global) -> ExitCode {
-    if let Err(code) = common::policy(&args.policy) {
+    if let Err(code) = common::policy(std::slice::from_ref(&args.policy)) {
         return code;
     }
     let trust_root = match common::trust_root_if_given(args.trusted_root.as_deref()) {

@@ -15,13 +15,17 @@ pub struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate a policy file (and load its plugins) without evaluating anything.
-    Check { file: PathBuf },
+    /// Validate policy files applied together (and load their plugins)
+    /// without evaluating anything; every problem is reported.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 pub fn run(args: Args, global: &Global) -> ExitCode {
-    let Command::Check { file } = args.command;
-    let engine = match common::engine(Some(file.as_path()), global, None) {
+    let Command::Check { files } = args.command;
+    let engine = match common::engine(&files, global, None) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -29,7 +33,7 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
     let enabled = engine.plan().rules.iter().filter(|r| r.enabled).count();
     println!(
         "{}: policy {} {} is valid: {} plugins, {} rules enabled, {} waivers",
-        file.display(),
+        p.source,
         p.name,
         p.version,
         p.plugins.len(),

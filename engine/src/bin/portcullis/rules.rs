@@ -8,8 +8,9 @@ use std::process::ExitCode;
 /// List the rules a policy runs, with their settings.
 #[derive(clap::Args)]
 pub struct RulesArgs {
+    /// Policy files applied together (default: the embedded pack).
     #[arg(long, short)]
-    policy: Option<PathBuf>,
+    policy: Vec<PathBuf>,
 }
 
 /// Print a rule's documentation.
@@ -17,13 +18,13 @@ pub struct RulesArgs {
 pub struct ExplainArgs {
     /// Rule id, e.g. GO-CFG-001.
     rule: String,
-    /// Policy whose plugins provide the rule (default: the embedded pack).
+    /// Policy files whose plugins provide the rule (default: every builtin rule).
     #[arg(long, short)]
-    policy: Option<PathBuf>,
+    policy: Vec<PathBuf>,
 }
 
 pub fn run_rules(args: RulesArgs, global: &Global) -> ExitCode {
-    let engine = match common::engine(args.policy.as_deref(), global, None) {
+    let engine = match common::engine(&args.policy, global, None) {
         Ok(e) => e,
         Err(code) => return code,
     };
@@ -41,7 +42,7 @@ pub fn run_rules(args: RulesArgs, global: &Global) -> ExitCode {
 }
 
 pub fn run_explain(args: ExplainArgs, global: &Global) -> ExitCode {
-    let engine = match common::engine(args.policy.as_deref(), global, None) {
+    let engine = match common::engine(&args.policy, global, None) {
         Ok(e) => e,
         Err(code) => return code,
     };

@@ -49,7 +49,7 @@ pub struct Args {
 pub fn run(args: Args, global: &Global) -> ExitCode {
     // A policy that does not parse is a usage error, reported before listening.
     for p in &args.policy {
-        if let Err(code) = common::policy(p) {
+        if let Err(code) = common::policy(std::slice::from_ref(p)) {
             return code;
         }
     }
