@@ -891,3 +891,53 @@ fn sigterm_drains_requests_in_flight_and_exits_0() {
     assert!(stderr.contains("portcullis serve: stopping") && stderr.contains("portcullis serve: stopped"), "{stderr}");
     assert!(start.elapsed() < Duration::from_secs(60));
 }
+
+/// Several policies, each bound to namespaces (`[admission] namespaces`):
+/// a request is judged by every policy bound to its namespace (the one the
+/// API server authorised), and denied when any denies, the denying policy
+/// named; a namespace no policy is bound to is denied, since nothing judged it.
+#[test]
+fn namespace_bound_policies_apply_only_where_bound() {
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-dynamic-root"), "v1", "app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, namespaces: &str, root: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "[policy]\nname = \"{name}\"\nversion = \"1\"\nenforcement = \"audit\"\n\n[admission]\ndeadline-ms = 20000\nnamespaces = [{namespaces}]\n\n[plugins.image-config]\n[plugins.kubernetes]\n\n[rules.GO-CFG-001]\nenforcement = \"{root}\"\n[rules.K8S-005]\nenforcement = \"enforce\"\n"
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let strict = write("strict", "\"prod-*\"", "enforce");
+    let relaxed = write("relaxed", "\"dev-*\", \"prod-*\"", "audit");
+    let server = Server::start(&strict, &["--policy", relaxed.to_str().unwrap()]);
+    let image = format!("{}/app:v1", registry.addr);
+    let ask = |namespace: &str| {
+        let mut r = request_with("pod_creation_signed.json", &image, true);
+        r["namespace"] = json!(namespace);
+        server.review("/validate", r)
+    };
+    // dev-a: only `relaxed` is bound, and it admits the root image.
+    let r = ask("dev-a");
+    assert_eq!(r["allowed"], true, "{r}");
+    // prod-a: both are bound; `strict` denies (GO-CFG-001 through K8S-005) and is named.
+    let r = ask("prod-a");
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("policy strict: K8S-005"), "{msg}");
+    assert!(!msg.contains("policy relaxed:"), "relaxed admits: {msg}");
+    // elsewhere: nothing is bound, nothing judged, nothing admitted.
+    let r = ask("team-x");
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap();
+    assert!(msg.contains("no loaded policy is bound to namespace `team-x`"), "{msg}");
+    // The object's own metadata.namespace does not choose the policy.
+    let mut r = request_with("pod_creation_signed.json", &image, true);
+    r["namespace"] = json!("dev-a");
+    r["object"]["metadata"]["namespace"] = json!("prod-a");
+    assert_eq!(server.review("/validate", r)["allowed"], true);
+}

@@ -6,6 +6,7 @@
 //! mutate = true                        # /mutate pins tags to the judged digests
 //! deadline-ms = 2500                   # per request; keep below the webhook timeout (3 s)
 //! registries = ["registry.acme.corp", "ghcr.io/acme/**"]  # images elsewhere are refused unseen
+//! namespaces = ["prod-*"]             # this policy judges only these namespaces (default: all)
 //!
 //! [admission.cache]
 //! capacity = 10000                     # verdicts kept (least recently used go first)
@@ -35,6 +36,11 @@ pub struct AdmissionCfg {
     /// anywhere.
     #[serde(default)]
     pub registries: Vec<toml::Spanned<String>>,
+    /// The namespaces this policy judges (globs; `*` stays within a name).
+    /// Empty: every namespace. With several policies loaded by `serve`,
+    /// every policy bound to a request's namespace applies.
+    #[serde(default)]
+    pub namespaces: Vec<toml::Spanned<String>>,
     #[serde(default)]
     pub cache: CacheCfg,
 }
@@ -60,6 +66,8 @@ pub struct AdmissionSettings {
     pub deadline: Duration,
     /// `[admission] registries`, checked when the policy loads.
     pub registries: Vec<RegistryPattern>,
+    /// `[admission] namespaces`, checked when the policy loads.
+    pub namespaces: Vec<globset::Glob>,
     pub cache_capacity: usize,
     pub admit_ttl: Duration,
     pub deny_ttl: Duration,
@@ -136,6 +144,13 @@ impl AdmissionSettings {
         ))
     }
 
+    /// Whether this policy judges workloads of `namespace` (the one the API
+    /// server authorised): every namespace when the policy names none.
+    pub fn binds(&self, namespace: Option<&str>) -> bool {
+        self.namespaces.is_empty()
+            || namespace.is_some_and(|ns| self.namespaces.iter().any(|g| g.compile_matcher().is_match(ns)))
+    }
+
     /// Whether the workload's namespace is exempt (answered allowed, unjudged).
     pub fn exempts(&self, w: &super::Workload) -> bool {
         w.namespace.as_ref().is_some_and(|ns| self.exempt_namespaces.iter().any(|e| e == ns))
@@ -150,10 +165,19 @@ impl AdmissionCfg {
             deadline: Duration::from_millis(self.deadline_ms.unwrap_or(2500)),
             // Checked with diagnostics when the policy is parsed.
             registries: self.registries.iter().filter_map(|r| RegistryPattern::parse(r.get_ref()).ok()).collect(),
+            namespaces: self.namespaces.iter().filter_map(|n| namespace_glob(n.get_ref()).ok()).collect(),
             cache_capacity: self.cache.capacity.unwrap_or(10_000).max(1),
             admit_ttl: Duration::from_secs(self.cache.admit_ttl_s.unwrap_or(600)),
             deny_ttl: Duration::from_secs(self.cache.deny_ttl_s.unwrap_or(120)),
             tag_ttl: Duration::from_secs(self.cache.tag_ttl_s.unwrap_or(30)),
         }
     }
+}
+
+/// One entry of `[admission] namespaces`; `Err` says what is wrong with it.
+pub fn namespace_glob(entry: &str) -> Result<globset::Glob, String> {
+    if entry.trim().is_empty() || entry.contains('/') {
+        return Err(format!("`{entry}` is not a namespace pattern (e.g. `prod-*`, `team-a`)"));
+    }
+    globset::GlobBuilder::new(entry).literal_separator(true).build().map_err(|e| format!("`{entry}`: {e}"))
 }

@@ -45,7 +45,10 @@ impl Admission {
         let mut warnings = Vec::new();
         for f in &report.findings {
             let line = match (f.outcome, f.effect) {
-                (Outcome::Error, Effect::Deny) if engine.policy().failure_policy == FailurePolicy::Deny => {
+                (Outcome::Error, Effect::Deny)
+                    if engine.plan().rules.iter().find(|r| r.info.id == f.rule).map(|r| r.failure_policy)
+                        != Some(FailurePolicy::Ignore) =>
+                {
                     format!("{} (failure-policy deny): {}", f.rule, f.message)
                 }
                 (Outcome::Error, Effect::Warn) => {

@@ -18,6 +18,6 @@ mod decision;
 pub mod review;
 mod workload;
 
-pub use cfg::{AdmissionCfg, AdmissionSettings, RegistryPattern};
+pub use cfg::{AdmissionCfg, AdmissionSettings, RegistryPattern, namespace_glob};
 pub use decision::{Admission, ImageOutcome};
 pub use workload::{Container, ContainerList, ImageUse, SecurityContext, Workload};

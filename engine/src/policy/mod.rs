@@ -366,6 +366,11 @@ impl Policy {
                 diags.push(Diagnostic::new(format!("admission.registries: {e}"), Some(span_of(r))));
             }
         }
+        for n in &admission.namespaces {
+            if let Err(e) = crate::admission::namespace_glob(n.get_ref()) {
+                diags.push(Diagnostic::new(format!("admission.namespaces: {e}"), Some(span_of(n))));
+            }
+        }
 
         let mut waivers = Vec::new();
         for w in &file.waivers {

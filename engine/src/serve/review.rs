@@ -1,7 +1,8 @@
 //! `POST /validate` and `POST /mutate`: one AdmissionReview in, one out.
 //!
-//! Both judge the workload the same way: every image by the image policy,
-//! all within the policy's deadline, then the workload by the library
+//! Both judge the workload the same way, by every policy bound to its
+//! namespace: every image by the policy, all within the policy's deadline,
+//! then the workload by the library
 //! ([`Admission::decide`]: the workload rules, waivers, failure policy);
 //! this file only translates requests and answers. `/mutate`
 //! also answers a JSONPatch pinning each tag to the digest that was judged,
@@ -62,17 +63,17 @@ pub(super) struct Decision {
     patch: Vec<Value>,
 }
 
-/// Reads the workload, judges each distinct image (cached, within the
-/// deadline), and hands both to the library's decision.
+/// Reads the workload and judges it by every loaded policy bound to its
+/// namespace (`[admission] namespaces`; a policy naming none is bound to
+/// all): allowed only when each allows it, with each policy's reasons and
+/// warnings named by the policy. A namespace no policy is bound to is
+/// denied: nothing was judged, so nothing is admitted.
 async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decision {
     let mut d = Decision::default();
     if !state.is_ready() {
         d.reasons.push("portcullis is still loading its policies and plugins; retry".into());
         return d;
     }
-    let loaded: Arc<Loaded> = state.policies()[0].clone();
-    let settings = &loaded.engine.policy().admission;
-    let deadline = tokio::time::Instant::now() + settings.deadline;
     let workload = match Workload::from_request(request) {
         Ok(Some(w)) => w,
         Ok(None) => {
@@ -84,7 +85,43 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
             return d;
         }
     };
-    if settings.exempts(&workload) {
+    let loaded = state.policies();
+    let bound: Vec<Arc<Loaded>> =
+        loaded.iter().filter(|l| l.engine.policy().admission.binds(workload.namespace.as_deref())).cloned().collect();
+    if bound.is_empty() {
+        let names: Vec<&str> = loaded.iter().map(|l| l.engine.policy().name.as_str()).collect();
+        d.reasons.push(format!(
+            "no loaded policy is bound to namespace `{}` (loaded: {}); load one without `[admission] namespaces`, which applies everywhere, or exempt the namespace",
+            workload.namespace.as_deref().unwrap_or(""),
+            names.join(", ")
+        ));
+        return d;
+    }
+    let named = bound.len() > 1;
+    let decisions =
+        futures_util::future::join_all(bound.iter().map(|l| decide_by(state, l, &workload, mutating))).await;
+    d.allowed = true;
+    for (l, one) in bound.iter().zip(decisions) {
+        let prefix = if named { format!("policy {}: ", l.engine.policy().name) } else { String::new() };
+        d.allowed &= one.allowed;
+        d.reasons.extend(one.reasons.into_iter().map(|r| format!("{prefix}{r}")));
+        d.warnings.extend(one.warnings.into_iter().map(|w| format!("{prefix}{w}")));
+        // Every policy pins a tag to the digest it resolved; the first
+        // policy that mutates says which.
+        if d.patch.is_empty() {
+            d.patch = one.patch;
+        }
+    }
+    d
+}
+
+/// The decision of one policy: each distinct image judged (cached, within
+/// the policy's deadline), then the workload by the library.
+async fn decide_by(state: &Arc<AppState>, loaded: &Arc<Loaded>, workload: &Workload, mutating: bool) -> Decision {
+    let mut d = Decision::default();
+    let settings = &loaded.engine.policy().admission;
+    let deadline = tokio::time::Instant::now() + settings.deadline;
+    if settings.exempts(workload) {
         d.allowed = true;
         return d;
     }
@@ -122,7 +159,7 @@ async fn decide(state: &Arc<AppState>, request: &Value, mutating: bool) -> Decis
             (image.as_str(), outcome)
         })
         .collect();
-    let admission = Admission::decide(&loaded.engine, &workload, &outcomes);
+    let admission = Admission::decide(&loaded.engine, workload, &outcomes);
     d.allowed = admission.allowed;
     d.reasons = admission.reasons;
     d.warnings = admission.warnings;
