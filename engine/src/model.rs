@@ -13,6 +13,21 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The 0.0–10.0 score code-scanning dashboards rank by (SARIF
+    /// `security-severity`; GitHub's bands: 9.0+ critical, 7.0+ high,
+    /// 4.0+ medium, above 0 low).
+    pub fn score(self) -> f64 {
+        match self {
+            Severity::Info => 0.0,
+            Severity::Low => 3.0,
+            Severity::Medium => 5.5,
+            Severity::High => 8.0,
+            Severity::Critical => 9.5,
+        }
+    }
+}
+
 /// What a failing rule does to the verdict. Ordered from weakest to strongest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -87,7 +87,55 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let r = doc["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "GO-CFG-001").unwrap().clone();
     assert_eq!((r["level"].as_str(), r["kind"].as_str()), (Some("error"), Some("fail")));
     let idx = r["ruleIndex"].as_u64().unwrap() as usize;
-    assert_eq!(doc["runs"][0]["tool"]["driver"]["rules"][idx]["id"], "GO-CFG-001");
+    let rule = &doc["runs"][0]["tool"]["driver"]["rules"][idx];
+    assert_eq!(rule["id"], "GO-CFG-001");
+    // What GitHub code scanning ranks and links alerts by: a high rule is 8.0,
+    // and its help is the generated page of docs/rules.
+    assert_eq!(rule["properties"]["security-severity"], "8.0");
+    let help = rule["helpUri"].as_str().unwrap();
+    assert!(help.starts_with("https://") && help.ends_with("/docs/rules/GO-CFG-001.md"), "{help}");
+    for rule in doc["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap() {
+        let score: f64 = rule["properties"]["security-severity"].as_str().unwrap().parse().unwrap();
+        let band = match rule["properties"]["severity"].as_str().unwrap() {
+            "critical" => 9.0..=10.0,
+            "high" => 7.0..=8.9,
+            "medium" => 4.0..=6.9,
+            "low" => 0.1..=3.9,
+            _ => 0.0..=0.0,
+        };
+        assert!(band.contains(&score), "{}: {score}", rule["id"]);
+    }
+}
+
+/// `docs/rules/` is what `portcullis rules --all --markdown` writes from the
+/// plugins' metadata: a rule added, renamed or re-described without
+/// regenerating the pages fails here.
+#[test]
+fn rule_pages_are_generated_from_the_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = portcullis(["rules", "--all", "--markdown", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let docs = support::workspace().join("docs/rules");
+    let names = |d: &std::path::Path| {
+        let mut v: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(dir.path()), names(&docs), "regenerate: portcullis rules --all --markdown docs/rules");
+    for name in names(&docs) {
+        let want = std::fs::read_to_string(dir.path().join(&name)).unwrap();
+        let have = std::fs::read_to_string(docs.join(&name)).unwrap();
+        assert_eq!(have, want, "docs/rules/{name} is stale: portcullis rules --all --markdown docs/rules");
+    }
+    // Every builtin rule is explained without a policy.
+    let run = portcullis(["explain", "SC-SBOM-002"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("SC-SBOM-002") && run.stdout.contains("docs/rules/SC-SBOM-002.md"), "{}", run.stdout);
+    let run = portcullis(["explain", "SC-SBOM-02"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("did you mean `SC-SBOM-002`?"), "{}", run.stderr);
+    assert!(!run.stderr.contains("GO-FS-001"), "no dump of every id: {}", run.stderr);
 }
 
 #[test]
@@ -186,7 +234,7 @@ fn closed_stdout_is_not_a_panic() {
 // ---------------------------------------------------------------- hostile text
 
 /// A fake last line of a report: what a hostile name tries to print.
-const FAKE: &str = "verdict: ADMIT (0 of 1 subjects denied)";
+const FAKE: &str = "verdict: ADMIT (0 of 1 subject denied)";
 
 /// A tar whose entries have raw names (bypassing the tar crate's path checks)
 /// and the given modes.

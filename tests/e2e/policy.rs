@@ -251,7 +251,11 @@ fn explain_and_rules_document_the_rules() {
     assert!(run.stdout.contains("shells"), "parameters are listed: {}", run.stdout);
     let run = portcullis(["explain", "GO-NOPE-1"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("GO-CFG-001"), "{}", run.stderr);
+    assert!(run.stderr.contains("no builtin rule `GO-NOPE-1`"), "{}", run.stderr);
+    assert!(run.stderr.contains("portcullis rules --all"), "{}", run.stderr);
+    let run = portcullis(["rules", "--all"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.stdout.lines().count(), 50, "every builtin rule: {}", run.stdout);
     let run = portcullis(["rules"]);
     assert_eq!(run.code, 0);
     assert_eq!(run.stdout.lines().count(), 35, "{}", run.stdout);

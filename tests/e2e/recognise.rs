@@ -310,3 +310,48 @@ fn a_dangling_ca_bundle_symlink_is_no_ca_bundle() {
     assert!(msg.contains("no CA bundle"), "{msg}");
     assert!(msg.contains("/etc/ssl/certs/ca-certificates.crt"), "the dangling link is named: {msg}");
 }
+
+// --- world-writable paths (GO-FS-008) -------------------------------------
+
+/// Debian's sticky, world-writable `/var/tmp` and `/run/lock` are as safe as
+/// `/tmp`: allowed. Without the sticky bit, a world-writable directory
+/// fails, and so does a world-writable file, sticky or not; and
+/// `sticky_directories = false` makes the sticky directory fail again.
+#[test]
+fn sticky_world_writable_directories_are_like_tmp() {
+    let mut sticky = Derived::of("go-static-good");
+    sticky.push_layer(
+        RawTar::new()
+            .entry(Header::dir("var/").mode(0o755), b"")
+            .entry(Header::dir("var/tmp/").mode(0o1777), b"")
+            .entry(Header::dir("run/").mode(0o755), b"")
+            .entry(Header::dir("run/lock/").mode(0o1777), b"")
+            .finish(),
+    );
+    let report = audit(&sticky);
+    let f = report.subjects[0].findings.iter().find(|f| f.rule == "GO-FS-008").unwrap();
+    assert_eq!(f.outcome, Outcome::Pass, "{}", f.message);
+    assert!(f.message.contains("sticky directories (/run/lock, /var/tmp)"), "{}", f.message);
+    assert_eq!(report.verdict, Verdict::Admit, "{}", report.to_json());
+
+    let mut open_dir = Derived::of("go-static-good");
+    open_dir.push_layer(RawTar::new().entry(Header::dir("shared/").mode(0o777), b"").finish());
+    assert!(denied_by(&open_dir, "GO-FS-008").contains("world-writable: /shared (777)"));
+
+    let mut open_file = Derived::of("go-static-good");
+    open_file.push_layer(RawTar::new().entry(Header::file("notes").mode(0o1666), b"x").finish());
+    assert!(denied_by(&open_file, "GO-FS-008").contains("/notes"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let layout = sticky.write(dir.path());
+    let policy = portcullis::Policy::parse(
+        "strict.toml",
+        "[policy]\nname = \"s\"\nversion = \"1\"\n[plugins.go-filesystem]\n[rules.GO-FS-008]\nparams = { sticky_directories = false }\n",
+        None,
+    )
+    .unwrap();
+    let report = support::engine_with(policy).audit(&support::open(&layout));
+    let f = report.subjects[0].findings.iter().find(|f| f.rule == "GO-FS-008").unwrap();
+    assert_eq!(f.outcome, Outcome::Fail, "{}", f.message);
+    assert!(f.message.contains("/var/tmp (41777)") || f.message.contains("/var/tmp (1777)"), "{}", f.message);
+}

@@ -10,6 +10,7 @@ mod load;
 mod read;
 
 pub use diags::{Diagnostic, PolicyError};
+pub use read::did_you_mean;
 
 use crate::digest::Digest;
 use crate::evidence::SubjectKind;
@@ -249,6 +250,14 @@ impl Policy {
     /// The embedded default pack.
     pub fn builtin_default() -> Policy {
         Policy::parse(DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, None).expect("the embedded default policy is valid")
+    }
+
+    /// Every builtin plugin with every rule at its defaults: what `explain`
+    /// and `rules --all` describe, and where rule documentation comes from.
+    pub fn all_builtins() -> Policy {
+        let plugins: String = crate::plugin::builtin::names().iter().map(|n| format!("[plugins.{n}]\n")).collect();
+        let text = format!("[policy]\nname = \"builtin:all\"\nversion = \"1\"\n\n{plugins}");
+        Policy::parse("builtin:all", &text, None).expect("every builtin plugin loads")
     }
 
     /// One policy file and what it includes.

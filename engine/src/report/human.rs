@@ -97,14 +97,7 @@ pub fn render(r: &Report, style: &Style) -> String {
                 let _ = writeln!(out, "         fix: {}", text(fix));
             }
         }
-        let _ = writeln!(
-            out,
-            "  {} passed, {} failed, {} skipped, {} errors",
-            s.count(Outcome::Pass),
-            s.count(Outcome::Fail),
-            s.count(Outcome::Skip),
-            s.count(Outcome::Error)
-        );
+        let _ = writeln!(out, "  {}", summary(s));
     }
     for n in &r.notes {
         let _ = writeln!(out, "{} {}", paint(c, "2", "note:"), text(n));
@@ -114,8 +107,47 @@ pub fn render(r: &Report, style: &Style) -> String {
         Verdict::Admit => paint(c, "1;32", "ADMIT"),
         Verdict::Deny => paint(c, "1;31", "DENY"),
     };
-    let _ = writeln!(out, "\nverdict: {verdict} ({denied} of {} subjects denied)", r.subjects.len());
+    let _ =
+        writeln!(out, "\nverdict: {verdict} ({denied} of {} denied)", count(r.subjects.len(), "subject", "subjects"));
     out
+}
+
+/// `28 passed, 0 denied, 2 warnings, 10 skipped`: what decided the verdict
+/// first (denials, then warnings), then what did not; an admitted image's
+/// failures read as the warnings or audit notes they are, and an error
+/// counts where its effect puts it, its number said after.
+fn summary(s: &crate::report::SubjectReport) -> String {
+    let effect = |e: Effect| s.findings.iter().filter(|f| f.effect == e && f.outcome != Outcome::Pass).count();
+    let audited = s
+        .findings
+        .iter()
+        .filter(|f| f.effect == Effect::None && matches!(f.outcome, Outcome::Fail | Outcome::Error))
+        .count();
+    let mut parts = vec![
+        count(s.count(Outcome::Pass), "passed", "passed"),
+        count(effect(Effect::Deny), "denied", "denied"),
+        count(effect(Effect::Warn), "warning", "warnings"),
+    ];
+    for (n, one, many) in [
+        (effect(Effect::Waived), "waived", "waived"),
+        (audited, "audit-only failure", "audit-only failures"),
+        (s.count(Outcome::Skip), "skipped", "skipped"),
+    ] {
+        if n > 0 {
+            parts.push(count(n, one, many));
+        }
+    }
+    let errors = s.count(Outcome::Error);
+    let mut line = parts.join(", ");
+    if errors > 0 {
+        line.push_str(&format!(" ({}: rules that could not decide)", count(errors, "error", "errors")));
+    }
+    line
+}
+
+/// `1 warning`, `2 warnings`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn effect_rank(e: Effect) -> u8 {

@@ -4,6 +4,7 @@
 
 mod escape;
 pub mod human;
+pub mod rules_doc;
 pub mod sarif;
 pub mod vsa;
 

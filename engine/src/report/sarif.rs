@@ -37,6 +37,17 @@ fn default_level(e: Enforcement) -> &'static str {
 }
 
 pub fn render(r: &Report) -> String {
+    // A rule's severity as this policy configures it: what its findings
+    // carry (the highest, should a plugin raise one), else its default.
+    let severity = |rule: &crate::model::RuleInfo| {
+        r.subjects
+            .iter()
+            .flat_map(|s| &s.findings)
+            .filter(|f| f.rule == rule.id)
+            .map(|f| f.severity)
+            .max()
+            .unwrap_or(rule.default_severity)
+    };
     let rules: Vec<ReportingDescriptor> = r
         .rules
         .iter()
@@ -52,10 +63,13 @@ pub fn render(r: &Report) -> String {
                         .level(serde_json::Value::from(default_level(rule.default_enforcement)))
                         .build(),
                 )
+                .help_uri(super::rules_doc::help_uri(&rule.id))
                 .properties(props(&[
                     ("plugin", rule.plugin.clone().into()),
-                    ("severity", rule.default_severity.to_string().into()),
-                    ("tags", serde_json::json!(["container", "policy"])),
+                    ("severity", severity(rule).to_string().into()),
+                    // What GitHub code scanning ranks alerts by.
+                    ("security-severity", format!("{:.1}", severity(rule).score()).into()),
+                    ("tags", serde_json::json!(["container", "policy", "security"])),
                 ]))
                 .build()
         })
@@ -123,7 +137,7 @@ pub fn render(r: &Report) -> String {
         .name("portcullis")
         .version(r.tool.version)
         .semantic_version(r.tool.version)
-        .information_uri("https://example.invalid/portcullis")
+        .information_uri(env!("CARGO_PKG_REPOSITORY"))
         .rules(rules)
         .build();
     let run = Run::builder()

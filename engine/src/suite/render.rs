@@ -38,7 +38,8 @@ pub fn human(run: &Run, coverage: bool) -> String {
     }
     let failed = run.results.iter().filter(|r| matches!(r.status, Status::Mismatch(_))).count();
     let passed = run.results.iter().filter(|r| matches!(r.status, Status::Passed)).count();
-    let _ = writeln!(out, "\n{passed} passed, {failed} failed, {} errors", run.errors());
+    let errors = crate::report::human::count(run.errors(), "error", "errors");
+    let _ = writeln!(out, "\n{passed} passed, {failed} failed, {errors}");
     out
 }
 

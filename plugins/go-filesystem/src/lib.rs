@@ -106,9 +106,10 @@ pub fn rules() -> Vec<RuleMeta> {
           "No `.git/`, `.env`, private keys, `.npmrc` tokens, docker `config.json` auths or cloud credentials in any layer — including files a later layer deleted, which still ship in the image.",
           "Use `.dockerignore`, BuildKit secret mounts (`RUN --mount=type=secret`), and never COPY credentials; rotate any secret that was shipped."),
         r(MODES, "No setuid/setgid or world-writable files", Severity::High, Enforcement::Enforce,
-          "No setuid/setgid files, and no world-writable files or directories outside the allowed paths.",
-          "`RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} +` in the final stage, or use a minimal base.")
-            .param("writable_allowed", text_list(&["/tmp"]), "Paths that may be world-writable."),
+          "No setuid/setgid files, and no world-writable files or directories outside the allowed paths. A world-writable directory with the sticky bit (mode 1777, like /tmp: only a file's owner may remove it) is as safe as /tmp and allowed unless `sticky_directories = false`; world-writable files and non-sticky directories always fail.",
+          "`RUN find / -xdev -perm /6000 -type f -exec chmod a-s {} +` in the final stage, `chmod o-w` on world-writable paths (or `chmod +t` on a shared directory), or use a minimal base.")
+            .param("writable_allowed", text_list(&["/tmp"]), "Paths that may be world-writable.")
+            .param("sticky_directories", ParamValue::Boolean(true), "Allow world-writable directories that have the sticky bit (Debian's /var/tmp and /run/lock)."),
         r(SIZE, "Image size within budget", Severity::Low, Enforcement::Enforce,
           "The compressed size of the image's layers is within the budget (MB = 10^6 bytes).",
           "Use a minimal base, multi-stage builds and a stripped static binary.")
@@ -351,12 +352,21 @@ fn judge(rule: &RuleConfig, image: &Image) -> Result<Finding, QueryError> {
         MODES => {
             let allowed = p.text_list("writable_allowed");
             let special: Vec<_> = image_scan::special_modes()?.into_iter().filter(|m| m.effective).collect();
-            let writable: Vec<_> = image_scan::world_writable()?
+            let sticky_ok = p.boolean("sticky_directories", true);
+            let (sticky, writable): (Vec<_>, Vec<_>) = image_scan::world_writable()?
                 .into_iter()
                 .filter(|w| !allowed.iter().any(|a| w.path == *a || w.path.starts_with(&format!("{a}/"))))
-                .collect();
+                .partition(|w| sticky_ok && w.directory && w.mode & 0o1000 != 0);
             if special.is_empty() && writable.is_empty() {
-                Finding::pass(id, format!("no setuid/setgid; only {} world-writable", allowed.join(", ")))
+                let also = match sticky.len() {
+                    0 => String::new(),
+                    n => {
+                        let names: Vec<&str> = sticky.iter().take(4).map(|w| w.path.as_str()).collect();
+                        let more = if n > 4 { format!(" (+{})", n - 4) } else { String::new() };
+                        format!(" and sticky directories ({}{more})", names.join(", "))
+                    }
+                };
+                Finding::pass(id, format!("no setuid/setgid; only {}{also} world-writable", allowed.join(", ")))
             } else {
                 let mut parts = Vec::new();
                 if !special.is_empty() {

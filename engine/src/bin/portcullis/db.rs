@@ -79,8 +79,8 @@ pub fn run(args: Args, vuln_db: Option<&Path>) -> ExitCode {
                         n => format!(", {n} malformed records skipped"),
                     };
                     eprintln!(
-                        "imported {} records in {:.2} s{rejected}",
-                        done.info.records,
+                        "imported {} in {:.2} s{rejected}",
+                        portcullis::report::human::count(done.info.records as usize, "record", "records"),
                         started.elapsed().as_secs_f64()
                     );
                     ExitCode::SUCCESS

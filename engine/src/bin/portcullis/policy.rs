@@ -3,6 +3,7 @@
 
 use crate::common::{self, Global};
 use clap::Subcommand;
+use portcullis::report::human::count;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,13 +33,13 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
     let p = engine.policy();
     let enabled = engine.plan().rules.iter().filter(|r| r.enabled).count();
     println!(
-        "{}: policy {} {} is valid: {} plugins, {} rules enabled, {} waivers",
+        "{}: policy {} {} is valid: {}, {} enabled, {}",
         p.source,
         p.name,
         p.version,
-        p.plugins.len(),
-        enabled,
-        p.waivers.len()
+        count(p.plugins.len(), "plugin", "plugins"),
+        count(enabled, "rule", "rules"),
+        count(p.waivers.len(), "waiver", "waivers")
     );
     for w in &engine.plan().warnings {
         eprintln!("warning: {w}");

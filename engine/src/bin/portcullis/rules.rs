@@ -9,8 +9,15 @@ use std::process::ExitCode;
 #[derive(clap::Args)]
 pub struct RulesArgs {
     /// Policy files applied together (default: the embedded pack).
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "all")]
     policy: Vec<PathBuf>,
+    /// Every rule of every builtin plugin, at its defaults.
+    #[arg(long)]
+    all: bool,
+    /// Write one Markdown page per rule (and an index, README.md) into DIR
+    /// instead of listing them: the pages of docs/rules.
+    #[arg(long, value_name = "DIR")]
+    markdown: Option<PathBuf>,
 }
 
 /// Print a rule's documentation.
@@ -24,10 +31,14 @@ pub struct ExplainArgs {
 }
 
 pub fn run_rules(args: RulesArgs, global: &Global) -> ExitCode {
-    let engine = match common::engine(&args.policy, global, None) {
+    let engine = if args.all { all_builtins(global) } else { common::engine(&args.policy, global, None) };
+    let engine = match engine {
         Ok(e) => e,
         Err(code) => return code,
     };
+    if let Some(dir) = &args.markdown {
+        return write_pages(&engine, dir);
+    }
     for r in &engine.plan().rules {
         println!(
             "{:<12} {:<8} {:<8} {:<3} {}",
@@ -42,14 +53,21 @@ pub fn run_rules(args: RulesArgs, global: &Global) -> ExitCode {
 }
 
 pub fn run_explain(args: ExplainArgs, global: &Global) -> ExitCode {
-    let engine = match common::engine(&args.policy, global, None) {
+    // Without --policy, every builtin rule is known (at its defaults).
+    let engine = if args.policy.is_empty() { all_builtins(global) } else { common::engine(&args.policy, global, None) };
+    let engine = match engine {
         Ok(e) => e,
         Err(code) => return code,
     };
     let rule = &args.rule;
     let Some(r) = engine.plan().rules.iter().find(|r| r.info.id.eq_ignore_ascii_case(rule)) else {
         let ids: Vec<&str> = engine.plan().rules.iter().map(|r| r.info.id.as_str()).collect();
-        return fail(format!("no rule `{rule}` in this policy; it has: {}", ids.join(", ")));
+        let hint = match portcullis::policy::did_you_mean(rule, ids.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`? "),
+            None => String::new(),
+        };
+        let whose = if args.policy.is_empty() { "no builtin rule" } else { "no rule in this policy is" };
+        return fail(format!("{whose} `{rule}`; {hint}`portcullis rules --all` lists every rule"));
     };
     let i = &r.info;
     println!("{} — {}\n", i.id, i.title);
@@ -59,6 +77,7 @@ pub fn run_explain(args: ExplainArgs, global: &Global) -> ExitCode {
     println!("enabled:     {}\n", r.enabled);
     println!("{}\n", i.description);
     println!("Remediation: {}", i.remediation);
+    println!("Documentation: {}", portcullis::report::rules_doc::help_uri(&i.id));
     if !i.params.is_empty() {
         println!("\nParameters:");
         for p in &i.params {
@@ -73,4 +92,32 @@ pub fn run_explain(args: ExplainArgs, global: &Global) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// An engine running every builtin plugin's rules at their defaults.
+fn all_builtins(global: &Global) -> Result<portcullis::Engine, ExitCode> {
+    portcullis::Engine::new(portcullis::Policy::all_builtins(), common::engine_options(global, None)).map_err(fail)
+}
+
+/// `rules --markdown DIR`: one page per rule and the index.
+fn write_pages(engine: &portcullis::Engine, dir: &std::path::Path) -> ExitCode {
+    use portcullis::report::rules_doc;
+    let infos: Vec<portcullis::model::RuleInfo> = engine.plan().rules.iter().map(|r| r.info.clone()).collect();
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        for r in &infos {
+            std::fs::write(dir.join(format!("{}.md", r.id)), rules_doc::page(r))?;
+        }
+        std::fs::write(dir.join("README.md"), rules_doc::index(&infos))
+    });
+    match written {
+        Ok(()) => {
+            eprintln!(
+                "wrote {} and README.md to {}",
+                portcullis::report::human::count(infos.len(), "rule page", "rule pages"),
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("cannot write rule pages to {}: {e}", dir.display())),
+    }
 }

@@ -105,7 +105,10 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         return ExitCode::from(1);
     }
     if args.require_coverage && !gaps.is_empty() {
-        eprintln!("error: --require-coverage: {} rules not seen both passing and failing:", gaps.len());
+        eprintln!(
+            "error: --require-coverage: {} not seen both passing and failing:",
+            portcullis::report::human::count(gaps.len(), "rule", "rules")
+        );
         for g in &gaps {
             eprintln!("  {g}");
         }
@@ -119,7 +122,10 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
 /// harness error (nothing is rewritten from a run that could not judge).
 fn update(suites: &[suite::Suite], run: &suite::run::Run) -> ExitCode {
     if run.errors() > 0 {
-        eprintln!("error: --update: {} cases could not run; nothing rewritten", run.errors());
+        eprintln!(
+            "error: --update: {} could not run; nothing rewritten",
+            portcullis::report::human::count(run.errors(), "case", "cases")
+        );
         return ExitCode::from(2);
     }
     let mut by_hand = 0;
