@@ -318,3 +318,24 @@ fn hostile_text_is_escaped_in_the_human_report() {
     let text = stable(&run.stdout).replace(&root.display().to_string(), "<layout>");
     insta::assert_snapshot!("human_hostile_text", text);
 }
+
+/// Completions and man pages come from the parser's definitions: every
+/// command is in them.
+#[test]
+fn completions_and_man_pages_cover_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let run = portcullis(["completions", shell]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for command in ["audit", "serve", "gate", "explain", "vulns", "test"] {
+            assert!(run.stdout.contains(command), "{shell} completion lacks {command}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = portcullis(["man", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let top = std::fs::read_to_string(dir.path().join("portcullis.1")).unwrap();
+    assert!(top.starts_with(".ie") || top.contains(".TH portcullis"), "{}", &top[..top.len().min(200)]);
+    let audit = std::fs::read_to_string(dir.path().join("portcullis-audit.1")).unwrap();
+    assert!(audit.contains("\\-\\-policy"), "the audit page documents --policy");
+    assert_eq!(portcullis(["completions", "tcsh"]).code, 2, "an unknown shell is a usage error");
+}

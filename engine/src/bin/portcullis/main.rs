@@ -5,8 +5,10 @@
 
 mod audit;
 mod common;
+mod completions;
 mod db;
 mod gate;
+mod man;
 mod policy;
 mod rules;
 mod sbom;
@@ -16,7 +18,7 @@ mod trust_root;
 mod verify;
 mod vulns;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 const EXIT_HELP: &str = "Exit status: 0 admitted, 1 denied, 2 usage, input or policy error.";
@@ -58,6 +60,8 @@ enum Command {
     Db(db::Args),
     Vulns(vulns::Args),
     Test(test::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +70,12 @@ fn main() -> ExitCode {
     // stack (portcullis::nesting); rayon's threads get that stack too.
     let _ = rayon::ThreadPoolBuilder::new().stack_size(portcullis::nesting::THREAD_STACK).build_global();
     let cli = Cli::parse();
+    // Written from the parser's own definitions; nothing to load.
+    match cli.command {
+        Command::Completions(args) => return completions::run(args, Cli::command()),
+        Command::Man(args) => return man::run(args, Cli::command()),
+        _ => {}
+    }
     // `db import` writes the database; everything else may read it.
     let vuln_db = match &cli.command {
         Command::Db(_) => None,
@@ -95,6 +105,7 @@ fn main() -> ExitCode {
         Command::Db(args) => db::run(args, cli.vuln_db.as_deref()),
         Command::Vulns(args) => vulns::run(args, &global),
         Command::Test(args) => test::run(args, &global),
+        Command::Completions(_) | Command::Man(_) => unreachable!("answered before anything is loaded"),
     }
 }
 
