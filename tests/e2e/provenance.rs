@@ -252,7 +252,7 @@ fn verify_provenance_cli() {
     let art = go.join("binary-linux-amd64-push-v14.2");
     let ok = run(&prov, &art, &["--source-versioned-tag", "v14"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
-    assert!(ok.stderr.contains("builder_go_slsa3.yml@refs/tags/v2.1.0"), "{}", ok.stderr);
+    assert!(ok.stdout.contains("builder_go_slsa3.yml@refs/tags/v2.1.0"), "{}", ok.stdout);
     let tag = run(&prov, &art, &["--source-tag", "v14.1"]);
     assert_eq!(tag.code, 1);
     assert!(tag.stderr.contains("ErrorMismatchTag") && tag.stderr.contains("`v14.2`"), "{}", tag.stderr);
@@ -349,7 +349,7 @@ fn verify_npm_package_cli() {
             .and_then(|(name, _)| Failure::from_slsa_verifier_name(name));
         let expected = case["expected_error"].as_str().and_then(Failure::from_slsa_verifier_name);
         let ok = if case["expected"] == "pass" {
-            run.code == 0 && run.stderr.contains("Verified npm package")
+            run.code == 0 && run.stdout.contains("Verified npm package")
         } else {
             run.code == 1 && printed.is_some() && printed == expected
         };

@@ -216,6 +216,8 @@ fn identity_regexes() {
     };
     let ok = run(r"https://github\.com/sigstore-conformance/.*", r"https://token\.actions\.githubusercontent\.com");
     assert_eq!(ok.code, 0, "{}", ok.stderr);
+    // The success is said on stdout, where scripts read results.
+    assert!(ok.stdout.starts_with("OK: ") && !ok.stderr.contains("OK: "), "{} / {}", ok.stdout, ok.stderr);
     let wrong = run(r"https://github\.com/acme/.*", r"https://token\.actions\.githubusercontent\.com");
     assert_eq!(wrong.code, 1);
     assert!(

@@ -163,7 +163,7 @@ pub fn run_bundle(args: BundleArgs, _: &Global) -> ExitCode {
     };
     match b::verify(&bytes, digest, &expect, &root) {
         Ok(_) => {
-            eprintln!("OK: {}", args.bundle.display());
+            println!("OK: {}", args.bundle.display());
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -194,7 +194,7 @@ pub fn run_provenance(args: ProvenanceArgs, _: &Global) -> ExitCode {
     };
     match portcullis::slsa::gha::verify(&bytes, digest, &expect, &root) {
         Ok(v) => {
-            eprintln!("Verified build using builder {} from {}", v.builder_id, expect.source_uri);
+            println!("Verified build using builder {} from {}", v.builder_id, expect.source_uri);
             if args.print_provenance {
                 let p = &v.provenance;
                 let out = serde_json::json!({
@@ -244,7 +244,7 @@ pub fn run_npm_package(args: NpmPackageArgs, _: &Global) -> ExitCode {
     };
     match npm::verify(&attestations, sha512, &expect, &root, &keys) {
         Ok(builder) => {
-            eprintln!("Verified npm package built by {builder} from {}", expect.source_uri);
+            println!("Verified npm package built by {builder} from {}", expect.source_uri);
             ExitCode::SUCCESS
         }
         Err(e) => not_verified(e.kind.slsa_verifier_names()[0], e),
@@ -267,7 +267,7 @@ pub fn run_vsa(args: VsaArgs, _: &Global) -> ExitCode {
     };
     match portcullis::slsa::vsa::verify(line, &key, &expect) {
         Ok(st) => {
-            eprintln!("Verified VSA for {} by {}", st["predicate"]["resourceUri"], st["predicate"]["verifier"]["id"]);
+            println!("Verified VSA for {} by {}", st["predicate"]["resourceUri"], st["predicate"]["verifier"]["id"]);
             ExitCode::SUCCESS
         }
         Err(e) => not_verified(e.kind.slsa_verifier_names()[0], e),
