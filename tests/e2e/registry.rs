@@ -209,3 +209,69 @@ fn registry_failures_are_errors_not_verdicts() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("is not an image reference"), "{}", run.stderr);
 }
+
+/// Progress of a registry audit tells the truth: the download reports the
+/// bytes of the blobs it fetches against their descriptors' sizes, then the
+/// scan starts a stage of its own (its bytes and rate counted afresh), and
+/// a second pull, with every blob cached, reports nothing to download.
+#[test]
+fn progress_reports_the_download_then_the_scan() {
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(String, u64, u64)>>);
+    impl portcullis::scan::Progress for Recorder {
+        fn add_total(&self, bytes: u64) {
+            if let Some(last) = self.0.lock().unwrap().last_mut() {
+                last.1 += bytes;
+            }
+        }
+        fn advance(&self, bytes: u64) {
+            if let Some(last) = self.0.lock().unwrap().last_mut() {
+                last.2 += bytes;
+            }
+        }
+        fn stage(&self, name: &'static str) {
+            self.0.lock().unwrap().push((name.to_string(), 0, 0));
+        }
+    }
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
+    let cache = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let reg = portcullis::registry::Registry::new(portcullis::registry::RegistryOptions {
+        cache_dir: cache.path().to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap();
+    let reference = portcullis::registry::parse_reference(&registry.url("app:v1")).unwrap();
+    let pull = || {
+        let recorder = std::sync::Arc::new(Recorder::default());
+        let sink = portcullis::scan::ProgressSink(recorder.clone());
+        let pulled = rt.block_on(reg.pull_reporting(&reference, false, Some(sink.clone()))).unwrap();
+        let opts = portcullis::source::OpenOptions { progress: Some(sink), ..Default::default() };
+        let input = portcullis::source::open_pulled(&pulled, &opts).unwrap();
+        let stages = recorder.0.lock().unwrap().clone();
+        (pulled, input, stages)
+    };
+    let (pulled, input, stages) = pull();
+    let names: Vec<&str> = stages.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(names, ["downloading", "scanning"], "{stages:?}");
+    let (_, total, done) = stages[0];
+    assert!(total > 3_000_000, "the layer's bytes are announced before they arrive: {total}");
+    assert_eq!(done, total, "every announced byte arrived");
+    // Blobs are reported; the few kilobytes of manifests are not.
+    assert!(
+        done <= pulled.fetched_bytes && pulled.fetched_bytes - done < 64 << 10,
+        "{done} of {}",
+        pulled.fetched_bytes
+    );
+    let (_, scan_total, scanned) = stages[1];
+    // The layers are the blobs less the config: the scan counts its own
+    // bytes, from zero, not on top of the download's.
+    assert!(scan_total > 0 && scan_total < total, "{stages:?}");
+    assert_eq!(scanned, scan_total, "{stages:?}");
+    assert!(!input.evidence.is_empty());
+    // Cached: nothing to download, so the download stage announces nothing.
+    let (_, _, again) = pull();
+    assert_eq!(again[0], ("downloading".to_string(), 0, 0), "{again:?}");
+}

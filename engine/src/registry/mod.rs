@@ -212,7 +212,20 @@ impl Registry {
     /// attachments into the cache. `skip_layers`: manifests and configs only.
     pub async fn pull(&self, r: &oci_client::Reference, skip_layers: bool) -> Result<Pulled, RegistryError> {
         let client = self.client(r).await?;
-        self.pull_with(client, None, r, skip_layers).await
+        self.pull_with(client, None, r, skip_layers, None).await
+    }
+
+    /// [`Registry::pull`], reporting the blobs' download to `progress`:
+    /// the bytes of the blobs to fetch (their descriptors' sizes) as the
+    /// total, each byte as it is written to the cache.
+    pub async fn pull_reporting(
+        &self,
+        r: &oci_client::Reference,
+        skip_layers: bool,
+        progress: Option<crate::scan::ProgressSink>,
+    ) -> Result<Pulled, RegistryError> {
+        let client = self.client(r).await?;
+        self.pull_with(client, None, r, skip_layers, progress).await
     }
 
     /// [`Registry::pull`] with someone else's credentials (the push gate
@@ -227,7 +240,7 @@ impl Registry {
     ) -> Result<Pulled, RegistryError> {
         let client = self.new_client(r);
         client.store_auth_if_needed(r.resolve_registry(), &auth).await;
-        self.pull_with(client, Some(auth), r, skip_layers).await
+        self.pull_with(client, Some(auth), r, skip_layers, None).await
     }
 
     async fn pull_with(
@@ -236,9 +249,22 @@ impl Registry {
         auth: Option<RegistryAuth>,
         r: &oci_client::Reference,
         skip_layers: bool,
+        progress: Option<crate::scan::ProgressSink>,
     ) -> Result<Pulled, RegistryError> {
-        let mut job =
-            Job { registry: self, client, auth, r, fetched: 0, fetched_bytes: 0, skipped: 0, seen: Vec::new() };
+        let mut job = Job {
+            registry: self,
+            client,
+            auth,
+            r,
+            fetched: 0,
+            fetched_bytes: 0,
+            skipped: 0,
+            seen: Vec::new(),
+            progress,
+        };
+        if let Some(p) = &job.progress {
+            p.0.stage("downloading");
+        }
         let tag = r.tag().map(str::to_string);
         let asked = r.digest().map(str::to_string).or_else(|| tag.clone()).unwrap_or_else(|| "latest".into());
         let (top, top_bytes) = job.manifest(&asked, r.digest().is_some()).await?;
@@ -286,8 +312,17 @@ impl Registry {
             return Err(RegistryError::BadReference(r.whole(), "a digest is needed to find referrers".into()));
         };
         let client = self.client(r).await?;
-        let mut job =
-            Job { registry: self, client, auth: None, r, fetched: 0, fetched_bytes: 0, skipped: 0, seen: Vec::new() };
+        let mut job = Job {
+            registry: self,
+            client,
+            auth: None,
+            r,
+            fetched: 0,
+            fetched_bytes: 0,
+            skipped: 0,
+            seen: Vec::new(),
+            progress: None,
+        };
         let at = job.at(digest);
         let index = match job.client.pull_referrers(&at, Some(artifact_type)).await.map_err(|e| classify(&at, e)) {
             Ok(index) => index,
@@ -341,6 +376,8 @@ struct Job<'a> {
     /// Layers whose evidence was already in the layer cache.
     skipped: usize,
     seen: Vec<Digest>,
+    /// Receives the download's bytes.
+    progress: Option<crate::scan::ProgressSink>,
 }
 
 impl Job<'_> {
@@ -485,6 +522,10 @@ impl Job<'_> {
             }
         }
         let (client, r, registry) = (&self.client, self.r, self.registry);
+        let progress = self.progress.as_ref();
+        if let Some(p) = progress {
+            p.0.add_total(wanted.iter().map(|b| b.size).sum());
+        }
         let sizes: Vec<u64> = futures_util::stream::iter(wanted)
             .map(|b: oci::Descriptor| async move {
                 let path = registry.blob_path(&b.digest);
@@ -499,6 +540,7 @@ impl Job<'_> {
                     r.repository().to_string(),
                     b.digest.to_string(),
                 );
+                let file = Counting { inner: file, progress };
                 if let Err(e) = client.pull_blob(&at, b.digest.as_str(), file).await {
                     let _ = tokio::fs::remove_file(&tmp).await;
                     return Err(classify(&at, e));
@@ -693,5 +735,39 @@ mod tests {
         assert_eq!(repository_of(&r), "docker.io/library/alpine");
         let e = parse_reference("docker://Bad Ref").unwrap_err();
         assert!(e.to_string().contains("`docker://Bad Ref` is not an image reference"), "{e}");
+    }
+}
+
+/// A blob file being written, its bytes reported as they land.
+struct Counting<'p, W> {
+    inner: W,
+    progress: Option<&'p crate::scan::ProgressSink>,
+}
+
+impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counting<'_, W> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let (std::task::Poll::Ready(Ok(n)), Some(p)) = (&polled, self.progress) {
+            p.0.advance(*n as u64);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

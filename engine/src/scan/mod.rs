@@ -36,6 +36,9 @@ pub trait Progress: Send + Sync {
     fn add_total(&self, bytes: u64);
     /// Bytes read.
     fn advance(&self, bytes: u64);
+    /// A new stage begins (`downloading`, `scanning`): its bytes and rate
+    /// count from zero.
+    fn stage(&self, _name: &'static str) {}
 }
 
 /// A shareable progress receiver (`OpenOptions::progress`).

@@ -119,6 +119,10 @@ fn sbom_identity(i: &crate::evidence::ImageEvidence) -> crate::sbom::ImageIdenti
 /// layout reader as for local layouts, over the blob cache, so the report is
 /// the same whichever way the image came.
 pub fn open_pulled(pulled: &crate::registry::Pulled, opts: &OpenOptions) -> Result<Input, InputError> {
+    // The download (if it was reported) is over: the scan counts afresh.
+    if let Some(p) = &opts.progress {
+        p.0.stage("scanning");
+    }
     let view = crate::registry::PulledLayout::new(pulled);
     let mut opts = OpenOptions {
         images: vec![pulled.digest.to_string()],

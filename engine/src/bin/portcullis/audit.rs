@@ -199,6 +199,8 @@ fn open_remote(
         .enable_all()
         .build()
         .map_err(|e| err(format!("cannot start the network runtime: {e}")))?;
-    let pulled = runtime.block_on(registry.pull(&reference, opts.skip_layers)).map_err(|e| err(e.to_string()))?;
+    let pulled = runtime
+        .block_on(registry.pull_reporting(&reference, opts.skip_layers, opts.progress.clone()))
+        .map_err(|e| err(e.to_string()))?;
     source::open_pulled(&pulled, opts)
 }

@@ -177,6 +177,13 @@ impl portcullis::scan::Progress for Bar {
     fn advance(&self, bytes: u64) {
         self.0.inc(bytes);
     }
+    fn stage(&self, name: &'static str) {
+        // A fresh count and clock: the scan's rate is not diluted by the
+        // download before it.
+        self.0.reset();
+        self.0.set_length(0);
+        self.0.set_message(name);
+    }
 }
 
 impl Bar {
@@ -195,10 +202,11 @@ pub fn progress_bar() -> Option<(std::sync::Arc<Bar>, std::sync::Arc<std::sync::
     }
     let bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden());
     if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} scanning layers {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        "{spinner} {msg} {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
     ) {
         bar.set_style(style);
     }
+    bar.set_message("scanning layers");
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (b, d) = (bar.clone(), done.clone());
     std::thread::spawn(move || {

@@ -9,8 +9,10 @@ use std::process::ExitCode;
 /// (`/v1/evaluate`), with `/healthz`, `/readyz` and `/metrics`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Policy file; repeatable. The first one judges admission requests;
-    /// `/v1/evaluate` picks any by name. Reloaded when the file changes.
+    /// Policy file; repeatable. Each judges the admission requests of the
+    /// namespaces its `[admission] namespaces` names (all, when it names
+    /// none); `/v1/evaluate` picks any by name (default: the first).
+    /// Reloaded when the file changes.
     #[arg(long, short, required = true)]
     policy: Vec<PathBuf>,
     /// Address to listen on.
