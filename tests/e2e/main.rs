@@ -24,6 +24,7 @@ mod nesting;
 mod parsers;
 mod policy;
 mod provenance;
+mod readme;
 mod recognise;
 mod registry;
 mod sandbox;
