@@ -269,10 +269,10 @@ pub fn parse(name: &str, text: &str, base: &Path) -> Result<Suite, LoadError> {
         for k in &f.sign {
             exists(k, "signing key", &mut diags);
         }
-        if f.sign.is_empty() {
-            if let Some((k, _)) = f.sign_annotations.iter().next() {
-                diags.push(Diagnostic::new("`sign-annotations` without `sign`: nothing carries them", Some(k.span())));
-            }
+        if f.sign.is_empty()
+            && let Some((k, _)) = f.sign_annotations.iter().next()
+        {
+            diags.push(Diagnostic::new("`sign-annotations` without `sign`: nothing carries them", Some(k.span())));
         }
         for a in &f.attest {
             exists(&a.key, "signing key", &mut diags);
@@ -325,10 +325,10 @@ pub fn parse(name: &str, text: &str, base: &Path) -> Result<Suite, LoadError> {
     // and derivations do not loop.
     for (n, f) in &file.fixtures {
         let known = |name: &str| fixtures.contains_key(name);
-        if let Some(from) = &f.from {
-            if !known(from.get_ref()) {
-                diags.push(Diagnostic::new(format!("no fixture named `{}`", from.get_ref()), Some(from.span())));
-            }
+        if let Some(from) = &f.from
+            && !known(from.get_ref())
+        {
+            diags.push(Diagnostic::new(format!("no fixture named `{}`", from.get_ref()), Some(from.span())));
         }
         for (img, target) in &f.images {
             if !known(target.get_ref()) {

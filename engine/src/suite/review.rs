@@ -110,10 +110,10 @@ fn judge_image(
         .find(|s| s.parent_index.is_none())
         .ok_or_else(|| format!("fixture `{name}` has no image"))?;
     let digest = crate::digest::Digest::parse(&top.digest)?;
-    if let Some(pinned) = parsed.digest() {
-        if pinned != digest.as_str() {
-            return Err(format!("the review's image `{r}` names {pinned}, but fixture `{name}` is {digest}"));
-        }
+    if let Some(pinned) = parsed.digest()
+        && pinned != digest.as_str()
+    {
+        return Err(format!("the review's image `{r}` names {pinned}, but fixture `{name}` is {digest}"));
     }
     Ok((digest, report))
 }

@@ -162,15 +162,15 @@ pub fn check(case: &Case, seen: &Observed) -> Vec<Mismatch> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if let Some(v) = case.verdict {
-        if v != seen.verdict {
-            out.push(Mismatch {
-                what: "verdict".into(),
-                expected: verdict_word(v).into(),
-                got: verdict_word(seen.verdict).into(),
-                message: format!("failing rules: {}", denying()),
-            });
-        }
+    if let Some(v) = case.verdict
+        && v != seen.verdict
+    {
+        out.push(Mismatch {
+            what: "verdict".into(),
+            expected: verdict_word(v).into(),
+            got: verdict_word(seen.verdict).into(),
+            message: format!("failing rules: {}", denying()),
+        });
     }
     if let Some(want) = &case.denied_by {
         let want: BTreeSet<&str> = want.iter().map(String::as_str).collect();
@@ -203,15 +203,15 @@ pub fn check(case: &Case, seen: &Observed) -> Vec<Mismatch> {
                 got: r.outcome.to_string(),
                 message: first,
             });
-        } else if let Some(re) = &e.message {
-            if !r.messages.iter().any(|m| re.is_match(m)) {
-                out.push(Mismatch {
-                    what: e.rule.clone(),
-                    expected: format!("{} with a message matching /{}/", e.outcome, re.as_str()),
-                    got: r.outcome.to_string(),
-                    message: first,
-                });
-            }
+        } else if let Some(re) = &e.message
+            && !r.messages.iter().any(|m| re.is_match(m))
+        {
+            out.push(Mismatch {
+                what: e.rule.clone(),
+                expected: format!("{} with a message matching /{}/", e.outcome, re.as_str()),
+                got: r.outcome.to_string(),
+                message: first,
+            });
         }
     }
     if case.strict {
@@ -426,10 +426,10 @@ fn run_suite(
     // The engines of the policies as written (no case parameters) for coverage.
     let mut base = Vec::new();
     for ((policy, _), engine) in &engines {
-        if let Ok(e) = engine {
-            if !base.iter().any(|(p, _): &(PolicyRef, Arc<Engine>)| p == policy) {
-                base.push((policy.clone(), e.clone()));
-            }
+        if let Ok(e) = engine
+            && !base.iter().any(|(p, _): &(PolicyRef, Arc<Engine>)| p == policy)
+        {
+            base.push((policy.clone(), e.clone()));
         }
     }
     (results, base)
