@@ -941,3 +941,38 @@ fn namespace_bound_policies_apply_only_where_bound() {
     r["object"]["metadata"]["namespace"] = json!("prod-a");
     assert_eq!(server.review("/validate", r)["allowed"], true);
 }
+
+/// A policy is reloaded when any file it is made of changes: editing only
+/// the file it includes changes the verdict, as editing the policy does.
+#[test]
+fn an_edit_to_an_included_file_is_reloaded() {
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-dynamic-root"), "v1", "app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let top = dir.path().join("top.toml");
+    let included = dir.path().join("root.toml");
+    std::fs::write(&top, "[policy]\nname = \"top\"\nversion = \"1\"\ninclude = [\"root.toml\"]\n").unwrap();
+    // Every other image-config rule only reports: GO-CFG-001 alone decides.
+    let root = |enforcement: &str| {
+        format!(
+            "[policy]\nname = \"root\"\nversion = \"1\"\nenforcement = \"audit\"\n\n[plugins.image-config]\n\n[rules.GO-CFG-001]\nenforcement = \"{enforcement}\"\n"
+        )
+    };
+    std::fs::write(&included, root("enforce")).unwrap();
+    let server = Server::start(&top, &[]);
+    let image = format!("{}/app:v1", registry.addr);
+    let verdict = || {
+        let (status, _, report) = server.post("/v1/evaluate", &json!({"image": image}));
+        assert_eq!(status, 200, "{report}");
+        report["verdict"].as_str().unwrap().to_string()
+    };
+    assert_eq!(verdict(), "deny", "GO-CFG-001 denies the root image");
+    let reloads = server.metric("portcullis_policy_reloads_total");
+    std::fs::write(&included, root("audit")).unwrap();
+    let start = Instant::now();
+    while server.metric("portcullis_policy_reloads_total") < reloads + 1.0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "the edit to the included file was not reloaded");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(verdict(), "admit", "the included file's new setting applies");
+}

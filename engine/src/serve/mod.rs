@@ -158,10 +158,9 @@ struct VerdictKey {
 }
 type Verdicts = cache::VerdictCache<VerdictKey, Judged, Failure>;
 
-/// A policy loaded into an engine, and the file it came from.
+/// A policy loaded into an engine.
 pub struct Loaded {
     pub engine: Arc<Engine>,
-    text_digest: Digest,
 }
 
 /// After a stop signal, how long `/readyz` answers 503 while the listener
@@ -212,7 +211,7 @@ impl AppState {
         self.verdicts.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Loads (or reloads) every policy whose file changed. Returns whether
+    /// Loads (or reloads) every policy whose files changed. Returns whether
     /// anything changed; a policy that fails to load keeps its previous
     /// version (and the error is returned for the log).
     pub async fn load_policies(self: &Arc<Self>) -> Result<bool, String> {
@@ -220,28 +219,26 @@ impl AppState {
         let mut changed = false;
         let mut errors = Vec::new();
         for (i, path) in self.options.policies.iter().enumerate() {
-            let text = match tokio::fs::read(path).await {
-                Ok(t) => t,
-                Err(e) => {
-                    errors.push(format!("{}: {e}", path.display()));
-                    continue;
-                }
-            };
-            let digest = Digest::sha256(&text);
-            if current.get(i).is_some_and(|l| l.text_digest == digest) {
-                continue;
-            }
+            // The policy is read with what it includes, and compared by its
+            // digest (which covers every file): an edit to an included file
+            // is a change too. Reading is cheap; only a change builds an
+            // engine (loads plugins).
+            let loaded_digest = current.get(i).map(|l| l.engine.policy().digest.clone());
             let (p, opts) = (path.clone(), self.options.engine_options.clone());
             let built = tokio::task::spawn_blocking(move || {
                 let policy = Policy::from_file(&p).map_err(|e| e.to_string())?;
-                Engine::new(policy, opts).map_err(|e| e.to_string())
+                if loaded_digest.as_ref() == Some(&policy.digest) {
+                    return Ok(None);
+                }
+                Engine::new(policy, opts).map(Some).map_err(|e| e.to_string())
             })
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r);
             match built {
-                Ok(engine) => {
-                    let loaded = Arc::new(Loaded { engine: Arc::new(engine), text_digest: digest });
+                Ok(None) => {}
+                Ok(Some(engine)) => {
+                    let loaded = Arc::new(Loaded { engine: Arc::new(engine) });
                     if i < current.len() {
                         current[i] = loaded;
                     } else {
