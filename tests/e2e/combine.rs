@@ -31,6 +31,13 @@ fn findings(report: &Value) -> BTreeSet<(String, String, String, String)> {
     out
 }
 
+/// Writes `text` to `dir/name`; its path.
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
 fn audit(policies: &[&str], img: &str) -> (i32, Value) {
     let mut args = vec!["audit".to_string(), "-f".into(), "json".into(), image(img).display().to_string()];
     for p in policies {
@@ -95,11 +102,7 @@ fn an_include_is_the_same_as_naming_both_files() {
 #[test]
 fn a_rule_configured_in_two_files_names_both_places() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    };
+    let write = |name: &str, text: &str| write(&dir, name, text);
     let a = write(
         "a.toml",
         "[policy]\nname = \"a\"\nversion = \"1\"\n\n[plugins.image-config]\n\n[rules.GO-CFG-001]\nseverity = \"low\"\n",
@@ -141,11 +144,7 @@ fn a_rule_configured_in_two_files_names_both_places() {
 #[test]
 fn include_cycles_and_missing_includes_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, text: &str| {
-        let p = dir.path().join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    };
+    let write = |name: &str, text: &str| write(&dir, name, text);
     write("x.toml", "[policy]\nname = \"x\"\nversion = \"1\"\ninclude = [\"y.toml\"]\n[plugins.image-config]\n");
     write("y.toml", "[policy]\nname = \"y\"\nversion = \"1\"\ninclude = [\"x.toml\"]\n[plugins.go-binary]\n");
     let run = portcullis(["policy", "check", &dir.path().join("x.toml").display().to_string()]);

@@ -122,6 +122,15 @@ fn signatures_by_tag_scheme_are_pulled_and_verified() {
     assert_eq!(code, 1);
 }
 
+/// A registry client whose blob cache is `cache`.
+fn client(cache: &tempfile::TempDir) -> portcullis::registry::Registry {
+    portcullis::registry::Registry::new(portcullis::registry::RegistryOptions {
+        cache_dir: cache.path().to_path_buf(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 #[test]
 fn blobs_are_cached_by_content() {
     let registry = TestRegistry::start();
@@ -129,11 +138,7 @@ fn blobs_are_cached_by_content() {
     registry.push(&support::image("oci/go-static-good"), "v1", "copy:v2");
     let cache = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let reg = portcullis::registry::Registry::new(portcullis::registry::RegistryOptions {
-        cache_dir: cache.path().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
+    let reg = client(&cache);
     let first =
         rt.block_on(reg.pull(&portcullis::registry::parse_reference(&registry.url("app:v1")).unwrap(), false)).unwrap();
     assert!(first.fetched >= 3, "manifest, config and layers fetched: {}", first.fetched);
@@ -168,11 +173,7 @@ fn layers_already_scanned_are_not_scanned_again() {
     registry.push(&support::image("oci/go-dynamic-root"), "v1", "app:v1");
     let cache = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let reg = portcullis::registry::Registry::new(portcullis::registry::RegistryOptions {
-        cache_dir: cache.path().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
+    let reg = client(&cache);
     let reference = portcullis::registry::parse_reference(&registry.url("app:v1")).unwrap();
     let pulled = rt.block_on(reg.pull(&reference, false)).unwrap();
     let engine = support::default_engine();
@@ -238,11 +239,7 @@ fn progress_reports_the_download_then_the_scan() {
     registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
     let cache = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let reg = portcullis::registry::Registry::new(portcullis::registry::RegistryOptions {
-        cache_dir: cache.path().to_path_buf(),
-        ..Default::default()
-    })
-    .unwrap();
+    let reg = client(&cache);
     let reference = portcullis::registry::parse_reference(&registry.url("app:v1")).unwrap();
     let pull = || {
         let recorder = std::sync::Arc::new(Recorder::default());

@@ -211,8 +211,7 @@ impl Registry {
     /// Pulls the image `r` names (every platform of an index) and its
     /// attachments into the cache. `skip_layers`: manifests and configs only.
     pub async fn pull(&self, r: &oci_client::Reference, skip_layers: bool) -> Result<Pulled, RegistryError> {
-        let client = self.client(r).await?;
-        self.pull_with(client, None, r, skip_layers, None).await
+        self.pull_reporting(r, skip_layers, None).await
     }
 
     /// [`Registry::pull`], reporting the blobs' download to `progress`:
@@ -712,32 +711,6 @@ impl crate::blob::Container for PulledLayout<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_registries_speak_http() {
-        for r in ["localhost:5000", "127.0.0.1:5000", "127.0.0.2", "[::1]:5000", "localhost"] {
-            assert!(is_loopback(r), "{r}");
-        }
-        for r in ["ghcr.io", "10.0.0.1:5000", "registry.local:443", "localhost.example.com"] {
-            assert!(!is_loopback(r), "{r}");
-        }
-    }
-
-    #[test]
-    fn references() {
-        let r = parse_reference("docker://127.0.0.1:5000/go/app:v1").unwrap();
-        assert_eq!(repository_of(&r), "127.0.0.1:5000/go/app");
-        assert_eq!(r.tag(), Some("v1"));
-        let r = parse_reference("alpine").unwrap();
-        assert_eq!(repository_of(&r), "docker.io/library/alpine");
-        let e = parse_reference("docker://Bad Ref").unwrap_err();
-        assert!(e.to_string().contains("`docker://Bad Ref` is not an image reference"), "{e}");
-    }
-}
-
 /// A blob file being written, its bytes reported as they land.
 struct Counting<'p, W> {
     inner: W,
@@ -769,5 +742,31 @@ impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counting<'_, W>
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_registries_speak_http() {
+        for r in ["localhost:5000", "127.0.0.1:5000", "127.0.0.2", "[::1]:5000", "localhost"] {
+            assert!(is_loopback(r), "{r}");
+        }
+        for r in ["ghcr.io", "10.0.0.1:5000", "registry.local:443", "localhost.example.com"] {
+            assert!(!is_loopback(r), "{r}");
+        }
+    }
+
+    #[test]
+    fn references() {
+        let r = parse_reference("docker://127.0.0.1:5000/go/app:v1").unwrap();
+        assert_eq!(repository_of(&r), "127.0.0.1:5000/go/app");
+        assert_eq!(r.tag(), Some("v1"));
+        let r = parse_reference("alpine").unwrap();
+        assert_eq!(repository_of(&r), "docker.io/library/alpine");
+        let e = parse_reference("docker://Bad Ref").unwrap_err();
+        assert!(e.to_string().contains("`docker://Bad Ref` is not an image reference"), "{e}");
     }
 }
