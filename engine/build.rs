@@ -16,6 +16,7 @@ fn main() {
         ("PORTCULLIS_BUILTIN_SIGNATURES", "portcullis-plugin-signatures"),
         ("PORTCULLIS_BUILTIN_KUBERNETES", "portcullis-plugin-kubernetes"),
         ("PORTCULLIS_BUILTIN_VULNERABILITIES", "portcullis-plugin-vulnerabilities"),
+        ("PORTCULLIS_BUILTIN_CEL", "portcullis-plugin-cel"),
         ("PORTCULLIS_TEST_HOSTILE_WASM", "portcullis-guest-hostile"),
     ];
     let packages: Vec<&str> = guests.iter().map(|(_, p)| *p).collect();
@@ -33,6 +34,8 @@ fn main() {
             "plugins/kubernetes",
             "plugins/vulnerabilities",
             "plugins/versions",
+            "plugins/cel-lang",
+            "plugins/cel",
             "tests/guests",
             "Cargo.toml",
         ],

@@ -367,7 +367,19 @@ impl Engine {
             .iter()
             .zip(&self.rule_configs)
             .filter(|(_, rules)| !rules[slot].is_empty())
-            .flat_map(|(p, rules)| self.host.evaluate(p, target, &rules[slot], queries))
+            .flat_map(|(p, rules)| {
+                // Each custom rule runs in a call of its own: one expression
+                // that exhausts the sandbox's budget is an error finding for
+                // itself alone, not for every custom rule of the policy.
+                if p.info.name == crate::policy::CUSTOM_RULES_PLUGIN && p.info.builtin {
+                    rules[slot]
+                        .iter()
+                        .flat_map(|r| self.host.evaluate(p, target, std::slice::from_ref(r), queries))
+                        .collect::<Vec<_>>()
+                } else {
+                    self.host.evaluate(p, target, &rules[slot], queries)
+                }
+            })
             .collect()
     }
 

@@ -9,6 +9,7 @@ const BUILTINS: &[(&str, &[u8])] = &[
     ("signatures", include_bytes!(env!("PORTCULLIS_BUILTIN_SIGNATURES"))),
     ("kubernetes", include_bytes!(env!("PORTCULLIS_BUILTIN_KUBERNETES"))),
     ("vulnerabilities", include_bytes!(env!("PORTCULLIS_BUILTIN_VULNERABILITIES"))),
+    ("cel", include_bytes!(env!("PORTCULLIS_BUILTIN_CEL"))),
 ];
 
 /// Names a policy can use in `[plugins.NAME]` without a path.

@@ -22,6 +22,14 @@
 //! severity = "high"
 //! params = { allow_named_user = false }
 //!
+//! [[rules.custom]]             # an inline rule: a CEL expression over the evidence
+//! id = "ACME-001"
+//! title = "Images name their owning team"
+//! expression = "'team' in labels"
+//! message = "'no team label on ' + subject.reference"
+//! severity = "medium"
+//! targets = ["image"]          # image | index | artifact | workload
+//!
 //! [[waivers]]
 //! rule = "GO-CFG-002"
 //! repository = "registry.acme.corp/legacy/*"
@@ -50,7 +58,7 @@ pub struct PolicyFile {
     #[serde(default)]
     pub plugins: BTreeMap<Spanned<String>, PluginCfg>,
     #[serde(default)]
-    pub rules: BTreeMap<Spanned<String>, RuleCfg>,
+    pub rules: RulesCfg,
     #[serde(default)]
     pub waivers: Vec<WaiverCfg>,
     /// `None` when the file has no `[admission]` table (of several policy
@@ -108,6 +116,69 @@ pub struct RuleCfg {
     pub severity: Option<Severity>,
     #[serde(default)]
     pub params: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+}
+
+/// The `[rules]` table: `[rules.ID]` settings of plugin rules, and the
+/// `[[rules.custom]]` array of inline rules (`custom` is not a rule id).
+#[derive(Debug, Default)]
+pub struct RulesCfg {
+    pub by_id: BTreeMap<Spanned<String>, RuleCfg>,
+    pub custom: Vec<CustomRuleCfg>,
+}
+
+impl<'de> Deserialize<'de> for RulesCfg {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = RulesCfg;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table of rule settings, and `[[rules.custom]]` entries")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RulesCfg, A::Error> {
+                let mut out = RulesCfg::default();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    if key.get_ref() == "custom" {
+                        out.custom = map.next_value()?;
+                    } else {
+                        let value = map.next_value()?;
+                        out.by_id.insert(key, value);
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// A custom rule (`[[rules.custom]]`): its own metadata, and CEL
+/// expressions the `cel` plugin evaluates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CustomRuleCfg {
+    pub id: Spanned<String>,
+    pub title: Spanned<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub remediation: Option<String>,
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    #[serde(default)]
+    pub enforcement: Option<Enforcement>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The kinds of subject it judges (default: images).
+    #[serde(default)]
+    pub targets: Option<Spanned<Vec<Spanned<String>>>>,
+    /// A CEL expression that is true when the subject passes.
+    pub expression: Spanned<String>,
+    /// A CEL expression giving the message of a failure (a string).
+    #[serde(default)]
+    pub message: Option<Spanned<String>>,
+    /// A CEL expression that is false when the rule does not apply.
+    #[serde(default)]
+    pub when: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -164,9 +164,31 @@ pub(crate) fn combine(mut parts: Vec<Policy>) -> Result<Policy, PolicyError> {
                 None => acc.rules.push(r),
             }
         }
+        for mut c in p.custom {
+            c.file += shift;
+            match acc.custom.iter().find(|e| e.info.id == c.info.id) {
+                Some(first) => diags.push(
+                    Diagnostic::new(
+                        format!("custom rule {} is defined in two policy files", c.info.id),
+                        Some(c.id_span.clone()),
+                    )
+                    .in_file(c.file)
+                    .also_at(first.file, first.id_span.clone(), "first defined here")
+                    .with_note("define each rule in one file; the policies are applied together"),
+                ),
+                None => acc.custom.push(c),
+            }
+        }
         for mut spec in p.plugins {
             spec.files.iter_mut().for_each(|f| *f += shift);
             match acc.plugins.iter_mut().find(|e| e.name == spec.name) {
+                // The `cel` plugin a file's custom rules load gives way to
+                // a declaration (with its limits) in another file.
+                Some(first) if spec.implicit => first.files.extend(spec.files),
+                Some(first) if first.implicit => {
+                    spec.files.extend(first.files.iter().copied());
+                    *first = spec;
+                }
                 Some(first) if same_plugin(first, &spec) => first.files.extend(spec.files),
                 Some(first) => diags.push(
                     Diagnostic::new(

@@ -5,10 +5,12 @@
 //! at the exact line and column of the file.
 
 pub mod cfg;
+mod custom;
 pub mod diags;
 mod load;
 mod read;
 
+pub use custom::PLUGIN as CUSTOM_RULES_PLUGIN;
 pub use diags::{Diagnostic, PolicyError};
 pub use read::did_you_mean;
 
@@ -55,6 +57,9 @@ pub struct PluginSpec {
     pub limits: Limits,
     /// The policy files that declare it (the first one's `span`).
     pub files: Vec<usize>,
+    /// Loaded because the policy has custom rules, not declared: a
+    /// declaration elsewhere (with its limits) takes its place.
+    pub implicit: bool,
 }
 
 /// A waiver as written, checked for form.
@@ -197,6 +202,8 @@ pub struct Policy {
     pub admission: crate::admission::AdmissionSettings,
     files: Vec<PolicyText>,
     rules: Vec<RuleEntry>,
+    /// `[[rules.custom]]` of every file.
+    custom: Vec<custom::CustomRule>,
 }
 
 /// One file of a policy.
@@ -289,7 +296,8 @@ impl Policy {
         if p.version.get_ref().trim().is_empty() {
             diags.push(Diagnostic::new("policy.version must not be empty", Some(span_of(&p.version))));
         }
-        if file.plugins.is_empty() && file.policy.include.is_empty() {
+        let custom = custom::read(&file.rules.custom, text, &mut diags);
+        if file.plugins.is_empty() && file.policy.include.is_empty() && custom.is_empty() {
             diags.push(Diagnostic::new("the policy loads no plugins, so it has no rules", None).with_note(format!(
                 "add a [plugins.NAME] table; builtin plugins: {}",
                 crate::plugin::builtin::names().join(", ")
@@ -365,7 +373,19 @@ impl Policy {
                     PluginSource::External { path: full, sha256: hex, span: span_of(path) }
                 }
             };
-            plugins.push(PluginSpec { name, span, source, limits, files: vec![0] });
+            plugins.push(PluginSpec { name, span, source, limits, files: vec![0], implicit: false });
+        }
+
+        if !custom.is_empty() && !plugins.iter().any(|p| p.name == custom::PLUGIN) {
+            let span = custom[0].id_span.clone();
+            plugins.push(PluginSpec {
+                name: custom::PLUGIN.to_string(),
+                span,
+                source: PluginSource::Builtin,
+                limits: Limits::default(),
+                files: vec![0],
+                implicit: true,
+            });
         }
 
         let has_admission = file.admission.is_some();
@@ -454,6 +474,7 @@ impl Policy {
         let admission_at = has_admission.then(|| table_at(text, "admission").unwrap_or(0..0));
         let rules = file
             .rules
+            .by_id
             .into_iter()
             .map(|(k, v)| RuleEntry { id: k.get_ref().clone(), span: span_of(&k), cfg: v, file: 0 })
             .collect();
@@ -477,6 +498,7 @@ impl Policy {
                 includes: file.policy.include.iter().map(|i| (i.get_ref().clone(), span_of(i))).collect(),
             }],
             rules,
+            custom,
         };
         if diags.is_empty() { Ok(policy) } else { Err(PolicyError::new(source, text, diags).with_partial(policy)) }
     }
@@ -537,6 +559,11 @@ impl Policy {
     /// that configures it, else the strongest of the files that load its
     /// plugin.
     fn file_settings(&self, info: &RuleInfo) -> (Enforcement, FailurePolicy) {
+        if let Some(c) = self.custom.iter().find(|c| c.info.id == info.id)
+            && let Some(f) = self.files.get(c.file)
+        {
+            return (f.enforcement, f.failure_policy);
+        }
         if let Some(r) = self.rules.iter().find(|r| r.id == info.id)
             && let Some(f) = self.files.get(r.file)
         {
@@ -560,6 +587,32 @@ impl Policy {
     /// Resolves rule settings against the rules the loaded plugins declare.
     pub fn resolve(&self, available: &[RuleInfo], today: jiff::civil::Date) -> Result<RulePlan, PolicyError> {
         let mut diags = Vec::new();
+        // Custom rules join the plugins' rules, under ids of their own.
+        let mut available: Vec<RuleInfo> = available.to_vec();
+        for c in &self.custom {
+            match available.iter().find(|r| r.id == c.info.id) {
+                Some(other) => diags.push(
+                    Diagnostic::new(
+                        format!("custom rule {} has the id of a rule of plugin `{}`", c.info.id, other.plugin),
+                        Some(c.id_span.clone()),
+                    )
+                    .in_file(c.file)
+                    .with_note("give it an id of its own, such as one with your organisation's prefix"),
+                ),
+                None => available.push(c.info.clone()),
+            }
+            if let Some(entry) = self.rules.iter().find(|r| r.id == c.info.id) {
+                diags.push(
+                    Diagnostic::new(
+                        format!("{} is a custom rule; set it in its [[rules.custom]] entry", c.info.id),
+                        Some(entry.span.clone()),
+                    )
+                    .in_file(entry.file)
+                    .also_at(c.file, c.id_span.clone(), "defined here"),
+                );
+            }
+        }
+        let available = available.as_slice();
         let known: Vec<&str> = available.iter().map(|r| r.id.as_str()).collect();
         let suggest = |id: &str| match read::did_you_mean(id, known.iter().copied()) {
             Some(best) => format!("did you mean `{best}`? (`portcullis rules` lists every rule)"),
@@ -650,6 +703,17 @@ impl Policy {
             }
             let (cap, failure_policy) = self.file_settings(info);
             let default_enforcement = info.default_enforcement.min(cap);
+            if let Some(c) = self.custom.iter().find(|c| c.info.id == info.id) {
+                rules.push(RuleSetting {
+                    info: info.clone(),
+                    enabled: c.enabled,
+                    enforcement: c.enforcement.unwrap_or(default_enforcement),
+                    severity: c.severity,
+                    params,
+                    failure_policy,
+                });
+                continue;
+            }
             rules.push(RuleSetting {
                 info: info.clone(),
                 enabled: cfg.and_then(|c| c.enabled).unwrap_or(true),
