@@ -58,8 +58,12 @@ fn check_params(
 ) -> Result<(), EngineError> {
     let mut diags = Vec::new();
     for p in plugins {
-        let rules: Vec<bindings::wit::RuleConfig> =
-            plan.rules.iter().filter(|r| r.enabled && r.info.plugin == p.info.name).map(rule_config).collect();
+        let rules: Vec<bindings::wit::RuleConfig> = plan
+            .rules
+            .iter()
+            .filter(|r| r.enabled && r.info.plugin == p.info.name && !policy.has_broken_custom_rule(&r.info.id))
+            .map(rule_config)
+            .collect();
         if rules.is_empty() {
             continue;
         }

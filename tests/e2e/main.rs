@@ -11,6 +11,7 @@
 mod support;
 
 mod combine;
+mod custom;
 mod differential;
 mod fidelity;
 mod formats;

@@ -27,6 +27,10 @@ pub(crate) struct CustomRule {
     pub(crate) severity: Severity,
     pub(crate) id_span: Range<usize>,
     pub(crate) file: usize,
+    /// Whether its expressions compiled and type-checked (a policy with
+    /// problems is still resolved, to report every problem in one run; the
+    /// plugin must not report these ones a second time).
+    pub(crate) valid: bool,
 }
 
 /// Reads the custom rules of one file, adding a diagnostic for each problem.
@@ -75,9 +79,11 @@ pub(crate) fn read(cfgs: &[CustomRuleCfg], text: &str, diags: &mut Vec<Diagnosti
                 }
             }
         }
+        let mut valid = true;
         let mut expression = |what: &str, value: &toml::Spanned<String>, role: Role| {
             // With no valid target, the syntax is still checked (types need one).
             if let Err(problems) = portcullis_cel::compile(&env, value.get_ref(), &targets, role) {
+                valid = false;
                 for p in problems {
                     let span = value_range(text, value.span(), p.range.clone());
                     let mut d = Diagnostic::new(format!("{what} of custom rule {id}: {}", p.message), Some(span));
@@ -141,6 +147,7 @@ pub(crate) fn read(cfgs: &[CustomRuleCfg], text: &str, diags: &mut Vec<Diagnosti
             severity: c.severity.unwrap_or(Severity::Medium),
             id_span,
             file: 0,
+            valid,
         });
     }
     out

@@ -503,6 +503,12 @@ impl Policy {
         if diags.is_empty() { Ok(policy) } else { Err(PolicyError::new(source, text, diags).with_partial(policy)) }
     }
 
+    /// Whether `rule` is a custom rule whose expressions have problems
+    /// (already reported where they are).
+    pub(crate) fn has_broken_custom_rule(&self, rule: &str) -> bool {
+        self.custom.iter().any(|c| c.info.id == rule && !c.valid)
+    }
+
     /// A policy error pointing into this policy's files.
     pub(crate) fn error(&self, diags: Vec<Diagnostic>) -> PolicyError {
         PolicyError::in_files(self.sources(), diags)
