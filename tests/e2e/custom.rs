@@ -282,3 +282,144 @@ expression = "workload.namespace != 'default'"
     let run = portcullis(["policy", "check", &fixed]);
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+/// A CEL condition that holds when the value at `path` has the type `ty`
+/// of the schema, all the way down: every required field present, every
+/// optional one absent or of its type, no field the schema does not name.
+fn conforms(path: &str, ty: &portcullis_cel::Ty, depth: usize) -> String {
+    use portcullis_cel::Ty;
+    let v = format!("x{depth}");
+    match ty {
+        Ty::String => format!("type({path}) == string"),
+        Ty::Int => format!("type({path}) == int"),
+        Ty::Double => format!("type({path}) == double"),
+        Ty::Bool => format!("type({path}) == bool"),
+        Ty::List(t) => format!("type({path}) == list && {path}.all({v}, {})", conforms(&v, t, depth + 1)),
+        Ty::Map(_, t) => format!(
+            "type({path}) == map && {path}.all({v}, type({v}) == string && {})",
+            conforms(&format!("{path}[{v}]"), t, depth + 1)
+        ),
+        Ty::Object(o) => {
+            let names: Vec<String> = o.fields.iter().map(|f| format!("'{}'", f.name)).collect();
+            let mut parts = vec![
+                format!("type({path}) == map"),
+                format!("{path}.all({v}, {v} in [{}])", names.join(", ")),
+            ];
+            for f in &o.fields {
+                let inner = conforms(&format!("{path}.{}", f.name), &f.ty, depth + 1);
+                parts.push(match f.optional {
+                    true => format!("(!has({path}.{}) || ({inner}))", f.name),
+                    false => format!("({inner})"),
+                });
+            }
+            parts.join(" && ")
+        }
+        other => panic!("the schema has a {other} field: add it to conforms()"),
+    }
+}
+
+/// Every variable the checker accepts is built by the plugin with exactly
+/// the schema's shape, on subjects where it is not empty: a Debian image
+/// with its SBOM, an index, a keyless-signed artifact and two workloads.
+#[test]
+fn the_plugin_builds_every_variable_as_the_schema_types_it() {
+    use portcullis_cel::{Target, schema};
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = String::new();
+    let mut ids: Vec<(Target, String)> = Vec::new();
+    for target in Target::ALL {
+        for var in schema::variables(target) {
+            // `files` has functions, not fields; vulnerabilities need a database (vulns::).
+            if matches!(var.name, "files" | "vulnerabilities") {
+                continue;
+            }
+            let id = format!("S-{}-{}", target.name(), var.name).to_uppercase();
+            rules.push_str(&format!(
+                "[[rules.custom]]\nid = \"{id}\"\ntitle = \"{}\"\ntargets = [\"{}\"]\nexpression = '''{}'''\n\n",
+                var.name,
+                target.name(),
+                conforms(var.name, &var.ty, 0)
+            ));
+            ids.push((target, id));
+        }
+    }
+    // Non-empty where it matters: the variables have elements to check.
+    rules.push_str(
+        "[[rules.custom]]\nid = \"S-NONEMPTY\"\ntitle = \"non-empty\"\nexpression = \"packages.size() > 50 && binaries.size() > 0 && sbom.components.size() > 0 && config.history.size() > 0\"\n",
+    );
+    let policy_path = write(&dir, "schema.toml", &policy(&rules));
+    let shared = crate::support::shared();
+    let review = crate::support::workspace().join("policies/tests/baseline/reviews");
+    let expect = |target: Target| -> String {
+        ids.iter().filter(|(t, _)| *t == target).map(|(_, id)| format!("{id} = \"pass\"\n")).collect()
+    };
+    let suite = format!(
+        r#"schema = "portcullis.test/v1"
+
+[context]
+now = 2026-12-01
+policy = "schema.toml"
+trusted-root = "production"
+
+[fixtures.debian]
+image = "{images}/oci/go-dynamic-root"
+sboms = ["{images}/sbom/go-dynamic-root.cdx.json"]
+
+[fixtures.good]
+image = "{images}/oci/go-static-good"
+
+[fixtures.index]
+image = "{images}/oci/go-static-multiarch"
+
+[fixtures.artifact]
+artifact = "{corpus}/sigstore-conformance/test/assets/a.txt"
+bundles = ["{corpus}/sigstore-conformance/test/assets/bundle-verify/happy-path-v0.3/bundle.sigstore.json"]
+
+[fixtures.hardened]
+review = "{review}/hardened-pod.yaml"
+images = {{ "registry.example/acme/hello@sha256:41bc5237460d4d49a3706b46344661cb28222f211bcbf0d8896cf3c828b23955" = "good" }}
+
+[fixtures.careless]
+review = "{review}/careless-deployment.yaml"
+images = {{ "registry.example/acme/legacy:v1" = "debian" }}
+
+[[case]]
+name = "image"
+fixture = "debian"
+[case.expect]
+S-NONEMPTY = "pass"
+{image}
+[[case]]
+name = "index"
+fixture = "index"
+[case.expect]
+{index}
+[[case]]
+name = "artifact"
+fixture = "artifact"
+[case.expect]
+{artifact}
+[[case]]
+name = "hardened"
+fixture = "hardened"
+[case.expect]
+{workload}
+[[case]]
+name = "careless"
+fixture = "careless"
+[case.expect]
+{workload}"#,
+        images = shared.join("images").display(),
+        corpus = shared.join("corpus").display(),
+        review = review.display(),
+        image = expect(Target::Image),
+        index = expect(Target::Index),
+        artifact = expect(Target::Artifact),
+        workload = expect(Target::Workload),
+    );
+    write(&dir, "portcullis-test.toml", &suite);
+    assert!(std::path::Path::new(&policy_path).exists());
+    let run = portcullis(["test", dir.path().to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("5 passed"), "{}", run.stdout);
+}

@@ -96,6 +96,8 @@ fn conversion(name: &str) -> Option<Ty> {
     })
 }
 
+const TYPE_NAMES: &[&str] = &["bool", "int", "uint", "double", "string", "bytes", "list", "map", "null_type", "type"];
+
 const MEMBER_FUNCTIONS: &[&str] = &[
     "contains",
     "startsWith",
@@ -264,6 +266,10 @@ impl<'a> Checker<'a> {
     fn ident(&mut self, id: u64, name: &str) -> Ty {
         if let Some(t) = self.lookup(name) {
             return t;
+        }
+        // Type names, for `type(x) == string`.
+        if TYPE_NAMES.contains(&name) {
+            return Ty::Type;
         }
         let note = match Target::ALL.into_iter().find(|t| schema::variables(*t).iter().any(|v| v.name == name)) {
             Some(other) => Some(format!(

@@ -12,6 +12,7 @@
 //! adds one (see its module documentation for what it accepts).
 
 mod check;
+pub mod doc;
 pub mod schema;
 pub mod types;
 

@@ -39,6 +39,7 @@ fn typical_rules_check() {
         "config.env.exists(e, e.matches('^PATH=')) && platform.architecture in ['amd64', 'arm64']",
         "vulnerabilities.all(v, !has(v.score) || v.score < 9.0 || !has(v.fixed))",
         "subject.reference.split('/').size() > 1 && config.exposed_ports.all(p, int(p.split('/')[0]) >= 1024)",
+        "type(labels) == map && type(config.env) == list && type(layers[0].size) == int",
     ] {
         accepts(source, Target::Image);
     }
@@ -136,4 +137,19 @@ fn syntax_errors_after_non_ascii_text() {
     let source = "labels['é'] == 'ü' &&";
     let p = problems(source, Target::Image, Role::Condition);
     assert_eq!(p[0].range.start, source.len(), "{p:?}");
+}
+
+#[test]
+fn the_reference_in_docs_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/custom-rules-reference.md");
+    let fresh = doc::reference();
+    if std::env::var_os("PORTCULLIS_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "{} is stale: run PORTCULLIS_UPDATE_DOCS=1 cargo test -p portcullis-cel",
+        path.display()
+    );
 }
