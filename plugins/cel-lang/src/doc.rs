@@ -33,10 +33,12 @@ pub fn reference() -> String {
             let _ = writeln!(out, "| `{}` | `{}`{optional} | {} |", f.name, f.ty, f.doc);
         }
     }
-    out.push_str("\n## Functions\n\nBesides CEL's standard library (`size`, `contains`, `startsWith`, `endsWith`, `matches`, \
+    out.push_str(
+        "\n## Functions\n\nBesides CEL's standard library (`size`, `contains`, `startsWith`, `endsWith`, `matches`, \
          conversions, the macros `has`, `all`, `exists`, `exists_one`, `map`, `filter`) and its strings extension \
          (`lowerAscii`, `upperAscii`, `trim`, `split`, `join`, `replace`, `indexOf`, `substring`, …):\n\n\
-         | function | result | what |\n|---|---|---|\n");
+         | function | result | what |\n|---|---|---|\n",
+    );
     for f in schema::functions() {
         let args: Vec<String> = f.args.iter().map(|a| a.to_string()).collect();
         let call = match &f.receiver {
