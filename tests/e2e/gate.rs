@@ -763,3 +763,58 @@ fn copy_manifest(addr: &str, from: &str, to: &str, reference: &str) {
     let put = put_manifest(addr, to, reference, &got.body);
     assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
 }
+
+/// Several policies, each bound to repositories by its `[gate]` table: a
+/// push is judged by every policy bound to its repository, the refusal
+/// names the policy that denied, and a repository no policy is bound to is
+/// refused unjudged.
+#[test]
+fn policies_apply_to_the_repositories_they_are_bound_to() {
+    let upstream = TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let strict = dir.path().join("strict.toml");
+    std::fs::write(
+        &strict,
+        r#"[policy]
+name = "strict"
+version = "1"
+
+[gate]
+repositories = ["registry.test/team-a/**"]
+
+[[rules.custom]]
+id = "TEAM-001"
+title = "Images name their team"
+expression = "'team' in labels"
+message = "'no team label'"
+"#,
+    )
+    .unwrap();
+    let name = ["--name", "registry.test"];
+    let both = Gate::start(&upstream, &strict, &[&["--policy", policy().to_str().unwrap()][..], &name[..]].concat());
+
+    // team-a: both policies judge; the baseline admits, the strict one denies.
+    let out = skopeo_push(&shared("go-static-good"), &format!("{}/team-a/app:v1", both.addr), None);
+    assert!(!out.status.success(), "denied by the policy bound to team-a");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("by policy strict") && said.contains("TEAM-001"), "{said}");
+    assert_eq!(upstream_digest(&upstream, "team-a/app", "v1", None), None);
+    // team-b: only the baseline is bound, and admits.
+    let out = skopeo_push(&shared("go-static-good"), &format!("{}/team-b/app:v1", both.addr), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(upstream_digest(&upstream, "team-b/app", "v1", None), Some(top_digest(&shared("go-static-good"))));
+    drop(both);
+
+    // Only the strict policy: team-b is bound to nothing and refused.
+    let only = Gate::start(&upstream, &strict, &name);
+    let manifest = blob(&shared("go-static-good"), &top_digest(&shared("go-static-good")));
+    let a = put_manifest(&only.addr, "team-b/app", "v2", &manifest);
+    assert_eq!(a.status, 403);
+    let e = &a.json()["errors"][0];
+    assert_eq!(e["code"], "DENIED");
+    assert!(
+        e["message"].as_str().unwrap().contains("no loaded policy is bound to repository registry.test/team-b/app"),
+        "{e}"
+    );
+    assert_eq!(upstream_digest(&upstream, "team-b/app", "v2", None), None);
+}

@@ -136,6 +136,23 @@ async fn tag_push(
 ) -> Response {
     let started = Instant::now();
     let digest = Digest::sha256(&body);
+    // Every policy bound to the repository judges the push; with none,
+    // nothing would judge it, so nothing is tagged.
+    let repository = format!("{}/{name}", state.name);
+    let engines = state.bound(&repository);
+    if engines.is_empty() {
+        state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
+        let loaded: Vec<&str> = state.engines.iter().map(|e| e.policy().name.as_str()).collect();
+        return reply::denied(
+            &format!(
+                "portcullis refused {repository}:{}: no loaded policy is bound to repository {repository} (loaded: {}); \
+                 bind one with `[gate] repositories`, or load one without a [gate] table, which judges every repository",
+                tags.join(","),
+                loaded.join(", ")
+            ),
+            serde_json::json!({ "verdict": "deny", "denied": [] }),
+        );
+    }
     let _one_at_a_time = state.push_locks.hold(name, &digest).await;
     let by_digest: Uri = match format!("/v2/{name}/manifests/{digest}").parse() {
         Ok(u) => u,
@@ -163,48 +180,60 @@ async fn tag_push(
     let mut warnings = Vec::new();
     let mut admitted: Vec<Digest> = Vec::new();
     let mut report: Option<Arc<crate::report::Report>> = None;
+    let named = engines.len() > 1;
     for tag in tags {
-        let judged = tokio::time::timeout(state.options.deadline, judge(state, auth.clone(), name, tag, &digest)).await;
+        let verdicts = futures_util::future::join_all(engines.iter().map(|engine| {
+            tokio::time::timeout(state.options.deadline, judge(state, engine, auth.clone(), name, tag, &digest))
+        }))
+        .await;
         state.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
-        let subject = format!("{}/{name}:{tag}@{digest}", state.name);
-        match judged {
-            Err(_) => {
-                state.metrics.pushes.with_label_values(&["tag", "unavailable"]).inc();
-                return reply::unavailable(&format!(
-                    "{subject}: not judged within {} s, so not tagged; push again (the evaluation goes on and its \
+        for (engine, judged) in engines.iter().zip(verdicts) {
+            // With several policies, each message names the one that spoke.
+            let subject = match named {
+                true => format!("{}/{name}:{tag}@{digest} by policy {}", state.name, engine.policy().name),
+                false => format!("{}/{name}:{tag}@{digest}", state.name),
+            };
+            match judged {
+                Err(_) => {
+                    state.metrics.pushes.with_label_values(&["tag", "unavailable"]).inc();
+                    return reply::unavailable(&format!(
+                        "{subject}: not judged within {} s, so not tagged; push again (the evaluation goes on and its \
                      verdict will be cached)",
-                    state.options.deadline.as_secs()
-                ));
-            }
-            Ok(Err(f)) if !f.subject_caused => {
-                state.metrics.pushes.with_label_values(&["tag", "unavailable"]).inc();
-                return reply::unavailable(&format!("{subject}: not judged, so not tagged: {}", f.message));
-            }
-            Ok(Err(f)) => {
-                // The image could not be read: that is the image's fault.
-                state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
-                let message = format!("portcullis denied {subject}: its evidence is unreadable: {}", f.message);
-                if state.options.mode == Mode::Enforce {
-                    return reply::denied(&message, serde_json::json!({ "verdict": "deny", "denied": [] }));
+                        state.options.deadline.as_secs()
+                    ));
                 }
-                warnings.push(message);
-            }
-            Ok(Ok(judged)) if judged.report.verdict == Verdict::Deny => {
-                state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
-                let message = denial_message(&subject, &judged.report);
-                if state.options.mode == Mode::Enforce {
-                    return reply::denied(&message, detail(&judged));
+                Ok(Err(f)) if !f.subject_caused => {
+                    state.metrics.pushes.with_label_values(&["tag", "unavailable"]).inc();
+                    return reply::unavailable(&format!("{subject}: not judged, so not tagged: {}", f.message));
                 }
-                warnings.push(message);
-            }
-            Ok(Ok(judged)) => {
-                state.metrics.pushes.with_label_values(&["tag", "admit"]).inc();
-                // The index and every image of it become pullable by digest.
-                admitted.extend(judged.report.subjects.iter().filter_map(|s| Digest::parse(&s.digest).ok()));
-                report.get_or_insert_with(|| judged.report.clone());
+                Ok(Err(f)) => {
+                    // The image could not be read: that is the image's fault.
+                    state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
+                    let message = format!("portcullis denied {subject}: its evidence is unreadable: {}", f.message);
+                    if state.options.mode == Mode::Enforce {
+                        return reply::denied(&message, serde_json::json!({ "verdict": "deny", "denied": [] }));
+                    }
+                    warnings.push(message);
+                }
+                Ok(Ok(judged)) if judged.report.verdict == Verdict::Deny => {
+                    state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
+                    let message = denial_message(&subject, &judged.report);
+                    if state.options.mode == Mode::Enforce {
+                        return reply::denied(&message, detail(&judged));
+                    }
+                    warnings.push(message);
+                }
+                Ok(Ok(judged)) => {
+                    state.metrics.pushes.with_label_values(&["tag", "admit"]).inc();
+                    // The index and every image of it become pullable by digest.
+                    admitted.extend(judged.report.subjects.iter().filter_map(|s| Digest::parse(&s.digest).ok()));
+                    report.get_or_insert_with(|| judged.report.clone());
+                }
             }
         }
     }
+    admitted.sort();
+    admitted.dedup();
     let body_copy = body.clone();
     let mut response = proxy::send(state, &parts.method, &parts.uri, &parts.headers, body.into()).await;
     if let Some(record) = &state.admitted
@@ -266,6 +295,7 @@ fn pusher_auth(headers: &HeaderMap) -> Option<RegistryAuth> {
 /// from the upstream and judged (once for concurrent pushes).
 async fn judge(
     state: &Arc<GateState>,
+    engine: &Arc<crate::engine::Engine>,
     auth: Option<RegistryAuth>,
     name: &str,
     tag: &str,
@@ -276,7 +306,7 @@ async fn judge(
         digest: digest.clone(),
         repository: repository.clone(),
         tag: tag.to_string(),
-        fingerprint: state.engine.fingerprint().to_string(),
+        fingerprint: engine.fingerprint().to_string(),
     };
     let at = oci_client::Reference::with_tag_and_digest(
         state.upstream_host.clone(),
@@ -284,7 +314,7 @@ async fn judge(
         tag.to_string(),
         digest.to_string(),
     );
-    let (st, tag) = (state.clone(), tag.to_string());
+    let (st, tag, engine) = (state.clone(), tag.to_string(), engine.clone());
     let (result, served) = state
         .verdicts
         .get_or_evaluate(key, move || {
@@ -297,7 +327,6 @@ async fn judge(
                 // Judged under the name pullers use, not the upstream's.
                 pulled.reference = format!("docker://{repository}:{tag}");
                 pulled.repository = repository;
-                let engine = st.engine.clone();
                 tokio::task::spawn_blocking(move || {
                     let input =
                         crate::source::open_pulled(&pulled, &crate::source::OpenOptions::default()).map_err(|e| {

@@ -15,6 +15,7 @@
 //! [`judge`] → upstream (tag) or refusal ([`reply`]).
 
 mod admitted;
+pub mod cfg;
 pub mod classify;
 mod judge;
 mod metrics;
@@ -50,7 +51,9 @@ pub struct GateOptions {
     /// The registry behind the gate: `http://host:port` or `https://…`.
     pub upstream: url::Url,
     pub listen: SocketAddr,
-    pub policy: PathBuf,
+    /// Each a policy (with its includes) applied to the repositories its
+    /// `[gate]` table binds it to (all, without one).
+    pub policies: Vec<PathBuf>,
     /// PEM certificate chain and private key; both or neither.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub mode: Mode,
@@ -76,7 +79,8 @@ pub struct GateOptions {
 
 pub struct GateState {
     options: GateOptions,
-    engine: Arc<Engine>,
+    /// One per `--policy`, in order.
+    engines: Vec<Arc<Engine>>,
     registry: Registry,
     /// `host:port` of the upstream, as image references name it.
     upstream_host: String,
@@ -95,8 +99,14 @@ pub struct GateState {
 
 impl GateState {
     pub fn new(options: GateOptions) -> Result<Arc<GateState>, String> {
-        let policy = Policy::from_file(&options.policy).map_err(|e| e.to_string())?;
-        let engine = Engine::new(policy, options.engine_options.clone()).map_err(|e| e.to_string())?;
+        if options.policies.is_empty() {
+            return Err("the gate needs at least one --policy".into());
+        }
+        let mut engines = Vec::new();
+        for path in &options.policies {
+            let policy = Policy::from_file(path).map_err(|e| e.to_string())?;
+            engines.push(Arc::new(Engine::new(policy, options.engine_options.clone()).map_err(|e| e.to_string())?));
+        }
         let host = options.upstream.host_str().ok_or_else(|| format!("--upstream {}: no host", options.upstream))?;
         if !matches!(options.upstream.scheme(), "http" | "https") {
             return Err(format!("--upstream {}: expected an http:// or https:// URL", options.upstream));
@@ -126,7 +136,7 @@ impl GateState {
         let speculation =
             registry.layer_cache().map(|c| speculate::Speculation::new(c.clone(), registry.scan_limits().clone()));
         Ok(Arc::new(GateState {
-            engine: Arc::new(engine),
+            engines,
             registry,
             upstream_host,
             name,
@@ -139,6 +149,11 @@ impl GateState {
             draining: AtomicBool::new(false),
             options,
         }))
+    }
+
+    /// The engines whose policy judges pushes to `repository` (`HOST/PATH`).
+    pub(crate) fn bound(&self, repository: &str) -> Vec<Arc<Engine>> {
+        self.engines.iter().filter(|e| e.policy().gate.binds(repository)).cloned().collect()
     }
 }
 

@@ -37,6 +37,9 @@
 //! owner = "team-legacy@acme.corp"
 //! expires = 2027-03-31
 //!
+//! [gate]                       # `portcullis gate`: the repositories this policy judges
+//! repositories = ["registry.acme.corp/payments/**"]
+//!
 //! [[waivers]]                  # workload rules are scoped by namespace / kind / name
 //! rule = "K8S-002"
 //! namespace = "legacy-*"
@@ -65,6 +68,9 @@ pub struct PolicyFile {
     /// files, at most one may set it).
     #[serde(default)]
     pub admission: Option<crate::admission::AdmissionCfg>,
+    /// `None` when the file has no `[gate]` table (at most one file may set it).
+    #[serde(default)]
+    pub gate: Option<crate::gate::cfg::GateCfg>,
 }
 
 #[derive(Debug, Deserialize)]

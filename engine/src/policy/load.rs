@@ -3,7 +3,7 @@
 //! order (what a file includes comes before it), and combined into one
 //! [`Policy`]. Combining is strict where a silent choice would surprise: a
 //! rule configured in two files, a plugin declared two different ways, or
-//! two `[admission]` tables are errors naming both places. Everything else
+//! two `[admission]` (or `[gate]`) tables are errors naming both places. Everything else
 //! adds up: plugins, rules, waivers.
 
 use super::diags::{Diagnostic, PolicyError};
@@ -218,6 +218,19 @@ pub(crate) fn combine(mut parts: Vec<Policy>) -> Result<Policy, PolicyError> {
         }
         if had_admission.is_none() && p.files.iter().any(|f| f.admission_at.is_some()) {
             acc.admission = p.admission;
+        }
+        let had_gate = acc.files.iter().position(|f| f.gate_at.is_some());
+        for (i, f) in p.files.iter().enumerate() {
+            let (Some(at), Some(first)) = (&f.gate_at, had_gate) else { continue };
+            diags.push(
+                Diagnostic::new("two policy files have a [gate] table", Some(at.clone()))
+                    .in_file(shift + i)
+                    .also_at(first, acc.files[first].gate_at.clone().unwrap_or_default(), "the first is here")
+                    .with_note("which repositories a policy judges belongs in one file"),
+            );
+        }
+        if had_gate.is_none() && p.files.iter().any(|f| f.gate_at.is_some()) {
+            acc.gate = p.gate;
         }
         acc.files.extend(p.files);
         acc.name = format!("{} + {}", acc.name, p.name);

@@ -200,6 +200,8 @@ pub struct Policy {
     pub waivers: Vec<Waiver>,
     /// How the admission server applies this policy (`[admission]`).
     pub admission: crate::admission::AdmissionSettings,
+    /// Which repositories the push gate judges by it (`[gate]`).
+    pub gate: crate::gate::cfg::GateSettings,
     files: Vec<PolicyText>,
     rules: Vec<RuleEntry>,
     /// `[[rules.custom]]` of every file.
@@ -215,6 +217,8 @@ pub(crate) struct PolicyText {
     pub(crate) failure_policy: FailurePolicy,
     /// Where its `[admission]` table starts, if it has one.
     pub(crate) admission_at: Option<Range<usize>>,
+    /// Where its `[gate]` table starts, if it has one.
+    pub(crate) gate_at: Option<Range<usize>>,
     /// Its `include` entries: (what, where), resolved by [`load`].
     pub(crate) includes: Vec<(String, Range<usize>)>,
 }
@@ -401,6 +405,15 @@ impl Policy {
             }
         }
 
+        let has_gate = file.gate.is_some();
+        let mut gate = crate::gate::cfg::GateSettings::default();
+        for r in file.gate.iter().flat_map(|g| &g.repositories) {
+            match crate::gate::cfg::repository_glob(r.get_ref()) {
+                Ok(m) => gate.repositories.push((r.get_ref().clone(), m)),
+                Err(e) => diags.push(Diagnostic::new(format!("gate.repositories: {e}"), Some(span_of(r)))),
+            }
+        }
+
         let mut waivers = Vec::new();
         for w in &file.waivers {
             let rule_span = span_of(&w.rule);
@@ -472,6 +485,7 @@ impl Policy {
         }
 
         let admission_at = has_admission.then(|| table_at(text, "admission").unwrap_or(0..0));
+        let gate_at = has_gate.then(|| table_at(text, "gate").unwrap_or(0..0));
         let rules = file
             .rules
             .by_id
@@ -489,12 +503,14 @@ impl Policy {
             plugins,
             waivers,
             admission: admission.settings(),
+            gate,
             files: vec![PolicyText {
                 source: source.to_string(),
                 text: text.to_string(),
                 enforcement: file.policy.enforcement,
                 failure_policy: file.policy.failure_policy,
                 admission_at,
+                gate_at,
                 includes: file.policy.include.iter().map(|i| (i.get_ref().clone(), span_of(i))).collect(),
             }],
             rules,

@@ -11,6 +11,9 @@ use crate::report::{Report, Verdict};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// An image of the review: its digest and report, or why it was refused.
+type ImageJudgement = Result<(crate::digest::Digest, Report), String>;
+
 /// An AdmissionReview judged as `serve` judges it, each image resolved to
 /// its fixture instead of a registry.
 pub(super) fn observe_review(
@@ -44,7 +47,7 @@ pub(super) fn observe_review(
     refs.dedup();
     // Each image: refused as the server would refuse it (no image, not a
     // reference, outside the registry allow-list), or judged from its fixture.
-    let mut judged: Vec<(String, Result<(crate::digest::Digest, Report), String>)> = Vec::new();
+    let mut judged: Vec<(String, ImageJudgement)> = Vec::new();
     for r in &refs {
         let outcome = if r.is_empty() {
             Err("a container has no image".to_string())

@@ -61,12 +61,10 @@ fn collect(ty: &Ty, out: &mut Vec<std::sync::Arc<Object>>) {
             collect(k, out);
             collect(v, out);
         }
-        Ty::Object(o) => {
-            if !out.iter().any(|x| x.name == o.name) {
-                out.push(o.clone());
-                for f in &o.fields {
-                    collect(&f.ty, out);
-                }
+        Ty::Object(o) if !out.iter().any(|x| x.name == o.name) => {
+            out.push(o.clone());
+            for f in &o.fields {
+                collect(&f.ty, out);
             }
         }
         _ => {}

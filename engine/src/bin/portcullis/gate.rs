@@ -16,9 +16,12 @@ pub struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:5443")]
     listen: std::net::SocketAddr,
-    /// Policy file that judges tag pushes.
-    #[arg(long, short)]
-    policy: PathBuf,
+    /// Policy file that judges tag pushes (with what it includes).
+    /// Repeatable: each policy judges the repositories its `[gate]` table
+    /// binds it to (every repository, without one), and a push is tagged
+    /// only when every policy bound to its repository admits it.
+    #[arg(long, short, required = true)]
+    policy: Vec<PathBuf>,
     /// `enforce` refuses denied pushes (403 DENIED); `audit` forwards them
     /// with `Warning: 299` headers saying what would have been denied.
     #[arg(long, value_enum, default_value_t = ModeArg::Enforce)]
@@ -65,8 +68,10 @@ enum ModeArg {
 }
 
 pub fn run(args: Args, global: &Global) -> ExitCode {
-    if let Err(code) = common::policy(std::slice::from_ref(&args.policy)) {
-        return code;
+    for p in &args.policy {
+        if let Err(code) = common::policy(std::slice::from_ref(p)) {
+            return code;
+        }
     }
     let trust_root = match common::trust_root_if_given(args.trusted_root.as_deref()) {
         Ok(r) => r,
@@ -83,7 +88,7 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         vsa_key,
         upstream: args.upstream,
         listen: args.listen,
-        policy: args.policy,
+        policies: args.policy,
         tls: args.tls_cert.zip(args.tls_key),
         mode: match args.mode {
             ModeArg::Enforce => portcullis::gate::Mode::Enforce,
