@@ -818,3 +818,76 @@ message = "'no team label'"
     );
     assert_eq!(upstream_digest(&upstream, "team-b/app", "v2", None), None);
 }
+
+/// deploy/kubernetes/gate.yaml: the registry is reachable only through the
+/// gate (loopback bind in the gate's pod, the NetworkPolicy opening the
+/// gate's port alone), the gate's policy loads, the Service and probes
+/// reach the gate where it listens, and the pod passes the workload rules.
+#[test]
+fn the_gate_deployment_keeps_the_registry_behind_the_gate() {
+    use portcullis::admission::{Admission, Workload};
+    use serde::Deserialize as _;
+    let text = std::fs::read_to_string(support::workspace().join("deploy/kubernetes/gate.yaml")).unwrap();
+    let docs: Vec<Value> =
+        serde_yaml_ng::Deserializer::from_str(&text).map(|d| Value::deserialize(d).unwrap()).collect();
+    let of_kind = |k: &str| docs.iter().find(|d| d["kind"] == k).unwrap_or_else(|| panic!("no {k}")).clone();
+
+    let deployment = of_kind("Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = |name: &str| {
+        pod["containers"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("{name}"))
+    };
+    let (gate, registry) = (container("gate"), container("registry"));
+    let args: Vec<&str> = gate["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let arg = |flag: &str| {
+        args.iter().find_map(|a| a.strip_prefix(&format!("--{flag}="))).unwrap_or_else(|| panic!("--{flag}"))
+    };
+    assert_eq!(args[0], "gate");
+    // The upstream is the registry container, on loopback only.
+    let upstream = arg("upstream");
+    let env = |c: &Value, k: &str| {
+        c["env"].as_array().unwrap().iter().find(|e| e["name"] == k).map(|e| e["value"].as_str().unwrap().to_string())
+    };
+    let bind = env(registry, "REGISTRY_HTTP_ADDR").expect("the registry's bind address");
+    assert!(bind.starts_with("127.0.0.1:"), "{bind}");
+    assert_eq!(upstream, format!("http://{bind}"));
+    assert!(registry.get("ports").is_none(), "the registry exposes no port");
+    // The gate listens where its port, probes, Service and NetworkPolicy say.
+    let port = gate["ports"][0]["containerPort"].as_u64().unwrap();
+    assert_eq!(arg("listen"), format!("0.0.0.0:{port}"));
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(gate[probe]["httpGet"]["port"], gate["ports"][0]["name"], "{probe}");
+    }
+    assert_eq!(gate["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(of_kind("Service")["spec"]["ports"][0]["targetPort"], gate["ports"][0]["name"]);
+    let netpol = of_kind("NetworkPolicy");
+    let ingress = netpol["spec"]["ingress"].as_array().unwrap();
+    let open: Vec<u64> = ingress
+        .iter()
+        .flat_map(|i| i["ports"].as_array().unwrap().iter().map(|p| p["port"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(open, vec![port], "only the gate's port is open");
+    assert_eq!(netpol["spec"]["podSelector"]["matchLabels"], deployment["spec"]["selector"]["matchLabels"]);
+    // Draining finishes before the kubelet kills the pod.
+    let grace: u64 = arg("shutdown-grace").parse().unwrap();
+    assert!(pod["terminationGracePeriodSeconds"].as_u64().unwrap() > grace + 2);
+
+    // The policy it mounts loads, with its plugins.
+    let policy_text = of_kind("ConfigMap")["data"]["policy.toml"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let policy_file = dir.path().join("policy.toml");
+    std::fs::write(&policy_file, &policy_text).unwrap();
+    let policy = portcullis::Policy::from_file(&policy_file).unwrap_or_else(|e| panic!("{}", e.render(false)));
+    assert!(policy.gate.binds("registry.portcullis-registry.svc/any/repo"));
+
+    // The pod passes the workload rules the webhook enforces.
+    let engine = support::default_engine();
+    let request =
+        json!({"uid": "g", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "object": deployment});
+    let w = Workload::from_request(&request).unwrap().unwrap();
+    let admission = Admission::decide(&engine, &w, &[]);
+    for rule in ["K8S-002", "K8S-003", "K8S-004"] {
+        let f = admission.report.findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule}"));
+        assert_eq!(f.outcome, portcullis::model::Outcome::Pass, "{rule}: {}", f.message);
+    }
+}
