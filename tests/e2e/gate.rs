@@ -5,7 +5,7 @@
 //! that name nothing pullable pass, impostors under signature and
 //! referrers tags do not; the pusher's own credentials are used; an
 //! upstream that is down refuses the push; multi-arch indexes are judged
-//! per platform; audit mode warns instead.
+//! per platform; audit mode warns instead; PyPI's `oras` pushes artifacts.
 
 use crate::support;
 
@@ -890,4 +890,91 @@ fn the_gate_deployment_keeps_the_registry_behind_the_gate() {
         let f = admission.report.findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule}"));
         assert_eq!(f.outcome, portcullis::model::Outcome::Pass, "{rule}: {}", f.message);
     }
+}
+
+/// The Python interpreter of the venv `.ci/run` fills with PyPI's `oras`
+/// client (override with `PORTCULLIS_ORAS_PYTHON`).
+fn oras_python() -> PathBuf {
+    let python = std::env::var_os("PORTCULLIS_ORAS_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/portcullis/venv/bin/python")
+    });
+    let ok = Command::new(&python).args(["-c", "import oras.client"]).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "{} cannot import PyPI's `oras` client (.ci/run installs it)", python.display());
+    python
+}
+
+/// PyPI's `oras` client through the gate: an SBOM attached to an admitted
+/// image as a referrer under a tag, and a plain artifact, are forwarded (no
+/// runtime can run them); an "artifact" whose layer is a filesystem layer is
+/// an image, judged and refused.
+#[test]
+fn oras_artifacts_pass_and_images_disguised_as_artifacts_do_not() {
+    let python = oras_python();
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy(), &[]);
+    let good = shared("go-static-good");
+    let out = skopeo_push(&good, &format!("{}/go/good:v1", gate.addr), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let digest = top_digest(&good);
+    let size = blob(&good, &digest).len();
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("sbom.cdx.json"), r#"{"bomFormat":"CycloneDX","specVersion":"1.5","version":1}"#)
+        .unwrap();
+    std::fs::write(dir.path().join("rootfs.tar"), b"not really a tar, but typed as a filesystem layer").unwrap();
+    // Each push: (target, file:media-type, subject digest or ""); the
+    // status of its manifest PUT is printed (oras-py turns a 403 into an
+    // authentication error).
+    let script = r#"
+import json, sys, types, requests, oras.client, oras.oci, oras.decorator
+# oras-py retries a refused request five times with growing sleeps (about
+# two minutes); the refusal is final, so do not wait for it.
+oras.decorator.time = types.SimpleNamespace(sleep=lambda s: None)
+statuses = {}
+real = requests.Session.request
+def request(self, method, url, **kw):
+    r = real(self, method, url, **kw)
+    if method == "PUT" and "/manifests/" in url:
+        statuses[url.rsplit("/v2/", 1)[1]] = r.status_code
+    return r
+requests.Session.request = request
+host, digest, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+client = oras.client.OrasClient(hostname=host, insecure=True)
+for target, file, subject in [
+    ("go/good:sbom", "sbom.cdx.json:application/vnd.cyclonedx+json", digest),
+    ("acme/artifacts:v1", "sbom.cdx.json:application/vnd.cyclonedx+json", ""),
+    ("acme/disguised:v1", "rootfs.tar:application/vnd.oci.image.layer.v1.tar", ""),
+]:
+    s = oras.oci.Subject(mediaType="application/vnd.oci.image.manifest.v1+json", digest=subject, size=size) if subject else None
+    try:
+        client.push(target=f"{host}/{target}", files=[file], subject=s)
+    except Exception as e:
+        pass
+print(json.dumps(statuses))
+"#;
+    let out = Command::new(&python)
+        .args(["-c", script, &gate.addr, &digest, &size.to_string()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let statuses: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{out:?}"));
+    assert_eq!(statuses["go/good/manifests/sbom"], 201, "{statuses}");
+    assert_eq!(statuses["acme/artifacts/manifests/v1"], 201, "{statuses}");
+    assert_eq!(statuses["acme/disguised/manifests/v1"], 403, "{statuses}");
+
+    // Upstream, directly: the referrer names the image; the disguised image has no tag.
+    let answer = curl(
+        "GET",
+        &format!("http://{}/v2/go/good/manifests/sbom", upstream.addr),
+        &["Accept: application/vnd.oci.image.manifest.v1+json"],
+        None,
+        None,
+    );
+    assert_eq!(answer.status, 200);
+    let referrer = answer.json();
+    assert_eq!(referrer["subject"]["digest"], digest.as_str(), "{referrer}");
+    assert!(upstream_digest(&upstream, "acme/artifacts", "v1", None).is_some());
+    assert_eq!(upstream_digest(&upstream, "acme/disguised", "v1", None), None);
+    assert_eq!(gate.metric("portcullis_gate_manifest_pushes_total", r#"class="artifact",outcome="forwarded""#), 2.0);
 }

@@ -10,6 +10,11 @@
 //! whose media type containerd unpacks as a filesystem layer. Cosign
 //! signatures, attestations, SBOM artifacts and BuildKit attestation
 //! manifests carry other layer types and are not runnable.
+//!
+//! An OCI artifact (an SBOM, a chart, a WebAssembly plugin pushed with
+//! `oras`) under an ordinary tag is forwarded too, when it is plainly not an
+//! image: no index, no image config, no filesystem layer. Admission still
+//! refuses to run it (`serve` finds no container image in it).
 
 use crate::digest::Digest;
 use crate::oci::{self, media_type};
@@ -24,6 +29,10 @@ pub enum Push {
     /// A cosign attachment under `sha256-<hex>.sig|.att|.sbom`, and not a
     /// runnable image.
     Attachment { tag: String },
+    /// An OCI artifact under an ordinary tag (an SBOM, a Helm chart, a
+    /// WebAssembly plugin pushed with `oras`): neither an index, nor an
+    /// image config, nor a filesystem layer, so no runtime can run it.
+    Artifact { tags: Vec<String> },
     /// An index under the referrers tag schema `sha256-<hex>`; its entries
     /// must be checked to be non-runnable artifacts before it is forwarded.
     ReferrersIndex { tag: String, entries: Vec<Digest> },
@@ -89,6 +98,9 @@ pub fn classify(reference: &str, query_tags: &[String], body: &[u8]) -> Push {
     if reserved.len() == tags.len() && reserved.len() == 1 {
         return reserved.remove(0);
     }
+    if reserved.is_empty() && doc.artifact() {
+        return Push::Artifact { tags };
+    }
     Push::Tag { tags }
 }
 
@@ -123,7 +135,7 @@ pub struct Doc {
 
 enum Kind {
     Index(Vec<oci::Descriptor>),
-    Manifest { layers: Vec<String> },
+    Manifest { config: String, layers: Vec<String> },
 }
 
 impl Doc {
@@ -136,7 +148,10 @@ impl Doc {
             let m = oci::parse_manifest(body).map_err(|e| e.to_string())?;
             Ok(Doc {
                 subject: m.subject.is_some(),
-                kind: Kind::Manifest { layers: m.layers.into_iter().map(|l| l.media_type).collect() },
+                kind: Kind::Manifest {
+                    config: m.config.media_type,
+                    layers: m.layers.into_iter().map(|l| l.media_type).collect(),
+                },
             })
         }
     }
@@ -145,7 +160,21 @@ impl Doc {
     pub fn runnable(&self) -> bool {
         match &self.kind {
             Kind::Index(_) => true,
-            Kind::Manifest { layers } => layers.iter().any(|mt| is_filesystem_layer(mt)),
+            Kind::Manifest { layers, .. } => layers.iter().any(|mt| is_filesystem_layer(mt)),
+        }
+    }
+
+    /// Whether it is an OCI artifact no runtime would take for an image:
+    /// stricter than not [`Doc::runnable`], since an image config with no
+    /// layer still starts a container (its entrypoint from a volume), and
+    /// cosign's signature manifests carry an image config.
+    pub fn artifact(&self) -> bool {
+        match &self.kind {
+            Kind::Index(_) => false,
+            Kind::Manifest { config, layers } => {
+                !media_type::is_image_config(config.trim().to_ascii_lowercase().as_str())
+                    && !layers.iter().any(|mt| is_filesystem_layer(mt))
+            }
         }
     }
 }
@@ -195,8 +224,36 @@ mod tests {
         assert_eq!(classify(&digest, &["v1".into()], &image), Push::Tag { tags: vec!["v1".into()] });
         let referrer = manifest(SIGNATURE, true);
         assert_eq!(classify(&Digest::sha256(&referrer).to_string(), &[], &referrer), Push::Referrer);
-        // A referrer under a tag is judged like any tagged manifest.
+        // A referrer with an image config under a tag is judged like any
+        // tagged manifest.
         assert!(matches!(classify("v1", &[], &referrer), Push::Tag { .. }));
+    }
+
+    #[test]
+    fn an_artifact_under_a_tag_passes_and_anything_a_runtime_would_run_does_not() {
+        let artifact = |config: &str, layer: &str| {
+            let d = format!("sha256:{}", "a".repeat(64));
+            serde_json::to_vec(&serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": media_type::OCI_MANIFEST,
+                "artifactType": "application/vnd.cyclonedx+json",
+                "config": {"mediaType": config, "digest": d, "size": 2},
+                "layers": [{"mediaType": layer, "digest": d, "size": 2}],
+            }))
+            .unwrap()
+        };
+        let sbom = artifact("application/vnd.oci.empty.v1+json", "application/vnd.cyclonedx+json");
+        assert_eq!(classify("sbom", &[], &sbom), Push::Artifact { tags: vec!["sbom".into()] });
+        let unknown = artifact("application/vnd.unknown.config.v1+json", "application/vnd.wasm.content.layer.v1+wasm");
+        assert!(matches!(classify("v1", &[], &unknown), Push::Artifact { .. }));
+        // A filesystem layer, or an image config (even with no layer it
+        // runs), is an image: judged.
+        let layered = artifact("application/vnd.oci.empty.v1+json", IMAGE);
+        assert!(matches!(classify("v1", &[], &layered), Push::Tag { .. }));
+        for config in [media_type::OCI_CONFIG, media_type::DOCKER_CONFIG, "Application/VND.oci.image.config.v1+json"] {
+            let configured = artifact(config, "application/vnd.cyclonedx+json");
+            assert!(matches!(classify("v1", &[], &configured), Push::Tag { .. }), "{config}");
+        }
     }
 
     #[test]

@@ -97,6 +97,7 @@ pub async fn manifest_push(state: &Arc<GateState>, request: Request, name: &str,
         Push::ByDigest => forward("digest").await,
         Push::Referrer => forward("referrer").await,
         Push::Attachment { .. } => forward("attachment").await,
+        Push::Artifact { .. } => forward("artifact").await,
         Push::Refused(why) => {
             state.metrics.pushes.with_label_values(&["refused", "deny"]).inc();
             reply::denied(
