@@ -49,7 +49,7 @@ pub mod tarstream;
 pub mod vuln;
 
 pub use engine::{ADMISSION_RULE, EVIDENCE_RULE, Engine, EngineError, EngineOptions};
-pub use plugin::{LoadError, PluginInfo};
+pub use plugin::{Inspection, LoadError, PluginInfo, inspect as inspect_plugin};
 pub use policy::Policy;
 pub use report::{Report, Verdict};
 

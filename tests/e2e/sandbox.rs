@@ -240,3 +240,111 @@ fn hostile_audit_from_the_cli_denies_with_exit_1() {
     assert_eq!(f["outcome"], "error");
     assert!(Path::new(HOSTILE).is_file());
 }
+
+/// A copy of the hostile guest with `from` replaced by `to` (of the same
+/// length, so the component stays valid): how a component built for another
+/// contract, or importing an interface of its own, looks to the host.
+fn renamed(dir: &std::path::Path, file: &str, from: &str, to: &str) -> (std::path::PathBuf, String) {
+    assert_eq!(from.len(), to.len());
+    let bytes = std::fs::read(HOSTILE).unwrap();
+    let needle = from.as_bytes();
+    assert!(bytes.windows(needle.len()).any(|w| w == needle), "{from} is not in the guest");
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(needle) {
+            out.extend_from_slice(to.as_bytes());
+            i += needle.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let path = dir.join(file);
+    std::fs::write(&path, &out).unwrap();
+    let sha = portcullis::digest::Digest::sha256(&out).encoded().to_string();
+    (path, sha)
+}
+
+/// The contract is checked by name before anything is linked: a component
+/// built for another `portcullis:policy` version is refused naming both
+/// versions, one importing an interface the contract does not grant is
+/// refused naming it, and one built for an older compatible version loads.
+/// `plugin inspect` says the same without a policy.
+#[test]
+fn components_built_for_another_contract_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "newer.wasm",
+            "portcullis:policy/plugin@0.4.3",
+            "portcullis:policy/plugin@0.9.3",
+            Some("it was built for portcullis:policy@0.9.3; this host speaks portcullis:policy@0.4.3"),
+        ),
+        (
+            "extra.wasm",
+            "portcullis:policy/types@0.4.3",
+            "portcullis:xolicy/types@0.4.3",
+            Some("it imports `portcullis:xolicy/types@0.4.3`, which the contract does not grant"),
+        ),
+        ("older.wasm", "@0.4.3", "@0.4.1", None),
+    ];
+    for (file, from, to, refusal) in cases {
+        let (path, sha) = renamed(dir.path(), file, from, to);
+        let policy = dir.path().join(format!("{file}.toml"));
+        std::fs::write(
+            &policy,
+            format!(
+                "[policy]\nname = \"p\"\nversion = \"1\"\n\n[plugins.ext]\npath = \"{file}\"\nsha256 = \"{sha}\"\n"
+            ),
+        )
+        .unwrap();
+        let check = support::portcullis(["policy", "check", policy.to_str().unwrap()]);
+        let inspect = support::portcullis(["plugin", "inspect", path.to_str().unwrap(), "--format", "json"]);
+        let seen = inspect.json();
+        match refusal {
+            Some(why) => {
+                assert_eq!(check.code, 2, "{file}: {}", check.stderr);
+                assert!(
+                    check.stderr.contains(&format!("plugin `ext` cannot be loaded: {why}")),
+                    "{file}: {}",
+                    check.stderr
+                );
+                assert_eq!(inspect.code, 2, "{file}");
+                assert!(seen["problem"].as_str().unwrap().contains(why), "{file}: {seen}");
+                assert!(seen["rules"].as_array().unwrap().is_empty());
+            }
+            None => {
+                assert_eq!(check.code, 0, "{file}: {}", check.stderr);
+                assert_eq!(inspect.code, 0, "{file}: {}", inspect.stderr);
+                assert_eq!(seen["contract"], "0.4.1", "{seen}");
+                assert!(!seen["rules"].as_array().unwrap().is_empty(), "{seen}");
+            }
+        }
+    }
+}
+
+#[test]
+fn inspect_describes_a_builtin_plugin() {
+    let run = support::portcullis(["plugin", "inspect", "builtin:image-config", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = run.json();
+    assert_eq!(seen["name"], "image-config");
+    assert_eq!(seen["contract"], "0.4.3");
+    assert!(seen["problem"].is_null());
+    assert_eq!(seen["sha256"].as_str().unwrap().len(), 64);
+    let imports: Vec<&str> = seen["imports"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+    assert!(imports.contains(&"portcullis:policy/filesystem@0.4.3"), "{imports:?}");
+    assert!(imports.iter().all(|i| i.starts_with("portcullis:policy/") || i.starts_with("wasi:")), "{imports:?}");
+    let rules: Vec<&str> = seen["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"GO-CFG-001"), "{rules:?}");
+    let human = support::portcullis(["plugin", "inspect", "builtin:image-config"]);
+    assert!(
+        human.stdout.contains("contract  portcullis:policy@0.4.3") && human.stdout.contains("GO-CFG-001"),
+        "{}",
+        human.stdout
+    );
+    let missing = support::portcullis(["plugin", "inspect", "builtin:nope"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("no builtin plugin named `nope` (there are: image-config"), "{}", missing.stderr);
+}

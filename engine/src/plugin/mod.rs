@@ -18,6 +18,7 @@
 pub mod bindings;
 pub mod builtin;
 pub mod cache;
+pub mod contract;
 pub mod vulns;
 
 use crate::model::{Location, ParamSpec, RawFinding, RuleInfo};
@@ -55,7 +56,7 @@ pub enum LoadError {
     PinMismatch { name: String, path: PathBuf, expected: String, actual: String },
     #[error("plugin `{name}` is not a valid WebAssembly component: {reason}")]
     Compile { name: String, reason: String },
-    #[error("plugin `{name}` does not fit the portcullis:policy@0.4.3 contract: {reason}")]
+    #[error("plugin `{name}` cannot be loaded: {reason}")]
     Contract { name: String, reason: String },
     #[error("plugin `{name}` failed while describing itself: {reason}")]
     Metadata { name: String, reason: String },
@@ -405,6 +406,36 @@ pub struct PluginHost {
     _ticker: Ticker,
 }
 
+/// Describes the component at `source` (a `.wasm` file, or `builtin:NAME`)
+/// without a policy: see [`PluginHost::inspect`].
+pub fn inspect(source: &str, cache_dir: Option<PathBuf>) -> Result<Inspection, String> {
+    let bytes: Vec<u8> = match source.strip_prefix("builtin:") {
+        Some(name) => builtin::wasm(name)
+            .ok_or_else(|| format!("no builtin plugin named `{name}` (there are: {})", builtin::names().join(", ")))?
+            .to_vec(),
+        None => std::fs::read(source).map_err(|e| format!("cannot read {source}: {e}"))?,
+    };
+    let host = PluginHost::new(cache_dir, crate::policy::Limits::default().memory_bytes)
+        .map_err(|e| format!("cannot start the WebAssembly runtime: {e:#}"))?;
+    host.inspect(&bytes).map_err(|e| format!("{source}: {e}"))
+}
+
+/// What `portcullis plugin inspect` shows of a component.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Inspection {
+    pub sha256: String,
+    pub size: u64,
+    /// The `portcullis:policy` version it was built for, when this host speaks it.
+    pub contract: Option<String>,
+    /// Why this host would not load it.
+    pub problem: Option<String>,
+    pub imports: Vec<String>,
+    pub exports: Vec<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub rules: Vec<RuleInfo>,
+}
+
 /// How a plugin was loaded, for reports and benchmarks.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PluginInfo {
@@ -505,6 +536,9 @@ impl PluginHost {
         }
         let (component, cache) = cache::load(&self.runtime, &bytes, &sha, self.cache_dir.as_deref())
             .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
+        // Its contract version and imports, named, before the linker tries.
+        let (imports, exports) = contract::names(&component, &self.runtime);
+        contract::check(imports, exports).map_err(|reason| LoadError::Contract { name: name.clone(), reason })?;
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -523,6 +557,58 @@ impl PluginHost {
             limits: spec.limits,
             pre,
         })
+    }
+
+    /// Describes a component without a policy: its digest, size, the
+    /// contract it was built for, its imports and exports, and — when this
+    /// host can load it — its name, version and rules.
+    pub fn inspect(&self, bytes: &[u8]) -> Result<Inspection, LoadError> {
+        let name = "inspected".to_string();
+        let sha = crate::digest::Digest::sha256(bytes).encoded().to_string();
+        let (component, _) = cache::load(&self.runtime, bytes, &sha, self.cache_dir.as_deref())
+            .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
+        let (imports, exports) = contract::names(&component, &self.runtime);
+        let mut out = Inspection {
+            sha256: sha,
+            size: bytes.len() as u64,
+            contract: None,
+            problem: None,
+            imports: imports.clone(),
+            exports: exports.clone(),
+            name: None,
+            version: None,
+            rules: Vec::new(),
+        };
+        match contract::check(imports, exports) {
+            Err(why) => out.problem = Some(why),
+            Ok(c) => {
+                out.contract = Some(c.version);
+                let limits = crate::policy::Limits::default();
+                let described = self
+                    .linker
+                    .instantiate_pre(&component)
+                    .and_then(PolicyPluginPre::new)
+                    .map_err(|e| format!("{e:#}"))
+                    .and_then(|pre| {
+                        let mut store = self.store(&limits, Queries::default());
+                        pre.instantiate(&mut store)
+                            .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
+                            .map_err(|e| explain(&e, &store, &limits))
+                    });
+                match described {
+                    Err(why) => out.problem = Some(why),
+                    Ok(meta) => {
+                        out.name = Some(meta.name.clone());
+                        out.version = Some(meta.version.clone());
+                        match convert_meta(&meta.name, meta.rules) {
+                            Ok(rules) => out.rules = rules,
+                            Err(e) => out.problem = Some(e.to_string()),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Asks a plugin which of the policy's parameter values its rules

@@ -9,6 +9,7 @@ mod completions;
 mod db;
 mod gate;
 mod man;
+mod plugin;
 mod policy;
 mod rules;
 mod sbom;
@@ -49,6 +50,7 @@ enum Command {
     Serve(serve::Args),
     Gate(gate::Args),
     Policy(policy::Args),
+    Plugin(plugin::Args),
     Explain(rules::ExplainArgs),
     Rules(rules::RulesArgs),
     VerifyBundle(verify::BundleArgs),
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args, &global),
         Command::Gate(args) => gate::run(args, &global),
         Command::Policy(args) => policy::run(args, &global),
+        Command::Plugin(args) => plugin::run(args, &global),
         Command::Explain(args) => rules::run_explain(args, &global),
         Command::Rules(args) => rules::run_rules(args, &global),
         Command::VerifyBundle(args) => verify::run_bundle(args, &global),
