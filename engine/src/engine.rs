@@ -358,6 +358,7 @@ impl Engine {
                         "Re-export or re-pull the image; a digest mismatch means the content was altered.".into(),
                     ),
                     waiver: None,
+                    policy_file: None,
                 },
             );
         }
@@ -418,6 +419,7 @@ impl Engine {
                 location: None,
                 remediation: Some("Load the workload rules with `[plugins.kubernetes]` in the policy (and keep K8S-005 enabled).".into()),
                 waiver: None,
+                policy_file: None,
             };
             return SubjectReport::new(&subject, vec![finding]);
         }
@@ -454,6 +456,7 @@ impl Engine {
             Some(s) => (s.info.title.clone(), s.enforcement, s.severity, s.info.remediation.clone(), s.failure_policy),
             None => (raw.rule.clone(), Enforcement::Enforce, Severity::High, String::new(), FailurePolicy::Deny),
         };
+        let policy_file = setting.and_then(|s| s.file.clone());
         let mut waiver = None;
         let effect = match raw.outcome {
             Outcome::Pass | Outcome::Skip => Effect::None,
@@ -498,6 +501,7 @@ impl Engine {
             location: raw.location,
             remediation: Some(raw.remediation.unwrap_or(remediation)).filter(|r| !r.is_empty()),
             waiver,
+            policy_file,
         }
     }
 }

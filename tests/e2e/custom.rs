@@ -426,3 +426,31 @@ fixture = "careless"
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("5 passed"), "{}", run.stdout);
 }
+
+/// Of a policy of several files, each finding names the file its rule
+/// comes from (JSON `policy_file`, and the human report); a one-file policy
+/// names none.
+#[test]
+fn findings_name_the_policy_file_their_rule_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let team = write(
+        &dir,
+        "team.toml",
+        &policy("[[rules.custom]]\nid = \"TEAM-001\"\ntitle = \"team label\"\nexpression = \"'team' in labels\"\n"),
+    );
+    let (subject, _) = audit(&[&team, "builtin:go-container-baseline"], "oci/go-static-good");
+    assert_eq!(finding(&subject, "TEAM-001")["policy_file"], team.as_str(), "{subject}");
+    assert_eq!(finding(&subject, "GO-CFG-001")["policy_file"], "builtin:go-container-baseline");
+    let (alone, _) = audit(&[&team], "oci/go-static-good");
+    assert!(finding(&alone, "TEAM-001").get("policy_file").is_none(), "{alone}");
+    let img = image("oci/go-static-good");
+    let human =
+        portcullis(["audit", img.to_str().unwrap(), "--policy", &team, "--policy", "builtin:go-container-baseline"]);
+    assert!(
+        human.stdout.contains(&format!(
+            "TEAM-001 [medium] team label: the expression is false: 'team' in labels\n         from {team}"
+        )),
+        "{}",
+        human.stdout
+    );
+}

@@ -243,6 +243,10 @@ pub struct RuleSetting {
     /// What an enforced rule undecided for a reason outside the subject
     /// does: the failure policy of its file.
     pub failure_policy: FailurePolicy,
+    /// Of a policy of several files: the file the rule comes from (that
+    /// defines or configures it, else the first that loads its plugin), so
+    /// a report can say which policy each finding came from.
+    pub file: Option<String>,
 }
 
 /// A policy resolved against the plugins' rule metadata.
@@ -577,6 +581,21 @@ impl Policy {
         ))
     }
 
+    /// Of a policy of several files, the name of the file a rule comes from.
+    fn rule_file(&self, info: &RuleInfo) -> Option<String> {
+        if self.files.len() < 2 {
+            return None;
+        }
+        let index = self
+            .custom
+            .iter()
+            .find(|c| c.info.id == info.id)
+            .map(|c| c.file)
+            .or_else(|| self.rules.iter().find(|r| r.id == info.id).map(|r| r.file))
+            .or_else(|| self.plugins.iter().find(|p| p.name == info.plugin).and_then(|p| p.files.first().copied()))?;
+        self.files.get(index).map(|f| f.source.clone())
+    }
+
     /// The enforcement cap and failure policy of a rule: those of the file
     /// that configures it, else the strongest of the files that load its
     /// plugin.
@@ -733,6 +752,7 @@ impl Policy {
                     severity: c.severity,
                     params,
                     failure_policy,
+                    file: self.rule_file(info),
                 });
                 continue;
             }
@@ -743,6 +763,7 @@ impl Policy {
                 severity: cfg.and_then(|c| c.severity).unwrap_or(info.default_severity),
                 params,
                 failure_policy,
+                file: self.rule_file(info),
             });
         }
         if !diags.is_empty() {

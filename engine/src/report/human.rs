@@ -83,6 +83,10 @@ pub fn render(r: &Report, style: &Style) -> String {
                 }
                 let _ = writeln!(out, "         at {}", at.join(", "));
             }
+            // Of several policy files, which one the rule comes from.
+            if let Some(file) = &f.policy_file {
+                let _ = writeln!(out, "         from {}", text(file));
+            }
             if let Some(w) = &f.waiver {
                 let _ = writeln!(
                     out,

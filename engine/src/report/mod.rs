@@ -53,6 +53,9 @@ pub struct Finding {
     pub remediation: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiver: Option<Waiver>,
+    /// Of a policy of several files: the file the rule comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
