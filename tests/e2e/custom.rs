@@ -262,10 +262,10 @@ enabled = false
 }
 
 #[test]
-fn workload_rules_judge_admission_requests() {
-    // The examples' workload rules, through `serve`'s decision path, are in
-    // policies/tests/examples; here, a variable of another target is
-    // refused at load with a note saying which targets have it.
+fn a_variable_of_another_target_is_refused_at_load() {
+    // (The examples' workload rules are judged in policies/tests/examples.)
+    // A variable of another target is refused at load, with a note saying
+    // which targets have it.
     let dir = tempfile::tempdir().unwrap();
     let text = policy(
         r#"[[rules.custom]]

@@ -825,7 +825,6 @@ message = "'no team label'"
 /// reach the gate where it listens, and the pod passes the workload rules.
 #[test]
 fn the_gate_deployment_keeps_the_registry_behind_the_gate() {
-    use portcullis::admission::{Admission, Workload};
     use serde::Deserialize as _;
     let text = std::fs::read_to_string(support::workspace().join("deploy/kubernetes/gate.yaml")).unwrap();
     let docs: Vec<Value> =
@@ -881,15 +880,7 @@ fn the_gate_deployment_keeps_the_registry_behind_the_gate() {
     assert!(policy.gate.binds("registry.portcullis-registry.svc/any/repo"));
 
     // The pod passes the workload rules the webhook enforces.
-    let engine = support::default_engine();
-    let request =
-        json!({"uid": "g", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "object": deployment});
-    let w = Workload::from_request(&request).unwrap().unwrap();
-    let admission = Admission::decide(&engine, &w, &[]);
-    for rule in ["K8S-002", "K8S-003", "K8S-004"] {
-        let f = admission.report.findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule}"));
-        assert_eq!(f.outcome, portcullis::model::Outcome::Pass, "{rule}: {}", f.message);
-    }
+    support::assert_passes_workload_rules(&support::default_engine(), &deployment);
 }
 
 /// The Python interpreter of the venv `.ci/run` fills with PyPI's `oras`

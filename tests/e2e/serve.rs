@@ -464,7 +464,6 @@ fn a_policy_that_does_not_parse_is_refused_at_start() {
 /// its policy parses, and the webhooks reach the server the way it listens.
 #[test]
 fn deployment_manifests_pass_their_own_rules() {
-    use portcullis::admission::{Admission, Workload};
     use serde::Deserialize as _;
     let mut docs: Vec<Value> = Vec::new();
     for file in ["portcullis.yaml", "webhooks.yaml"] {
@@ -482,14 +481,7 @@ fn deployment_manifests_pass_their_own_rules() {
     let engine = support::engine_with(policy);
 
     let deployment = of_kind("Deployment");
-    let request =
-        json!({"uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "object": deployment});
-    let w = Workload::from_request(&request).unwrap().unwrap();
-    let admission = Admission::decide(&engine, &w, &[]);
-    for rule in ["K8S-002", "K8S-003", "K8S-004"] {
-        let f = admission.report.findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule}"));
-        assert_eq!(f.outcome, portcullis::model::Outcome::Pass, "{rule}: {}", f.message);
-    }
+    let admission = support::assert_passes_workload_rules(&engine, &deployment);
     // No image was judged here: K8S-005 cannot decide, and fails closed.
     assert!(!admission.allowed);
     assert!(

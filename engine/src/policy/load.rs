@@ -7,7 +7,7 @@
 //! adds up: plugins, rules, waivers.
 
 use super::diags::{Diagnostic, PolicyError};
-use super::{DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, PluginSource, Policy};
+use super::{DEFAULT_POLICY_NAME, DEFAULT_POLICY_TEXT, PluginSource, Policy, PolicyText};
 use crate::digest::Digest;
 use crate::model::FailurePolicy;
 use std::collections::HashSet;
@@ -206,30 +206,28 @@ pub(crate) fn combine(mut parts: Vec<Policy>) -> Result<Policy, PolicyError> {
             w.file += shift;
             acc.waivers.push(w);
         }
-        let had_admission = acc.files.iter().position(|f| f.admission_at.is_some());
-        for (i, f) in p.files.iter().enumerate() {
-            let (Some(at), Some(first)) = (&f.admission_at, had_admission) else { continue };
-            diags.push(
-                Diagnostic::new("two policy files have an [admission] table", Some(at.clone()))
-                    .in_file(shift + i)
-                    .also_at(first, acc.files[first].admission_at.clone().unwrap_or_default(), "the first is here")
-                    .with_note("the admission server's settings belong in one file"),
-            );
+        // Tables only one file may have: each is refused a second time,
+        // naming both; the one file's settings are taken.
+        let tables: [(fn(&PolicyText) -> &Option<Range<usize>>, &str, &str); 2] = [
+            (|f| &f.admission_at, "an [admission] table", "the admission server's settings belong in one file"),
+            (|f| &f.gate_at, "a [gate] table", "which repositories a policy judges belongs in one file"),
+        ];
+        for (at_of, what, note) in tables {
+            let first = acc.files.iter().position(|f| at_of(f).is_some());
+            for (i, f) in p.files.iter().enumerate() {
+                let (Some(at), Some(first)) = (at_of(f), first) else { continue };
+                diags.push(
+                    Diagnostic::new(format!("two policy files have {what}"), Some(at.clone()))
+                        .in_file(shift + i)
+                        .also_at(first, at_of(&acc.files[first]).clone().unwrap_or_default(), "the first is here")
+                        .with_note(note),
+                );
+            }
         }
-        if had_admission.is_none() && p.files.iter().any(|f| f.admission_at.is_some()) {
+        if !acc.files.iter().any(|f| f.admission_at.is_some()) && p.files.iter().any(|f| f.admission_at.is_some()) {
             acc.admission = p.admission;
         }
-        let had_gate = acc.files.iter().position(|f| f.gate_at.is_some());
-        for (i, f) in p.files.iter().enumerate() {
-            let (Some(at), Some(first)) = (&f.gate_at, had_gate) else { continue };
-            diags.push(
-                Diagnostic::new("two policy files have a [gate] table", Some(at.clone()))
-                    .in_file(shift + i)
-                    .also_at(first, acc.files[first].gate_at.clone().unwrap_or_default(), "the first is here")
-                    .with_note("which repositories a policy judges belongs in one file"),
-            );
-        }
-        if had_gate.is_none() && p.files.iter().any(|f| f.gate_at.is_some()) {
+        if !acc.files.iter().any(|f| f.gate_at.is_some()) && p.files.iter().any(|f| f.gate_at.is_some()) {
             acc.gate = p.gate;
         }
         acc.files.extend(p.files);

@@ -174,3 +174,21 @@ pub fn evidence_message(run: &Run) -> String {
     assert_eq!(f["effect"], "deny");
     f["message"].as_str().unwrap().to_string()
 }
+
+/// Judges a Deployment object by `engine`'s workload rules as admission
+/// would (no image judged), asserts K8S-002..004 pass, and returns the
+/// admission decision for further checks.
+pub fn assert_passes_workload_rules(
+    engine: &portcullis::Engine,
+    deployment: &serde_json::Value,
+) -> portcullis::admission::Admission {
+    use portcullis::admission::{Admission, Workload};
+    let request = serde_json::json!({"uid": "d", "kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "object": deployment});
+    let w = Workload::from_request(&request).unwrap().unwrap();
+    let admission = Admission::decide(engine, &w, &[]);
+    for rule in ["K8S-002", "K8S-003", "K8S-004"] {
+        let f = admission.report.findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule}"));
+        assert_eq!(f.outcome, portcullis::model::Outcome::Pass, "{rule}: {}", f.message);
+    }
+    admission
+}
