@@ -142,6 +142,9 @@ impl Loader {
     }
 }
 
+/// Where a file's table of one kind starts, if it has one.
+type TableAt = fn(&PolicyText) -> &Option<Range<usize>>;
+
 /// Combines parsed policy files into one; see the module doc.
 pub(crate) fn combine(mut parts: Vec<Policy>) -> Result<Policy, PolicyError> {
     if parts.len() == 1 {
@@ -208,7 +211,7 @@ pub(crate) fn combine(mut parts: Vec<Policy>) -> Result<Policy, PolicyError> {
         }
         // Tables only one file may have: each is refused a second time,
         // naming both; the one file's settings are taken.
-        let tables: [(fn(&PolicyText) -> &Option<Range<usize>>, &str, &str); 2] = [
+        let tables: [(TableAt, &str, &str); 2] = [
             (|f| &f.admission_at, "an [admission] table", "the admission server's settings belong in one file"),
             (|f| &f.gate_at, "a [gate] table", "which repositories a policy judges belongs in one file"),
         ];
