@@ -5,7 +5,8 @@
 //! that name nothing pullable pass, impostors under signature and
 //! referrers tags do not; the pusher's own credentials are used; an
 //! upstream that is down refuses the push; multi-arch indexes are judged
-//! per platform; audit mode warns instead; PyPI's `oras` pushes artifacts.
+//! per platform; audit mode warns instead; podman pushes are judged like
+//! skopeo's, and PyPI's `oras` pushes artifacts.
 
 use crate::support;
 
@@ -968,4 +969,42 @@ print(json.dumps(statuses))
     assert!(upstream_digest(&upstream, "acme/artifacts", "v1", None).is_some());
     assert_eq!(upstream_digest(&upstream, "acme/disguised", "v1", None), None);
     assert_eq!(gate.metric("portcullis_gate_manifest_pushes_total", r#"class="artifact",outcome="forwarded""#), 2.0);
+}
+
+/// `podman push` through the gate (from its own storage, so the layers are
+/// recompressed and the digests are podman's): the good image lands under
+/// its tag, the bad one is refused and podman prints the denying rules.
+#[test]
+fn podman_pushes_are_judged_before_the_tag_exists() {
+    support::registry::need("podman");
+    let upstream = TestRegistry::start();
+    let gate = Gate::start(&upstream, &policy(), &[]);
+    let store = tempfile::tempdir().unwrap();
+    let podman = |args: &[&str]| {
+        Command::new("podman")
+            .args(["--root", store.path().join("root").to_str().unwrap()])
+            .args(["--runroot", store.path().join("run").to_str().unwrap()])
+            .args(["--storage-driver", "vfs"])
+            .args(args)
+            .output()
+            .expect("running podman")
+    };
+    for (fixture, repo) in [("go-static-good", "podman/good"), ("go-dynamic-root", "podman/bad")] {
+        let out = podman(&["pull", "-q", &format!("oci:{}:v1", shared(fixture).display())]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let out = podman(&["push", "--tls-verify=false", &id, &format!("docker://{}/{repo}:v1", gate.addr)]);
+        let said = String::from_utf8_lossy(&out.stderr);
+        match fixture {
+            "go-static-good" => {
+                assert!(out.status.success(), "{said}");
+                assert!(upstream_digest(&upstream, repo, "v1", None).is_some());
+            }
+            _ => {
+                assert!(!out.status.success(), "a denied push must fail");
+                assert!(said.contains("GO-BIN-001") && said.contains("denied"), "podman prints the rules: {said}");
+                assert_eq!(upstream_digest(&upstream, repo, "v1", None), None);
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ pub fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
-fn need(program: &str) {
+pub fn need(program: &str) {
     let found =
         Command::new("sh").arg("-c").arg(format!("command -v {program}")).output().is_ok_and(|o| o.status.success());
     assert!(found, "`{program}` is needed by this test (Debian package; .ci/run installs it)");
