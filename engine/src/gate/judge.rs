@@ -328,15 +328,7 @@ async fn judge(
                 // Judged under the name pullers use, not the upstream's.
                 pulled.reference = format!("docker://{repository}:{tag}");
                 pulled.repository = repository;
-                tokio::task::spawn_blocking(move || {
-                    let input =
-                        crate::source::open_pulled(&pulled, &crate::source::OpenOptions::default()).map_err(|e| {
-                            Failure { message: e.to_string(), status: StatusCode::BAD_GATEWAY, subject_caused: true }
-                        })?;
-                    let report = engine.audit(&input);
-                    Ok(Judged::new(pulled.digest.clone(), report, engine.verdicts_valid_for()))
-                })
-                .await?
+                crate::serve::judge_pulled(pulled, engine, |_, _| {}).await
             }
             .boxed()
         })

@@ -350,26 +350,16 @@ impl AppState {
                     };
                     state.metrics.registry_seconds.with_label_values(&["pull"]).observe(t.elapsed().as_secs_f64());
                     let st = state.clone();
-                    tokio::task::spawn_blocking(move || {
-                        let t = Instant::now();
-                        let input = crate::source::open_pulled(&pulled, &crate::source::OpenOptions::default())
-                            .map_err(|e| Failure {
-                                message: e.to_string(),
-                                status: StatusCode::BAD_GATEWAY,
-                                subject_caused: true,
-                            })?;
-                        st.metrics.evaluation_seconds.with_label_values(&["read"]).observe(t.elapsed().as_secs_f64());
-                        let t = Instant::now();
-                        let report = engine.audit(&input);
-                        st.metrics.evaluation_seconds.with_label_values(&["judge"]).observe(t.elapsed().as_secs_f64());
-                        let verdict = match report.verdict {
-                            Verdict::Admit => "admit",
-                            Verdict::Deny => "deny",
-                        };
-                        st.metrics.evaluations.with_label_values(&[verdict]).inc();
-                        Ok(Judged::new(pulled.digest.clone(), report, engine.verdicts_valid_for()))
+                    let judged = judge_pulled(pulled, engine, move |stage, took| {
+                        st.metrics.evaluation_seconds.with_label_values(&[stage]).observe(took.as_secs_f64())
                     })
-                    .await?
+                    .await?;
+                    let verdict = match judged.report.verdict {
+                        Verdict::Admit => "admit",
+                        Verdict::Deny => "deny",
+                    };
+                    state.metrics.evaluations.with_label_values(&[verdict]).inc();
+                    Ok(judged)
                 }
                 .boxed()
             })
@@ -381,6 +371,28 @@ impl AppState {
         }
         result.map(|j| (j, served))
     }
+}
+
+/// Reads a pulled image and judges it, on a blocking thread (both are CPU
+/// work): what `serve` and `gate` do after a pull. `timed` hears how long
+/// the `read` and the `judge` stages took. An image that cannot be read is
+/// the image's fault.
+pub(crate) async fn judge_pulled(
+    pulled: crate::registry::Pulled,
+    engine: Arc<Engine>,
+    timed: impl Fn(&str, Duration) + Send + 'static,
+) -> Result<Judged, Failure> {
+    tokio::task::spawn_blocking(move || {
+        let t = Instant::now();
+        let input = crate::source::open_pulled(&pulled, &crate::source::OpenOptions::default())
+            .map_err(|e| Failure { message: e.to_string(), status: StatusCode::BAD_GATEWAY, subject_caused: true })?;
+        timed("read", t.elapsed());
+        let t = Instant::now();
+        let report = engine.audit(&input);
+        timed("judge", t.elapsed());
+        Ok(Judged::new(pulled.digest.clone(), report, engine.verdicts_valid_for()))
+    })
+    .await?
 }
 
 impl AppState {
