@@ -829,6 +829,46 @@ fn two_hundred_slow_clients_do_not_stop_validate() {
     drop(held);
 }
 
+/// `--read-timeout`: a client that does not finish its headers in time has
+/// its connection closed; one that does not finish its body gets `408` and
+/// the connection closed; a prompt client is answered as usual.
+#[test]
+fn slow_clients_are_cut_off_after_the_read_timeout() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&policy_copy(dir.path(), ""), &["--read-timeout", "1"]);
+    let send = |head: &str| {
+        let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(head.as_bytes()).unwrap();
+        s
+    };
+    let start = Instant::now();
+    let mut headers = send("POST /validate HTTP/1.1\r\nHost: x\r\nContent-Type: applic");
+    let mut body = send("POST /validate HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{\"req");
+    // Headers never finished: closed without an answer (EOF, or a reset).
+    let mut got = Vec::new();
+    let _ = headers.read_to_end(&mut got);
+    let headers_cut = start.elapsed();
+    assert!(
+        got.is_empty() || String::from_utf8_lossy(&got).starts_with("HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    // A body never finished: 408, then closed.
+    let mut answer = String::new();
+    let _ = body.read_to_string(&mut answer);
+    let body_cut = start.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request body not received within 1 s"), "{answer}");
+    for (what, took) in [("headers", headers_cut), ("body", body_cut)] {
+        assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(8), "{what} cut after {took:?}");
+    }
+    // A prompt client: answered.
+    let (code, _, _) = server.post("/validate", &json!({"kind": "AdmissionReview"}));
+    assert_eq!(code, 400, "a prompt (if malformed) request is answered");
+}
+
 /// SIGTERM during 50 `/validate` requests in flight: `/readyz` answers 503
 /// at once while the listener still accepts, every request is answered,
 /// and the server exits 0 saying so.

@@ -75,6 +75,9 @@ pub struct GateOptions {
     /// summary attached to each admitted image ([`summary`]).
     pub vsa_key: Option<String>,
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's headers (bodies are
+    /// blob uploads, which may be slow: the upstream bounds those).
+    pub header_timeout: Duration,
 }
 
 pub struct GateState {
@@ -280,7 +283,7 @@ pub async fn run(options: GateOptions) -> Result<(), String> {
         state.name,
     );
     let draining = state.clone();
-    crate::serve::listen(app, options.listen, tls, options.shutdown_grace, "gate", move || {
+    crate::serve::listen(app, options.listen, tls, options.shutdown_grace, options.header_timeout, "gate", move || {
         draining.draining.store(true, Ordering::Release)
     })
     .await?;

@@ -57,6 +57,10 @@ pub struct ServeOptions {
     /// Verification summaries (a push gate's) trusted in place of a pull
     /// and an evaluation ([`summary`]).
     pub trusted_summaries: Option<summary::TrustedSummaries>,
+    /// How long a client may take to send a request's headers, and then
+    /// its body: a slow client is cut off (its connection closed, or `408`
+    /// for a body) instead of holding a connection and a task for ever.
+    pub read_timeout: Duration,
 }
 
 /// An image judged by one engine.
@@ -435,8 +439,35 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
-        .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), read_body_within))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+/// The largest request body read.
+const MAX_BODY: usize = 8 << 20;
+
+/// Reads the whole request body within the read timeout before the
+/// handler runs: a client that trickles its body (or stops sending it) gets
+/// `408` and its connection back, instead of holding a task.
+async fn read_body_within(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let limit = state.options.read_timeout;
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(limit, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(bytes)) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Ok(Err(_)) => (StatusCode::PAYLOAD_TOO_LARGE, format!("request body over {MAX_BODY} bytes, or broken off\n"))
+            .into_response(),
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            [(header::CONNECTION, "close")],
+            format!("request body not received within {} s\n", limit.as_secs_f64()),
+        )
+            .into_response(),
+    }
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
@@ -643,7 +674,7 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
         if options.policies.len() == 1 { "y" } else { "ies" }
     );
     let draining = state.clone();
-    listen(app, options.listen, tls_config, options.shutdown_grace, "serve", move || {
+    listen(app, options.listen, tls_config, options.shutdown_grace, options.read_timeout, "serve", move || {
         draining.draining.store(true, Ordering::Release)
     })
     .await?;
@@ -662,6 +693,7 @@ pub(crate) async fn listen(
     addr: SocketAddr,
     tls: Option<axum_server::tls_rustls::RustlsConfig>,
     grace: Duration,
+    header_timeout: Duration,
     who: &'static str,
     stopping: impl FnOnce() + Send + 'static,
 ) -> Result<(), String> {
@@ -687,9 +719,19 @@ pub(crate) async fn listen(
             })
         })
         .map_err(|e| format!("cannot start the signal handler: {e}"))?;
+    // A client gets `header_timeout` to send each request's headers (the
+    // first, and each on a kept-alive connection); then it is cut off.
     let served = match tls {
-        Some(tls) => axum_server::bind_rustls(addr, tls).handle(handle).serve(app.into_make_service()).await,
-        None => axum_server::bind(addr).handle(handle).serve(app.into_make_service()).await,
+        Some(tls) => {
+            let mut server = axum_server::bind_rustls(addr, tls);
+            server.http_builder().http1().header_read_timeout(header_timeout);
+            server.handle(handle).serve(app.into_make_service()).await
+        }
+        None => {
+            let mut server = axum_server::bind(addr);
+            server.http_builder().http1().header_read_timeout(header_timeout);
+            server.handle(handle).serve(app.into_make_service()).await
+        }
     };
     served.map_err(|e| format!("{addr}: {e}"))
 }

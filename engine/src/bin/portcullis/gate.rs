@@ -57,6 +57,10 @@ pub struct Args {
     /// On SIGTERM/SIGINT, seconds that requests in flight may take to finish.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     shutdown_grace: u64,
+    /// Seconds a client may take to send a request's headers; slower
+    /// clients are cut off.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    header_timeout: u64,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -100,6 +104,7 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         deadline: std::time::Duration::from_secs(args.deadline),
         admitted_only: args.admitted_only,
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
+        header_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
     };
     common::serve_until_stopped(portcullis::gate::run(options))
 }

@@ -44,6 +44,10 @@ pub struct Args {
     /// (after /readyz has answered 503 for a short drain delay).
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     shutdown_grace: u64,
+    /// Seconds a client may take to send a request's headers, and then
+    /// its body; slower clients are cut off (408 for a body).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    read_timeout: f64,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -80,6 +84,10 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         trusted_summaries,
         api_token,
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
+        read_timeout: match std::time::Duration::try_from_secs_f64(args.read_timeout) {
+            Ok(d) if !d.is_zero() => d,
+            _ => return fail(format!("--read-timeout {}: expected a positive number of seconds", args.read_timeout)),
+        },
         registry: args.registry.options(),
         policies: args.policy,
         listen: args.listen,
