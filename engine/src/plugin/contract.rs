@@ -15,15 +15,6 @@ pub const VERSION: (u64, u64, u64) = (0, 4, 3);
 /// The interfaces of the contract a plugin may import.
 const GRANTED: [&str; 6] = ["types", "filesystem", "image-scan", "sboms", "signatures", "vulnerabilities"];
 
-/// What a component's names say about it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Contract {
-    /// The `portcullis:policy` version its `plugin` export is built for.
-    pub version: String,
-    pub imports: Vec<String>,
-    pub exports: Vec<String>,
-}
-
 pub fn version_text() -> String {
     format!("{}.{}.{}", VERSION.0, VERSION.1, VERSION.2)
 }
@@ -56,23 +47,21 @@ fn compatible(v: &str) -> bool {
 }
 
 /// Checks the names of a component's imports and exports against the
-/// contract; the reason names the version or the import at fault.
-pub fn check(imports: Vec<String>, exports: Vec<String>) -> Result<Contract, String> {
+/// contract: the `portcullis:policy` version its `plugin` export is built
+/// for, or a reason naming the version or the import at fault.
+pub fn check(imports: &[String], exports: &[String]) -> Result<String, String> {
     let host = version_text();
-    let plugin_exports: Vec<(&str, Option<&str>)> = exports
+    // An unversioned export is no version this host speaks.
+    let plugin_export = exports
         .iter()
         .filter_map(|e| split(e))
-        .filter(|(p, i, _)| *p == PACKAGE && *i == "plugin")
-        .map(|(_, _, v)| (v.unwrap_or(""), v))
-        .collect();
-    let version = match plugin_exports.first() {
-        None => {
-            return Err(format!(
-                "it exports no `{PACKAGE}/plugin` interface, so it is not a Portcullis plugin (its exports: {})",
-                if exports.is_empty() { "none".to_string() } else { exports.join(", ") }
-            ));
-        }
-        Some((v, _)) => v.to_string(),
+        .find(|(p, i, _)| *p == PACKAGE && *i == "plugin")
+        .map(|(_, _, v)| v.unwrap_or("").to_string());
+    let Some(version) = plugin_export else {
+        return Err(format!(
+            "it exports no `{PACKAGE}/plugin` interface, so it is not a Portcullis plugin (its exports: {})",
+            if exports.is_empty() { "none".to_string() } else { exports.join(", ") }
+        ));
     };
     if !compatible(&version) {
         return Err(format!(
@@ -80,7 +69,7 @@ pub fn check(imports: Vec<String>, exports: Vec<String>) -> Result<Contract, Str
             VERSION.0, VERSION.1
         ));
     }
-    for import in &imports {
+    for import in imports {
         match split(import) {
             Some((PACKAGE, iface, v)) => {
                 if !GRANTED.contains(&iface) {
@@ -105,7 +94,7 @@ pub fn check(imports: Vec<String>, exports: Vec<String>) -> Result<Contract, Str
             }
         }
     }
-    Ok(Contract { version, imports, exports })
+    Ok(version)
 }
 
 /// The names of a compiled component's imports and exports.
@@ -133,23 +122,23 @@ mod tests {
     #[test]
     fn versions_and_imports() {
         let ok = check(
-            s(&["portcullis:policy/filesystem@0.4.0", "wasi:io/streams@0.2.6"]),
-            s(&["portcullis:policy/plugin@0.4.1"]),
+            &s(&["portcullis:policy/filesystem@0.4.0", "wasi:io/streams@0.2.6"]),
+            &s(&["portcullis:policy/plugin@0.4.1"]),
         );
-        assert_eq!(ok.unwrap().version, "0.4.1");
-        let newer = check(vec![], s(&["portcullis:policy/plugin@0.4.9"])).unwrap_err();
+        assert_eq!(ok.unwrap(), "0.4.1");
+        let newer = check(&[], &s(&["portcullis:policy/plugin@0.4.9"])).unwrap_err();
         assert!(
             newer.contains("built for portcullis:policy@0.4.9; this host speaks portcullis:policy@0.4.3"),
             "{newer}"
         );
-        let other = check(vec![], s(&["portcullis:policy/plugin@0.3.0"])).unwrap_err();
+        let other = check(&[], &s(&["portcullis:policy/plugin@0.3.0"])).unwrap_err();
         assert!(other.contains("@0.3.0"), "{other}");
-        let extra = check(s(&["acme:net/sockets@1.0.0"]), s(&["portcullis:policy/plugin@0.4.3"])).unwrap_err();
+        let extra = check(&s(&["acme:net/sockets@1.0.0"]), &s(&["portcullis:policy/plugin@0.4.3"])).unwrap_err();
         assert!(extra.contains("imports `acme:net/sockets@1.0.0`, which the contract does not grant"), "{extra}");
         let undefined =
-            check(s(&["portcullis:policy/network@0.4.3"]), s(&["portcullis:policy/plugin@0.4.3"])).unwrap_err();
+            check(&s(&["portcullis:policy/network@0.4.3"]), &s(&["portcullis:policy/plugin@0.4.3"])).unwrap_err();
         assert!(undefined.contains("does not define"), "{undefined}");
-        let none = check(vec![], s(&["wasi:cli/run@0.2.0"])).unwrap_err();
+        let none = check(&[], &s(&["wasi:cli/run@0.2.0"])).unwrap_err();
         assert!(none.contains("not a Portcullis plugin"), "{none}");
     }
 }

@@ -536,20 +536,7 @@ impl PluginHost {
         }
         let (component, cache) = cache::load(&self.runtime, &bytes, &sha, self.cache_dir.as_deref())
             .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
-        // Its contract version and imports, named, before the linker tries.
-        let (imports, exports) = contract::names(&component, &self.runtime);
-        contract::check(imports, exports).map_err(|reason| LoadError::Contract { name: name.clone(), reason })?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(PolicyPluginPre::new)
-            .map_err(|e| LoadError::Contract { name: name.clone(), reason: format!("{e:#}") })?;
-
-        let mut store = self.store(&spec.limits, Queries::default());
-        let meta = pre
-            .instantiate(&mut store)
-            .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
-            .map_err(|e| LoadError::Metadata { name: name.clone(), reason: explain(&e, &store, &spec.limits) })?;
+        let (pre, meta, _) = self.link(&name, &component, &spec.limits)?;
         let rules = convert_meta(&name, meta.rules)?;
         Ok(LoadedPlugin {
             info: PluginInfo { name, version: meta.version, sha256: sha, builtin, cache },
@@ -559,54 +546,65 @@ impl PluginHost {
         })
     }
 
+    /// Links a compiled component against the contract — after checking,
+    /// by the names of its imports and exports, that it was built for one
+    /// this host speaks — and asks for its metadata. Also gives the
+    /// contract version it was built for.
+    fn link(
+        &self,
+        name: &str,
+        component: &wasmtime::component::Component,
+        limits: &Limits,
+    ) -> Result<(PolicyPluginPre<HostState>, wit::PluginMeta, String), LoadError> {
+        let (imports, exports) = contract::names(component, &self.runtime);
+        let version =
+            contract::check(&imports, &exports).map_err(|reason| LoadError::Contract { name: name.into(), reason })?;
+        let pre = self
+            .linker
+            .instantiate_pre(component)
+            .and_then(PolicyPluginPre::new)
+            .map_err(|e| LoadError::Contract { name: name.into(), reason: format!("{e:#}") })?;
+        let mut store = self.store(limits, Queries::default());
+        let meta = pre
+            .instantiate(&mut store)
+            .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
+            .map_err(|e| LoadError::Metadata { name: name.into(), reason: explain(&e, &store, limits) })?;
+        Ok((pre, meta, version))
+    }
+
     /// Describes a component without a policy: its digest, size, the
     /// contract it was built for, its imports and exports, and — when this
     /// host can load it — its name, version and rules.
     pub fn inspect(&self, bytes: &[u8]) -> Result<Inspection, LoadError> {
-        let name = "inspected".to_string();
+        let name = "inspected";
         let sha = crate::digest::Digest::sha256(bytes).encoded().to_string();
         let (component, _) = cache::load(&self.runtime, bytes, &sha, self.cache_dir.as_deref())
-            .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
+            .map_err(|e| LoadError::Compile { name: name.into(), reason: format!("{e:#}") })?;
         let (imports, exports) = contract::names(&component, &self.runtime);
         let mut out = Inspection {
             sha256: sha,
             size: bytes.len() as u64,
             contract: None,
             problem: None,
-            imports: imports.clone(),
-            exports: exports.clone(),
+            imports,
+            exports,
             name: None,
             version: None,
             rules: Vec::new(),
         };
-        match contract::check(imports, exports) {
-            Err(why) => out.problem = Some(why),
-            Ok(c) => {
-                out.contract = Some(c.version);
-                let limits = crate::policy::Limits::default();
-                let described = self
-                    .linker
-                    .instantiate_pre(&component)
-                    .and_then(PolicyPluginPre::new)
-                    .map_err(|e| format!("{e:#}"))
-                    .and_then(|pre| {
-                        let mut store = self.store(&limits, Queries::default());
-                        pre.instantiate(&mut store)
-                            .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
-                            .map_err(|e| explain(&e, &store, &limits))
-                    });
-                match described {
-                    Err(why) => out.problem = Some(why),
-                    Ok(meta) => {
-                        out.name = Some(meta.name.clone());
-                        out.version = Some(meta.version.clone());
-                        match convert_meta(&meta.name, meta.rules) {
-                            Ok(rules) => out.rules = rules,
-                            Err(e) => out.problem = Some(e.to_string()),
-                        }
-                    }
-                }
+        let described = self.link(name, &component, &Limits::default()).and_then(|(_, meta, version)| {
+            Ok((convert_meta(&meta.name, meta.rules)?, meta.name, meta.version, version))
+        });
+        match described {
+            Ok((rules, name, version, contract)) => {
+                out.rules = rules;
+                out.name = Some(name);
+                out.version = Some(version);
+                out.contract = Some(contract);
             }
+            // The reason alone: the component has no name in a policy here.
+            Err(LoadError::Contract { reason, .. } | LoadError::Metadata { reason, .. }) => out.problem = Some(reason),
+            Err(e) => out.problem = Some(e.to_string()),
         }
         Ok(out)
     }

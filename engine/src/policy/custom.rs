@@ -24,7 +24,6 @@ pub(crate) struct CustomRule {
     pub(crate) info: RuleInfo,
     pub(crate) enabled: bool,
     pub(crate) enforcement: Option<Enforcement>,
-    pub(crate) severity: Severity,
     pub(crate) id_span: Range<usize>,
     pub(crate) file: usize,
     /// Whether its expressions compiled and type-checked (a policy with
@@ -144,7 +143,6 @@ pub(crate) fn read(cfgs: &[CustomRuleCfg], text: &str, diags: &mut Vec<Diagnosti
             },
             enabled: c.enabled.unwrap_or(true),
             enforcement: c.enforcement,
-            severity: c.severity.unwrap_or(Severity::Medium),
             id_span,
             file: 0,
             valid,

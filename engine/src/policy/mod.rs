@@ -581,33 +581,31 @@ impl Policy {
         ))
     }
 
-    /// Of a policy of several files, the name of the file a rule comes from.
+    /// The file that defines (`[[rules.custom]]`) or configures
+    /// (`[rules.ID]`) a rule, if one does.
+    fn configured_in(&self, id: &str) -> Option<usize> {
+        let custom = self.custom.iter().find(|c| c.info.id == id).map(|c| c.file);
+        custom.or_else(|| self.rules.iter().find(|r| r.id == id).map(|r| r.file))
+    }
+
+    /// Of a policy of several files, the name of the file a rule comes
+    /// from: the one that defines or configures it, else the first that
+    /// loads its plugin.
     fn rule_file(&self, info: &RuleInfo) -> Option<String> {
         if self.files.len() < 2 {
             return None;
         }
         let index = self
-            .custom
-            .iter()
-            .find(|c| c.info.id == info.id)
-            .map(|c| c.file)
-            .or_else(|| self.rules.iter().find(|r| r.id == info.id).map(|r| r.file))
+            .configured_in(&info.id)
             .or_else(|| self.plugins.iter().find(|p| p.name == info.plugin).and_then(|p| p.files.first().copied()))?;
         self.files.get(index).map(|f| f.source.clone())
     }
 
     /// The enforcement cap and failure policy of a rule: those of the file
-    /// that configures it, else the strongest of the files that load its
-    /// plugin.
+    /// that defines or configures it, else the strongest of the files that
+    /// load its plugin.
     fn file_settings(&self, info: &RuleInfo) -> (Enforcement, FailurePolicy) {
-        if let Some(c) = self.custom.iter().find(|c| c.info.id == info.id)
-            && let Some(f) = self.files.get(c.file)
-        {
-            return (f.enforcement, f.failure_policy);
-        }
-        if let Some(r) = self.rules.iter().find(|r| r.id == info.id)
-            && let Some(f) = self.files.get(r.file)
-        {
+        if let Some(f) = self.configured_in(&info.id).and_then(|i| self.files.get(i)) {
             return (f.enforcement, f.failure_policy);
         }
         let files: Vec<&PolicyText> = self
@@ -744,22 +742,16 @@ impl Policy {
             }
             let (cap, failure_policy) = self.file_settings(info);
             let default_enforcement = info.default_enforcement.min(cap);
-            if let Some(c) = self.custom.iter().find(|c| c.info.id == info.id) {
-                rules.push(RuleSetting {
-                    info: info.clone(),
-                    enabled: c.enabled,
-                    enforcement: c.enforcement.unwrap_or(default_enforcement),
-                    severity: c.severity,
-                    params,
-                    failure_policy,
-                    file: self.rule_file(info),
-                });
-                continue;
-            }
+            // A custom rule's settings are in its own entry (its severity is
+            // its default; a [rules.ID] table for it was refused above).
+            let custom = self.custom.iter().find(|c| c.info.id == info.id);
             rules.push(RuleSetting {
                 info: info.clone(),
-                enabled: cfg.and_then(|c| c.enabled).unwrap_or(true),
-                enforcement: cfg.and_then(|c| c.enforcement).unwrap_or(default_enforcement),
+                enabled: custom.map(|c| c.enabled).or(cfg.and_then(|c| c.enabled)).unwrap_or(true),
+                enforcement: custom
+                    .and_then(|c| c.enforcement)
+                    .or(cfg.and_then(|c| c.enforcement))
+                    .unwrap_or(default_enforcement),
                 severity: cfg.and_then(|c| c.severity).unwrap_or(info.default_severity),
                 params,
                 failure_policy,
