@@ -20,7 +20,6 @@ pub use schema::Target;
 pub use types::Ty;
 
 use std::ops::Range;
-use std::sync::Arc;
 
 /// A problem in an expression, at a byte range of its text.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,13 +58,19 @@ impl Role {
     }
 }
 
-/// Parses and type-checks `source` for rules on each of `targets`: the
-/// program, or every problem found (syntax errors stop before types).
-pub fn compile(env: &cel::Env, source: &str, targets: &[Target], role: Role) -> Result<cel::Program, Vec<Problem>> {
+/// Parses `source` (and expands its macros), without type-checking it:
+/// for an expression already checked when its policy loaded.
+pub fn parse(env: &cel::Env, source: &str) -> Result<cel::Program, Vec<Problem>> {
     if source.trim().is_empty() {
         return Err(vec![Problem { range: 0..source.len(), message: "the expression is empty".into(), note: None }]);
     }
-    let program = env.compile(source).map_err(|e| parse_problems(source, &e))?;
+    env.compile(source).map_err(|e| parse_problems(source, &e))
+}
+
+/// Parses and type-checks `source` for rules on each of `targets`: the
+/// program, or every problem found (syntax errors stop before types).
+pub fn compile(env: &cel::Env, source: &str, targets: &[Target], role: Role) -> Result<cel::Program, Vec<Problem>> {
+    let program = parse(env, source)?;
     let mut problems: Vec<Problem> = Vec::new();
     for &target in targets {
         let mut checker = check::Checker::new(source, program.source_info(), target);
@@ -152,23 +157,15 @@ pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a st
         .map(|(_, c)| c)
 }
 
-/// The variables an expression uses (the plugin builds only those).
-pub fn variables_used(program: &cel::Program) -> Vec<String> {
-    let refs = program.references();
-    Target::ALL
-        .iter()
-        .flat_map(|t| schema::variables(*t))
-        .map(|v| v.name)
-        .filter(|n| refs.has_variable(n))
-        .map(str::to_string)
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
-}
-
-/// Shared so both sides build the environment the same way.
-pub fn shared_env() -> Arc<cel::Env> {
-    Arc::new(env())
+/// The variables some programs use, each once, in name order (the plugin
+/// builds only those).
+pub fn variables_used(programs: &[&cel::Program]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Target::ALL.iter().flat_map(|t| schema::variables(*t)).map(|v| v.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    let refs: Vec<_> = programs.iter().map(|p| p.references()).collect();
+    names.retain(|n| refs.iter().any(|r| r.has_variable(n)));
+    names
 }
 
 #[cfg(test)]

@@ -46,11 +46,17 @@ impl Rule {
         }
     }
 
-    /// The rule's programs: (expression, message, when), or the first problem.
-    fn compile(&self, env: &cel::Env) -> Result<(Program, Option<Program>, Option<Program>), String> {
+    /// The rule's programs: (expression, message, when), or the first
+    /// problem. `typed`: type-checked too (in `check`, when the policy
+    /// loads; evaluation only parses what was checked then).
+    fn compile(&self, env: &cel::Env, typed: bool) -> Result<(Program, Option<Program>, Option<Program>), String> {
         let targets = if self.targets.is_empty() { &[Target::Image][..] } else { &self.targets };
         let one = |source: &str, role, what: &str| {
-            portcullis_cel::compile(env, source, targets, role).map_err(|problems| {
+            let compiled = match typed {
+                true => portcullis_cel::compile(env, source, targets, role),
+                false => portcullis_cel::parse(env, source),
+            };
+            compiled.map_err(|problems| {
                 let p = &problems[0];
                 format!("{what}: {} (at byte {})", p.message, p.range.start)
             })
@@ -77,7 +83,7 @@ impl Plugin for Cel {
         let env = portcullis_cel::env();
         let mut problems = Vec::new();
         for config in &rules {
-            if let Err(message) = Rule::of(config).compile(&env) {
+            if let Err(message) = Rule::of(config).compile(&env, true) {
                 let param = message.split(':').next().unwrap_or("expression").to_string();
                 problems.push(ParamProblem { rule: config.id.clone(), param, index: None, message });
             }
@@ -96,7 +102,7 @@ type Target_ = portcullis_sdk::Target;
 
 fn judge(env: &Arc<cel::Env>, target: &Target_, rule: &Rule) -> Finding {
     let id = rule.id.as_str();
-    let (expression, message, when) = match rule.compile(env) {
+    let (expression, message, when) = match rule.compile(env, false) {
         Ok(p) => p,
         Err(why) => return Finding::error(id, format!("the rule does not compile: {why}")),
     };
@@ -105,12 +111,9 @@ fn judge(env: &Arc<cel::Env>, target: &Target_, rule: &Rule) -> Finding {
         return Finding::error(id, format!("cannot set up the CEL functions: {why:?}"));
     }
     let programs: Vec<&Program> = [Some(&expression), message.as_ref(), when.as_ref()].into_iter().flatten().collect();
-    let mut used: Vec<String> = programs.iter().flat_map(|p| portcullis_cel::variables_used(p)).collect();
-    used.sort();
-    used.dedup();
-    for name in &used {
+    for name in portcullis_cel::variables_used(&programs) {
         match values::variable(name, target) {
-            Ok(v) => context.add_variable_from_value(name.as_str(), v),
+            Ok(v) => context.add_variable_from_value(name, v),
             Err(why) => return Finding::unavailable(id, why),
         }
     }
