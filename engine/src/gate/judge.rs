@@ -188,6 +188,8 @@ async fn tag_push(
         }))
         .await;
         state.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
+        // One push is counted once, whatever the number of policies.
+        let warned = warnings.len();
         for (engine, judged) in engines.iter().zip(verdicts) {
             // With several policies, each message names the one that spoke.
             let subject = match named {
@@ -209,29 +211,30 @@ async fn tag_push(
                 }
                 Ok(Err(f)) => {
                     // The image could not be read: that is the image's fault.
-                    state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
                     let message = format!("portcullis denied {subject}: its evidence is unreadable: {}", f.message);
                     if state.options.mode == Mode::Enforce {
+                        state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
                         return reply::denied(&message, serde_json::json!({ "verdict": "deny", "denied": [] }));
                     }
                     warnings.push(message);
                 }
                 Ok(Ok(judged)) if judged.report.verdict == Verdict::Deny => {
-                    state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
                     let message = denial_message(&subject, &judged.report);
                     if state.options.mode == Mode::Enforce {
+                        state.metrics.pushes.with_label_values(&["tag", "deny"]).inc();
                         return reply::denied(&message, detail(&judged));
                     }
                     warnings.push(message);
                 }
                 Ok(Ok(judged)) => {
-                    state.metrics.pushes.with_label_values(&["tag", "admit"]).inc();
                     // The index and every image of it become pullable by digest.
                     admitted.extend(judged.report.subjects.iter().filter_map(|s| Digest::parse(&s.digest).ok()));
                     report.get_or_insert_with(|| judged.report.clone());
                 }
             }
         }
+        let outcome = if warnings.len() > warned { "deny" } else { "admit" };
+        state.metrics.pushes.with_label_values(&["tag", outcome]).inc();
     }
     admitted.sort();
     admitted.dedup();
