@@ -138,6 +138,9 @@ pub struct Engine {
     trust: std::sync::OnceLock<Arc<crate::signature::trust::TrustRoot>>,
     vuln_db: Option<Arc<crate::vuln::VulnDb>>,
     vex: Arc<Vec<crate::vuln::vex::Statement>>,
+    /// The metadata of the rules that judge images, indexes and artifacts,
+    /// which every report carries (for SARIF): built once, shared.
+    report_rules: Arc<[crate::model::RuleInfo]>,
     /// What a verdict of this engine depends on besides the subject.
     fingerprint: String,
 }
@@ -219,7 +222,15 @@ impl Engine {
             }
             format!("sha256:{}", hex::encode(h.finalize()))
         };
+        // Workload rules judge admission requests, not images.
+        let report_rules = plan
+            .rules
+            .iter()
+            .filter(|r| r.info.targets.iter().any(|k| *k != SubjectKind::Workload))
+            .map(|r| r.info.clone())
+            .collect();
         Ok(Engine {
+            report_rules,
             fingerprint,
             policy,
             plan,
@@ -280,13 +291,7 @@ impl Engine {
             subjects,
             waivers_used,
             self.plan.warnings.clone(),
-            // Workload rules judge admission requests, not images.
-            self.plan
-                .rules
-                .iter()
-                .filter(|r| r.info.targets.iter().any(|k| *k != SubjectKind::Workload))
-                .map(|r| r.info.clone())
-                .collect(),
+            self.report_rules.clone(),
         )
     }
 

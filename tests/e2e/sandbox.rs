@@ -22,6 +22,7 @@ const RULES: &[&str] = &[
     "HOSTILE-SOCKET",
     "HOSTILE-ENV",
     "HOSTILE-RECURSION",
+    "HOSTILE-REMEMBER",
 ];
 
 fn sha256_hex(path: &str) -> String {
@@ -172,6 +173,30 @@ fn environment_is_empty() {
         r["subjects"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "HOSTILE-ENV").unwrap().clone();
     assert_eq!(f["outcome"], "error", "{f}");
     assert_eq!(f["message"], "environment is empty", "{f}");
+}
+
+/// Every call runs in a fresh instance: a plugin that keeps a count of its
+/// calls, and the last subject it saw, in its memory sees 1 and nothing,
+/// every time — for the platforms of one index judged in parallel, for
+/// audits one after another, and on reused (kept-resident) instance slots.
+#[test]
+fn nothing_carries_over_from_one_call_to_the_next() {
+    let engine = engine_for("HOSTILE-REMEMBER", "");
+    let inputs = [good_image(), support::open(&support::image("oci/go-static-multiarch"))];
+    let mut calls = 0;
+    for round in 0..50 {
+        for input in &inputs {
+            let report = engine.audit(input);
+            for s in &report.subjects {
+                for f in s.findings.iter().filter(|f| f.rule == "HOSTILE-REMEMBER") {
+                    assert_eq!(f.outcome, portcullis::model::Outcome::Fail, "round {round}, {}: {}", s.digest, f.message);
+                    assert_eq!(f.message, "call 1; nothing remembered");
+                    calls += 1;
+                }
+            }
+        }
+    }
+    assert!(calls > 100, "the rule ran on every subject ({calls} calls)");
 }
 
 #[test]

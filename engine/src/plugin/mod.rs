@@ -43,6 +43,13 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 /// Concurrent plugin instances the pool holds (each a reserved, not
 /// committed, memory slot). A call beyond that fails as an `error` finding.
 const POOL_SLOTS: u32 = 512;
+/// Bytes of a finished instance's memory (and tables) kept resident for the
+/// next, when the kernel can say which pages were written; what stays
+/// resident is bounded by this times [`WARM_SLOTS`].
+const KEEP_RESIDENT_MEMORY: usize = 4 << 20;
+const KEEP_RESIDENT_TABLE: usize = 64 << 10;
+/// Idle instance slots kept warm (for the plugin that last used them).
+const WARM_SLOTS: u32 = 16;
 /// Epoch tick period: the granularity of plugin deadlines.
 const TICK: Duration = Duration::from_millis(5);
 
@@ -476,6 +483,17 @@ impl PluginHost {
             .max_memories_per_component(4)
             .max_tables_per_component(8)
             .max_core_instances_per_component(8);
+        // A finished instance's memory is reset for the next one. By
+        // default that is an madvise, after which every page the next call
+        // touches faults in again; where the kernel can tell which pages
+        // were written (PAGEMAP_SCAN, Linux 6.7+), only those are restored,
+        // in place, and stay resident. A third of a small call's cost.
+        if wasmtime::PoolingAllocationConfig::is_pagemap_scan_available() {
+            pool.pagemap_scan(wasmtime::Enabled::Yes)
+                .linear_memory_keep_resident(KEEP_RESIDENT_MEMORY)
+                .table_keep_resident(KEEP_RESIDENT_TABLE)
+                .max_unused_warm_slots(WARM_SLOTS);
+        }
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         config.memory_reservation(slot);
         config.memory_guard_size(64 << 10);

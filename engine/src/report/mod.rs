@@ -136,7 +136,7 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Metadata of every rule the policy runs (used by SARIF; not serialised).
     #[serde(skip)]
-    pub rules: Vec<RuleInfo>,
+    pub rules: std::sync::Arc<[RuleInfo]>,
 }
 
 impl Report {
@@ -147,7 +147,7 @@ impl Report {
         subjects: Vec<SubjectReport>,
         waivers_used: Vec<WaiverUse>,
         warnings: Vec<String>,
-        rules: Vec<RuleInfo>,
+        rules: std::sync::Arc<[RuleInfo]>,
     ) -> Report {
         Report {
             schema: SCHEMA,

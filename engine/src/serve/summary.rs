@@ -129,5 +129,5 @@ fn report(engine: &Engine, digest: &Digest, repository: &str, reference: &str, i
         verdict: Verdict::Admit,
         findings: Vec::new(),
     };
-    Report::new(engine.policy(), &input, Verdict::Admit, vec![subject], Vec::new(), Vec::new(), Vec::new())
+    Report::new(engine.policy(), &input, Verdict::Admit, vec![subject], Vec::new(), Vec::new(), Default::default())
 }

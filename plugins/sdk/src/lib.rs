@@ -20,6 +20,13 @@ wit_bindgen::generate!({
     default_bindings_module: "portcullis_sdk",
 });
 
+pub mod arena;
+
+/// Every plugin built with the SDK allocates from a bump arena: see [`arena`].
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: arena::Arena<{ arena::ARENA_BYTES }> = arena::Arena::new();
+
 pub use exports::portcullis::policy::plugin::Guest as Plugin;
 pub use portcullis::policy::filesystem;
 pub use portcullis::policy::image_scan;

@@ -23,7 +23,13 @@ const RULES: &[(&str, &str)] = &[
     ("HOSTILE-SOCKET", "connects to a TCP port on localhost"),
     ("HOSTILE-ENV", "reads the environment"),
     ("HOSTILE-RECURSION", "recurses until the stack overflows"),
+    ("HOSTILE-REMEMBER", "keeps what it saw in memory for the next subject"),
 ];
+
+/// What HOSTILE-REMEMBER carries from call to call, were instances reused:
+/// how many calls this memory has seen, and the subject of the last one.
+static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+static LAST_SUBJECT: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
 impl Plugin for Hostile {
     fn metadata() -> PluginMeta {
@@ -49,7 +55,7 @@ impl Plugin for Hostile {
         Vec::new()
     }
 
-    fn evaluate(_target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
+    fn evaluate(target: Target, rules: Vec<RuleConfig>) -> Vec<Finding> {
         let mut out = Vec::new();
         for rule in &rules {
             let id = rule.id.as_str();
@@ -106,6 +112,23 @@ impl Plugin for Hostile {
                         if n == u64::MAX { buf[0] } else { deep(n + 1) + buf[1] }
                     }
                     out.push(Finding::pass(id, format!("{}", deep(0))));
+                }
+                "HOSTILE-REMEMBER" => {
+                    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    let digest = match &target {
+                        Target::Image(i) => i.subject.digest.clone(),
+                        Target::Index(i) => i.subject.digest.clone(),
+                        Target::Artifact(a) => a.subject.digest.clone(),
+                        Target::Workload(w) => w.subject.digest.clone(),
+                    };
+                    let mut last = LAST_SUBJECT.lock().unwrap_or_else(|e| e.into_inner());
+                    let before = std::mem::replace(&mut *last, digest);
+                    // Remembering anything is the attack succeeding.
+                    if call > 1 || !before.is_empty() {
+                        out.push(Finding::pass(id, format!("call {call}; the previous subject was {before}")));
+                    } else {
+                        out.push(Finding::fail(id, format!("call {call}; nothing remembered")));
+                    }
                 }
                 other => out.push(Finding::error(other, "unknown rule")),
             }
