@@ -554,7 +554,10 @@ impl PluginHost {
         }
         let (component, cache) = cache::load(&self.runtime, &bytes, &sha, self.cache_dir.as_deref())
             .map_err(|e| LoadError::Compile { name: name.clone(), reason: format!("{e:#}") })?;
-        let (pre, meta, _) = self.link(&name, &component, &spec.limits)?;
+        // Its contract version and imports, named, before the linker tries.
+        let (imports, exports) = contract::names(&component, &self.runtime);
+        contract::check(&imports, &exports).map_err(|reason| LoadError::Contract { name: name.clone(), reason })?;
+        let (pre, meta) = self.describe(&name, &component, &spec.limits)?;
         let rules = convert_meta(&name, meta.rules)?;
         Ok(LoadedPlugin {
             info: PluginInfo { name, version: meta.version, sha256: sha, builtin, cache },
@@ -564,19 +567,14 @@ impl PluginHost {
         })
     }
 
-    /// Links a compiled component against the contract — after checking,
-    /// by the names of its imports and exports, that it was built for one
-    /// this host speaks — and asks for its metadata. Also gives the
-    /// contract version it was built for.
-    fn link(
+    /// Links a compiled component (whose names passed the contract check)
+    /// and asks for its metadata.
+    fn describe(
         &self,
         name: &str,
         component: &wasmtime::component::Component,
         limits: &Limits,
-    ) -> Result<(PolicyPluginPre<HostState>, wit::PluginMeta, String), LoadError> {
-        let (imports, exports) = contract::names(component, &self.runtime);
-        let version =
-            contract::check(&imports, &exports).map_err(|reason| LoadError::Contract { name: name.into(), reason })?;
+    ) -> Result<(PolicyPluginPre<HostState>, wit::PluginMeta), LoadError> {
         let pre = self
             .linker
             .instantiate_pre(component)
@@ -587,7 +585,7 @@ impl PluginHost {
             .instantiate(&mut store)
             .and_then(|p| p.portcullis_policy_plugin().call_metadata(&mut store))
             .map_err(|e| LoadError::Metadata { name: name.into(), reason: explain(&e, &store, limits) })?;
-        Ok((pre, meta, version))
+        Ok((pre, meta))
     }
 
     /// Describes a component without a policy: its digest, size, the
@@ -610,19 +608,27 @@ impl PluginHost {
             version: None,
             rules: Vec::new(),
         };
-        let described = self.link(name, &component, &Limits::default()).and_then(|(_, meta, version)| {
-            Ok((convert_meta(&meta.name, meta.rules)?, meta.name, meta.version, version))
-        });
-        match described {
-            Ok((rules, name, version, contract)) => {
-                out.rules = rules;
-                out.name = Some(name);
-                out.version = Some(version);
-                out.contract = Some(contract);
+        // Each step says what it learnt before the next one may fail.
+        match contract::check(&out.imports, &out.exports) {
+            Err(why) => out.problem = Some(why),
+            Ok(version) => {
+                out.contract = Some(version);
+                match self.describe(name, &component, &Limits::default()) {
+                    // The reason alone: the component has no name in a policy here.
+                    Err(LoadError::Contract { reason, .. } | LoadError::Metadata { reason, .. }) => {
+                        out.problem = Some(reason)
+                    }
+                    Err(e) => out.problem = Some(e.to_string()),
+                    Ok((_, meta)) => {
+                        out.name = Some(meta.name.clone());
+                        out.version = Some(meta.version);
+                        match convert_meta(&meta.name, meta.rules) {
+                            Ok(rules) => out.rules = rules,
+                            Err(e) => out.problem = Some(e.to_string()),
+                        }
+                    }
+                }
             }
-            // The reason alone: the component has no name in a policy here.
-            Err(LoadError::Contract { reason, .. } | LoadError::Metadata { reason, .. }) => out.problem = Some(reason),
-            Err(e) => out.problem = Some(e.to_string()),
         }
         Ok(out)
     }
