@@ -104,7 +104,10 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
         deadline: std::time::Duration::from_secs(args.deadline),
         admitted_only: args.admitted_only,
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
-        header_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+        header_timeout: match args.header_timeout {
+            0 => return fail("--header-timeout 0: expected a positive number of seconds"),
+            n => std::time::Duration::from_secs(n),
+        },
     };
     common::serve_until_stopped(portcullis::gate::run(options))
 }
