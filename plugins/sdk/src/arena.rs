@@ -106,8 +106,16 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
             // SAFETY: the standard allocator's block, passed on.
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
-        // The newest allocation grows or shrinks in place when it fits.
-        if p + layout.size() == self.next()
+        let newest = p + layout.size() == self.next();
+        // Any block shrinks in place (the newest gives its tail back); the
+        // newest grows in place when the arena has room.
+        if new_size <= layout.size() {
+            if newest {
+                self.set_next(p + new_size);
+            }
+            return ptr;
+        }
+        if newest
             && let Some(stop) = p.checked_add(new_size)
             && stop <= self.start() + N
         {
@@ -169,6 +177,12 @@ mod tests {
             assert_ne!(x3, x2, "not the newest: copied");
             assert_eq!(std::slice::from_raw_parts(x3, 4), b"abcd");
             assert!(x3 as usize > y as usize);
+            // An older block shrinks where it is, and keeps its bytes.
+            let z = a.alloc(layout(8, 1));
+            let x4 = a.realloc(x3, layout(200, 1), 2);
+            assert_eq!(x4, x3);
+            assert_eq!(std::slice::from_raw_parts(x4, 2), b"ab");
+            assert_eq!(a.alloc(layout(1, 1)) as usize, z as usize + 8, "the bump pointer did not move back");
         }
     }
 
