@@ -189,7 +189,13 @@ fn nothing_carries_over_from_one_call_to_the_next() {
             let report = engine.audit(input);
             for s in &report.subjects {
                 for f in s.findings.iter().filter(|f| f.rule == "HOSTILE-REMEMBER") {
-                    assert_eq!(f.outcome, portcullis::model::Outcome::Fail, "round {round}, {}: {}", s.digest, f.message);
+                    assert_eq!(
+                        f.outcome,
+                        portcullis::model::Outcome::Fail,
+                        "round {round}, {}: {}",
+                        s.digest,
+                        f.message
+                    );
                     assert_eq!(f.message, "call 1; nothing remembered");
                     calls += 1;
                 }
