@@ -14,7 +14,9 @@ use super::{Format, SbomError};
 use cyclonedx_bom::models::bom::{Bom, SpecVersion};
 use cyclonedx_bom::models::component::Component as CdxComponent;
 use cyclonedx_bom::models::license::{LicenseChoice, LicenseIdentifier};
-use serde_json::Value;
+
+mod json;
+pub(super) use json::from_json_bytes;
 
 /// The version `cyclonedx-bom` is asked to read a document of `declared` version as.
 fn reader_version(declared: &str) -> Option<&'static str> {
@@ -24,48 +26,6 @@ fn reader_version(declared: &str) -> Option<&'static str> {
         "1.5" | "1.6" | "1.7" => Some("1.5"),
         _ => None,
     }
-}
-
-/// Parses CycloneDX JSON bytes (`declared`: the version identification
-/// read) into the normalised model. Versions the crate reads as they are go
-/// straight from the bytes into its types: a JSON tree of a large SBOM
-/// costs several times the document, and is built only when the document
-/// must be lowered first, or to report where a document that failed to
-/// parse is wrong.
-pub(super) fn from_json_bytes(bytes: &[u8], declared: &str) -> Result<Sbom, SbomError> {
-    let version = match declared {
-        "1.3" => Some(SpecVersion::V1_3),
-        "1.4" => Some(SpecVersion::V1_4),
-        "1.5" => Some(SpecVersion::V1_5),
-        _ => None,
-    };
-    if let Some(v) = version
-        && let Ok(bom) = Bom::parse_from_json_with_version(bytes, v)
-    {
-        return Ok(normalise(bom, Format::CyclonedxJson, declared.to_string(), Vec::new()));
-    }
-    from_json(super::json_value(bytes)?)
-}
-
-/// Parses CycloneDX JSON into the normalised model.
-pub(super) fn from_json(mut doc: Value) -> Result<Sbom, SbomError> {
-    let declared = doc.get("specVersion").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
-        SbomError::Invalid { pointer: "/specVersion".into(), message: "missing or not a string".into() }
-    })?;
-    let read_as = reader_version(&declared).ok_or_else(|| SbomError::Unsupported {
-        what: format!("CycloneDX JSON {declared}"),
-        supported: "1.2 to 1.7",
-    })?;
-    let mut notes = Vec::new();
-    if read_as != declared {
-        notes.push(format!(
-            "CycloneDX {declared} read as {read_as} by cyclonedx-bom 0.8.1; fields {read_as} lacks are not in the model"
-        ));
-        doc["specVersion"] = Value::String(read_as.to_string());
-        lower_json(&mut doc, &mut notes);
-    }
-    let bom = Bom::parse_json_value(doc).map_err(|e| SbomError::Parse { message: e.to_string() })?;
-    Ok(normalise(bom, Format::CyclonedxJson, declared, notes))
 }
 
 /// Parses CycloneDX XML into the normalised model.
@@ -104,91 +64,6 @@ pub(super) fn from_xml(bytes: &[u8], declared: &str) -> Result<Sbom, SbomError> 
     let bom =
         Bom::parse_from_xml_with_version(input, version).map_err(|e| SbomError::Parse { message: e.to_string() })?;
     Ok(normalise(bom, Format::CyclonedxXml, declared.to_string(), notes))
-}
-
-/// Keeps of a 1.6/1.7 document only what the model reads, in the 1.5
-/// shape: serial number, metadata (timestamp, tools, component),
-/// components (identity, licences, hashes, supplier, nesting) and
-/// dependencies. Everything else — services, vulnerabilities, formulation,
-/// crypto properties, model cards, evidence — is dropped before
-/// `cyclonedx-bom` sees it, so shapes that changed after 1.5 cannot stop it.
-fn lower_json(doc: &mut Value, notes: &mut Vec<String>) {
-    let Value::Object(top) = doc else { return };
-    let before = top.len();
-    top.retain(|k, _| {
-        matches!(
-            k.as_str(),
-            "bomFormat" | "specVersion" | "serialNumber" | "version" | "metadata" | "components" | "dependencies"
-        )
-    });
-    let mut dropped = before - top.len();
-    if let Some(Value::Object(meta)) = top.get_mut("metadata") {
-        meta.retain(|k, _| matches!(k.as_str(), "timestamp" | "tools" | "component"));
-        if let Some(Value::Object(tools)) = meta.get_mut("tools") {
-            tools.retain(|k, _| k == "components");
-            if let Some(Value::Array(cs)) = tools.get_mut("components") {
-                cs.iter_mut().for_each(|c| dropped += project_component(c));
-            }
-        }
-        if let Some(c) = meta.get_mut("component") {
-            dropped += project_component(c);
-        }
-    }
-    if let Some(Value::Array(cs)) = top.get_mut("components") {
-        cs.iter_mut().for_each(|c| dropped += project_component(c));
-    }
-    if let Some(Value::Array(deps)) = top.get_mut("dependencies") {
-        for d in deps.iter_mut() {
-            if let Value::Object(d) = d {
-                d.retain(|k, _| k == "ref" || k == "dependsOn");
-            }
-        }
-    }
-    if dropped > 0 {
-        notes.push(format!("{dropped} field(s) outside the model set aside before reading"));
-    }
-}
-
-/// Projects one component onto the fields the model reads; returns how many
-/// fields were dropped.
-fn project_component(c: &mut Value) -> usize {
-    let Value::Object(map) = c else { return 0 };
-    let before = map.len();
-    map.retain(|k, _| {
-        matches!(
-            k.as_str(),
-            "type"
-                | "bom-ref"
-                | "supplier"
-                | "author"
-                | "publisher"
-                | "group"
-                | "name"
-                | "version"
-                | "hashes"
-                | "licenses"
-                | "cpe"
-                | "purl"
-                | "components"
-        )
-    });
-    let mut dropped = before - map.len();
-    if let Some(Value::Object(s)) = map.get_mut("supplier") {
-        s.retain(|k, _| k == "name");
-    }
-    if let Some(Value::Array(ls)) = map.get_mut("licenses") {
-        for l in ls.iter_mut() {
-            let Value::Object(l) = l else { continue };
-            l.retain(|k, _| k == "license" || k == "expression");
-            if let Some(Value::Object(lic)) = l.get_mut("license") {
-                lic.retain(|k, _| k == "id" || k == "name");
-            }
-        }
-    }
-    if let Some(Value::Array(children)) = map.get_mut("components") {
-        children.iter_mut().for_each(|c| dropped += project_component(c));
-    }
-    dropped
 }
 
 /// Moves an XML document into the namespace of the version it is read as.
@@ -317,7 +192,7 @@ mod tests {
                 ]}},
                 "components": [{"type": "library", "name": "top", "components": [{"type": "library", "name": "child"}]}],
             });
-            let sbom = from_json(doc).unwrap();
+            let sbom = from_json_bytes(doc.to_string().as_bytes(), version).unwrap();
             assert_eq!(sbom.subjects.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["image"]);
             let names: Vec<&str> = sbom.components.iter().map(|c| c.name.as_str()).collect();
             assert_eq!(names, ["under-subject", "deeper", "top", "child"], "{version}");
