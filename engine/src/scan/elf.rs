@@ -194,18 +194,22 @@ fn analyse_as<H: FileHeader<Endian = Endianness>>(data: &[u8], class64: bool) ->
         Err(_) => info.problem = Some("unreadable section headers".into()),
     }
     if info.go.is_none() {
-        // No section headers (sstrip, packers): look for the build info magic.
-        if let Some(at) = memchr::memmem::find(data, BUILDINFO_MAGIC) {
+        // No build-info section (sstrip, packers, or not Go): look for the
+        // magic, and in the same pass (one of the two costliest over an
+        // image's bytes) for the strings that make a program a shell.
+        let found = content_needles().first_of_each(data);
+        if let Some(at) = found[BUILDINFO_NEEDLE] {
             info.go = parse_buildinfo(&data[at..], data, segments, endian);
+        }
+        info.is_go |= info.go.is_some();
+        if !info.is_go {
+            info.is_go = has_go_note(data, segments, endian) || has_pclntab(data, segments, endian);
+        }
+        if !info.is_go {
+            info.shell = super::programs::shell_by(|i| found[i].is_some()).map(String::from);
         }
     }
     info.is_go |= info.go.is_some();
-    if !info.is_go {
-        info.is_go = has_go_note(data, segments, endian) || has_pclntab(data, segments, endian);
-    }
-    if !info.is_go {
-        info.shell = super::programs::shell_in(data).map(String::from);
-    }
     info.pie = et == elf::ET_DYN && (info.interpreter.is_some() || flags_1 & u64::from(elf::DF_1_PIE) != 0);
     let head = &data[..data.len().min(4096)];
     info.upx |= memchr::memmem::find(head, b"UPX!").is_some();
@@ -338,21 +342,38 @@ fn find_pclntab<'a, P: ProgramHeader<Endian = Endianness>>(
     segments: &[P],
     endian: Endianness,
 ) -> Option<(&'a [u8], u64)> {
-    const MAGICS: [u32; 4] = [0xffff_fff1, 0xffff_fff0, 0xffff_fffa, 0xffff_fffb];
     let little = endian == Endianness::Little;
     for ph in segments.iter().filter(|ph| ph.p_type(endian) == elf::PT_LOAD) {
         let Ok(seg) = ph.data(endian, data) else { continue };
-        for magic in MAGICS {
-            let bytes = if little { magic.to_le_bytes() } else { magic.to_be_bytes() };
-            let needle = [bytes[0], bytes[1], bytes[2], bytes[3], 0, 0];
-            if let Some(at) =
-                memchr::memmem::find_iter(seg, &needle).find(|at| pclntab_header_ok(&seg[*at..], magic, little))
-            {
-                return Some((&seg[at..], ph.p_vaddr(endian).into() + at as u64));
-            }
+        if let Some(at) = pclntab_header_in(seg, little) {
+            return Some((&seg[at..], ph.p_vaddr(endian).into() + at as u64));
         }
     }
     None
+}
+
+/// The go1.20+, go1.18, go1.16 and go1.2 pclntab magics.
+const PCLNTAB_MAGICS: [u32; 4] = [0xffff_fff1, 0xffff_fff0, 0xffff_fffa, 0xffff_fffb];
+
+/// Where the first plausible pclntab header in `seg` starts. This runs over
+/// the loadable bytes of every ELF file that shows no other sign of Go —
+/// most of an image's bytes — so little-endian files are searched once for
+/// the three `0xff` bytes and two zeros the four magics share, and only the
+/// byte before is told apart (one pass for four: half the time).
+fn pclntab_header_in(seg: &[u8], little: bool) -> Option<usize> {
+    if little {
+        return memchr::memmem::find_iter(seg, b"\xff\xff\xff\0\0").find_map(|at| {
+            let start = at.checked_sub(1)?;
+            let magic = PCLNTAB_MAGICS.into_iter().find(|m| m.to_le_bytes()[0] == seg[start])?;
+            pclntab_header_ok(&seg[start..], magic, little).then_some(start)
+        });
+    }
+    // Big-endian files (s390x, some MIPS and PowerPC) are rare: one search per magic.
+    PCLNTAB_MAGICS.into_iter().find_map(|magic| {
+        let b = magic.to_be_bytes();
+        let needle = [b[0], b[1], b[2], b[3], 0, 0];
+        memchr::memmem::find_iter(seg, &needle).find(|at| pclntab_header_ok(&seg[*at..], magic, little))
+    })
 }
 
 /// `len` bytes at virtual address `addr`, borrowed from a PT_LOAD segment.
@@ -378,6 +399,19 @@ fn vaddr_slice<'a, P: ProgramHeader<Endian = Endianness>>(
 }
 
 const BUILDINFO_MAGIC: &[u8] = b"\xff Go buildinf:";
+
+/// The strings of [`super::programs::SHELL_NEEDLES`], then the build-info
+/// magic, at [`BUILDINFO_NEEDLE`].
+fn content_needles() -> &'static super::needles::Needles {
+    static NEEDLES: std::sync::LazyLock<super::needles::Needles> = std::sync::LazyLock::new(|| {
+        let mut all = super::programs::SHELL_NEEDLES.to_vec();
+        all.push(BUILDINFO_MAGIC);
+        super::needles::Needles::new(&all)
+    });
+    &NEEDLES
+}
+
+const BUILDINFO_NEEDLE: usize = super::programs::SHELL_NEEDLES.len();
 
 /// The file range of each PT_LOAD segment that lies inside `data`.
 fn load_ranges<P: ProgramHeader<Endian = Endianness>>(
@@ -430,23 +464,12 @@ fn has_go_note<P: ProgramHeader<Endian = Endianness>>(data: &[u8], segments: &[P
 /// (what `debug/gosym` checks), and then a plausible function count and, for
 /// go1.16+, table offsets in order and inside the segment.
 fn has_pclntab<P: ProgramHeader<Endian = Endianness>>(data: &[u8], segments: &[P], endian: Endianness) -> bool {
-    const MAGICS: [u32; 4] = [0xffff_fff1, 0xffff_fff0, 0xffff_fffa, 0xffff_fffb];
     let mut ranges = load_ranges(data, segments, endian, elf::PT_LOAD);
     if segments.is_empty() {
         ranges.push(0..data.len());
     }
     let little = endian == Endianness::Little;
-    for range in ranges {
-        let seg = &data[range];
-        for magic in MAGICS {
-            let bytes = if little { magic.to_le_bytes() } else { magic.to_be_bytes() };
-            let needle = [bytes[0], bytes[1], bytes[2], bytes[3], 0, 0];
-            if memchr::memmem::find_iter(seg, &needle).any(|at| pclntab_header_ok(&seg[at..], magic, little)) {
-                return true;
-            }
-        }
-    }
-    false
+    ranges.into_iter().any(|range| pclntab_header_in(&data[range], little).is_some())
 }
 
 fn pclntab_header_ok(t: &[u8], magic: u32, little: bool) -> bool {
@@ -682,5 +705,20 @@ mod tests {
         let mut short = go120.clone();
         short.truncate(20);
         assert!(!has_pclntab(&short, none, Endianness::Little));
+        // A header that fails its checks does not hide a good one after it,
+        // of another magic (little-endian files are searched once for all).
+        let mut decoy = header(0xffff_fff1, &[0, 729, 0, 72, 300, 400, 500, 1000]);
+        decoy.truncate(64);
+        decoy.extend_from_slice(&go116);
+        assert_eq!(pclntab_header_in(&decoy, true), Some(64));
+        // Big-endian.
+        let mut be = 0xffff_fff1u32.to_be_bytes().to_vec();
+        be.extend_from_slice(&[0, 0, 1, 8]);
+        for w in [6656u64, 729, 0, 72, 300, 400, 500, 1000] {
+            be.extend_from_slice(&w.to_be_bytes());
+        }
+        be.resize(4096, 0);
+        assert!(has_pclntab(&be, none, Endianness::Big));
+        assert!(!has_pclntab(&go120, none, Endianness::Big));
     }
 }

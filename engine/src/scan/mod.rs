@@ -17,6 +17,7 @@ pub mod fs;
 pub mod gosym;
 mod index;
 mod layer;
+mod needles;
 pub mod packages;
 pub mod programs;
 pub mod secrets;

@@ -5,27 +5,56 @@
 //! renaming or moving a program does not hide it.
 
 /// A shell recognised by strings every build of it carries, or `None`.
-/// Multi-call binaries first (BusyBox's ash shares dash's messages), then
-/// the shells that name themselves, then any other POSIX shell by the
-/// messages of its builtins (dash, posh, yash: reported as `sh`).
+#[cfg(test)]
 pub fn shell_in(data: &[u8]) -> Option<&'static str> {
-    let has = |needle: &[u8]| memchr::memmem::find(data, needle).is_some();
+    let found = super::needles::Needles::new(SHELL_NEEDLES).first_of_each(data);
+    shell_by(|i| found[i].is_some())
+}
+
+/// The shell that the strings [`SHELL_NEEDLES`]`[i]` for which `has(i)`
+/// holds make of a file: multi-call binaries first (BusyBox's ash shares
+/// dash's messages), then the shells that name themselves, then any other
+/// POSIX shell by the messages of its builtins (dash, posh, yash: reported
+/// as `sh`). The search is the caller's: the ELF analysis looks for these
+/// in the same pass as Go's build-info magic.
+pub fn shell_by(has: impl Fn(usize) -> bool) -> Option<&'static str> {
+    let has = |needle: &[u8]| SHELL_NEEDLES.iter().position(|n| *n == needle).is_some_and(&has);
     if has(b"BusyBox v") && has(b"multi-call binary") {
         return Some("busybox");
     }
     if has(b"toybox") && has(b"[--long | --help | --version") {
         return Some("toybox");
     }
-    const SIGNATURES: &[(&str, &[&[u8]])] = &[
-        ("bash", &[b"BASH_VERSION", b"GNU bash, version"]),
-        ("zsh", &[b"ZSH_VERSION", b"zsh"]),
-        ("mksh", &[b"KSH_VERSION", b"MIRBSD KSH"]),
-        ("ksh", &[b"KSH_VERSION", b".sh.version"]),
-        ("sh", &[b" is a shell keyword", b"OPTIND"]),
-        ("sh", &[b"is a special shell builtin", b"OPTIND"]),
-    ];
-    SIGNATURES.iter().find(|(_, needles)| needles.iter().all(|n| has(n))).map(|(name, _)| *name)
+    SHELL_SIGNATURES.iter().find(|(_, needles)| needles.iter().all(|n| has(n))).map(|(name, _)| *name)
 }
+
+const SHELL_SIGNATURES: &[(&str, &[&[u8]])] = &[
+    ("bash", &[b"BASH_VERSION", b"GNU bash, version"]),
+    ("zsh", &[b"ZSH_VERSION", b"zsh"]),
+    ("mksh", &[b"KSH_VERSION", b"MIRBSD KSH"]),
+    ("ksh", &[b"KSH_VERSION", b".sh.version"]),
+    ("sh", &[b" is a shell keyword", b"OPTIND"]),
+    ("sh", &[b"is a special shell builtin", b"OPTIND"]),
+];
+
+/// Every string [`shell_by`] looks for (the multi-call markers, then each
+/// signature's).
+pub const SHELL_NEEDLES: &[&[u8]] = &[
+    b"BusyBox v",
+    b"multi-call binary",
+    b"toybox",
+    b"[--long | --help | --version",
+    b"BASH_VERSION",
+    b"GNU bash, version",
+    b"ZSH_VERSION",
+    b"zsh",
+    b"KSH_VERSION",
+    b"MIRBSD KSH",
+    b".sh.version",
+    b" is a shell keyword",
+    b"OPTIND",
+    b"is a special shell builtin",
+];
 
 /// The `#!` line of a script, as Linux reads it: the interpreter path, then
 /// everything after the following blanks up to the end of the line (trimmed)
@@ -74,6 +103,8 @@ mod tests {
         assert_eq!(shell_in(b"BusyBox v1.36.1 multi-call binary.. is a shell keyword OPTIND"), Some("busybox"));
         assert_eq!(shell_in(b"%s: is a shell keyword\0OPTIND\0"), Some("sh"));
         assert_eq!(shell_in(b"OPTIND alone is no shell"), None);
+        // Needles that overlap in the file are each found.
+        assert_eq!(shell_in(b"MIRBSD KSH_VERSION"), Some("mksh"));
         assert_eq!(shell_in(b""), None);
     }
 }
