@@ -604,15 +604,27 @@ fn unusable_trusted_roots_are_refused_by_name() {
     let empty = dir.path().join("empty.json");
     std::fs::write(&empty, r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#).unwrap();
     let missing = dir.path().join("missing.json");
+    // The embedded production root with one required field removed: read
+    // as "valid since forever" before, refused by name now.
+    let unbounded = dir.path().join("unbounded.json");
+    let mut root: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(support::workspace().join("engine/trust/trusted_root.production.json")).unwrap(),
+    )
+    .unwrap();
+    root.pointer_mut("/tlogs/0/publicKey/validFor").unwrap().as_object_mut().unwrap().remove("start").unwrap();
+    std::fs::write(&unbounded, root.to_string()).unwrap();
     let bundle = case("happy-path-v0.3").join("bundle.sigstore.json");
     let a_txt = support::corpus("sigstore-conformance").join("test/assets/a.txt");
     let layout = support::corpus(
         "slsa-verifier/cli/slsa-verifier/testdata/gha_generic_container/v2.1.0/container_workflow_dispatch",
     );
     let supply_chain = support::workspace().join("policies/supply-chain.toml");
-    for (root, why) in
-        [(&missing, "No such file"), (&bad, "trusted root: EOF while parsing"), (&empty, "lists no transparency log")]
-    {
+    for (root, why) in [
+        (&missing, "No such file"),
+        (&bad, "trusted root: mediaType: EOF while parsing"),
+        (&empty, "lists no transparency log"),
+        (&unbounded, "trusted root: tlogs[0].publicKey.validFor: missing field `start`"),
+    ] {
         let root = root.to_str().unwrap();
         let run = support::portcullis([
             "verify-bundle",

@@ -6,6 +6,8 @@
 //! Those checks, and what the crate does not cover, live here:
 //! - [`trust`]: the trusted root (`trusted_root.json`): Sigstore public-good
 //!   production embedded, or any file; keys with their validity windows.
+//! - [`rootdoc`]: the trusted-root document, read strictly as Sigstore's
+//!   message definition has it (every refusal names the field).
 //! - [`tuf`]: importing a newer trusted root from a copy of Sigstore's TUF
 //!   repository, verified from a pinned TUF root.
 //! - [`bundle`]: Sigstore bundles (v0.1–v0.3) for a digest, keyless or keyed.
@@ -33,6 +35,7 @@ pub mod identity;
 pub mod keys;
 pub mod material;
 pub mod pki;
+pub mod rootdoc;
 pub mod timestamp;
 pub mod tlog;
 pub mod trust;

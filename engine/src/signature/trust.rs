@@ -5,8 +5,6 @@
 //! sigstore/root-signing `targets/trusted_root.json`), so nothing is fetched
 //! at evaluation time.
 
-use base64::Engine as _;
-use serde::Deserialize;
 use std::sync::{Arc, OnceLock};
 
 /// The embedded Sigstore public-good production trusted root.
@@ -14,76 +12,6 @@ pub const PRODUCTION: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/
 
 /// The embedded Sigstore staging trusted root (`sigstage.dev`).
 pub const STAGING: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/trust/trusted_root.staging.json"));
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ValidFor {
-    #[serde(default)]
-    start: Option<String>,
-    #[serde(default)]
-    end: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PublicKey {
-    #[serde(default)]
-    raw_bytes: Option<String>,
-    #[serde(default)]
-    key_details: Option<String>,
-    #[serde(default)]
-    valid_for: Option<ValidFor>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LogId {
-    key_id: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Log {
-    #[serde(default)]
-    base_url: Option<String>,
-    public_key: PublicKey,
-    log_id: LogId,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawCert {
-    raw_bytes: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CertChain {
-    #[serde(default)]
-    certificates: Vec<RawCert>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawAuthority {
-    #[serde(default)]
-    uri: Option<String>,
-    cert_chain: CertChain,
-    #[serde(default)]
-    valid_for: Option<ValidFor>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Raw {
-    media_type: String,
-    #[serde(default)]
-    tlogs: Vec<Log>,
-    #[serde(default)]
-    ctlogs: Vec<Log>,
-    #[serde(default)]
-    timestamp_authorities: Vec<RawAuthority>,
-}
 
 /// A certificate authority (here: an RFC 3161 timestamp authority): its
 /// chain, leaf first, and when the root believes it.
@@ -160,76 +88,43 @@ pub struct TrustRoot {
     pub json: String,
 }
 
-fn unix(t: &Option<String>, what: &str) -> Result<Option<i64>, String> {
-    match t {
-        None => Ok(None),
-        Some(s) => s
-            .parse::<jiff::Timestamp>()
-            .map(|t| Some(t.as_second()))
-            .map_err(|e| format!("{what}: `{s}` is not an RFC 3339 time: {e}")),
-    }
-}
-
-fn log_keys(logs: &[Log], what: &str) -> Result<Vec<LogKey>, String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    logs.iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let at = format!("{what}[{i}]");
-            let der = b64
-                .decode(l.public_key.raw_bytes.as_deref().ok_or(format!("{at}: no publicKey.rawBytes"))?)
-                .map_err(|e| format!("{at}.publicKey.rawBytes: {e}"))?;
-            let log_id = b64.decode(&l.log_id.key_id).map_err(|e| format!("{at}.logId.keyId: {e}"))?;
-            let valid = l.public_key.valid_for.clone();
-            Ok(LogKey {
-                base_url: l.base_url.clone().unwrap_or_default(),
-                log_id,
-                der,
-                key_details: l.public_key.key_details.clone().unwrap_or_default(),
-                valid_from: unix(&valid.as_ref().and_then(|v| v.start.clone()), &format!("{at}.validFor.start"))?,
-                valid_until: unix(&valid.as_ref().and_then(|v| v.end.clone()), &format!("{at}.validFor.end"))?,
-            })
-        })
-        .collect()
-}
-
 impl TrustRoot {
-    /// Parses a trusted root. Anything unreadable is an error naming the
-    /// field: verification never proceeds on a partial root.
+    /// Parses a trusted root, strictly as the Sigstore message defines it
+    /// ([`super::rootdoc`]): anything missing, unknown or unusable is an
+    /// error naming the field, and verification never proceeds on a root
+    /// read in part or with defaults.
     pub fn parse(json: &str) -> Result<TrustRoot, String> {
-        let raw: Raw = serde_json::from_str(json).map_err(|e| format!("trusted root: {e}"))?;
-        if !raw.media_type.starts_with("application/vnd.dev.sigstore.trustedroot") {
-            return Err(format!("trusted root: media type `{}` is not a Sigstore trusted root", raw.media_type));
+        let doc = super::rootdoc::read(json).map_err(|e| format!("trusted root: {e}"))?;
+        let checked = doc.check().map_err(|e| format!("trusted root: {e}"))?;
+        if checked.tlogs.is_empty() {
+            return Err("trusted root lists no transparency log (tlogs)".into());
         }
-        let tlogs = log_keys(&raw.tlogs, "tlogs")?;
-        if tlogs.is_empty() {
-            return Err("trusted root lists no transparency log".into());
-        }
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let mut timestamp_authorities = Vec::new();
-        for (i, a) in raw.timestamp_authorities.iter().enumerate() {
-            let at = format!("timestampAuthorities[{i}]");
-            let chain = a
-                .cert_chain
-                .certificates
-                .iter()
-                .enumerate()
-                .map(|(j, c)| b64.decode(&c.raw_bytes).map_err(|e| format!("{at}.certChain.certificates[{j}]: {e}")))
-                .collect::<Result<Vec<_>, _>>()?;
-            if chain.is_empty() {
-                return Err(format!("{at}: empty certChain"));
-            }
-            timestamp_authorities.push(Authority {
-                uri: a.uri.clone().unwrap_or_default(),
-                chain,
-                valid_from: unix(&a.valid_for.as_ref().and_then(|v| v.start.clone()), &format!("{at}.validFor.start"))?,
-                valid_until: unix(&a.valid_for.as_ref().and_then(|v| v.end.clone()), &format!("{at}.validFor.end"))?,
+        let keys = |logs: Vec<super::rootdoc::CheckedLog>| {
+            logs.into_iter()
+                .map(|l| LogKey {
+                    base_url: l.log.base_url.clone(),
+                    log_id: l.log_id,
+                    der: l.der,
+                    key_details: l.log.public_key.key_details.clone(),
+                    valid_from: l.window.0,
+                    valid_until: l.window.1,
+                })
+                .collect::<Vec<_>>()
+        };
+        let timestamp_authorities = checked
+            .timestamp_authorities
+            .into_iter()
+            .map(|a| Authority {
+                uri: a.authority.uri.clone(),
+                chain: a.chain,
+                valid_from: a.window.0,
+                valid_until: a.window.1,
                 chain_signatures: Default::default(),
-            });
-        }
+            })
+            .collect();
         Ok(TrustRoot {
-            tlogs,
-            ctlogs: log_keys(&raw.ctlogs, "ctlogs")?,
+            tlogs: keys(checked.tlogs),
+            ctlogs: keys(checked.ctlogs),
             timestamp_authorities,
             json: json.to_string(),
             verifier: CrateVerifier::default(),
