@@ -42,7 +42,7 @@ IMAGE=$REG/go/app:v1
 serve() { # policy file -> sets ADDR, SERVER_PID
     ADDR=127.0.0.1:$(port)
     PORTCULLIS_CACHE_DIR=$work/components "$BIN" serve --policy "$1" --listen "$ADDR" \
-        --registry-cache "$work/blobs" 2>/dev/null & SERVER_PID=$!; pids+=($SERVER_PID)
+        --registry-cache "$work/blobs" --allow-private-registries 2>/dev/null & SERVER_PID=$!; pids+=($SERVER_PID)
     until curl -sf "http://$ADDR/readyz" >/dev/null; do sleep 0.1; done
 }
 post_lua() { # body -> lua file

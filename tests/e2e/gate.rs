@@ -623,7 +623,7 @@ impl Serve {
         let addr = format!("127.0.0.1:{}", free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(["serve", "--policy", policy.to_str().unwrap(), "--listen", &addr])
-            .args(["--registry-cache", cache.path().to_str().unwrap()])
+            .args(["--registry-cache", cache.path().to_str().unwrap(), "--allow-private-registries"])
             .args(extra)
             .env("PORTCULLIS_CACHE_DIR", support::cache_dir())
             .stdout(Stdio::null())

@@ -23,7 +23,17 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// A server that may reach the tests' loopback registries.
     pub(crate) fn start(policy: &Path, extra: &[&str]) -> Server {
+        Server::start_with(policy, &[&["--allow-private-registries"], extra].concat())
+    }
+
+    /// A server as deployed by default: no private addresses.
+    pub(crate) fn start_strict(policy: &Path, extra: &[&str]) -> Server {
+        Server::start_with(policy, extra)
+    }
+
+    fn start_with(policy: &Path, extra: &[&str]) -> Server {
         let cache = tempfile::tempdir().unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
@@ -882,6 +892,7 @@ fn sigterm_drains_requests_in_flight_and_exits_0() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["serve", "--policy", policy_copy(dir.path(), "").to_str().unwrap(), "--listen", &addr])
         .args(["--registry-cache", cache.path().to_str().unwrap(), "--shutdown-grace", "10"])
+        .arg("--allow-private-registries")
         .env("PORTCULLIS_CACHE_DIR", support::cache_dir())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -1007,4 +1018,287 @@ fn an_edit_to_an_included_file_is_reloaded() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(verdict(), "admit", "the included file's new setting applies");
+}
+
+/// A listener on loopback that counts the connections it receives.
+fn counting_listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (addr, connections)
+}
+
+/// Without `--allow-private-registries`, an image on a loopback registry
+/// (no allow-list in the policy) is refused without a connection, through
+/// `/v1/evaluate` and `/validate`, even under `failure-policy = "ignore"`:
+/// where a reference points is the image's doing, not an outage.
+#[test]
+fn loopback_registries_are_not_connected_to_unless_private_registries_are_allowed() {
+    use std::sync::atomic::Ordering;
+    let (addr, connections) = counting_listener();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_copy(dir.path(), "");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    assert!(text.contains("failure-policy = \"deny\""), "the pack sets its failure policy");
+    std::fs::write(&policy, text.replace("failure-policy = \"deny\"", "failure-policy = \"ignore\"")).unwrap();
+    let server = Server::start_strict(&policy, &[]);
+
+    for image in [format!("{addr}/app:v1"), format!("localhost:{}/app:v1", addr.rsplit(':').next().unwrap())] {
+        let (status, _, body) = server.post("/v1/evaluate", &json!({ "image": image }));
+        assert_eq!(status, 403, "{image}: {body}");
+        let msg = body["error"].as_str().unwrap();
+        assert!(msg.contains("is loopback") && msg.contains("--allow-private-registries"), "{msg}");
+        let r = server.review("/validate", request_with("pod_creation_signed.json", &image, true));
+        assert_eq!(r["allowed"], false, "{image} admitted: {r}");
+        assert!(r["status"]["message"].as_str().unwrap().contains("is loopback"), "{r}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "the server connected to a loopback registry");
+    assert!(server.metric("portcullis_registry_errors_total{kind=\"refused\"}") >= 2.0);
+}
+
+/// A registry the server may reach (here on loopback, with private
+/// registries allowed) that redirects a blob to the cloud metadata address:
+/// the redirect is not followed there, and the refusal names the address.
+#[test]
+fn a_redirect_to_the_metadata_address_is_refused() {
+    use std::sync::atomic::Ordering;
+    let (standin, redirects) = redirecting_registry("http://169.254.169.254/latest/meta-data/iam/");
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&policy_copy(dir.path(), ""), &[]);
+    let (status, _, body) = server.post("/v1/evaluate", &json!({ "image": format!("{standin}/app:v1") }));
+    assert_eq!(status, 403, "{body}");
+    let msg = body["error"].as_str().unwrap();
+    assert!(msg.contains("169.254.169.254") && msg.contains("link-local"), "{msg}");
+    assert!(redirects.load(Ordering::SeqCst) >= 1, "the stand-in never sent its redirect");
+}
+
+/// A stand-in registry: an image `app:v1` whose config blob answers with a
+/// redirect to `to`. Counts the redirects sent.
+fn redirecting_registry(to: &'static str) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use sha2::Digest as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let config_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(config)));
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": format!("sha256:{}", "0".repeat(64)),
+            "size": 32
+        }]
+    })
+    .to_string();
+    let manifest_digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(manifest.as_bytes())));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let redirects = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = redirects.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).map(|n| n == 1).unwrap_or(false) {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).to_string();
+            let mut words = head.split_whitespace();
+            let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            let (status, headers, body) = if path == "/v2/" {
+                ("200 OK", String::new(), "{}".to_string())
+            } else if path == "/v2/app/manifests/v1" || path == format!("/v2/app/manifests/{manifest_digest}") {
+                (
+                    "200 OK",
+                    format!(
+                        "Content-Type: application/vnd.oci.image.manifest.v1+json\r\nDocker-Content-Digest: {manifest_digest}\r\n"
+                    ),
+                    manifest.clone(),
+                )
+            } else if path.starts_with("/v2/app/blobs/") {
+                counted.fetch_add(1, Ordering::SeqCst);
+                ("307 Temporary Redirect", format!("Location: {to}\r\n"), String::new())
+            } else {
+                (
+                    "404 Not Found",
+                    "Content-Type: application/json\r\n".to_string(),
+                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}"#.to_string(),
+                )
+            };
+            let body = if method == "HEAD" { String::new() } else { body };
+            let length = if method == "HEAD" && status.starts_with("200") { manifest.len() } else { body.len() };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\n{headers}Content-Length: {length}\r\nConnection: close\r\n\r\n{body}"
+            );
+        }
+    });
+    (addr, redirects)
+}
+
+/// `--max-evaluations 1 --max-queued 0`: while one evaluation is held up
+/// by a registry that never answers, a second image is answered at once
+/// with "server busy" (the failure policy's answer), not queued for ever.
+#[test]
+fn evaluations_beyond_the_queue_get_the_failure_answer_at_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stall = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming() {
+            held.push(s);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&policy_copy(dir.path(), ""), &["--max-evaluations", "1", "--max-queued", "0"]);
+    // By digest: no tag lookup comes before the evaluation slot.
+    let image = |repo: &str, c: char| format!("{stall}/{repo}@sha256:{}", c.to_string().repeat(64));
+    let addr = server.addr.clone();
+    let first = image("a", 'a');
+    let held = std::thread::spawn(move || post(&addr, "/v1/evaluate", &json!({ "image": first })));
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    let (status, _, body) = server.post("/v1/evaluate", &json!({ "image": image("b", 'b') }));
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("server busy"), "{body}");
+    assert!(start.elapsed() < Duration::from_secs(1), "the busy answer took {:?}", start.elapsed());
+    let r = server.review("/validate", request_with("pod_creation_signed.json", &image("c", 'c'), true));
+    assert_eq!(r["allowed"], false, "{r}");
+    assert!(r["status"]["message"].as_str().unwrap().contains("server busy"), "{r}");
+    assert!(server.metric("portcullis_evaluations_refused_busy_total") >= 2.0);
+    let (status, _, _) = held.join().unwrap();
+    assert_eq!(status, 504, "the held evaluation should run into its deadline");
+}
+
+/// `--max-pull-bytes`: an image larger than one pull may download is
+/// refused before its layers are fetched, whatever the failure policy.
+#[test]
+fn an_image_over_the_pull_budget_is_refused() {
+    let registry = TestRegistry::start();
+    registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
+    let dir = tempfile::tempdir().unwrap();
+    let policy = policy_copy(dir.path(), "");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(&policy, text.replace("failure-policy = \"deny\"", "failure-policy = \"ignore\"")).unwrap();
+    let server = Server::start(&policy, &["--max-pull-bytes", "4096"]);
+    let image = format!("{}/app:v1", registry.addr);
+    let (status, _, body) = server.post("/v1/evaluate", &json!({ "image": image }));
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("over the 4096 one pull may download"), "{body}");
+    let r = server.review("/validate", request_with("pod_creation_signed.json", &image, true));
+    assert_eq!(r["allowed"], false, "{r}");
+    // The same image within a budget is judged.
+    let roomy = Server::start(&policy, &[]);
+    let (status, _, body) = roomy.post("/v1/evaluate", &json!({ "image": image }));
+    assert_eq!(status, 200, "{body}");
+}
+
+/// `--client-ca`: the webhook routes answer only clients with a
+/// certificate the CA signed; the API routes take that certificate or the
+/// token; the probes stay open; a certificate from elsewhere fails the
+/// handshake.
+#[test]
+fn client_certificates_guard_the_webhook_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(d).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"];
+    let self_signed = |name: &str, subj: &str, ext: &str| {
+        let (k, c) = (format!("{name}.key"), format!("{name}.crt"));
+        openssl(&[&["req", "-x509"], &ec[..], &["-subj", subj, "-addext", ext, "-keyout", &k, "-out", &c]].concat());
+    };
+    self_signed("server", "/CN=portcullis", "subjectAltName=IP:127.0.0.1");
+    self_signed("ca", "/CN=cluster client CA", "basicConstraints=critical,CA:TRUE");
+    self_signed("rogue", "/CN=kube-apiserver", "extendedKeyUsage=clientAuth");
+    openssl(
+        &[&["req", "-new"], &ec[..5], &["-subj", "/CN=kube-apiserver", "-keyout", "client.key", "-out", "client.csr"]]
+            .concat(),
+    );
+    std::fs::write(d.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "client.ext",
+        "-out",
+        "client.crt",
+    ]);
+    std::fs::write(d.join("token"), "s3cret\n").unwrap();
+    let review_body = d.join("review.json");
+    std::fs::write(
+        &review_body,
+        review(request_with("pod_creation_signed.json", "127.0.0.1:1/app:v1", true)).to_string(),
+    )
+    .unwrap();
+    let server = Server::start(
+        &policy_copy(d, ""),
+        &[
+            "--tls-cert",
+            d.join("server.crt").to_str().unwrap(),
+            "--tls-key",
+            d.join("server.key").to_str().unwrap(),
+            "--client-ca",
+            d.join("ca.crt").to_str().unwrap(),
+            "--api-token-file",
+            d.join("token").to_str().unwrap(),
+        ],
+    );
+    let curl = |path: &str, who: Option<&str>, extra: &[&str]| {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"]).arg(d.join("server.crt"));
+        if let Some(who) = who {
+            c.arg("--cert").arg(d.join(format!("{who}.crt"))).arg("--key").arg(d.join(format!("{who}.key")));
+        }
+        c.args(extra).arg(format!("https://{}{path}", server.addr));
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    let start = Instant::now();
+    while curl("/readyz", None, &[]) != "200" {
+        assert!(start.elapsed() < Duration::from_secs(120), "not ready over TLS");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let post = ["-H", "Content-Type: application/json", "--data-binary"];
+    let data = format!("@{}", review_body.display());
+    let post: Vec<&str> = post.iter().copied().chain([data.as_str()]).collect();
+    assert_eq!(curl("/healthz", None, &[]), "200");
+    assert_eq!(curl("/validate", None, &post), "403", "a webhook route answered a client without a certificate");
+    assert_eq!(curl("/validate", Some("client"), &post), "200");
+    assert_eq!(curl("/metrics", None, &[]), "401");
+    assert_eq!(curl("/metrics", None, &["-H", "Authorization: Bearer s3cret"]), "200");
+    assert_eq!(curl("/metrics", Some("client"), &[]), "200");
+    // Not signed by the CA: the handshake itself fails.
+    assert_eq!(curl("/healthz", Some("rogue"), &[]), "000");
+
+    // Without TLS, --client-ca is refused at start.
+    let run = support::portcullis([
+        "serve",
+        "--policy",
+        d.join("policy.toml").to_str().unwrap(),
+        "--client-ca",
+        d.join("ca.crt").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--tls-cert"), "{}", run.stderr);
 }

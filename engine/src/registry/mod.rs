@@ -13,6 +13,7 @@
 //! again: the cache is keyed by content, so it never serves stale data.
 
 pub mod auth;
+pub mod egress;
 
 use crate::digest::Digest;
 use crate::oci::{self, media_type};
@@ -57,6 +58,14 @@ pub struct RegistryOptions {
     /// evidence under them is in the layer cache is not downloaded (the
     /// pulled image is then read with these limits).
     pub scan_limits: crate::scan::ScanLimits,
+    /// Where connections may go ([`egress`]): `None` connects anywhere (the
+    /// CLI, which pulls what its user names; the gate, whose upstream its
+    /// operator names). `serve` always has one.
+    pub egress: Option<std::sync::Arc<egress::Egress>>,
+    /// Most bytes one pull may download (manifests and blobs), checked
+    /// against the descriptors before a download and on the bytes as they
+    /// arrive; `None`: no bound.
+    pub max_pull_bytes: Option<u64>,
 }
 
 impl Default for RegistryOptions {
@@ -69,6 +78,8 @@ impl Default for RegistryOptions {
             concurrency: 4,
             layer_cache_bytes: 1 << 30,
             scan_limits: crate::scan::ScanLimits::default(),
+            egress: None,
+            max_pull_bytes: None,
         }
     }
 }
@@ -87,6 +98,13 @@ pub enum RegistryError {
     Unavailable { reference: String, detail: String },
     #[error("{reference}: the registry sent unusable content: {detail}")]
     BadContent { reference: String, detail: String },
+    /// The egress guard refused the connection (a forbidden or private
+    /// address): a property of where the reference points.
+    #[error("{reference}: {detail}")]
+    Refused { reference: String, detail: String },
+    /// The image is larger than one pull may download.
+    #[error("{reference}: {detail}")]
+    TooLarge { reference: String, detail: String },
     #[error("registry credentials: {0}")]
     Credentials(String),
     #[error("blob cache {path}: {detail}")]
@@ -174,24 +192,41 @@ impl Registry {
         if let Some(c) = self.clients.lock().unwrap_or_else(|p| p.into_inner()).get(&registry) {
             return Ok(c.clone());
         }
-        let client = self.new_client(r);
+        let client = self.new_client(r).await?;
         let auth = self.credentials.for_registry(r.registry()).map_err(RegistryError::Credentials)?;
         client.store_auth_if_needed(&registry, &auth).await;
         self.clients.lock().unwrap_or_else(|p| p.into_inner()).insert(registry, client.clone());
         Ok(client)
     }
 
-    fn new_client(&self, r: &oci_client::Reference) -> oci_client::Client {
+    async fn new_client(&self, r: &oci_client::Reference) -> Result<oci_client::Client, RegistryError> {
         let registry = r.resolve_registry();
         let plain = is_loopback(registry) || self.opts.insecure.iter().any(|h| h == registry);
-        oci_client::Client::new(ClientConfig {
+        // Every connection of the client (registry, token service,
+        // redirects) goes through the guard, which checks where it goes.
+        let proxy = match &self.opts.egress {
+            Some(guard) => Some(
+                guard
+                    .proxy_url()
+                    .await
+                    .map_err(|detail| RegistryError::Unavailable { reference: r.whole(), detail })?,
+            ),
+            None => None,
+        };
+        let config = ClientConfig {
             protocol: if plain { ClientProtocol::Http } else { ClientProtocol::Https },
             platform_resolver: None,
             read_timeout: Some(self.opts.timeout),
             connect_timeout: Some(self.opts.timeout.min(Duration::from_secs(10))),
             user_agent: concat!("portcullis/", env!("CARGO_PKG_VERSION")),
+            https_proxy: proxy.clone(),
+            http_proxy: proxy,
             ..Default::default()
-        })
+        };
+        // `Client::new` falls back to a default client (no proxy, no
+        // timeouts) when the configuration is refused: never take that.
+        oci_client::Client::try_from(config)
+            .map_err(|e| RegistryError::Unavailable { reference: r.whole(), detail: format!("HTTP client: {e}") })
     }
 
     fn auth(&self, r: &oci_client::Reference) -> Result<RegistryAuth, RegistryError> {
@@ -204,7 +239,7 @@ impl Registry {
             return Digest::parse(d).map_err(|e| RegistryError::BadReference(r.whole(), e));
         }
         let client = self.client(r).await?;
-        let d = client.fetch_manifest_digest(r, &self.auth(r)?).await.map_err(|e| classify(r, e))?;
+        let d = client.fetch_manifest_digest(r, &self.auth(r)?).await.map_err(|e| self.classify(r, e))?;
         Digest::parse(&d).map_err(|e| RegistryError::BadContent { reference: r.whole(), detail: e })
     }
 
@@ -237,7 +272,7 @@ impl Registry {
         r: &oci_client::Reference,
         skip_layers: bool,
     ) -> Result<Pulled, RegistryError> {
-        let client = self.new_client(r);
+        let client = self.new_client(r).await?;
         client.store_auth_if_needed(r.resolve_registry(), &auth).await;
         self.pull_with(client, Some(auth), r, skip_layers, None).await
     }
@@ -323,7 +358,7 @@ impl Registry {
             progress: None,
         };
         let at = job.at(digest);
-        let index = match job.client.pull_referrers(&at, Some(artifact_type)).await.map_err(|e| classify(&at, e)) {
+        let index = match job.client.pull_referrers(&at, Some(artifact_type)).await.map_err(|e| self.classify(&at, e)) {
             Ok(index) => index,
             Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(e),
@@ -348,6 +383,25 @@ impl Registry {
             }
         }
         Ok(envelopes)
+    }
+
+    /// [`classify`], and when the egress guard refused the connection the
+    /// error broke on (the registry's, or a redirect's), that refusal.
+    fn classify(&self, r: &oci_client::Reference, e: OciDistributionError) -> RegistryError {
+        let refusal = self.opts.egress.as_ref().and_then(|guard| {
+            let url = match &e {
+                OciDistributionError::ServerError { url, .. }
+                | OciDistributionError::RegistryError { url, .. }
+                | OciDistributionError::UnauthorizedError { url } => url.parse::<reqwest::Url>().ok(),
+                OciDistributionError::RequestError(inner) => inner.url().cloned(),
+                _ => None,
+            }?;
+            guard.refusal(&format!("{}:{}", url.host_str()?, url.port_or_known_default()?))
+        });
+        match refusal {
+            Some(detail) => RegistryError::Refused { reference: r.whole(), detail },
+            None => classify(r, e),
+        }
     }
 
     fn blob_path(&self, d: &Digest) -> PathBuf {
@@ -405,8 +459,11 @@ impl Job<'_> {
             }
         }
         let auth = self.auth(&at)?;
-        let (bytes, _) =
-            self.client.pull_manifest_raw(&at, &auth, MANIFEST_TYPES).await.map_err(|e| classify(&at, e))?;
+        let (bytes, _) = self
+            .client
+            .pull_manifest_raw(&at, &auth, MANIFEST_TYPES)
+            .await
+            .map_err(|e| self.registry.classify(&at, e))?;
         let digest = self.keep(tag_or_digest, &bytes, by_digest)?;
         Ok((digest, bytes.to_vec()))
     }
@@ -421,6 +478,7 @@ impl Job<'_> {
         if by_digest && digest.as_str() != name {
             return Err(self.bad(format!("manifest {name} arrived with digest {digest}")));
         }
+        self.spend(bytes.len() as u64, || format!("manifest {name}"))?;
         self.store(&digest, bytes)?;
         self.fetched += 1;
         self.fetched_bytes += bytes.len() as u64;
@@ -432,6 +490,21 @@ impl Job<'_> {
         match &self.auth {
             Some(a) => Ok(a.clone()),
             None => self.registry.auth(at),
+        }
+    }
+
+    /// Whether `more` bytes (for `what`) still fit the pull's budget.
+    fn spend(&self, more: u64, what: impl FnOnce() -> String) -> Result<(), RegistryError> {
+        match self.registry.opts.max_pull_bytes {
+            Some(max) if self.fetched_bytes.saturating_add(more) > max => Err(RegistryError::TooLarge {
+                reference: self.r.whole(),
+                detail: format!(
+                    "{} would take the pull to {} bytes, over the {max} one pull may download (serve --max-pull-bytes)",
+                    what(),
+                    self.fetched_bytes.saturating_add(more)
+                ),
+            }),
+            _ => Ok(()),
         }
     }
 
@@ -520,10 +593,15 @@ impl Job<'_> {
                 wanted.push(b);
             }
         }
+        // Declared sizes are checked against the budget before anything is
+        // downloaded; each blob is then held to its declared size as it
+        // arrives, so a registry cannot send more than the budget.
+        let total: u64 = wanted.iter().map(|b| b.size).fold(0, u64::saturating_add);
+        self.spend(total, || format!("{} blobs of {total} bytes", wanted.len()))?;
         let (client, r, registry) = (&self.client, self.r, self.registry);
         let progress = self.progress.as_ref();
         if let Some(p) = progress {
-            p.0.add_total(wanted.iter().map(|b| b.size).sum());
+            p.0.add_total(total);
         }
         let sizes: Vec<u64> = futures_util::stream::iter(wanted)
             .map(|b: oci::Descriptor| async move {
@@ -539,10 +617,17 @@ impl Job<'_> {
                     r.repository().to_string(),
                     b.digest.to_string(),
                 );
-                let file = Counting { inner: file, progress };
+                let over = std::sync::atomic::AtomicBool::new(false);
+                let file = Counting { inner: file, progress, left: b.size, over: &over };
                 if let Err(e) = client.pull_blob(&at, b.digest.as_str(), file).await {
                     let _ = tokio::fs::remove_file(&tmp).await;
-                    return Err(classify(&at, e));
+                    if over.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Err(RegistryError::BadContent {
+                            reference: at.whole(),
+                            detail: format!("blob {} sent more than its descriptor's {} bytes", b.digest, b.size),
+                        });
+                    }
+                    return Err(registry.classify(&at, e));
                 }
                 let len = tokio::fs::metadata(&tmp).await.map_err(cache_err)?.len();
                 if len != b.size {
@@ -579,9 +664,11 @@ impl Job<'_> {
         let tag_lookups = futures_util::future::join_all(tags.iter().map(|tag| {
             let at = this.at(tag);
             let auth = auth.clone();
-            async move { client.pull_manifest_raw(&at, &auth, MANIFEST_TYPES).await.map_err(|e| classify(&at, e)) }
+            async move {
+                client.pull_manifest_raw(&at, &auth, MANIFEST_TYPES).await.map_err(|e| this.registry.classify(&at, e))
+            }
         }));
-        let referrers = async { client.pull_referrers(&at, None).await.map_err(|e| classify(&at, e)) };
+        let referrers = async { client.pull_referrers(&at, None).await.map_err(|e| this.registry.classify(&at, e)) };
         let (found, referrers) = futures_util::join!(tag_lookups, referrers);
 
         let mut entries = Vec::new();
@@ -711,10 +798,13 @@ impl crate::blob::Container for PulledLayout<'_> {
     }
 }
 
-/// A blob file being written, its bytes reported as they land.
+/// A blob file being written, its bytes reported as they land and held to
+/// the blob's declared size (a write past it fails, and `over` says why).
 struct Counting<'p, W> {
     inner: W,
     progress: Option<&'p crate::scan::ProgressSink>,
+    left: u64,
+    over: &'p std::sync::atomic::AtomicBool,
 }
 
 impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counting<'_, W> {
@@ -723,9 +813,16 @@ impl<W: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counting<'_, W>
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
+        if buf.len() as u64 > self.left {
+            self.over.store(true, std::sync::atomic::Ordering::Relaxed);
+            return std::task::Poll::Ready(Err(std::io::Error::other("more bytes than the descriptor's size")));
+        }
         let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let (std::task::Poll::Ready(Ok(n)), Some(p)) = (&polled, self.progress) {
-            p.0.advance(*n as u64);
+        if let std::task::Poll::Ready(Ok(n)) = &polled {
+            self.left -= *n as u64;
+            if let Some(p) = self.progress {
+                p.0.advance(*n as u64);
+            }
         }
         polled
     }

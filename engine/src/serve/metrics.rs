@@ -25,6 +25,10 @@ pub struct Metrics {
     pub ready: IntGauge,
     /// Verification summaries found on images, by result (`trusted`, `ignored`).
     pub summaries: IntCounterVec,
+    /// Evaluations refused because the queue was full.
+    pub busy: IntCounter,
+    /// Evaluations waiting for a permit now.
+    pub queued: IntGauge,
 }
 
 impl Metrics {
@@ -78,6 +82,12 @@ impl Metrics {
             &["result"],
         )
         .expect("valid metric");
+        let busy = IntCounter::new(
+            "evaluations_refused_busy_total",
+            "Images not judged because every evaluation slot and the queue were taken",
+        )
+        .expect("valid metric");
+        let queued = IntGauge::new("evaluations_queued", "Evaluations waiting for a slot").expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(request_seconds.clone()),
@@ -91,6 +101,8 @@ impl Metrics {
             Box::new(reloads.clone()),
             Box::new(ready.clone()),
             Box::new(summaries.clone()),
+            Box::new(busy.clone()),
+            Box::new(queued.clone()),
         ] {
             registry.register(c).expect("metric names are unique");
         }
@@ -108,6 +120,8 @@ impl Metrics {
             reloads,
             ready,
             summaries,
+            busy,
+            queued,
         }
     }
 

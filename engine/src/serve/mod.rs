@@ -9,10 +9,12 @@
 //! deadline, not yet ready) is decided by the policy's failure policy —
 //! `deny` unless the policy says `ignore` — never admitted by accident.
 
+mod access;
 pub mod cache;
 pub mod metrics;
 mod review;
 pub mod summary;
+pub mod tls;
 
 use crate::digest::Digest;
 use crate::engine::{Engine, EngineOptions};
@@ -51,9 +53,13 @@ pub struct ServeOptions {
     /// once the listener stops (after [`DRAIN_DELAY`]).
     pub shutdown_grace: Duration,
     /// When set, `/v1/evaluate` and `/metrics` answer only requests that
-    /// carry `Authorization: Bearer <token>` (401 otherwise). The webhook
-    /// routes are the API server's and are not affected.
+    /// carry `Authorization: Bearer <token>` (401 otherwise), or a client
+    /// certificate of `client_ca` ([`access`]).
     pub api_token: Option<String>,
+    /// PEM CA certificates: with TLS, `/validate` and `/mutate` answer only
+    /// clients presenting a certificate one of them signed (the API
+    /// server's), and such a client may use the API routes too.
+    pub client_ca: Option<PathBuf>,
     /// Verification summaries (a push gate's) trusted in place of a pull
     /// and an evaluation ([`summary`]).
     pub trusted_summaries: Option<summary::TrustedSummaries>,
@@ -61,6 +67,16 @@ pub struct ServeOptions {
     /// its body: a slow client is cut off (its connection closed, or `408`
     /// for a body) instead of holding a connection and a task for ever.
     pub read_timeout: Duration,
+    /// Whether registries on loopback and private addresses may be
+    /// connected to (link-local, metadata and reserved addresses never
+    /// are): [`crate::registry::egress`].
+    pub allow_private_registries: bool,
+    /// Pulls and evaluations run at once; more wait in a queue of at most
+    /// `max_queued`, and beyond that a request gets the failure policy's
+    /// answer at once (a flood of new images must not grow memory and
+    /// latency without bound).
+    pub max_evaluations: usize,
+    pub max_queued: usize,
 }
 
 /// An image judged by one engine.
@@ -137,9 +153,20 @@ impl From<RegistryError> for Failure {
         let status = match &e {
             RegistryError::BadReference(..) => StatusCode::BAD_REQUEST,
             RegistryError::NotFound { .. } => StatusCode::NOT_FOUND,
+            RegistryError::Refused { .. } => StatusCode::FORBIDDEN,
+            RegistryError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::BAD_GATEWAY,
         };
-        let subject_caused = matches!(e, RegistryError::BadReference(..) | RegistryError::BadContent { .. });
+        // Where a reference points and how large its image is are the
+        // image's doing: refused whatever the failure policy says (or an
+        // image at a forbidden address would be admitted unjudged).
+        let subject_caused = matches!(
+            e,
+            RegistryError::BadReference(..)
+                | RegistryError::BadContent { .. }
+                | RegistryError::Refused { .. }
+                | RegistryError::TooLarge { .. }
+        );
         Failure { message: e.to_string(), status, subject_caused }
     }
 }
@@ -181,6 +208,10 @@ pub struct AppState {
     ready: AtomicBool,
     /// Set on SIGTERM/SIGINT: `/readyz` answers 503, requests are still served.
     draining: AtomicBool,
+    /// Permits for pulls and evaluations ([`ServeOptions::max_evaluations`]),
+    /// and how many wait for one.
+    evaluations: tokio::sync::Semaphore,
+    queued: std::sync::atomic::AtomicUsize,
     options: ServeOptions,
 }
 
@@ -189,7 +220,9 @@ impl AppState {
         if options.policies.is_empty() {
             return Err("serve needs at least one --policy".into());
         }
-        let registry = Registry::new(options.registry.clone()).map_err(|e| e.to_string())?;
+        let mut registry_options = options.registry.clone();
+        registry_options.egress = Some(crate::registry::egress::Egress::new(options.allow_private_registries));
+        let registry = Registry::new(registry_options).map_err(|e| e.to_string())?;
         let d = crate::admission::AdmissionSettings::default();
         Ok(Arc::new(AppState {
             policies: RwLock::new(Vec::new()),
@@ -199,6 +232,8 @@ impl AppState {
             metrics: metrics::Metrics::new(),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            evaluations: tokio::sync::Semaphore::new(options.max_evaluations.max(1)),
+            queued: std::sync::atomic::AtomicUsize::new(0),
             options,
         }))
     }
@@ -290,6 +325,46 @@ impl AppState {
         Ok(d)
     }
 
+    /// A permit to pull and evaluate: at once, or after waiting in a queue
+    /// of bounded length. A full queue is a failure outside the image (the
+    /// failure policy decides), never cached.
+    async fn evaluation_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Failure> {
+        if let Ok(p) = self.evaluations.try_acquire() {
+            return Ok(p);
+        }
+        let waiting = self.queued.fetch_add(1, Ordering::AcqRel);
+        self.metrics.queued.inc();
+        /// Takes the place in the queue back however the wait ends
+        /// (acquired, or the request's deadline dropped it).
+        struct InQueue<'a>(&'a AppState);
+        impl Drop for InQueue<'_> {
+            fn drop(&mut self) {
+                self.0.queued.fetch_sub(1, Ordering::AcqRel);
+                self.0.metrics.queued.dec();
+            }
+        }
+        let place = InQueue(self);
+        if waiting >= self.options.max_queued {
+            drop(place);
+            self.metrics.busy.inc();
+            return Err(Failure {
+                message: format!(
+                    "server busy: {} evaluations running and {waiting} waiting (serve --max-evaluations, --max-queued)",
+                    self.options.max_evaluations
+                ),
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                subject_caused: false,
+            });
+        }
+        let permit = self.evaluations.acquire().await.map_err(|_| Failure {
+            message: "server stopping".into(),
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            subject_caused: false,
+        });
+        drop(place);
+        permit
+    }
+
     fn count_registry_error(&self, e: &RegistryError) {
         let kind = match e {
             RegistryError::BadReference(..) => "reference",
@@ -297,6 +372,8 @@ impl AppState {
             RegistryError::Denied { .. } => "denied",
             RegistryError::Unavailable { .. } => "unavailable",
             RegistryError::BadContent { .. } => "bad_content",
+            RegistryError::Refused { .. } => "refused",
+            RegistryError::TooLarge { .. } => "too_large",
             RegistryError::Credentials(_) => "credentials",
             RegistryError::Cache { .. } => "cache",
         };
@@ -341,6 +418,7 @@ impl AppState {
             .verdicts()
             .get_or_evaluate(key, move || {
                 async move {
+                    let _permit = state.evaluation_permit().await?;
                     if let Some(judged) = state.summarised(&engine, &pinned, &subject_digest, &repository).await {
                         return Ok(judged);
                     }
@@ -441,6 +519,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics_text))
         .layer(axum::middleware::from_fn_with_state(state.clone(), read_body_within))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), access::guard))
         .with_state(state)
 }
 
@@ -503,33 +582,7 @@ async fn stop_signal() {
     }
 }
 
-/// Whether a request may use the API routes: no token configured, or the
-/// right one given. Compared through SHA-256 digests, so the time taken
-/// does not depend on how much of a guess is right.
-fn authorised(state: &AppState, headers: &axum::http::HeaderMap) -> bool {
-    use sha2::{Digest as _, Sha256};
-    let Some(token) = &state.options.api_token else { return true };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    Sha256::digest(given.as_bytes()) == Sha256::digest(token.as_bytes())
-}
-
-fn unauthorised() -> Response {
-    let mut r = json_error(
-        StatusCode::UNAUTHORIZED,
-        "this route needs `Authorization: Bearer <token>` (serve --api-token-file)",
-    );
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
-    r
-}
-
-async fn metrics_text(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
-    if !authorised(&state, &headers) {
-        return unauthorised();
-    }
+async fn metrics_text(State(state): State<Arc<AppState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render()).into_response()
 }
 
@@ -540,10 +593,7 @@ fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// `POST /v1/evaluate` `{"image": "host/repo:tag", "policy": "name"}` → the
 /// report JSON `portcullis audit --format json docker://…` prints.
-async fn evaluate(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap, body: Bytes) -> Response {
-    if !authorised(&state, &headers) {
-        return unauthorised();
-    }
+async fn evaluate(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let start = Instant::now();
     let (response, verdict) = evaluate_inner(&state, &body).await;
     state.metrics.requests.with_label_values(&["evaluate", verdict]).inc();
@@ -630,12 +680,16 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
     let app = router(state.clone());
     let loader = state.clone();
     let interval = options.reload_interval;
+    if options.client_ca.is_some() && options.tls.is_none() {
+        return Err("--client-ca needs --tls-cert and --tls-key: client certificates come with TLS".into());
+    }
+    let client_ca = options.client_ca.clone();
     let tls_config = match &options.tls {
-        Some((cert, key)) => Some(
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-                .await
-                .map_err(|e| format!("TLS certificate {} / key {}: {e}", cert.display(), key.display()))?,
-        ),
+        Some((cert, key)) => Some(axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(
+            cert,
+            key,
+            client_ca.as_deref(),
+        )?)),
         None => None,
     };
     let watched_tls = tls_config.clone().zip(options.tls.clone());
@@ -644,7 +698,8 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
             eprintln!("portcullis serve: {e}");
         }
         let stamp = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        let mut tls_stamp = watched_tls.as_ref().map(|(_, (c, k))| (stamp(c), stamp(k)));
+        let stamps = |c: &PathBuf, k: &PathBuf| (stamp(c), stamp(k), client_ca.as_ref().and_then(stamp));
+        let mut tls_stamp = watched_tls.as_ref().map(|(_, (c, k))| stamps(c, k));
         loop {
             tokio::time::sleep(interval).await;
             match loader.load_policies().await {
@@ -653,10 +708,13 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
                 Err(e) => eprintln!("portcullis serve: policy reload failed, keeping the previous version: {e}"),
             }
             if let Some((config, (cert, key))) = &watched_tls {
-                let now = (stamp(cert), stamp(key));
+                let now = stamps(cert, key);
                 if Some(now) != tls_stamp {
-                    match config.reload_from_pem_file(cert, key).await {
-                        Ok(()) => eprintln!("portcullis serve: TLS certificate reloaded"),
+                    match tls::server_config(cert, key, client_ca.as_deref()) {
+                        Ok(c) => {
+                            config.reload_from_config(c);
+                            eprintln!("portcullis serve: TLS certificate reloaded")
+                        }
                         Err(e) => {
                             eprintln!("portcullis serve: TLS reload failed, keeping the previous certificate: {e}")
                         }

@@ -31,6 +31,12 @@ pub struct Args {
     /// `Authorization: Bearer <token>` (the webhook routes do not).
     #[arg(long, value_name = "FILE")]
     api_token_file: Option<PathBuf>,
+    /// PEM CA certificate(s): `/validate` and `/mutate` then answer only
+    /// clients presenting a certificate it signed (the API server's, as its
+    /// admission configuration sets), and such clients may use
+    /// `/v1/evaluate` and `/metrics` without the token. Needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
     /// ECDSA P-256 public key (PEM) of a push gate (`gate --vsa-key`): an
     /// image carrying a verification summary it signed, under this
     /// policy's digest, for the image's repository, is admitted without
@@ -48,6 +54,23 @@ pub struct Args {
     /// its body; slower clients are cut off (408 for a body).
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     read_timeout: f64,
+    /// Let the registry client connect to loopback and private addresses
+    /// (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): for registries
+    /// inside the cluster. Link-local, cloud-metadata, multicast and
+    /// reserved addresses are never connected to.
+    #[arg(long)]
+    allow_private_registries: bool,
+    /// Pulls and evaluations run at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    max_evaluations: usize,
+    /// Evaluations that may wait for one of those; beyond, a request gets
+    /// the failure policy's answer at once.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_queued: usize,
+    /// Most bytes one image's pull may download (manifests, config, layers,
+    /// attachments); a larger image is refused (whatever the failure policy).
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 30)]
+    max_pull_bytes: u64,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -83,12 +106,19 @@ pub fn run(args: Args, global: &Global) -> ExitCode {
     let options = portcullis::serve::ServeOptions {
         trusted_summaries,
         api_token,
+        client_ca: args.client_ca,
         shutdown_grace: std::time::Duration::from_secs(args.shutdown_grace),
         read_timeout: match std::time::Duration::try_from_secs_f64(args.read_timeout) {
             Ok(d) if !d.is_zero() => d,
             _ => return fail(format!("--read-timeout {}: expected a positive number of seconds", args.read_timeout)),
         },
-        registry: args.registry.options(),
+        registry: portcullis::registry::RegistryOptions {
+            max_pull_bytes: Some(args.max_pull_bytes),
+            ..args.registry.options()
+        },
+        allow_private_registries: args.allow_private_registries,
+        max_evaluations: args.max_evaluations,
+        max_queued: args.max_queued,
         policies: args.policy,
         listen: args.listen,
         tls: args.tls_cert.zip(args.tls_key),
