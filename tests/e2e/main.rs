@@ -31,6 +31,7 @@ mod registry;
 mod sandbox;
 mod sbom;
 mod scan;
+mod sct;
 mod serve;
 mod signatures;
 mod suite;

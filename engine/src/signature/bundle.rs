@@ -417,7 +417,22 @@ fn verify_keyless(
         }
     }
     let verifier = root.crate_verifier().map_err(BundleError::Malformed)?;
-    let result = verifier.verify_digest_with(artifact.for_crate(), parsed, policy, true);
+    let mut result = verifier.verify_digest_with(artifact.for_crate(), parsed, policy, true);
+    if let Err(sigstore::bundle::verify::VerificationError::Certificate(
+        sigstore::bundle::verify::CertificateErrorKind::Sct(refused),
+    )) = &result
+    {
+        // The crate checks the chain to a Fulcio CA of the root before the
+        // SCT (sigstore 0.15, `verify_digest_with`; guarded by the test
+        // `sct_fallback_runs_only_after_the_crates_chain_check`), so the
+        // chain passed. The SCT is then checked as sigstore-go checks it
+        // ([`super::sct`]), and what the crate would check after it — the
+        // identity and the signature — is checked here; the entry's binding
+        // and the validity at the logged time were checked above.
+        super::sct::verify(leaf, root)
+            .map_err(|e| BundleError::Verification(format!("certificate SCT: {e} (the sigstore crate: {refused})")))?;
+        result = after_sct(signed, leaf, artifact, policy);
+    }
     if let Err(sigstore::bundle::verify::VerificationError::Signature(
         sigstore::bundle::verify::SignatureErrorKind::VerificationFailed(_),
     )) = &result
@@ -446,6 +461,57 @@ fn verify_keyless(
         }
         BundleError::Verification(msg)
     })
+}
+
+/// What the crate checks after the SCT, for bundles whose SCT it could not
+/// read: the identity policy, the signature (message: over the digest; DSSE:
+/// over the envelope's PAE), and for DSSE that a statement subject is the
+/// artifact — with the crate's own key and policy types, as it would.
+fn after_sct(
+    signed: &Signed,
+    leaf: &[u8],
+    artifact: Artifact,
+    policy: &super::identity::Identity,
+) -> sigstore::bundle::verify::VerificationResult {
+    use der::Decode as _;
+    use sigstore::bundle::verify::{SignatureErrorKind, VerificationError, VerificationPolicy as _};
+    let cert = x509_cert::Certificate::from_der(leaf)
+        .map_err(|e| VerificationError::Signature(SignatureErrorKind::AlgoUnsupported(e.into())))?;
+    policy.verify(&cert)?;
+    let key = sigstore::crypto::CosignVerificationKey::try_from(cert.tbs_certificate().subject_public_key_info())
+        .map_err(SignatureErrorKind::AlgoUnsupported)?;
+    let raw = sigstore::crypto::Signature::Raw;
+    match signed {
+        Signed::Message { signature } => {
+            let digest = artifact
+                .sha256()
+                .map_err(|_| SignatureErrorKind::DigestAlgorithmUnsupported(artifact.for_crate().algorithm()))?;
+            // A message signature is over the artifact's SHA-256 digest
+            // (P-384 keys too: sigstore-python's, see above).
+            let ec = leaf_key(leaf).map_err(|e| {
+                SignatureErrorKind::AlgoUnsupported(sigstore::errors::SigstoreError::UnexpectedError(e))
+            })?;
+            ec.verify_prehash(&digest, signature).map_err(|e| {
+                SignatureErrorKind::VerificationFailed(sigstore::errors::SigstoreError::UnexpectedError(e))
+            })?;
+        }
+        Signed::Envelope { payload_type, payload, signature } => {
+            key.verify_signature(raw(signature), &super::entry::pae(payload_type, payload))
+                .map_err(SignatureErrorKind::VerificationFailed)?;
+            let (algorithm, want) = match artifact {
+                Artifact::Sha256(d) => ("sha256", hex::encode(d)),
+                Artifact::Sha512(d) => ("sha512", hex::encode(d)),
+            };
+            let statement: Value = serde_json::from_slice(payload).unwrap_or_default();
+            let names_artifact = statement["subject"].as_array().is_some_and(|subjects| {
+                subjects.iter().any(|s| s["digest"][algorithm].as_str().is_some_and(|h| h.eq_ignore_ascii_case(&want)))
+            });
+            if !names_artifact {
+                return Err(SignatureErrorKind::SubjectDigestMismatch.into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The log entry the crate reads (`hashedrekord` 0.0.1 or `dsse` 0.0.1)

@@ -182,7 +182,7 @@ pub const RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.1
 
 /// Verifies an RSA PKCS#1 v1.5 signature over `msg` with the hash the X.509
 /// algorithm `alg` names (`sha256/384/512WithRSAEncryption`).
-fn verify_rsa(spki: &[u8], alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+pub(crate) fn verify_rsa(spki: &[u8], alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
     use rsa::pkcs8::DecodePublicKey as _;
     use rsa::signature::Verifier as _;
     let key = rsa::RsaPublicKey::from_public_key_der(spki).map_err(|e| format!("not an RSA key: {e}"))?;

@@ -27,6 +27,9 @@
 //! - [`keys`]: public keys as cosign makes them (ECDSA P-256/P-384, RSA,
 //!   Ed25519) and their signatures over messages or digests.
 //! - [`pki`]: bring-your-own PKI: a certificate chain up to configured roots.
+//! - [`sct`]: signed certificate timestamps in Fulcio certificates, decoded
+//!   and verified as sigstore-go does (the crate's check refuses some valid
+//!   certificates).
 
 pub mod bundle;
 pub mod cosign;
@@ -36,6 +39,7 @@ pub mod keys;
 pub mod material;
 pub mod pki;
 pub mod rootdoc;
+pub mod sct;
 pub mod timestamp;
 pub mod tlog;
 pub mod trust;

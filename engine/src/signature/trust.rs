@@ -82,6 +82,8 @@ impl std::fmt::Debug for CrateVerifier {
 pub struct TrustRoot {
     pub tlogs: Vec<LogKey>,
     pub ctlogs: Vec<LogKey>,
+    /// The certificate authorities (Fulcio) signing certificates chain to.
+    pub certificate_authorities: Vec<Authority>,
     pub timestamp_authorities: Vec<Authority>,
     verifier: CrateVerifier,
     /// The document, for the parts the `sigstore` crate reads itself.
@@ -111,20 +113,23 @@ impl TrustRoot {
                 })
                 .collect::<Vec<_>>()
         };
-        let timestamp_authorities = checked
-            .timestamp_authorities
-            .into_iter()
-            .map(|a| Authority {
-                uri: a.authority.uri.clone(),
-                chain: a.chain,
-                valid_from: a.window.0,
-                valid_until: a.window.1,
-                chain_signatures: Default::default(),
-            })
-            .collect();
+        let authorities = |list: Vec<super::rootdoc::CheckedAuthority>| {
+            list.into_iter()
+                .map(|a| Authority {
+                    uri: a.authority.uri.clone(),
+                    chain: a.chain,
+                    valid_from: a.window.0,
+                    valid_until: a.window.1,
+                    chain_signatures: Default::default(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let certificate_authorities = authorities(checked.certificate_authorities);
+        let timestamp_authorities = authorities(checked.timestamp_authorities);
         Ok(TrustRoot {
             tlogs: keys(checked.tlogs),
             ctlogs: keys(checked.ctlogs),
+            certificate_authorities,
             timestamp_authorities,
             json: json.to_string(),
             verifier: CrateVerifier::default(),
