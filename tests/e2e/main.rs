@@ -16,6 +16,7 @@ mod differential;
 mod fidelity;
 mod formats;
 mod gate;
+mod gh_attestation;
 mod hostile;
 mod images;
 mod inputs;

@@ -31,6 +31,15 @@ impl Matcher {
         regex::Regex::new(&format!("^(?:{pattern})$")).map(Matcher::Regex).map_err(|e| format!("`{pattern}`: {e}"))
     }
 
+    /// A regular expression found anywhere in the value, as Go's
+    /// `regexp.MatchString` finds it (gh's `--cert-identity-regex`); anchor
+    /// it with `^`/`$` to say more.
+    pub fn search(pattern: &str) -> Result<Matcher, String> {
+        regex::Regex::new(&format!("^(?s:.*?)(?:{pattern})(?s:.*)$"))
+            .map(Matcher::Regex)
+            .map_err(|e| format!("`{pattern}`: {e}"))
+    }
+
     pub fn matches(&self, value: &str) -> bool {
         match self {
             Matcher::Exact(s) => s == value,

@@ -1,7 +1,8 @@
 //! SLSA provenance: the in-toto statements builders sign, normalised to one
 //! model whatever their predicate version (v0.2 or v1.0), and verified the
 //! way the builders' own verifiers do ([`gha`]: slsa-github-generator, as
-//! slsa-verifier decides).
+//! slsa-verifier decides; [`github`]: GitHub artifact attestations, as
+//! `gh attestation verify` decides).
 //!
 //! Normalised fields: builder id, build type, subjects and their digests,
 //! the source (the first material / resolved dependency, `git+https://…@ref`
@@ -13,6 +14,7 @@
 
 pub mod forgeable;
 pub mod gha;
+pub mod github;
 pub mod npm;
 pub mod semver;
 pub mod vsa;

@@ -93,6 +93,23 @@ where
     }
 }
 
+/// Runs the `portcullis` binary with `args` in the directory `dir` (for
+/// fixtures that name their files relative to where they sit).
+pub fn portcullis_in(dir: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(args)
+        .current_dir(dir)
+        .env("PORTCULLIS_CACHE_DIR", cache_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running portcullis");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 pub fn engine_with(policy: portcullis::Policy) -> portcullis::Engine {
     let options = portcullis::EngineOptions { cache_dir: Some(cache_dir()), today: None, ..Default::default() };
     portcullis::Engine::new(policy, options).expect("engine")

@@ -1,6 +1,6 @@
 //! The offline verifiers shaped as other tools' clients: `verify-bundle`
 //! (sigstore-conformance), `verify-provenance`, `verify-npm-package` and
-//! `verify-vsa` (slsa-verifier). Each reads its flags into the library's
+//! `verify-vsa` (slsa-verifier), `verify-github-attestation` (gh). Each reads its flags into the library's
 //! expectations and prints its verdict: exit 0 verified, 1 not, 2 usage.
 
 use crate::common::{self, Global, fail};
@@ -101,6 +101,59 @@ pub struct NpmPackageArgs {
     trusted_root: Option<PathBuf>,
     /// The package tarball (`npm pack`), or `sha512:HEX` of it.
     tarball: String,
+}
+
+/// Verify GitHub artifact attestations (actions/attest-build-provenance)
+/// offline, deciding as `gh attestation verify` does: every bundle of the
+/// file verifies against the public-good trusted root, names the artifact,
+/// and was signed by a workflow of the owner or repository. Exit 0
+/// verified, 1 not (gh's reason on stderr), 2 usage.
+#[derive(clap::Args)]
+pub struct GithubAttestationArgs {
+    /// A `.json` bundle, or a `.jsonl` file of bundles (one a line).
+    #[arg(long, short)]
+    bundle: PathBuf,
+    /// The GitHub organisation or user the repository belongs to.
+    #[arg(long, short, conflicts_with = "repo")]
+    owner: Option<String>,
+    /// OWNER/REPO the attestation must come from.
+    #[arg(long, short = 'R')]
+    repo: Option<String>,
+    /// The SAN, exactly.
+    #[arg(long, conflicts_with_all = ["cert_identity_regex", "signer_repo", "signer_workflow"])]
+    cert_identity: Option<String>,
+    /// A regular expression found in the SAN (anchor it with `^`).
+    #[arg(long, conflicts_with_all = ["signer_repo", "signer_workflow"])]
+    cert_identity_regex: Option<String>,
+    /// OWNER/REPO whose workflow signed (a reusable workflow's repository).
+    #[arg(long, conflicts_with = "signer_workflow")]
+    signer_repo: Option<String>,
+    /// [HOST/]OWNER/REPO/PATH of the workflow that signed.
+    #[arg(long)]
+    signer_workflow: Option<String>,
+    /// The OIDC issuer (default: GitHub Actions', or the tenant's on *.ghe.com).
+    #[arg(long)]
+    cert_oidc_issuer: Option<String>,
+    /// `sha256` or `sha512`.
+    #[arg(long, default_value = "sha256", value_parser = ["sha256", "sha512"])]
+    digest_alg: String,
+    /// `github.com` or a GHE.com tenant host.
+    #[arg(long, default_value = "github.com")]
+    hostname: String,
+    /// Judge only attestations of this predicate type.
+    #[arg(long)]
+    predicate_type: Option<String>,
+    /// Refuse attestations made on self-hosted runners.
+    #[arg(long)]
+    deny_self_hosted_runners: bool,
+    /// The public-good trusted_root.json (default: embedded, production).
+    #[arg(long)]
+    trusted_root: Option<PathBuf>,
+    /// `text` or `json` (an array, one entry per attestation).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    format: String,
+    /// The artifact, or `sha256:HEX` / `sha512:HEX` of it.
+    artifact: String,
 }
 
 /// Verify a SLSA Verification Summary Attestation (a DSSE envelope, or
@@ -248,6 +301,61 @@ pub fn run_npm_package(args: NpmPackageArgs, _: &Global) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => not_verified(e.kind.slsa_verifier_names()[0], e),
+    }
+}
+
+pub fn run_github_attestation(args: GithubAttestationArgs, _: &Global) -> ExitCode {
+    use portcullis::slsa::github::{self, Signer};
+    let mut expect = match github::Expectations::new(args.owner.as_deref(), args.repo.as_deref(), &args.hostname) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    expect.signer = match (args.cert_identity, args.cert_identity_regex, args.signer_repo, args.signer_workflow) {
+        (Some(i), ..) => Signer::Identity(i),
+        (_, Some(r), ..) => Signer::IdentityRegex(r),
+        (_, _, Some(r), _) => Signer::Repository(r),
+        (.., Some(w)) => Signer::Workflow(w),
+        _ => Signer::Default,
+    };
+    if let Err(e) = expect.san() {
+        return fail(format!("bad regular expression {e}"));
+    }
+    if let Some(issuer) = args.cert_oidc_issuer {
+        expect.issuer = issuer;
+    }
+    expect.deny_self_hosted_runners = args.deny_self_hosted_runners;
+    expect.predicate_type = args.predicate_type;
+    let artifact = match (args.digest_alg.as_str(), args.artifact.as_str()) {
+        ("sha512", a) => common::artifact_sha512(a).map(portcullis::signature::bundle::Artifact::Sha512),
+        (_, a) if a.starts_with("sha512:") => Err(format!("`{a}` is a SHA-512 digest; add --digest-alg sha512")),
+        (_, a) => common::artifact_sha256(a).map(portcullis::signature::bundle::Artifact::Sha256),
+    };
+    let (root, artifact, bundles) =
+        match (common::trust_root(args.trusted_root.as_deref()), artifact, github::load(&args.bundle)) {
+            (Ok(r), Ok(a), Ok(b)) => (r, a, b),
+            (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return fail(e),
+        };
+    match github::verify(&bundles, artifact, &expect, &root) {
+        Ok(attested) => {
+            if args.format == "json" {
+                println!("{}", serde_json::to_string_pretty(&attested).unwrap_or_default());
+            } else {
+                println!("Verification succeeded: {} attestation(s) in {}", attested.len(), args.bundle.display());
+                for a in &attested {
+                    println!(
+                        "- {} signed by {} for {}",
+                        a.predicate_type,
+                        a.signer,
+                        a.source_repository_uri.as_deref().unwrap_or("?")
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("verification failed: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
