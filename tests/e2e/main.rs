@@ -35,6 +35,7 @@ mod scan;
 mod sct;
 mod serve;
 mod signatures;
+mod signed_sbom;
 mod suite;
 mod supply_chain;
 mod vulns;

@@ -308,17 +308,17 @@ fn components_built_for_another_contract_are_refused_by_name() {
     let cases = [
         (
             "newer.wasm",
-            "portcullis:policy/plugin@0.4.3",
+            "portcullis:policy/plugin@0.4.4",
             "portcullis:policy/plugin@0.9.3",
-            Some("it was built for portcullis:policy@0.9.3; this host speaks portcullis:policy@0.4.3"),
+            Some("it was built for portcullis:policy@0.9.3; this host speaks portcullis:policy@0.4.4"),
         ),
         (
             "extra.wasm",
-            "portcullis:policy/types@0.4.3",
-            "portcullis:xolicy/types@0.4.3",
-            Some("it imports `portcullis:xolicy/types@0.4.3`, which the contract does not grant"),
+            "portcullis:policy/types@0.4.4",
+            "portcullis:xolicy/types@0.4.4",
+            Some("it imports `portcullis:xolicy/types@0.4.4`, which the contract does not grant"),
         ),
-        ("older.wasm", "@0.4.3", "@0.4.1", None),
+        ("older.wasm", "@0.4.4", "@0.4.1", None),
     ];
     for (file, from, to, refusal) in cases {
         let (path, sha) = renamed(dir.path(), file, from, to);
@@ -361,17 +361,17 @@ fn inspect_describes_a_builtin_plugin() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let seen = run.json();
     assert_eq!(seen["name"], "image-config");
-    assert_eq!(seen["contract"], "0.4.3");
+    assert_eq!(seen["contract"], "0.4.4");
     assert!(seen["problem"].is_null());
     assert_eq!(seen["sha256"].as_str().unwrap().len(), 64);
     let imports: Vec<&str> = seen["imports"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
-    assert!(imports.contains(&"portcullis:policy/filesystem@0.4.3"), "{imports:?}");
+    assert!(imports.contains(&"portcullis:policy/filesystem@0.4.4"), "{imports:?}");
     assert!(imports.iter().all(|i| i.starts_with("portcullis:policy/") || i.starts_with("wasi:")), "{imports:?}");
     let rules: Vec<&str> = seen["rules"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert!(rules.contains(&"GO-CFG-001"), "{rules:?}");
     let human = support::portcullis(["plugin", "inspect", "builtin:image-config"]);
     assert!(
-        human.stdout.contains("contract  portcullis:policy@0.4.3") && human.stdout.contains("GO-CFG-001"),
+        human.stdout.contains("contract  portcullis:policy@0.4.4") && human.stdout.contains("GO-CFG-001"),
         "{}",
         human.stdout
     );

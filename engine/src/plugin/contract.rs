@@ -10,7 +10,7 @@
 
 /// The contract this host speaks (`wit/policy.wit`).
 pub const PACKAGE: &str = "portcullis:policy";
-pub const VERSION: (u64, u64, u64) = (0, 4, 3);
+pub const VERSION: (u64, u64, u64) = (0, 4, 4);
 
 /// The interfaces of the contract a plugin may import.
 const GRANTED: [&str; 6] = ["types", "filesystem", "image-scan", "sboms", "signatures", "vulnerabilities"];
@@ -128,7 +128,7 @@ mod tests {
         assert_eq!(ok.unwrap(), "0.4.1");
         let newer = check(&[], &s(&["portcullis:policy/plugin@0.4.9"])).unwrap_err();
         assert!(
-            newer.contains("built for portcullis:policy@0.4.9; this host speaks portcullis:policy@0.4.3"),
+            newer.contains("built for portcullis:policy@0.4.9; this host speaks portcullis:policy@0.4.4"),
             "{newer}"
         );
         let other = check(&[], &s(&["portcullis:policy/plugin@0.3.0"])).unwrap_err();

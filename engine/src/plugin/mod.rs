@@ -183,6 +183,13 @@ impl sboms::Host for HostState {
             .map(|p| sboms::Problem { origin: p.origin.clone(), message: p.message.clone() })
             .collect()
     }
+
+    fn attestation_of(&mut self, document: u32) -> Option<u32> {
+        let doc = self.sboms.iter().flat_map(|a| &a.documents).nth(document as usize)?;
+        let origin = doc.attested_by.as_deref()?;
+        let index = self.signatures.iter().flat_map(|s| s.iter()).position(|m| m.origin == origin)?;
+        u32::try_from(index).ok()
+    }
 }
 
 impl WasiView for HostState {

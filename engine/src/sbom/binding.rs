@@ -271,6 +271,7 @@ mod tests {
             sbom: Arc::new(Sbom { subjects, ..Default::default() }),
             bound_to: statement.map(|s| s.iter().map(|d| d.to_string()).collect()),
             binding: None,
+            attested_by: None,
         }
     }
 

@@ -43,12 +43,16 @@ pub struct Document {
     /// What it binds to for the image it was offered to (see [`binding`]);
     /// `None` until offered.
     pub binding: Option<Binding>,
+    /// The origin of the attestation that carried it (the signature
+    /// material of the same layer), whose signature decides whether the
+    /// document is trusted; `None` for files and bare SBOM blobs.
+    pub attested_by: Option<String>,
 }
 
 impl Document {
     /// A document as read, not yet offered to an image.
     pub fn new(origin: String, sbom: Sbom, bound_to: Option<Vec<String>>) -> Document {
-        Document { origin, sbom: Arc::new(sbom), bound_to, binding: None }
+        Document { origin, sbom: Arc::new(sbom), bound_to, binding: None, attested_by: None }
     }
 }
 

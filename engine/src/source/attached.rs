@@ -177,11 +177,16 @@ fn read_attachment(c: &dyn Container, cand: &Candidate) -> (Vec<Document>, Vec<P
             .map_err(|e| sbom::SbomError::Parse { message: e.to_string() })
             .and_then(|b| sbom::parse(&b));
         match parsed {
-            Ok(s) => docs.push(Document::new(
-                format!("{origin} ({}, signature not checked)", statement.predicate_type),
-                s,
-                Some(statement.subject_digests()),
-            )),
+            Ok(s) => docs.push(Document {
+                // The material read from the same layer has this origin
+                // (`read_materials`): its signature covers the document.
+                attested_by: Some(origin.clone()),
+                ..Document::new(
+                    format!("{origin} ({}, signature not checked)", statement.predicate_type),
+                    s,
+                    Some(statement.subject_digests()),
+                )
+            }),
             Err(e) => {
                 problems.push(Problem { origin, message: format!("{} predicate: {e}", statement.predicate_type) })
             }

@@ -14,13 +14,16 @@
 //!   a binary or a source package.
 //!
 //! The SBOM arrives normalised (CycloneDX and SPDX alike) through the
-//! `sboms` interface; the image's own inventory through `image-scan`.
+//! `sboms` interface; the image's own inventory through `image-scan`. With
+//! trusted signers configured on SC-SBOM-001, only SBOMs their attestations
+//! cover count, for every rule (see `trusted`).
 
 mod consistent;
 mod denied;
 pub mod identity;
 pub mod licence;
 mod params;
+mod trusted;
 pub use portcullis_versions as versions;
 
 use portcullis_sdk::sboms::{self, Document};
@@ -58,11 +61,46 @@ impl Plugin for SbomPlugin {
             }
         };
         let documents = sboms::documents();
-        let describing: Vec<&Document> = documents.iter().filter(|d| describes(d, image)).collect();
+        let trust = match trusted::Trust::of(rules.iter().find(|r| r.id == PRESENT)) {
+            Ok(t) => t,
+            Err(e) => return rules.iter().map(|r| Finding::error(&r.id, e.clone())).collect(),
+        };
+        // Which describing documents count, and why the others do not.
+        let mut describing: Vec<&Document> = Vec::new();
+        let mut signed_by: Vec<String> = Vec::new();
+        let mut untrusted: Vec<String> = Vec::new();
+        for (i, d) in documents.iter().enumerate().filter(|(_, d)| describes(d, image)) {
+            match trust.as_ref().map(|t| t.standing(i, d)) {
+                None => describing.push(d),
+                Some(trusted::Standing::Supplied) => {
+                    describing.push(d);
+                    signed_by.push("supplied with --sbom".into());
+                }
+                Some(trusted::Standing::Signed(who)) => {
+                    describing.push(d);
+                    signed_by.push(format!("signed by {who}"));
+                }
+                Some(trusted::Standing::Untrusted(why)) => untrusted.push(format!("{}: {why}", label(d))),
+            }
+        }
         rules
             .iter()
             .map(|r| match r.id.as_str() {
-                PRESENT => present(r, image, &documents, &describing),
+                PRESENT if trust.is_some() && describing.is_empty() && !untrusted.is_empty() => Finding::fail(
+                    PRESENT,
+                    format!(
+                        "no SBOM from a trusted signer describes {}: {}",
+                        image.subject.digest,
+                        untrusted.join("; ")
+                    ),
+                ),
+                PRESENT => {
+                    let mut f = present(r, image, &documents, &describing);
+                    if let Some(who) = signed_by.first() {
+                        f.message = format!("{}, {who}", f.message);
+                    }
+                    f
+                }
                 CONSISTENT => consistent::consistent(r, &describing),
                 LICENCES => licences(r, &describing),
                 DENIED => denied::denied(r, &describing),
@@ -82,8 +120,24 @@ pub fn rules() -> Vec<RuleMeta> {
             "An SBOM describes this image",
             Severity::Medium,
             Enforcement::Enforce,
-            "An SBOM (CycloneDX or SPDX) is supplied with --sbom or attached to the image (OCI referrer, cosign attestation), and it describes this image's digest.",
+            "An SBOM (CycloneDX or SPDX) is supplied with --sbom or attached to the image (OCI referrer, cosign attestation), and it describes this image's digest. With trusted signers set (`keys`, or `identity` with `issuer`), an attached SBOM counts only when an attestation one of them signed carries it, for SC-SBOM-002..004 as well; the finding names the signer.",
             "Generate one for the pushed digest (`syft IMAGE@sha256:... -o cyclonedx-json`) and attach it (`cosign attest --type cyclonedx` or `oras attach`), or pass it with --sbom.",
+        )
+        .param(
+            "keys",
+            ParamValue::TextList(Vec::new()),
+            "PEM public keys: attached SBOMs count only when an attestation these keys signed carries them (and for SC-SBOM-002..004 too).",
+        )
+        .param(
+            "identity",
+            ParamValue::Text(String::new()),
+            "Keyless signers whose SBOM attestations count: a SAN matching this regular expression whole (with `issuer`).",
+        )
+        .param("issuer", ParamValue::Text(String::new()), "The OIDC issuer of trusted keyless SBOM signers, exactly.")
+        .param(
+            "require_signed",
+            ParamValue::Boolean(false),
+            "Only SBOMs in attestations of a trusted signer count (implied by `keys` or `identity`); `--sbom` files always count.",
         ),
         RuleMeta::new(
             CONSISTENT,

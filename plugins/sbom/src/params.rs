@@ -3,7 +3,7 @@
 //! line in the policy, not a list that silently stops matching.
 
 use crate::denied::parse_denied;
-use crate::{DENIED, LICENCES};
+use crate::{DENIED, LICENCES, PRESENT};
 use portcullis_sdk::{Checker, ParamProblem, RuleConfig};
 
 /// A licence-list entry: an SPDX licence id (deprecated ones included: the
@@ -30,6 +30,12 @@ pub fn check(rules: &[RuleConfig]) -> Vec<ParamProblem> {
                 c.entries(r, "deny", licence);
             }
             DENIED => c.entries(r, "deny", |e| parse_denied(e).map(drop)),
+            PRESENT => {
+                if let Err(message) = crate::trusted::Trust::of(Some(r)) {
+                    let param = if message.contains("require_signed") { "require_signed" } else { "identity" };
+                    c.problems.push(ParamProblem { rule: r.id.clone(), param: param.into(), index: None, message });
+                }
+            }
             _ => {}
         }
     }
