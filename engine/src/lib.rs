@@ -30,6 +30,7 @@ pub mod blob;
 pub mod digest;
 mod engine;
 pub mod evidence;
+pub mod fuzzing;
 pub mod gate;
 pub mod model;
 pub mod nesting;

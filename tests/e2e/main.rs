@@ -15,6 +15,7 @@ mod custom;
 mod differential;
 mod fidelity;
 mod formats;
+mod fuzzed;
 mod gate;
 mod gh_attestation;
 mod hostile;

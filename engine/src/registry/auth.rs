@@ -54,9 +54,21 @@ impl Credentials {
             return Ok(Credentials::default());
         };
         let text = std::fs::read(&file).map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
-        let config: ConfigFile = serde_json::from_slice(&text)
-            .map_err(|e| format!("{}: not a docker config.json / auth.json: {e}", file.display()))?;
-        Ok(Credentials { file: Some(file), config })
+        Credentials::parse(&text)
+            .map(|c| Credentials { file: Some(file.clone()), ..c })
+            .map_err(|e| format!("{}: {e}", file.display()))
+    }
+
+    /// Reads a config.json / auth.json's text.
+    pub fn parse(text: &[u8]) -> Result<Credentials, String> {
+        let config: ConfigFile =
+            serde_json::from_slice(text).map_err(|e| format!("not a docker config.json / auth.json: {e}"))?;
+        Ok(Credentials { file: None, config })
+    }
+
+    /// Whether asking for credentials may run a credential helper program.
+    pub fn names_helpers(&self) -> bool {
+        self.config.creds_store.is_some() || !self.config.cred_helpers.is_empty()
     }
 
     /// The auth to use for `registry` (`host[:port]`).

@@ -42,7 +42,9 @@ impl Trust {
                 issuer,
             )),
             _ => {
-                return Err("`identity` and `issuer` are set together: a keyless signer is a SAN under an issuer".into());
+                return Err(
+                    "`identity` and `issuer` are set together: a keyless signer is a SAN under an issuer".into()
+                );
             }
         };
         let required = p.boolean("require_signed", false) || !keys.is_empty() || keyless.is_some();
