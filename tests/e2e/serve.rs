@@ -175,6 +175,16 @@ fn policy_copy(dir: &Path, extra: &str) -> PathBuf {
     p
 }
 
+/// The default pack with `failure-policy = "ignore"`: for refusals that
+/// must hold whatever the failure policy says.
+fn lenient_policy_copy(dir: &Path) -> PathBuf {
+    let policy = policy_copy(dir, "");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    assert!(text.contains("failure-policy = \"deny\""), "the pack sets its failure policy");
+    std::fs::write(&policy, text.replace("failure-policy = \"deny\"", "failure-policy = \"ignore\"")).unwrap();
+    policy
+}
+
 fn digest_of(layout: &str) -> String {
     let index: Value =
         serde_json::from_slice(&std::fs::read(support::image(layout).join("index.json")).unwrap()).unwrap();
@@ -725,17 +735,8 @@ fn a_waiver_for_one_repository_does_not_leak_to_another_through_the_cache() {
 /// no connection — while images of a listed registry are judged as usual.
 #[test]
 fn images_outside_the_allowed_registries_are_refused_without_a_connection() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let outside = listener.local_addr().unwrap().to_string();
-    let connections = std::sync::Arc::new(AtomicUsize::new(0));
-    let counted = connections.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            counted.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
-    });
+    use std::sync::atomic::Ordering;
+    let (outside, connections) = counting_listener();
     let registry = TestRegistry::start();
     registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
     let dir = tempfile::tempdir().unwrap();
@@ -1045,10 +1046,7 @@ fn loopback_registries_are_not_connected_to_unless_private_registries_are_allowe
     use std::sync::atomic::Ordering;
     let (addr, connections) = counting_listener();
     let dir = tempfile::tempdir().unwrap();
-    let policy = policy_copy(dir.path(), "");
-    let text = std::fs::read_to_string(&policy).unwrap();
-    assert!(text.contains("failure-policy = \"deny\""), "the pack sets its failure policy");
-    std::fs::write(&policy, text.replace("failure-policy = \"deny\"", "failure-policy = \"ignore\"")).unwrap();
+    let policy = lenient_policy_copy(dir.path());
     let server = Server::start_strict(&policy, &[]);
 
     for image in [format!("{addr}/app:v1"), format!("localhost:{}/app:v1", addr.rsplit(':').next().unwrap())] {
@@ -1187,9 +1185,7 @@ fn an_image_over_the_pull_budget_is_refused() {
     let registry = TestRegistry::start();
     registry.push(&support::image("oci/go-static-good"), "v1", "app:v1");
     let dir = tempfile::tempdir().unwrap();
-    let policy = policy_copy(dir.path(), "");
-    let text = std::fs::read_to_string(&policy).unwrap();
-    std::fs::write(&policy, text.replace("failure-policy = \"deny\"", "failure-policy = \"ignore\"")).unwrap();
+    let policy = lenient_policy_copy(dir.path());
     let server = Server::start(&policy, &["--max-pull-bytes", "4096"]);
     let image = format!("{}/app:v1", registry.addr);
     let (status, _, body) = server.post("/v1/evaluate", &json!({ "image": image }));

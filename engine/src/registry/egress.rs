@@ -29,7 +29,6 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -105,7 +104,7 @@ const REMEMBERED: usize = 256;
 
 /// The guard: the rule, and the proxy that applies it.
 pub struct Egress {
-    allow_private: AtomicBool,
+    allow_private: bool,
     /// `host:port` → why connections there were refused (the HTTP client
     /// only sees a failed tunnel; the pull's error names the reason).
     refusals: Mutex<lru::LruCache<String, String>>,
@@ -116,7 +115,7 @@ pub struct Egress {
 impl Egress {
     pub fn new(allow_private: bool) -> Arc<Egress> {
         Arc::new(Egress {
-            allow_private: AtomicBool::new(allow_private),
+            allow_private,
             refusals: Mutex::new(lru::LruCache::new(REMEMBERED.try_into().expect("non-zero"))),
             proxy: tokio::sync::OnceCell::new(),
             connect_timeout: Duration::from_secs(10),
@@ -124,7 +123,7 @@ impl Egress {
     }
 
     pub fn allows_private(&self) -> bool {
-        self.allow_private.load(Ordering::Acquire)
+        self.allow_private
     }
 
     /// Whether `ip` may be connected to; `Err` is why not.
@@ -322,6 +321,7 @@ mod tests {
     /// connects, and the refusal is remembered for the error message.
     #[tokio::test]
     async fn tunnels_go_only_where_the_rule_allows() {
+        use std::sync::atomic::Ordering;
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let target = echo.local_addr().unwrap();

@@ -79,13 +79,15 @@ where
     K: AsRef<std::ffi::OsStr>,
     V: AsRef<std::ffi::OsStr>,
 {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .envs(env)
-        .env("PORTCULLIS_CACHE_DIR", cache_dir())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running portcullis");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    c.args(args).envs(env);
+    run(c)
+}
+
+/// Runs a prepared `portcullis` command with the tests' cache and no colour.
+fn run(mut c: Command) -> Run {
+    let out: Output =
+        c.env("PORTCULLIS_CACHE_DIR", cache_dir()).env("NO_COLOR", "1").output().expect("running portcullis");
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -96,18 +98,9 @@ where
 /// Runs the `portcullis` binary with `args` in the directory `dir` (for
 /// fixtures that name their files relative to where they sit).
 pub fn portcullis_in(dir: &Path, args: &[&str]) -> Run {
-    let out: Output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(args)
-        .current_dir(dir)
-        .env("PORTCULLIS_CACHE_DIR", cache_dir())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running portcullis");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut c = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    c.args(args).current_dir(dir);
+    run(c)
 }
 
 pub fn engine_with(policy: portcullis::Policy) -> portcullis::Engine {
