@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 /// The targets, by the names of `fuzz/fuzz_targets/*.rs`.
-pub const TARGETS: [&str; 8] = [
+pub const TARGETS: [&str; 9] = [
     "admission_review",
     "policy_toml",
     "trusted_root",
@@ -19,6 +19,7 @@ pub const TARGETS: [&str; 8] = [
     "sbom",
     "oci_documents",
     "registry_credentials",
+    "registry_answers",
 ];
 
 /// Runs target `name` on one input. Unknown names panic: a typo in a
@@ -33,6 +34,7 @@ pub fn one(name: &str, data: &[u8]) {
         "sbom" => sbom(data),
         "oci_documents" => oci_documents(data),
         "registry_credentials" => registry_credentials(data),
+        "registry_answers" => registry_answers(data),
         other => panic!("no fuzz target `{other}` (known: {})", TARGETS.join(", ")),
     }
 }
@@ -115,4 +117,21 @@ pub fn registry_credentials(data: &[u8]) {
         let _ = c.for_registry("registry.example:5000");
         let _ = c.for_registry("docker.io");
     }
+}
+
+/// What a registry says besides its documents: a token service's answer
+/// (first byte even) or an error body with a 4xx status (first byte odd;
+/// the second picks the status). Both are read by oci-client's own types,
+/// exactly as it reads them (`RegistryToken`, `OciEnvelope`); the error is
+/// then classified and rendered by the engine as a pull failure would be.
+pub fn registry_answers(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else { return };
+    if pick % 2 == 0 {
+        if let Ok(token) = serde_json::from_slice::<oci_client::token_cache::RegistryToken>(rest) {
+            let _ = token.bearer_token();
+        }
+        return;
+    }
+    let Some((&status, body)) = rest.split_first() else { return };
+    let _ = crate::registry::answer_error(400 + u16::from(status % 100), body).to_string();
 }

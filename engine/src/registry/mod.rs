@@ -752,6 +752,21 @@ fn classify(r: &oci_client::Reference, e: OciDistributionError) -> RegistryError
     }
 }
 
+/// What a registry's 4xx answer with `body` becomes: oci-client's reading
+/// of the body (an OCI error envelope, or else the text), classified as a
+/// pull of a fixed reference would classify it. For the fuzz target of
+/// registry answers ([`crate::fuzzing::registry_answers`]).
+pub fn answer_error(status: u16, body: &[u8]) -> RegistryError {
+    let url = "https://registry.example/v2/app/manifests/1".to_string();
+    let e = match serde_json::from_slice::<oci_client::errors::OciEnvelope>(body) {
+        Ok(envelope) => OciDistributionError::RegistryError { envelope, url },
+        Err(_) => {
+            OciDistributionError::ServerError { code: status, url, message: String::from_utf8_lossy(body).into() }
+        }
+    };
+    classify(&oci_client::Reference::with_tag("registry.example".into(), "app".into(), "1".into()), e)
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
